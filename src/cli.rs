@@ -1,0 +1,68 @@
+//! The command line: `serve` (the default), `migrate`, `token`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::auth::parse_ttl;
+use crate::config::{DatabaseSettings, LogSettings, Settings};
+
+/// dropline: limited-edition drops and restock alerts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dropline",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings for the default `serve`.
+    #[command(flatten)]
+    pub serve: Settings,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve(Settings),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Print a signed token for operators and tests.
+    Token(TokenArgs),
+}
+
+/// The roles a token can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Platform operator.
+    Admin,
+    /// A brand (needs --brand-id).
+    Brand,
+    /// A buyer (needs --sub).
+    User,
+}
+
+/// Arguments of `token`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// The role.
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// The user id, for role user.
+    #[arg(long)]
+    pub sub: Option<i64>,
+    /// The brand id, for role brand.
+    #[arg(long)]
+    pub brand_id: Option<i64>,
+    /// How long the token is valid, e.g. 1h, 30m.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: std::time::Duration,
+    /// The HS256 secret the server uses.
+    #[arg(long, env = "DROPLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+}

@@ -1,0 +1,69 @@
+//! Settings of a running service, from flags and `DROPLINE_*` environment variables.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log format.
+    #[arg(long, env = "DROPLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Log level or filter directives (as in RUST_LOG).
+    #[arg(
+        long,
+        env = "DROPLINE_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+}
+
+/// The database to use.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Database URL: sqlite://FILE?mode=rwc or mysql://USER:PASS@HOST:PORT/DB.
+    #[arg(
+        long,
+        env = "DROPLINE_DATABASE_URL",
+        default_value = "sqlite://dropline.db?mode=rwc"
+    )]
+    pub database_url: String,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "DROPLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database settings.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// HS256 secret for tokens; when unset a random one is made for this run only.
+    #[arg(long, env = "DROPLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+impl Settings {
+    /// Settings for an embedded test or demo run on `database_url`.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseSettings {
+                database_url: database_url.into(),
+            },
+            jwt_secret: None,
+        }
+    }
+}

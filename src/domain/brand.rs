@@ -1,0 +1,99 @@
+//! Brands: the camping and fashion labels that release collaborations.
+
+use serde::{Deserialize, Serialize};
+
+use super::ValidationError;
+use super::ids::BrandId;
+
+/// What a brand makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrandCategory {
+    /// Outdoor and camping gear.
+    Camping,
+    /// Clothing and accessories.
+    Fashion,
+    /// Anything else.
+    Other,
+}
+
+impl BrandCategory {
+    /// The storage and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Camping => "camping",
+            Self::Fashion => "fashion",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl TryFrom<&str> for BrandCategory {
+    type Error = ValidationError;
+    fn try_from(raw: &str) -> Result<Self, Self::Error> {
+        match raw {
+            "camping" => Ok(Self::Camping),
+            "fashion" => Ok(Self::Fashion),
+            "other" => Ok(Self::Other),
+            _ => Err(ValidationError::new(
+                "category",
+                "must be one of camping, fashion, other",
+            )),
+        }
+    }
+}
+
+/// A stored brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Brand {
+    /// Its id.
+    pub id: BrandId,
+    /// Its display name.
+    pub name: String,
+    /// What it makes.
+    pub category: BrandCategory,
+}
+
+/// A brand to create, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBrand {
+    /// Its display name (1..=200 characters, trimmed).
+    pub name: Name,
+    /// What it makes.
+    pub category: BrandCategory,
+}
+
+/// A display name: trimmed, 1..=200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    /// Most characters a name may have.
+    pub const MAX_CHARS: usize = 200;
+
+    /// Validates a name for `field`.
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, ValidationError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(ValidationError::new(field, "must not be empty"));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(ValidationError::new(
+                field,
+                "must be at most 200 characters",
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

@@ -1,0 +1,87 @@
+//! Domain types and rules: no I/O, no framework. Everything the HTTP edge parses ends up here.
+
+pub mod brand;
+pub mod clock;
+pub mod ids;
+pub mod order;
+pub mod page;
+pub mod product;
+pub mod round;
+pub mod subscription;
+
+/// A value from a client that breaks a rule; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The request field at fault, as the client spelled it.
+    pub field: &'static str,
+    /// A human sentence saying what is wrong with it.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds an error for `field` with a human-readable `message`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// A request that is well-formed but refused by the state of things (HTTP 409).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// Not enough stock for the order.
+    #[error("the product is sold out")]
+    SoldOut,
+    /// The sale window has not opened.
+    #[error("the sale has not started yet")]
+    SaleNotStarted,
+    /// The sale window has closed.
+    #[error("the sale has ended")]
+    SaleEnded,
+    /// The order would take the user past the product's per-user limit.
+    #[error("the order would exceed the per-user purchase limit")]
+    PurchaseLimitExceeded,
+    /// The idempotency key was used before with a different request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The hold passed before payment.
+    #[error("the reservation has expired")]
+    ReservationExpired,
+    /// The order was canceled.
+    #[error("the order was canceled")]
+    OrderCanceled,
+    /// The order was paid with another payment reference.
+    #[error("the order was already paid with another payment reference")]
+    AlreadyPaid,
+    /// The product's latest round is still sending.
+    #[error("a restock round is already in progress for this product")]
+    RoundInProgress,
+    /// A restock would leave the product with no stock.
+    #[error("the product has no stock to restock with")]
+    OutOfStock,
+    /// The latest round is not CANCELED_BY_ERROR.
+    #[error("the latest round was not canceled by an error")]
+    NothingToResume,
+}
+
+impl Conflict {
+    /// The snake_case code clients match on.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::SoldOut => "sold_out",
+            Self::SaleNotStarted => "sale_not_started",
+            Self::SaleEnded => "sale_ended",
+            Self::PurchaseLimitExceeded => "purchase_limit_exceeded",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::ReservationExpired => "reservation_expired",
+            Self::OrderCanceled => "order_canceled",
+            Self::AlreadyPaid => "already_paid",
+            Self::RoundInProgress => "round_in_progress",
+            Self::OutOfStock => "out_of_stock",
+            Self::NothingToResume => "nothing_to_resume",
+        }
+    }
+}

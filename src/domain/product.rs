@@ -1,0 +1,274 @@
+//! Limited-edition products and the rules for creating and changing them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ValidationError;
+use super::brand::Name;
+use super::ids::{BrandId, ProductId};
+
+/// How each restock round walks the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LinePolicy {
+    /// Every round starts at the front of the line.
+    #[default]
+    Restart,
+    /// A round starts where the previous sold-out round stopped and wraps around.
+    Rotate,
+}
+
+impl LinePolicy {
+    /// The storage and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::Rotate => "rotate",
+        }
+    }
+
+    /// Reads the stored spelling; unknown text falls back to the default.
+    pub fn from_db(raw: &str) -> Self {
+        if raw == "rotate" {
+            Self::Rotate
+        } else {
+            Self::Restart
+        }
+    }
+}
+
+impl TryFrom<&str> for LinePolicy {
+    type Error = ValidationError;
+    fn try_from(raw: &str) -> Result<Self, Self::Error> {
+        match raw {
+            "restart" => Ok(Self::Restart),
+            "rotate" => Ok(Self::Rotate),
+            _ => Err(ValidationError::new(
+                "line_policy",
+                "must be restart or rotate",
+            )),
+        }
+    }
+}
+
+/// A stored product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// Its id.
+    pub id: ProductId,
+    /// Its display name.
+    pub name: String,
+    /// The brands of the collaboration, ascending.
+    pub brand_ids: Vec<BrandId>,
+    /// Price in minor units (KRW).
+    pub price: i64,
+    /// Units free to order now.
+    pub stock: i64,
+    /// The latest restock round opened (0 before the first).
+    pub restock_round: i64,
+    /// When the sale opens, if set.
+    pub sale_starts_at: Option<DateTime<Utc>>,
+    /// When the sale closes, if set.
+    pub sale_ends_at: Option<DateTime<Utc>>,
+    /// Most units one user may hold (RESERVED + PAID).
+    pub per_user_limit: i64,
+    /// How long an order holds its stock for payment.
+    pub hold_seconds: i64,
+    /// How rounds walk the line.
+    pub line_policy: LinePolicy,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    /// Whether `brand` is one of this product's brands.
+    pub fn is_owned_by(&self, brand: BrandId) -> bool {
+        self.brand_ids.contains(&brand)
+    }
+}
+
+/// The sale settings shared by creation and patching, validated together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleSettings {
+    /// Price in minor units, >= 0.
+    pub price: i64,
+    /// When the sale opens.
+    pub sale_starts_at: Option<DateTime<Utc>>,
+    /// When the sale closes; after `sale_starts_at`.
+    pub sale_ends_at: Option<DateTime<Utc>>,
+    /// 1..=1000.
+    pub per_user_limit: i64,
+    /// 5..=86400.
+    pub hold_seconds: i64,
+    /// Line policy.
+    pub line_policy: LinePolicy,
+}
+
+impl SaleSettings {
+    /// Default `per_user_limit`.
+    pub const DEFAULT_PER_USER_LIMIT: i64 = 1;
+    /// Default `hold_seconds` (30 minutes).
+    pub const DEFAULT_HOLD_SECONDS: i64 = 1800;
+
+    /// Checks every rule on the settings.
+    pub fn validate(self) -> Result<Self, ValidationError> {
+        if self.price < 0 {
+            return Err(ValidationError::new("price", "must be zero or more"));
+        }
+        if !(1..=1000).contains(&self.per_user_limit) {
+            return Err(ValidationError::new(
+                "per_user_limit",
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(5..=86_400).contains(&self.hold_seconds) {
+            return Err(ValidationError::new(
+                "hold_seconds",
+                "must be between 5 and 86400",
+            ));
+        }
+        if let (Some(start), Some(end)) = (self.sale_starts_at, self.sale_ends_at)
+            && end <= start
+        {
+            return Err(ValidationError::new(
+                "sale_ends_at",
+                "must be after sale_starts_at",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Most units a single product may stock.
+pub const MAX_STOCK: i64 = 1_000_000_000;
+
+/// A product to create, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    /// Display name.
+    pub name: Name,
+    /// Distinct brand ids, ascending, at least one.
+    pub brand_ids: Vec<BrandId>,
+    /// Initial stock, 0..=MAX_STOCK.
+    pub stock: i64,
+    /// Sale settings.
+    pub sale: SaleSettings,
+}
+
+impl NewProduct {
+    /// Validates the parts of a product that only creation has.
+    pub fn parse(
+        name: &str,
+        brand_ids: &[i64],
+        stock: i64,
+        sale: SaleSettings,
+    ) -> Result<Self, ValidationError> {
+        let name = Name::parse("name", name)?;
+        let brand_ids = parse_brand_ids(brand_ids)?;
+        if !(0..=MAX_STOCK).contains(&stock) {
+            return Err(ValidationError::new(
+                "stock",
+                "must be between 0 and 1000000000",
+            ));
+        }
+        Ok(Self {
+            name,
+            brand_ids,
+            stock,
+            sale: sale.validate()?,
+        })
+    }
+}
+
+/// Validates a collaboration's brand list: 1..=10 distinct positive ids, returned ascending.
+pub fn parse_brand_ids(raw: &[i64]) -> Result<Vec<BrandId>, ValidationError> {
+    if raw.is_empty() || raw.len() > 10 {
+        return Err(ValidationError::new(
+            "brand_ids",
+            "must list between 1 and 10 brands",
+        ));
+    }
+    let mut ids = raw
+        .iter()
+        .map(|id| {
+            BrandId::try_from(*id)
+                .map_err(|_| ValidationError::new("brand_ids", "must hold positive ids"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    ids.dedup();
+    if ids.len() != raw.len() {
+        return Err(ValidationError::new("brand_ids", "must not repeat a brand"));
+    }
+    Ok(ids)
+}
+
+/// A validated change to a product: name and the sale settings, merged over the stored ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductChanges {
+    /// New display name.
+    pub name: Name,
+    /// New sale settings.
+    pub sale: SaleSettings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sale() -> SaleSettings {
+        SaleSettings {
+            price: 1000,
+            sale_starts_at: None,
+            sale_ends_at: None,
+            per_user_limit: 1,
+            hold_seconds: 1800,
+            line_policy: LinePolicy::Restart,
+        }
+    }
+
+    #[test]
+    fn a_product_needs_a_name_brands_and_sane_numbers() {
+        assert_eq!(
+            NewProduct::parse(" ", &[1], 1, sale()).unwrap_err().field,
+            "name"
+        );
+        assert_eq!(
+            NewProduct::parse("x", &[], 1, sale()).unwrap_err().field,
+            "brand_ids"
+        );
+        assert_eq!(
+            NewProduct::parse("x", &[1, 1], 1, sale())
+                .unwrap_err()
+                .field,
+            "brand_ids"
+        );
+        assert_eq!(
+            NewProduct::parse("x", &[1], -1, sale()).unwrap_err().field,
+            "stock"
+        );
+        let bad = SaleSettings {
+            hold_seconds: 4,
+            ..sale()
+        };
+        assert_eq!(
+            NewProduct::parse("x", &[1], 1, bad).unwrap_err().field,
+            "hold_seconds"
+        );
+        let p = NewProduct::parse("Tent", &[2, 1], 5, sale()).unwrap();
+        assert_eq!(p.brand_ids, vec![BrandId::from_db(1), BrandId::from_db(2)]);
+    }
+
+    #[test]
+    fn a_sale_must_end_after_it_starts() {
+        let t = chrono::Utc::now();
+        let bad = SaleSettings {
+            sale_starts_at: Some(t),
+            sale_ends_at: Some(t),
+            ..sale()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "sale_ends_at");
+    }
+}

@@ -1,0 +1,110 @@
+//! Restock notification rounds and the only status moves they may make.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ids::{ProductId, UserId};
+
+/// Where a round is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoundStatus {
+    /// Sending.
+    InProgress,
+    /// Reached the end of the line.
+    Completed,
+    /// The stock reached 0 while sending.
+    CanceledBySoldOut,
+    /// The channel failed after its retries.
+    CanceledByError,
+}
+
+impl RoundStatus {
+    /// The storage and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "IN_PROGRESS",
+            Self::Completed => "COMPLETED",
+            Self::CanceledBySoldOut => "CANCELED_BY_SOLD_OUT",
+            Self::CanceledByError => "CANCELED_BY_ERROR",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        match raw {
+            "IN_PROGRESS" => Some(Self::InProgress),
+            "COMPLETED" => Some(Self::Completed),
+            "CANCELED_BY_SOLD_OUT" => Some(Self::CanceledBySoldOut),
+            "CANCELED_BY_ERROR" => Some(Self::CanceledByError),
+            _ => None,
+        }
+    }
+
+    /// Whether a round may move from `self` to `to`.
+    pub fn can_move_to(self, to: Self) -> bool {
+        matches!(
+            (self, to),
+            (
+                Self::InProgress,
+                Self::Completed | Self::CanceledBySoldOut | Self::CanceledByError
+            ) | (Self::CanceledByError, Self::InProgress)
+        )
+    }
+}
+
+/// A stored round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    /// The product.
+    pub product_id: ProductId,
+    /// The round number (the product's `restock_round` when it opened).
+    pub round: i64,
+    /// Where it is.
+    pub status: RoundStatus,
+    /// The end of the unbroken run of successes, in line order.
+    pub last_sent_user_id: Option<UserId>,
+    /// The line position (subscription id) up to which the round has walked contiguously.
+    pub cursor: i64,
+    /// Where in the line this round began (for rotate: it wraps and stops before this).
+    pub start_position: i64,
+    /// Whether the walk has wrapped past the end of the line (rotate only).
+    pub wrapped: bool,
+    /// How many users the round has notified.
+    pub notified_count: i64,
+    /// When it opened.
+    pub started_at: DateTime<Utc>,
+    /// When it ended; None while in progress.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The failure, for CANCELED_BY_ERROR.
+    pub error: Option<String>,
+}
+
+/// One user a round notified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The user.
+    pub user_id: UserId,
+    /// 1-based place within the round.
+    pub position: i64,
+    /// The user's line id when notified.
+    pub line_id: i64,
+    /// When the notification was sent.
+    pub sent_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RoundStatus::*;
+
+    #[test]
+    fn rounds_only_move_along_allowed_edges() {
+        assert!(InProgress.can_move_to(Completed));
+        assert!(InProgress.can_move_to(CanceledBySoldOut));
+        assert!(InProgress.can_move_to(CanceledByError));
+        assert!(CanceledByError.can_move_to(InProgress));
+        assert!(!Completed.can_move_to(InProgress));
+        assert!(!CanceledBySoldOut.can_move_to(InProgress));
+        assert!(!InProgress.can_move_to(InProgress));
+    }
+}

@@ -1,0 +1,90 @@
+//! The one error type of the HTTP edge and its JSON envelope.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::{Conflict, ValidationError};
+use crate::store::StoreError;
+
+/// Everything a handler can answer with other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, a wrong content type, a bad header.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No token, or a token that does not verify.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// A valid token without the right.
+    #[error("this token does not allow that")]
+    Forbidden,
+    /// Unknown id or route.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The route exists but not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    /// A well-formed request with an invalid value.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The state of things refuses the request.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// The body is larger than this endpoint accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// A dependency (the database) does not answer.
+    #[error("the service is not ready")]
+    Unavailable,
+    /// A fault of the server; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Conflict(c) => (StatusCode::CONFLICT, c.code()),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::Invalid(v) => Self::Validation(v),
+            StoreError::Conflict(c) => Self::Conflict(c),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                "the server could not complete the request".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;

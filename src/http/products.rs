@@ -1,0 +1,200 @@
+//! `/products`: limited-edition collaborations, their sale settings and stock.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Body, Caller, path_id};
+use super::query::PageQuery;
+use crate::auth::Principal;
+use crate::domain::brand::Name;
+use crate::domain::ids::{BrandId, ProductId};
+use crate::domain::page::Page;
+use crate::domain::product::{LinePolicy, NewProduct, Product, ProductChanges, SaleSettings};
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products", get(list).post(create))
+        .route("/products/{id}", get(show).patch(update))
+}
+
+/// A product as clients see it.
+#[derive(Debug, Serialize)]
+pub struct ProductView {
+    id: ProductId,
+    name: String,
+    brand_ids: Vec<BrandId>,
+    price: i64,
+    stock: i64,
+    stock_status: &'static str,
+    restock_round: i64,
+    sale_starts_at: Option<DateTime<Utc>>,
+    sale_ends_at: Option<DateTime<Utc>>,
+    per_user_limit: i64,
+    hold_seconds: i64,
+    line_policy: LinePolicy,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Product> for ProductView {
+    fn from(p: Product) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            brand_ids: p.brand_ids,
+            price: p.price,
+            stock: p.stock,
+            stock_status: if p.stock > 0 { "IN_STOCK" } else { "SOLD_OUT" },
+            restock_round: p.restock_round,
+            sale_starts_at: p.sale_starts_at,
+            sale_ends_at: p.sale_ends_at,
+            per_user_limit: p.per_user_limit,
+            hold_seconds: p.hold_seconds,
+            line_policy: p.line_policy,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateProduct {
+    name: String,
+    brand_ids: Vec<i64>,
+    price: i64,
+    stock: i64,
+    sale_starts_at: Option<DateTime<Utc>>,
+    sale_ends_at: Option<DateTime<Utc>>,
+    per_user_limit: Option<i64>,
+    hold_seconds: Option<i64>,
+    line_policy: Option<String>,
+}
+
+fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, ApiError> {
+    Ok(raw
+        .map(LinePolicy::try_from)
+        .transpose()?
+        .unwrap_or(current))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<CreateProduct>,
+) -> ApiResult<(StatusCode, Json<ProductView>)> {
+    let sale = SaleSettings {
+        price: body.price,
+        sale_starts_at: body.sale_starts_at,
+        sale_ends_at: body.sale_ends_at,
+        per_user_limit: body
+            .per_user_limit
+            .unwrap_or(SaleSettings::DEFAULT_PER_USER_LIMIT),
+        hold_seconds: body
+            .hold_seconds
+            .unwrap_or(SaleSettings::DEFAULT_HOLD_SECONDS),
+        line_policy: parse_policy(body.line_policy.as_deref(), LinePolicy::default())?,
+    };
+    let product = NewProduct::parse(&body.name, &body.brand_ids, body.stock, sale)?;
+    caller.require_admin_or_brand(&product.brand_ids)?;
+    let created = state
+        .store
+        .create_product(&product, state.clock.now())
+        .await?;
+    state.gate.load(created.id, created.stock);
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// Loads a product or answers 404.
+pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<Product> {
+    let id: ProductId = path_id(raw_id, "product")?;
+    state
+        .store
+        .get_product(id)
+        .await?
+        .ok_or(ApiError::NotFound("product"))
+}
+
+/// Loads a product the caller may manage (admin or an owning brand), or answers 404/403.
+pub async fn load_managed(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<Product> {
+    if let Principal::User(_) = caller.0 {
+        return Err(ApiError::Forbidden);
+    }
+    let product = load(state, raw_id).await?;
+    caller.require_admin_or_brand(&product.brand_ids)?;
+    Ok(product)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProductView>> {
+    Ok(Json(load(&state, &id).await?.into()))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<ProductView>>> {
+    let page = q.parse()?;
+    let rows = state.store.list_products(&page).await?;
+    Ok(Json(
+        Page::from_rows(rows, &page, |p| p.id.get()).map(ProductView::from),
+    ))
+}
+
+/// Distinguishes an absent field (keep) from an explicit null (clear).
+fn some_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+struct PatchProduct {
+    name: Option<String>,
+    price: Option<i64>,
+    #[serde(default, deserialize_with = "some_or_null")]
+    sale_starts_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "some_or_null")]
+    sale_ends_at: Option<Option<DateTime<Utc>>>,
+    per_user_limit: Option<i64>,
+    hold_seconds: Option<i64>,
+    line_policy: Option<String>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<PatchProduct>,
+) -> ApiResult<Json<ProductView>> {
+    let current = load_managed(&state, &caller, &id).await?;
+    let sale = SaleSettings {
+        price: body.price.unwrap_or(current.price),
+        sale_starts_at: body.sale_starts_at.unwrap_or(current.sale_starts_at),
+        sale_ends_at: body.sale_ends_at.unwrap_or(current.sale_ends_at),
+        per_user_limit: body.per_user_limit.unwrap_or(current.per_user_limit),
+        hold_seconds: body.hold_seconds.unwrap_or(current.hold_seconds),
+        line_policy: parse_policy(body.line_policy.as_deref(), current.line_policy)?,
+    }
+    .validate()?;
+    let changes = ProductChanges {
+        name: Name::parse("name", body.name.as_deref().unwrap_or(&current.name))?,
+        sale,
+    };
+    let updated = state
+        .store
+        .update_product(current.id, &changes, state.clock.now())
+        .await?;
+    Ok(Json(updated.into()))
+}

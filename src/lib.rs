@@ -1,0 +1,13 @@
+//! dropline: limited-edition collaboration drops and restock alerts.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod shop;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod workers;

@@ -1,0 +1,79 @@
+//! The `dropline` binary: parse the command line, set up logging, hand over to the library.
+
+use anyhow::Context;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use dropline::auth::{Principal, TokenKeys};
+use dropline::cli::{Cli, Command, Role, TokenArgs};
+use dropline::config::Settings;
+use dropline::domain::ids::{BrandId, UserId};
+use dropline::startup::{Application, shutdown_signal};
+use dropline::{store, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(&cli.log);
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Migrate(db)) => {
+            let store = store::connect(&db.database_url)
+                .await
+                .context("Failed to connect to the database")?;
+            store
+                .migrate()
+                .await
+                .context("Failed to apply the migrations")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Some(Command::Token(args)) => {
+            println!("{}", token(&args)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("Failed to listen on {}", settings.listen))?;
+    let app = Application::build(&settings, listener).await?;
+    let addr = app.local_addr()?;
+    if let Some(token) = app.dev_admin_token() {
+        tracing::warn!(
+            "no DROPLINE_JWT_SECRET is set: a random secret is used, valid only for this run"
+        );
+        eprintln!(
+            "\nAdmin token (valid only for this run):\n\n  {token}\n\nTry: curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/brands\n"
+        );
+    }
+    tracing::info!(%addr, "dropline is listening");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    app.run(shutdown).await
+}
+
+fn token(args: &TokenArgs) -> anyhow::Result<String> {
+    let principal = match args.role {
+        Role::Admin => Principal::Admin,
+        Role::Brand => {
+            let id = args
+                .brand_id
+                .context("--brand-id is required for role brand")?;
+            Principal::Brand(BrandId::try_from(id).context("--brand-id must be positive")?)
+        }
+        Role::User => {
+            let id = args.sub.context("--sub is required for role user")?;
+            Principal::User(UserId::try_from(id).context("--sub must be positive")?)
+        }
+    };
+    Ok(TokenKeys::new(args.jwt_secret.as_bytes()).mint(principal, args.ttl)?)
+}

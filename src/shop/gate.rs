@@ -1,0 +1,183 @@
+//! The in-process stock gate: a fast counter per product in front of the database.
+//!
+//! Orders take units here before touching the database, so a sold-out request is answered
+//! without a write; every change is published on a `watch` channel so the restock engine
+//! learns of a sell-out the instant it happens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
+
+use crate::domain::ids::ProductId;
+
+/// What the gate knows of one product's stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StockLevel {
+    /// Units free to take now (already net of `pending`).
+    pub available: i64,
+    /// Units taken by orders whose database commit has not finished yet.
+    pub pending: i64,
+}
+
+impl StockLevel {
+    /// Nothing left and nothing that could come back from a failed order.
+    pub fn is_sold_out(&self) -> bool {
+        self.available <= 0 && self.pending <= 0
+    }
+}
+
+/// The per-product counters.
+///
+/// The map's lock only guards adding products; each product's level is changed under the
+/// `watch` channel's own lock (`send_if_modified`), so a take and its publication are one step.
+#[derive(Debug, Default)]
+pub struct StockGate {
+    products: RwLock<HashMap<ProductId, watch::Sender<StockLevel>>>,
+}
+
+impl StockGate {
+    /// An empty gate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn sender(&self, product: ProductId) -> watch::Sender<StockLevel> {
+        if let Ok(map) = self.products.read()
+            && let Some(tx) = map.get(&product)
+        {
+            return tx.clone();
+        }
+        let mut map = match self.products.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(product)
+            .or_insert_with(|| watch::Sender::new(StockLevel::default()))
+            .clone()
+    }
+
+    /// Whether the gate has a counter for `product`.
+    pub fn knows(&self, product: ProductId) -> bool {
+        self.products
+            .read()
+            .map(|m| m.contains_key(&product))
+            .unwrap_or(false)
+    }
+
+    /// Sets a product's free stock to the database's figure (start-up, creation, resync).
+    pub fn load(&self, product: ProductId, stock: i64) {
+        self.sender(product)
+            .send_modify(|l| l.available = stock - l.pending);
+    }
+
+    /// The current level of one product.
+    pub fn level(&self, product: ProductId) -> StockLevel {
+        *self.sender(product).borrow()
+    }
+
+    /// Follows a product's level as it changes.
+    pub fn subscribe(&self, product: ProductId) -> watch::Receiver<StockLevel> {
+        self.sender(product).subscribe()
+    }
+
+    /// Takes `quantity` units for an order about to be written, or None when there are not enough.
+    pub fn try_take(self: &Arc<Self>, product: ProductId, quantity: i64) -> Option<GateHold> {
+        let tx = self.sender(product);
+        let taken = tx.send_if_modified(|l| {
+            if l.available >= quantity {
+                l.available -= quantity;
+                l.pending += quantity;
+                true
+            } else {
+                false
+            }
+        });
+        taken.then(|| GateHold {
+            tx,
+            quantity,
+            settled: false,
+        })
+    }
+
+    /// Returns units to the gate after a committed cancel, expiry or restock.
+    pub fn add(&self, product: ProductId, quantity: i64) {
+        self.sender(product)
+            .send_modify(|l| l.available += quantity);
+    }
+}
+
+/// Units taken from the gate for one order. Commit it after the database commit; if it is
+/// dropped without a commit the units go back, so a failed or abandoned order never strands them.
+#[derive(Debug)]
+pub struct GateHold {
+    tx: watch::Sender<StockLevel>,
+    quantity: i64,
+    settled: bool,
+}
+
+impl GateHold {
+    /// The database took the units: they leave the gate for good.
+    pub fn commit(mut self) {
+        self.settled = true;
+        let q = self.quantity;
+        self.tx.send_modify(|l| l.pending -= q);
+    }
+}
+
+impl Drop for GateHold {
+    fn drop(&mut self) {
+        if !self.settled {
+            let q = self.quantity;
+            self.tx.send_modify(|l| {
+                l.pending -= q;
+                l.available += q;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_never_exceed_the_loaded_stock() {
+        let gate = Arc::new(StockGate::new());
+        let p = ProductId::from_db(1);
+        gate.load(p, 3);
+        let a = gate.try_take(p, 2).unwrap();
+        assert!(gate.try_take(p, 2).is_none());
+        let b = gate.try_take(p, 1).unwrap();
+        assert_eq!(
+            gate.level(p),
+            StockLevel {
+                available: 0,
+                pending: 3
+            }
+        );
+        assert!(!gate.level(p).is_sold_out());
+        a.commit();
+        drop(b);
+        assert_eq!(
+            gate.level(p),
+            StockLevel {
+                available: 1,
+                pending: 0
+            }
+        );
+        gate.try_take(p, 1).unwrap().commit();
+        assert!(gate.level(p).is_sold_out());
+    }
+
+    #[test]
+    fn watchers_see_every_change() {
+        let gate = Arc::new(StockGate::new());
+        let p = ProductId::from_db(7);
+        gate.load(p, 1);
+        let mut rx = gate.subscribe(p);
+        rx.mark_unchanged();
+        gate.try_take(p, 1).unwrap().commit();
+        assert!(rx.has_changed().unwrap());
+        assert!(rx.borrow_and_update().is_sold_out());
+    }
+}

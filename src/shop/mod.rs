@@ -1,0 +1,3 @@
+//! The shop's use cases that sit between HTTP and storage: the stock gate, orders and holds.
+
+pub mod gate;

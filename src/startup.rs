@@ -1,0 +1,120 @@
+//! Building and running the service: callable from `main`, tests and the demo alike.
+
+use anyhow::Context;
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Principal, TokenKeys};
+use crate::config::Settings;
+use crate::domain::clock::Clock;
+use crate::shop::gate::StockGate;
+use crate::state::AppState;
+use crate::{http, store, workers};
+
+/// A service ready to serve: database migrated, gate loaded, listener bound.
+pub struct Application {
+    state: AppState,
+    listener: TcpListener,
+    /// The admin token minted for this run when no secret was configured.
+    dev_admin_token: Option<String>,
+}
+
+impl Application {
+    /// Connects, migrates and loads everything `run` needs; `listener` may be bound to port 0.
+    pub async fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let store = store::connect(&settings.database.database_url)
+            .await
+            .context("Failed to connect to the database")?;
+        store
+            .migrate()
+            .await
+            .context("Failed to apply the database migrations")?;
+        let (keys, dev_admin_token) = match &settings.jwt_secret {
+            Some(secret) if !secret.is_empty() => (TokenKeys::new(secret.as_bytes()), None),
+            _ => {
+                let mut secret = [0u8; 32];
+                rand::rng().fill_bytes(&mut secret);
+                let keys = TokenKeys::new(&secret);
+                let token = keys
+                    .mint(Principal::Admin, Duration::from_secs(24 * 3600))
+                    .context("Failed to mint the development admin token")?;
+                (keys, Some(token))
+            }
+        };
+        let gate = Arc::new(StockGate::new());
+        for (product, stock) in store.all_stock().await.context("Failed to load stock")? {
+            gate.load(product, stock);
+        }
+        let state = AppState {
+            store,
+            keys,
+            clock: Clock::default(),
+            gate,
+        };
+        Ok(Self {
+            state,
+            listener,
+            dev_admin_token,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .context("Failed to read the listener's address")
+    }
+
+    /// The shared state (tests reach the clock and the gate through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The admin token minted for this run, when no JWT secret was configured.
+    pub fn dev_admin_token(&self) -> Option<&str> {
+        self.dev_admin_token.as_deref()
+    }
+
+    /// Serves HTTP and runs the background workers until `shutdown` fires, then drains both.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let tracker = TaskTracker::new();
+        workers::spawn_all(&self.state, &tracker, &shutdown);
+        let app = http::router(self.state.clone());
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("HTTP server failed");
+        shutdown.cancel();
+        tracker.close();
+        tracker.wait().await;
+        self.state.store.close().await;
+        served
+    }
+}
+
+/// Resolves when the process receives Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

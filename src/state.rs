@@ -1,0 +1,21 @@
+//! What every request handler and worker shares.
+
+use std::sync::Arc;
+
+use crate::auth::TokenKeys;
+use crate::domain::clock::Clock;
+use crate::shop::gate::StockGate;
+use crate::store::Store;
+
+/// The service's shared parts; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Token signing and checking.
+    pub keys: TokenKeys,
+    /// The server's clock (tests move it forward).
+    pub clock: Clock,
+    /// The stock gate in front of the database.
+    pub gate: Arc<StockGate>,
+}

@@ -1,0 +1,39 @@
+//! The schema of each backend, embedded in the binary.
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        files
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The SQLite schema, in order.
+pub fn sqlite() -> Migrator {
+    migrator(&[(
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    )])
+}
+
+/// The MySQL / MariaDB schema, in order.
+pub fn mysql() -> Migrator {
+    migrator(&[(
+        1,
+        "init",
+        include_str!("../../migrations/mysql/0001_init.sql"),
+    )])
+}

@@ -1,0 +1,150 @@
+//! Storage: one trait per area, one module per backend. Only this module talks SQL.
+
+mod migrations;
+pub mod mysql;
+pub(crate) mod rows;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use crate::domain::brand::{Brand, NewBrand};
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::page::PageRequest;
+use crate::domain::product::{NewProduct, Product, ProductChanges};
+use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
+use crate::domain::{Conflict, ValidationError};
+
+/// What a storage call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A value refers to something that does not exist (an unknown brand, say).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The state of things refuses the change.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// The database failed; the cause is for the log, never for the client.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Shorthand for storage results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A MySQL 8 or MariaDB 10.11 server.
+    Mysql,
+}
+
+/// Schema and liveness.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+    /// Applies every pending migration.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Answers when the database does.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pool, waiting for connections to return.
+    async fn close(&self);
+}
+
+/// Brands and products.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Creates a brand.
+    async fn create_brand(&self, brand: &NewBrand, now: DateTime<Utc>) -> StoreResult<Brand>;
+    /// Lists brands by ascending id.
+    async fn list_brands(&self, page: &PageRequest) -> StoreResult<Vec<Brand>>;
+    /// Creates a product; an unknown brand is `Invalid` on `brand_ids`.
+    async fn create_product(
+        &self,
+        product: &NewProduct,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Product>;
+    /// Reads one product.
+    async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>>;
+    /// Lists products by ascending id.
+    async fn list_products(&self, page: &PageRequest) -> StoreResult<Vec<Product>>;
+    /// Replaces a product's name and sale settings.
+    async fn update_product(
+        &self,
+        id: ProductId,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Product>;
+    /// Every product's free stock, to load the stock gate.
+    async fn all_stock(&self) -> StoreResult<Vec<(ProductId, i64)>>;
+}
+
+/// The restock-alert line.
+#[async_trait]
+pub trait LineStore: Send + Sync {
+    /// Puts a user at the back of the line, or keeps the place of one already in it.
+    async fn join_line(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(JoinOutcome, Subscription)>;
+    /// Takes a user out of the line; nothing happens when not in it.
+    async fn leave_line(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// A user's active subscriptions, by line position.
+    async fn user_subscriptions(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// Appends users to the back in the given order; those already in line keep their place.
+    async fn import_line(
+        &self,
+        product: ProductId,
+        users: &[UserId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<ImportOutcome>;
+    /// Active members with position in `(after, upto]`, by position, at most `limit`.
+    async fn line_page(
+        &self,
+        product: ProductId,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Subscription>>;
+}
+
+/// Everything the service needs from a database.
+pub trait Store: AdminStore + CatalogStore + LineStore {}
+
+impl<T: AdminStore + CatalogStore + LineStore> Store for T {}
+
+/// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        Ok(Arc::new(mysql::MysqlStore::connect(&url).await?))
+    } else {
+        Err(StoreError::Invalid(ValidationError::new(
+            "database_url",
+            "must start with sqlite: or mysql:",
+        )))
+    }
+}

@@ -1,0 +1,62 @@
+//! The server backend: MySQL 8 or MariaDB 10.11, row locks and InnoDB transactions.
+
+mod catalog;
+mod line;
+
+use async_trait::async_trait;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{MySql, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{AdminStore, Backend, StoreResult, migrations};
+
+/// A MySQL or MariaDB database.
+#[derive(Debug, Clone)]
+pub struct MysqlStore {
+    pool: MySqlPool,
+}
+
+impl MysqlStore {
+    /// Connects a pool to the database the URL names.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = MySqlConnectOptions::from_str(url)?.timezone(Some(String::from("+00:00")));
+        let pool = MySqlPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Starts a transaction; rows it reads `FOR UPDATE` stay locked until it ends.
+    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, MySql>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// The connection pool.
+    pub(crate) fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl AdminStore for MysqlStore {
+    fn backend(&self) -> Backend {
+        Backend::Mysql
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        migrations::mysql().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

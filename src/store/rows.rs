@@ -1,0 +1,110 @@
+//! Row shapes shared by both backends, and their conversion to domain types.
+
+use crate::domain::brand::{Brand, BrandCategory};
+use crate::domain::clock::from_millis;
+use crate::domain::ids::{BrandId, ProductId, UserId};
+use crate::domain::product::{LinePolicy, Product};
+use crate::domain::subscription::Subscription;
+
+/// Columns every product query selects, with the brand list folded into text.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ProductRow {
+    pub id: i64,
+    pub name: String,
+    pub brand_ids: Option<String>,
+    pub price: i64,
+    pub stock: i64,
+    pub restock_round: i64,
+    pub sale_starts_at: Option<i64>,
+    pub sale_ends_at: Option<i64>,
+    pub per_user_limit: i64,
+    pub hold_seconds: i64,
+    pub line_policy: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<ProductRow> for Product {
+    fn from(r: ProductRow) -> Self {
+        let mut brand_ids: Vec<BrandId> = r
+            .brand_ids
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|s| s.trim().parse::<i64>().ok())
+            .map(BrandId::from_db)
+            .collect();
+        brand_ids.sort();
+        Product {
+            id: ProductId::from_db(r.id),
+            name: r.name,
+            brand_ids,
+            price: r.price,
+            stock: r.stock,
+            restock_round: r.restock_round,
+            sale_starts_at: r.sale_starts_at.map(from_millis),
+            sale_ends_at: r.sale_ends_at.map(from_millis),
+            per_user_limit: r.per_user_limit,
+            hold_seconds: r.hold_seconds,
+            line_policy: LinePolicy::from_db(&r.line_policy),
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+        }
+    }
+}
+
+/// A brand row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct BrandRow {
+    pub id: i64,
+    pub name: String,
+    pub category: String,
+}
+
+impl From<BrandRow> for Brand {
+    fn from(r: BrandRow) -> Self {
+        Brand {
+            id: BrandId::from_db(r.id),
+            name: r.name,
+            category: BrandCategory::try_from(r.category.as_str()).unwrap_or(BrandCategory::Other),
+        }
+    }
+}
+
+/// A line row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LineRow {
+    pub id: i64,
+    pub product_id: i64,
+    pub user_id: i64,
+    pub is_active: i64,
+    pub created_at: i64,
+}
+
+impl From<LineRow> for Subscription {
+    fn from(r: LineRow) -> Self {
+        Subscription {
+            position: r.id,
+            product_id: ProductId::from_db(r.product_id),
+            user_id: UserId::from_db(r.user_id),
+            active: r.is_active != 0,
+            created_at: from_millis(r.created_at),
+        }
+    }
+}
+
+/// Splits an import into the users to append (first occurrence, in order) and the repeats.
+pub fn dedupe_in_order(users: &[UserId]) -> (Vec<UserId>, u64) {
+    let mut seen = std::collections::HashSet::with_capacity(users.len());
+    let mut fresh = Vec::with_capacity(users.len());
+    for u in users {
+        if seen.insert(*u) {
+            fresh.push(*u);
+        }
+    }
+    let repeats = (users.len() - fresh.len()) as u64;
+    (fresh, repeats)
+}
+
+/// Rows per multi-row statement: keeps every backend well under its bound-variable limit.
+pub const BATCH_ROWS: usize = 1000;

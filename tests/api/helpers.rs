@@ -1,0 +1,396 @@
+//! The test harness: a fresh app per test on a fresh database, port 0, one helper per endpoint.
+// Not every suite uses every helper.
+#![allow(dead_code)]
+
+use dropline::auth::{Claims, Principal, TokenKeys};
+use dropline::config::Settings;
+use dropline::domain::ids::{BrandId, UserId};
+use dropline::startup::Application;
+use dropline::state::AppState;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Mysql,
+}
+
+/// Runs each named `async fn(TestApp)` once per backend: `sqlite::name` and `mysql::name`.
+/// The MySQL variant runs only when `DROPLINE_TEST_MYSQL_URL` is set.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::try_spawn($crate::helpers::Db::Mysql).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A throwaway MySQL database, dropped when the test ends (also on panic).
+pub struct MysqlDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl MysqlDatabase {
+    async fn create(server_url: &str) -> Self {
+        let name = format!("dropline_t_{}", uuid_like());
+        let mut conn = sqlx::MySqlConnection::connect(server_url)
+            .await
+            .expect("DROPLINE_TEST_MYSQL_URL does not answer");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        Self {
+            server_url: server_url.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        let base = self
+            .server_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&self.server_url);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for MysqlDatabase {
+    fn drop(&mut self) {
+        let url = self.server_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::MySqlConnection::connect(&url).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS `{name}`"
+                        )))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect()
+}
+
+/// Where a test's database lives; kept alive as long as the app.
+enum DbHandle {
+    Sqlite(tempfile::TempDir),
+    Mysql(MysqlDatabase),
+}
+
+impl DbHandle {
+    async fn new(db: Db) -> Option<Self> {
+        match db {
+            Db::Sqlite => Some(Self::Sqlite(tempfile::tempdir().expect("tempdir"))),
+            Db::Mysql => {
+                let url = std::env::var("DROPLINE_TEST_MYSQL_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())?;
+                Some(Self::Mysql(MysqlDatabase::create(&url).await))
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("dropline.db").display()
+            ),
+            Self::Mysql(db) => db.url(),
+        }
+    }
+}
+
+/// A running app on a fresh database.
+pub struct TestApp {
+    pub addr: String,
+    pub db: Db,
+    pub state: AppState,
+    pub keys: TokenKeys,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    handle: DbHandle,
+}
+
+pub const SECRET: &str = "test-secret-of-a-decent-length";
+
+impl TestApp {
+    /// Starts an app on `db`; panics when the backend is not configured.
+    pub async fn spawn(db: Db) -> Self {
+        Self::try_spawn(db).await.expect("backend not configured")
+    }
+
+    /// Starts an app on `db`, or None when that backend is not configured here.
+    pub async fn try_spawn(db: Db) -> Option<Self> {
+        let handle = DbHandle::new(db).await?;
+        let mut settings = Settings::for_database(handle.url());
+        settings.jwt_secret = Some(SECRET.to_owned());
+        Some(Self::start(db, handle, settings).await)
+    }
+
+    async fn start(db: Db, handle: DbHandle, settings: Settings) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let app = Application::build(&settings, listener)
+            .await
+            .expect("build app");
+        let addr = format!("http://{}", app.local_addr().expect("addr"));
+        let state = app.state().clone();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.run(shutdown.clone()));
+        Self {
+            addr,
+            db,
+            state,
+            keys: TokenKeys::new(SECRET.as_bytes()),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            settings,
+            shutdown,
+            server: Some(server),
+            handle,
+        }
+    }
+
+    /// Stops this app and starts a new one on the same database (a restart).
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        let handle = std::mem::replace(
+            &mut self.handle,
+            DbHandle::Sqlite(tempfile::tempdir().expect("tempdir")),
+        );
+        Self::start(self.db, handle, self.settings.clone()).await
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    pub fn admin(&self) -> String {
+        self.keys
+            .mint(Principal::Admin, Duration::from_secs(3600))
+            .expect("mint")
+    }
+
+    pub fn user(&self, id: i64) -> String {
+        self.keys
+            .mint(
+                Principal::User(UserId::from_db(id)),
+                Duration::from_secs(3600),
+            )
+            .expect("mint")
+    }
+
+    pub fn brand(&self, id: i64) -> String {
+        self.keys
+            .mint(
+                Principal::Brand(BrandId::from_db(id)),
+                Duration::from_secs(3600),
+            )
+            .expect("mint")
+    }
+
+    pub fn expired_admin(&self) -> String {
+        self.keys
+            .sign(&Claims {
+                sub: None,
+                role: "admin".into(),
+                brand_id: None,
+                exp: 1_000_000,
+            })
+            .expect("sign")
+    }
+
+    /// Sends a request; returns the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.addr, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call("GET", path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    pub async fn create_brand(&self, name: &str, category: &str) -> i64 {
+        let (s, b) = self
+            .post(
+                "/brands",
+                Some(&self.admin()),
+                json!({"name": name, "category": category}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["id"].as_i64().expect("brand id")
+    }
+
+    /// Creates a product from `extra` merged over sane defaults (two brands, stock 10, on sale now).
+    pub async fn create_product(&self, extra: Value) -> Value {
+        let (s, b) = self.try_create_product(&self.admin(), extra).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+
+    pub async fn try_create_product(&self, token: &str, extra: Value) -> (StatusCode, Value) {
+        let mut body = json!({"name": "Chair One x Fleece", "price": 189000, "stock": 10});
+        if extra.get("brand_ids").is_none() {
+            let a = self.create_brand("Helinox", "camping").await;
+            let b = self.create_brand("Kith", "fashion").await;
+            body["brand_ids"] = json!([a, b]);
+        }
+        if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        self.post("/products", Some(token), body).await
+    }
+
+    pub async fn join(&self, product: i64, user: i64) -> StatusCode {
+        self.call(
+            "PUT",
+            &format!("/products/{product}/subscription"),
+            Some(&self.user(user)),
+            None,
+        )
+        .await
+        .0
+    }
+
+    pub async fn leave(&self, product: i64, user: i64) -> StatusCode {
+        self.call(
+            "DELETE",
+            &format!("/products/{product}/subscription"),
+            Some(&self.user(user)),
+            None,
+        )
+        .await
+        .0
+    }
+
+    pub async fn import(&self, product: i64, users: &[i64]) -> (StatusCode, Value) {
+        self.post(
+            &format!("/admin/products/{product}/subscriptions/import"),
+            Some(&self.admin()),
+            json!({ "user_ids": users }),
+        )
+        .await
+    }
+
+    /// The whole active line of a product, front first, following every page.
+    pub async fn line(&self, product: i64) -> Vec<i64> {
+        let mut users = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/admin/products/{product}/subscriptions?limit=1000&after={a}"),
+                None => format!("/admin/products/{product}/subscriptions?limit=1000"),
+            };
+            let (s, b) = self.get(&path, Some(&self.admin())).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            users.extend(
+                b["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|i| i["user_id"].as_i64().expect("user")),
+            );
+            match b["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return users,
+            }
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Asserts an error envelope with `status` and `code`; returns the message.
+pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) -> String {
+    assert_eq!(got.0, status, "body: {}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "body: {}", got.1);
+    got.1["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
+}

@@ -1,0 +1,9 @@
+//! The behaviour suite over HTTP; every case runs on SQLite and, when configured, on MySQL.
+
+mod helpers;
+
+mod auth;
+mod brands;
+mod health;
+mod products;
+mod subscriptions;
