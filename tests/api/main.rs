@@ -5,5 +5,6 @@ mod helpers;
 mod auth;
 mod brands;
 mod health;
+mod indexes;
 mod products;
 mod subscriptions;

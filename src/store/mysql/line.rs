@@ -12,6 +12,11 @@ use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::store::rows::{BATCH_ROWS, LineRow, dedupe_in_order};
 use crate::store::{LineStore, StoreResult};
 
+/// Reads the line in order: the hottest query of a round, served by `line_by_product`.
+pub const LINE_PAGE_SQL: &str = "SELECT id, product_id, user_id, is_active, created_at \
+     FROM product_user_notification \
+     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?";
+
 #[async_trait]
 impl LineStore for MysqlStore {
     async fn join_line(
@@ -181,16 +186,13 @@ impl LineStore for MysqlStore {
         upto: i64,
         limit: i64,
     ) -> StoreResult<Vec<Subscription>> {
-        let rows: Vec<LineRow> = sqlx::query_as(
-            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-             WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?",
-        )
-        .bind(product.get())
-        .bind(after)
-        .bind(upto)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<LineRow> = sqlx::query_as(LINE_PAGE_SQL)
+            .bind(product.get())
+            .bind(after)
+            .bind(upto)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(Subscription::from).collect())
     }
 }
