@@ -7,4 +7,5 @@ mod brands;
 mod health;
 mod indexes;
 mod products;
+mod schedule;
 mod subscriptions;
