@@ -5,5 +5,6 @@ mod helpers;
 mod auth;
 mod brands;
 mod health;
+mod orders;
 mod products;
 mod subscriptions;
