@@ -4,6 +4,7 @@ mod brands;
 pub mod error;
 pub mod extract;
 mod health;
+mod orders;
 pub mod products;
 mod query;
 mod subscriptions;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(brands::router())
         .merge(products::router())
         .merge(subscriptions::router())
+        .merge(orders::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

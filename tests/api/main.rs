@@ -6,6 +6,7 @@ mod auth;
 mod brands;
 mod health;
 mod indexes;
+mod orders;
 mod products;
 mod schedule;
 mod subscriptions;
