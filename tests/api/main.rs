@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod brands;
+mod cluster;
 mod health;
 mod indexes;
 mod orders;
