@@ -2,6 +2,7 @@
 
 mod migrations;
 pub mod mysql;
+pub mod rounds;
 pub(crate) mod rows;
 pub mod sqlite;
 
@@ -15,6 +16,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
+pub use rounds::RoundStore;
 
 /// What a storage call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -130,9 +132,9 @@ pub trait LineStore: Send + Sync {
 }
 
 /// Everything the service needs from a database.
-pub trait Store: AdminStore + CatalogStore + LineStore {}
+pub trait Store: AdminStore + CatalogStore + LineStore + RoundStore {}
 
-impl<T: AdminStore + CatalogStore + LineStore> Store for T {}
+impl<T: AdminStore + CatalogStore + LineStore + RoundStore> Store for T {}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod line;
+mod rounds;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
