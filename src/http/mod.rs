@@ -4,8 +4,11 @@ mod brands;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod mock_receiver;
 pub mod products;
 mod query;
+mod round_reads;
+mod rounds;
 mod subscriptions;
 
 use axum::Router;
@@ -29,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(brands::router())
         .merge(products::router())
         .merge(subscriptions::router())
+        .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
