@@ -6,4 +6,8 @@ mod auth;
 mod brands;
 mod health;
 mod products;
+mod round_helpers;
+mod rounds;
+mod rounds_failures;
+mod rounds_stock;
 mod subscriptions;
