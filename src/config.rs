@@ -41,6 +41,36 @@ pub struct DatabaseSettings {
     pub database_url: String,
 }
 
+/// A secret setting: its `Debug` never shows the value, so logging settings cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes, for the one place that needs them.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -52,7 +82,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// HS256 secret for tokens; when unset a random one is made for this run only.
     #[arg(long, env = "DROPLINE_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Restock notification settings.
     #[command(flatten)]
     pub notify: crate::notify::settings::NotifySettings,

@@ -37,7 +37,9 @@ impl Application {
             .await
             .context("Failed to apply the database migrations")?;
         let (keys, dev_admin_token) = match &settings.jwt_secret {
-            Some(secret) if !secret.is_empty() => (TokenKeys::new(secret.as_bytes()), None),
+            Some(secret) if !secret.expose().is_empty() => {
+                (TokenKeys::new(secret.expose().as_bytes()), None)
+            }
             _ => {
                 let mut secret = [0u8; 32];
                 rand::rng().fill_bytes(&mut secret);

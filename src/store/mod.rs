@@ -50,6 +50,19 @@ pub enum Backend {
     Mysql,
 }
 
+/// A query on a hot path and the index that must serve it (filter and order).
+#[derive(Debug, Clone, Copy)]
+pub struct HotQuery {
+    /// What it is for.
+    pub name: &'static str,
+    /// Its SQL, exactly as the store runs it; every placeholder is an integer.
+    pub sql: &'static str,
+    /// The index that must serve it.
+    pub index: &'static str,
+    /// Sample values for its placeholders, on a database whose product 1 has data.
+    pub binds: &'static [i64],
+}
+
 /// Schema and liveness.
 #[async_trait]
 pub trait AdminStore: Send + Sync {

@@ -167,7 +167,7 @@ impl TestApp {
     pub async fn try_spawn(db: Db) -> Option<Self> {
         let handle = DbHandle::new(db).await?;
         let mut settings = Settings::for_database(handle.url());
-        settings.jwt_secret = Some(SECRET.to_owned());
+        settings.jwt_secret = Some(SECRET.into());
         Some(Self::start(db, handle, settings).await)
     }
 
