@@ -86,6 +86,9 @@ pub struct Settings {
     /// Several instances share Redis for the stock gate and the notification rate.
     #[command(flatten)]
     pub redis: RedisSettings,
+    /// Restock notification settings.
+    #[command(flatten)]
+    pub notify: crate::notify::settings::NotifySettings,
 }
 
 /// Coordination between instances; without a URL everything is in-process.
@@ -120,6 +123,7 @@ impl Settings {
                 prefix: "dropline".to_owned(),
                 instance_id: None,
             },
+            notify: crate::notify::settings::NotifySettings::default(),
         }
     }
 }

@@ -81,14 +81,15 @@ async fn redis_losing_its_data_mid_burst_never_oversells(apps: Vec<TestApp>) {
     assert_eq!(stock_of(&apps[1], product).await, 0);
 }
 
-async fn units_stranded_by_a_dead_instance_come_back_by_reconciliation(apps: Vec<TestApp>) {
+async fn units_stranded_by_a_dead_instance_come_back_by_reconciliation(mut apps: Vec<TestApp>) {
     let product = product_with_stock(&apps[0], 5).await;
-    let dead = &apps[2];
+    let dead = &mut apps[2];
     let redis = dead.state.gate.shared_backend().unwrap().clone();
     // The instance takes two units for an order and dies before writing it.
     let pid = dropline::domain::ids::ProductId::from_db(product);
     let hold = dead.state.gate.take(pid, 2).await.unwrap();
     std::mem::forget(hold);
+    dead.stop().await;
     let client = redis::Client::open(dead.settings.redis.url.clone().unwrap()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("DEL")
