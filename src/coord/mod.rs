@@ -3,6 +3,7 @@
 
 pub mod schedule;
 pub mod stock;
+mod stock_scripts;
 pub mod worker;
 
 use anyhow::Context;
