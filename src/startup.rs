@@ -11,16 +11,18 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
+use crate::coord::Shared;
 use crate::domain::clock::Clock;
 use crate::notify::limiter::Limiter;
 use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
 use crate::state::AppState;
-use crate::{http, notify, store, workers};
+use crate::{coord, http, notify, shop, store, workers};
 
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
     state: AppState,
+    shared: Option<Shared>,
     listener: TcpListener,
     /// The admin token minted for this run when no secret was configured.
     dev_admin_token: Option<String>,
@@ -29,6 +31,15 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and loads everything `run` needs; `listener` may be bound to port 0.
     pub async fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, listener, Clock::default()).await
+    }
+
+    /// As [`Application::build`], on a given clock (tests keep their moved time across a restart).
+    pub async fn build_with_clock(
+        settings: &Settings,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let store = store::connect(&settings.database.database_url)
             .await
             .context("Failed to connect to the database")?;
@@ -50,11 +61,11 @@ impl Application {
                 (keys, Some(token))
             }
         };
-        let gate = Arc::new(StockGate::new());
-        for (product, stock) in store.all_stock().await.context("Failed to load stock")? {
-            gate.load(product, stock);
-        }
-        let clock = Clock::default();
+        let shared = Shared::connect(&settings.redis).await?;
+        let gate = Arc::new(match &shared {
+            Some(shared) => StockGate::shared(shared.stock()),
+            None => StockGate::new(),
+        });
         let notifier = Notifier::new(
             EngineParts {
                 store: store.clone(),
@@ -73,8 +84,32 @@ impl Application {
             gate,
             notifier,
         };
+        // Holds that passed while the server was down expire before the gate loads the stock.
+        shop::holds::expire_all_due(&state)
+            .await
+            .context("Failed to expire the holds that passed while stopped")?;
+        match state.gate.shared_backend() {
+            Some(redis) => {
+                redis
+                    .heartbeat()
+                    .await
+                    .context("Failed to register this instance in Redis")?;
+                coord::worker::resync(&state, redis).await;
+            }
+            None => {
+                for (product, stock) in state
+                    .store
+                    .all_stock()
+                    .await
+                    .context("Failed to load stock")?
+                {
+                    state.gate.load(product, stock);
+                }
+            }
+        }
         Ok(Self {
             state,
+            shared,
             listener,
             dev_admin_token,
         })
@@ -101,6 +136,19 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         workers::spawn_all(&self.state, &tracker, &shutdown);
+        if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
+            tracker.spawn(coord::worker::follow_changes(
+                self.state.clone(),
+                redis.clone(),
+                shared.client.clone(),
+                shutdown.clone(),
+            ));
+            tracker.spawn(coord::worker::maintain(
+                self.state.clone(),
+                redis.clone(),
+                shutdown.clone(),
+            ));
+        }
         // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
         // get their answer and the HTTP drain below can finish.
         let notifier = self.state.notifier.clone();

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod mock_receiver;
+mod orders;
 pub mod products;
 mod query;
 mod round_reads;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(brands::router())
         .merge(products::router())
         .merge(subscriptions::router())
+        .merge(orders::router())
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -2,6 +2,7 @@
 
 mod migrations;
 pub mod mysql;
+mod orders;
 pub mod rounds;
 pub(crate) mod rows;
 pub mod sqlite;
@@ -17,6 +18,8 @@ use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
 pub use rounds::RoundStore;
+
+pub use self::orders::OrderStore;
 
 /// What a storage call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -145,9 +148,9 @@ pub trait LineStore: Send + Sync {
 }
 
 /// Everything the service needs from a database.
-pub trait Store: AdminStore + CatalogStore + LineStore + RoundStore {}
+pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore {}
 
-impl<T: AdminStore + CatalogStore + LineStore + RoundStore> Store for T {}
+impl<T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore> Store for T {}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

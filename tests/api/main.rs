@@ -4,8 +4,10 @@ mod helpers;
 
 mod auth;
 mod brands;
+mod cluster;
 mod health;
 mod indexes;
+mod orders;
 mod products;
 mod round_helpers;
 mod rounds;

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod line;
+mod orders;
 mod rounds;
 
 use async_trait::async_trait;
