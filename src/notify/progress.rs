@@ -68,7 +68,7 @@ impl Progress {
 /// every `flush_every` (which renews the lease); writes the last batch before returning.
 pub(crate) async fn collect(
     ctx: Arc<RoundCtx>,
-    mut rx: mpsc::UnboundedReceiver<Done>,
+    mut rx: mpsc::Receiver<Done>,
     initial: Checkpoint,
 ) -> Result<(), Lost> {
     let config = &ctx.inner.config;
