@@ -4,6 +4,8 @@ mod brands;
 pub mod error;
 pub mod extract;
 mod health;
+mod observe;
+mod ops;
 pub mod products;
 mod query;
 mod subscriptions;
@@ -23,14 +25,17 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::metrics::install();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(health::router())
         .merge(brands::router())
         .merge(products::router())
         .merge(subscriptions::router())
+        .merge(ops::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(observe::record))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(subscriptions::IMPORT_BODY_LIMIT))
         .layer(

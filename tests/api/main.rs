@@ -6,5 +6,6 @@ mod auth;
 mod brands;
 mod health;
 mod indexes;
+mod metrics;
 mod products;
 mod subscriptions;
