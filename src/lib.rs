@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod coord;
 pub mod domain;
 pub mod http;
 pub mod shop;

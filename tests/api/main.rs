@@ -8,4 +8,5 @@ mod health;
 mod indexes;
 mod metrics;
 mod products;
+mod schedule;
 mod subscriptions;
