@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::domain::clock::Clock;
 use crate::shop::gate::StockGate;
 use crate::state::AppState;
-use crate::{http, store, workers};
+use crate::{http, shop, store, workers};
 
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
@@ -27,6 +27,15 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and loads everything `run` needs; `listener` may be bound to port 0.
     pub async fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, listener, Clock::default()).await
+    }
+
+    /// As [`Application::build`], on a given clock (tests keep their moved time across a restart).
+    pub async fn build_with_clock(
+        settings: &Settings,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let store = store::connect(&settings.database.database_url)
             .await
             .context("Failed to connect to the database")?;
@@ -48,16 +57,24 @@ impl Application {
                 (keys, Some(token))
             }
         };
-        let gate = Arc::new(StockGate::new());
-        for (product, stock) in store.all_stock().await.context("Failed to load stock")? {
-            gate.load(product, stock);
-        }
         let state = AppState {
             store,
             keys,
-            clock: Clock::default(),
-            gate,
+            clock,
+            gate: Arc::new(StockGate::new()),
         };
+        // Holds that passed while the server was down expire before the gate loads the stock.
+        shop::holds::expire_all_due(&state)
+            .await
+            .context("Failed to expire the holds that passed while stopped")?;
+        for (product, stock) in state
+            .store
+            .all_stock()
+            .await
+            .context("Failed to load stock")?
+        {
+            state.gate.load(product, stock);
+        }
         Ok(Self {
             state,
             listener,

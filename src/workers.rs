@@ -6,4 +6,6 @@ use tokio_util::task::TaskTracker;
 use crate::state::AppState;
 
 /// Starts every background worker on `tracker`; each stops when `shutdown` fires.
-pub fn spawn_all(_state: &AppState, _tracker: &TaskTracker, _shutdown: &CancellationToken) {}
+pub fn spawn_all(state: &AppState, tracker: &TaskTracker, shutdown: &CancellationToken) {
+    tracker.spawn(crate::shop::holds::run(state.clone(), shutdown.clone()));
+}

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ValidationError;
 use super::ids::{OrderId, ProductId, UserId};
+use super::{Conflict, ValidationError};
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,6 +143,105 @@ impl TryFrom<&str> for PaymentRef {
             ));
         }
         Ok(Self(t.to_owned()))
+    }
+}
+
+/// An order a buyer asks for, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// What to order.
+    pub product_id: ProductId,
+    /// Who orders.
+    pub user_id: UserId,
+    /// How many units.
+    pub quantity: Quantity,
+    /// The client's retry key, if it sent one.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl OrderRequest {
+    /// Decides what a stored order with the same key means for this request: the same
+    /// request again (a retry), or a different one (the key was reused).
+    pub fn replay(&self, existing: Order) -> Result<Placement, Conflict> {
+        if existing.product_id == self.product_id
+            && existing.quantity == self.quantity
+            && existing.user_id == self.user_id
+        {
+            Ok(Placement::Existing(existing))
+        } else {
+            Err(Conflict::IdempotencyKeyReused)
+        }
+    }
+}
+
+/// What placing an order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// A new order took the stock.
+    Created(Order),
+    /// A retry with a known key: the order placed before, unchanged.
+    Existing(Order),
+}
+
+/// The result of asking to pay or cancel an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The order after the step.
+    pub order: Order,
+    /// Units the step gave back to stock (0 when none).
+    pub returned: i64,
+    /// Why the request was refused, if it was; the step may still have expired the hold.
+    pub refused: Option<Conflict>,
+}
+
+/// What one sweep of due holds did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// How many orders went from RESERVED to EXPIRED.
+    pub orders: usize,
+    /// Units returned to stock, per product.
+    pub returned: Vec<(ProductId, i64)>,
+}
+
+/// What a pay or cancel request must do to an order as it stands (read under its lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Change nothing; answer with the order, refused for this reason if there is one.
+    Answer(Option<Conflict>),
+    /// The hold has passed: expire the order, return its units, refuse the request.
+    Expire,
+    /// Make the change the request asks for.
+    Apply,
+}
+
+impl Order {
+    /// Whether the hold of a RESERVED order has passed at `now`.
+    pub fn hold_passed(&self, now: DateTime<Utc>) -> bool {
+        self.status == OrderStatus::Reserved && self.expires_at <= now
+    }
+
+    /// How to pay this order with `payment` at `now`: the same reference twice is a no-op.
+    pub fn pay_step(&self, payment: &PaymentRef, now: DateTime<Utc>) -> Step {
+        match self.status {
+            OrderStatus::Paid if self.payment_ref.as_deref() == Some(payment.as_str()) => {
+                Step::Answer(None)
+            }
+            OrderStatus::Paid => Step::Answer(Some(Conflict::AlreadyPaid)),
+            OrderStatus::Canceled => Step::Answer(Some(Conflict::OrderCanceled)),
+            OrderStatus::Expired => Step::Answer(Some(Conflict::ReservationExpired)),
+            OrderStatus::Reserved if self.hold_passed(now) => Step::Expire,
+            OrderStatus::Reserved => Step::Apply,
+        }
+    }
+
+    /// How to cancel this order at `now`: canceling twice is a no-op, an expired hold stays expired.
+    pub fn cancel_step(&self, now: DateTime<Utc>) -> Step {
+        match self.status {
+            OrderStatus::Canceled => Step::Answer(None),
+            OrderStatus::Expired => Step::Answer(Some(Conflict::ReservationExpired)),
+            OrderStatus::Reserved if self.hold_passed(now) => Step::Expire,
+            OrderStatus::Reserved | OrderStatus::Paid => Step::Apply,
+        }
     }
 }
 

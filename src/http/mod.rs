@@ -6,6 +6,7 @@ pub mod extract;
 mod health;
 mod observe;
 mod ops;
+mod orders;
 pub mod products;
 mod query;
 mod subscriptions;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(products::router())
         .merge(subscriptions::router())
         .merge(ops::router())
+        .merge(orders::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(observe::record))

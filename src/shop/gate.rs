@@ -70,6 +70,21 @@ impl StockGate {
             .send_modify(|l| l.available = stock - l.pending);
     }
 
+    /// Loads a product's free stock only when the gate has no counter for it yet, so two
+    /// requests that both found it unknown cannot reset a level the first one already moved.
+    pub fn load_if_unknown(&self, product: ProductId, stock: i64) {
+        let mut map = match self.products.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(product).or_insert_with(|| {
+            watch::Sender::new(StockLevel {
+                available: stock,
+                pending: 0,
+            })
+        });
+    }
+
     /// The current level of one product.
     pub fn level(&self, product: ProductId) -> StockLevel {
         *self.sender(product).borrow()

@@ -2,6 +2,7 @@
 
 mod migrations;
 pub mod mysql;
+mod orders;
 pub(crate) mod rows;
 pub mod sqlite;
 
@@ -15,6 +16,8 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
+
+pub use self::orders::OrderStore;
 
 /// What a storage call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -143,9 +146,9 @@ pub trait LineStore: Send + Sync {
 }
 
 /// Everything the service needs from a database.
-pub trait Store: AdminStore + CatalogStore + LineStore {}
+pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore {}
 
-impl<T: AdminStore + CatalogStore + LineStore> Store for T {}
+impl<T: AdminStore + CatalogStore + LineStore + OrderStore> Store for T {}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

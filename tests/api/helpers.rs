@@ -4,6 +4,7 @@
 
 use dropline::auth::{Claims, Principal, TokenKeys};
 use dropline::config::Settings;
+use dropline::domain::clock::Clock;
 use dropline::domain::ids::{BrandId, UserId};
 use dropline::startup::Application;
 use dropline::state::AppState;
@@ -168,14 +169,14 @@ impl TestApp {
         let handle = DbHandle::new(db).await?;
         let mut settings = Settings::for_database(handle.url());
         settings.jwt_secret = Some(SECRET.into());
-        Some(Self::start(db, handle, settings).await)
+        Some(Self::start(db, handle, settings, Clock::default()).await)
     }
 
-    async fn start(db: Db, handle: DbHandle, settings: Settings) -> Self {
+    async fn start(db: Db, handle: DbHandle, settings: Settings, clock: Clock) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let app = Application::build(&settings, listener)
+        let app = Application::build_with_clock(&settings, listener, clock)
             .await
             .expect("build app");
         let addr = format!("http://{}", app.local_addr().expect("addr"));
@@ -198,14 +199,16 @@ impl TestApp {
         }
     }
 
-    /// Stops this app and starts a new one on the same database (a restart).
+    /// Stops this app and starts a new one on the same database (a restart). Time moved
+    /// with the clock stays moved: the new instance runs on the same clock.
     pub async fn restart(mut self) -> Self {
         self.stop().await;
         let handle = std::mem::replace(
             &mut self.handle,
             DbHandle::Sqlite(tempfile::tempdir().expect("tempdir")),
         );
-        Self::start(self.db, handle, self.settings.clone()).await
+        let clock = self.state.clock.clone();
+        Self::start(self.db, handle, self.settings.clone(), clock).await
     }
 
     /// Stops the server and waits for it to drain.

@@ -7,6 +7,7 @@ mod brands;
 mod health;
 mod indexes;
 mod metrics;
+mod orders;
 mod products;
 mod schedule;
 mod subscriptions;

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod line;
+mod orders;
 
 use async_trait::async_trait;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};

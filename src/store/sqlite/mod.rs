@@ -3,6 +3,7 @@
 
 mod catalog;
 mod line;
+mod orders;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -10,6 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{AdminStore, Backend, HotQuery, StoreResult, migrations};
@@ -26,6 +28,9 @@ pub const HOT_QUERIES: &[HotQuery] = &[HotQuery {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Queues this process's order writes in memory: SQLite has one writer at a time, and
+    /// waiting here is far cheaper than retrying in SQLite's busy handler, which sleeps.
+    order_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -41,7 +46,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            order_writes: Arc::default(),
+        })
     }
 
     /// Starts a write transaction that holds the database's write lock from its first statement.

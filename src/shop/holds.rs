@@ -1,0 +1,53 @@
+//! Durable payment holds: the sweeper that expires due reservations and returns their stock.
+
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+use crate::store::StoreResult;
+
+/// Orders expired per transaction.
+pub const BATCH: i64 = 500;
+
+/// How often the sweeper looks for due holds.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// One step: expires up to [`BATCH`] due holds in one transaction, then gives their units
+/// back to the gate (after the commit; no restock round opens). Answers how many expired.
+pub async fn expire_due(state: &AppState) -> StoreResult<usize> {
+    let done = state.store.expire_due(state.clock.now(), BATCH).await?;
+    for (product, units) in &done.returned {
+        state.gate.add(*product, *units);
+    }
+    if done.orders > 0 {
+        tracing::info!(orders = done.orders, "expired unpaid holds");
+    }
+    Ok(done.orders)
+}
+
+/// Runs steps until no full batch is left.
+pub async fn expire_all_due(state: &AppState) -> StoreResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = expire_due(state).await?;
+        total += n;
+        if (n as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// The sweeper loop: at start and then about every [`INTERVAL`], until `shutdown` fires.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = expire_all_due(&state).await {
+            tracing::warn!(error = %e, "Failed to expire due holds; retrying next tick");
+        }
+    }
+}

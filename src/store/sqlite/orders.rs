@@ -1,0 +1,283 @@
+//! Orders on SQLite: each change is one `BEGIN IMMEDIATE` transaction, queued in process.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Sqlite, Transaction};
+use std::collections::BTreeMap;
+
+use super::SqliteStore;
+use crate::domain::Conflict;
+use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::order::{
+    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, Transition,
+};
+use crate::domain::page::PageRequest;
+use crate::store::orders::{
+    Change, OrderRow, SaleRow, is_unique_violation, lost_race, order_select,
+};
+use crate::store::{OrderStore, StoreError, StoreResult};
+
+type Tx = Transaction<'static, Sqlite>;
+
+async fn order_in(tx: &mut Tx, id: OrderId) -> StoreResult<Option<Order>> {
+    let row: Option<OrderRow> = sqlx::query_as(order_select!("WHERE id = ?"))
+        .bind(id.get())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(Order::from))
+}
+
+/// Moves a RESERVED or PAID order to `to` and returns its units to stock; false when the
+/// order was in neither state.
+async fn release(tx: &mut Tx, order: &Order, to: &str, now: i64) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE orders SET status = ?, updated_at = ? \
+         WHERE id = ? AND status IN ('RESERVED', 'PAID')",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(order.id.get())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
+        .bind(order.quantity.get())
+        .bind(order.product_id.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+impl SqliteStore {
+    /// Runs a pay or cancel request for one order in one transaction.
+    async fn transition(
+        &self,
+        id: OrderId,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Transition> {
+        let now_ms = now.timestamp_millis();
+        let _turn = self.order_writes.lock().await;
+        let mut tx = self.write_tx().await?;
+        let order = order_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let (done, returned, refused) = match (change.step(&order, now), change) {
+            (Step::Answer(refused), _) => {
+                return Ok(Transition {
+                    order,
+                    returned: 0,
+                    refused,
+                });
+            }
+            (Step::Expire, _) => (
+                release(&mut tx, &order, "EXPIRED", now_ms).await?,
+                order.quantity.get(),
+                Some(Conflict::ReservationExpired),
+            ),
+            (Step::Apply, Change::Cancel) => (
+                release(&mut tx, &order, "CANCELED", now_ms).await?,
+                order.quantity.get(),
+                None,
+            ),
+            (Step::Apply, Change::Pay(payment)) => {
+                let paid = sqlx::query(
+                    "UPDATE orders SET status = 'PAID', paid_at = ?, payment_ref = ?, updated_at = ? \
+                     WHERE id = ? AND status = 'RESERVED' AND expires_at > ?",
+                )
+                .bind(now_ms)
+                .bind(payment.as_str())
+                .bind(now_ms)
+                .bind(id.get())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                (paid.rows_affected() == 1, 0, None)
+            }
+        };
+        // The write lock is held, so the order is exactly as read and the update matched.
+        if !done {
+            return Err(lost_race());
+        }
+        let order = order_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(Transition {
+            order,
+            returned,
+            refused,
+        })
+    }
+}
+
+#[async_trait]
+impl OrderStore for SqliteStore {
+    async fn place_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
+        let now_ms = now.timestamp_millis();
+        let turn = self.order_writes.lock().await;
+        let mut tx = self.write_tx().await?;
+        let sale: SaleRow = sqlx::query_as(
+            "SELECT sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
+             FROM product WHERE id = ?",
+        )
+        .bind(req.product_id.get())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        if let Some(key) = &req.idempotency_key {
+            let known: Option<OrderRow> =
+                sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
+                    .bind(req.user_id.get())
+                    .bind(key.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(row) = known {
+                return Ok(req.replay(row.into())?);
+            }
+        }
+        let held: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS INTEGER) FROM orders \
+             WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')",
+        )
+        .bind(req.product_id.get())
+        .bind(req.user_id.get())
+        .fetch_one(&mut *tx)
+        .await?;
+        sale.check(now_ms, held, req.quantity)?;
+        let taken = sqlx::query("UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ?")
+            .bind(req.quantity.get())
+            .bind(req.product_id.get())
+            .bind(req.quantity.get())
+            .execute(&mut *tx)
+            .await?;
+        if taken.rows_affected() != 1 {
+            return Err(Conflict::SoldOut.into());
+        }
+        let inserted = sqlx::query_as::<_, OrderRow>(
+            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+             created_at, expires_at, updated_at) VALUES (?, ?, ?, 'RESERVED', ?, ?, ?, ?) \
+             RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
+             paid_at, payment_ref",
+        )
+        .bind(req.product_id.get())
+        .bind(req.user_id.get())
+        .bind(req.quantity.get())
+        .bind(req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
+        .bind(now_ms)
+        .bind(now_ms + sale.hold_seconds * 1000)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                drop(turn);
+                return self.replay_key(req).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        sqlx::query(
+            "UPDATE product_user_notification SET is_active = 0, updated_at = ? \
+             WHERE product_id = ? AND user_id = ? AND is_active = 1",
+        )
+        .bind(now_ms)
+        .bind(req.product_id.get())
+        .bind(req.user_id.get())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Placement::Created(row.into()))
+    }
+
+    async fn order_by_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<Order>> {
+        let row: Option<OrderRow> =
+            sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
+                .bind(user.get())
+                .bind(key.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(Order::from))
+    }
+
+    async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {
+        let row: Option<OrderRow> = sqlx::query_as(order_select!("WHERE id = ?"))
+            .bind(id.get())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(Order::from))
+    }
+
+    async fn user_orders(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Order>> {
+        let rows: Vec<OrderRow> = sqlx::query_as(order_select!(
+            "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(user.get())
+        .bind(page.after.unwrap_or(i64::MAX))
+        .bind(page.fetch())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(Order::from).collect())
+    }
+
+    async fn pay_order(
+        &self,
+        id: OrderId,
+        payment: &PaymentRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Transition> {
+        self.transition(id, Change::Pay(payment), now).await
+    }
+
+    async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition> {
+        self.transition(id, Change::Cancel, now).await
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
+        let now_ms = now.timestamp_millis();
+        let _turn = self.order_writes.lock().await;
+        let mut tx = self.write_tx().await?;
+        let expired: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE orders SET status = 'EXPIRED', updated_at = ? \
+             WHERE id IN (SELECT id FROM orders WHERE status = 'RESERVED' AND expires_at <= ? \
+             ORDER BY expires_at LIMIT ?) AND status = 'RESERVED' \
+             RETURNING product_id, quantity",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let orders = expired.len();
+        let mut returned: BTreeMap<i64, i64> = BTreeMap::new();
+        for (product, quantity) in expired {
+            *returned.entry(product).or_default() += quantity;
+        }
+        for (product, quantity) in &returned {
+            sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
+                .bind(quantity)
+                .bind(product)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Expired {
+            orders,
+            returned: returned
+                .into_iter()
+                .map(|(p, q)| (ProductId::from_db(p), q))
+                .collect(),
+        })
+    }
+}
+
+impl SqliteStore {
+    /// A racing insert with the same key lost: answer with what the winner stored.
+    async fn replay_key(&self, req: &OrderRequest) -> StoreResult<Placement> {
+        let key = req.idempotency_key.as_ref().ok_or(StoreError::NotFound)?;
+        let existing = self
+            .order_by_key(req.user_id, key)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(req.replay(existing)?)
+    }
+}
