@@ -19,6 +19,7 @@ use crate::domain::order::{
 use crate::domain::page::Page;
 use crate::shop::orders::{self, OrderError};
 use crate::state::AppState;
+use crate::telemetry::metrics;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -105,8 +106,15 @@ async fn place(
         quantity,
         idempotency_key: idempotency_key(&headers)?,
     };
+    let placed = orders::place(&state, &req).await;
+    metrics::order(match &placed {
+        Ok(Placement::Created(_)) => "reserved",
+        Ok(Placement::Existing(_)) => "replayed",
+        Err(OrderError::Conflict(c)) => c.code(),
+        Err(_) => "failed",
+    });
     // Every answer below is sent after the database committed (or refused) the order.
-    Ok(match orders::place(&state, &req).await? {
+    Ok(match placed? {
         Placement::Created(o) => (StatusCode::CREATED, Json(o.into())),
         Placement::Existing(o) => (StatusCode::OK, Json(o.into())),
     })
@@ -134,9 +142,9 @@ async fn pay(
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
     let payment = PaymentRef::try_from(body.payment_ref.as_str())?;
-    Ok(Json(
-        orders::pay(&state, &caller.0, id, &payment).await?.into(),
-    ))
+    let paid = orders::pay(&state, &caller.0, id, &payment).await?;
+    metrics::order("paid");
+    Ok(Json(paid.into()))
 }
 
 async fn cancel(
@@ -145,7 +153,9 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    Ok(Json(orders::cancel(&state, &caller.0, id).await?.into()))
+    let canceled = orders::cancel(&state, &caller.0, id).await?;
+    metrics::order("canceled");
+    Ok(Json(canceled.into()))
 }
 
 /// The caller's orders, newest first; `next` continues with older ones.

@@ -144,6 +144,11 @@ pub fn order(outcome: &'static str) {
     counter!(ORDERS, "outcome" => outcome).increment(1);
 }
 
+/// `n` unpaid holds expired.
+pub fn orders_expired(n: u64) {
+    counter!(ORDERS, "outcome" => "expired").increment(n);
+}
+
 /// The stock the gate holds for `product`.
 pub fn stock(product: ProductId, available: i64, pending: i64) {
     let id = product.get().to_string();

@@ -3,7 +3,10 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
-crate::on_every_backend!(metrics_show_request_durations_and_stock_after_traffic);
+crate::on_every_backend!(
+    metrics_show_request_durations_and_stock_after_traffic,
+    metrics_count_orders_by_outcome,
+);
 
 impl TestApp {
     /// The Prometheus scrape as text.
@@ -102,4 +105,24 @@ async fn metrics_show_request_durations_and_stock_after_traffic(app: TestApp) {
         ),
         Some(7_654_321.0)
     );
+}
+
+async fn metrics_count_orders_by_outcome(app: TestApp) {
+    let before = app.scrape().await;
+    let count = |scrape: &str, outcome: &str| {
+        sample(scrape, "dropline_orders_total", &[("outcome", outcome)]).unwrap_or(0.0)
+    };
+    let product = app.product(json!({"stock": 1})).await;
+    let order = app.reserve(product, 1).await;
+    assert_eq!(app.order(product, 2).await.0, StatusCode::CONFLICT);
+    assert_eq!(app.pay(order, 1, "pay-1").await.0, StatusCode::OK);
+
+    let after = app.scrape().await;
+    // Other tests in this process place orders too: each outcome grew by at least this test's.
+    for outcome in ["reserved", "sold_out", "paid"] {
+        assert!(
+            count(&after, outcome) >= count(&before, outcome) + 1.0,
+            "{outcome}: {after}"
+        );
+    }
 }
