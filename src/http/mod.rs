@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod observe;
+pub mod openapi;
 mod ops;
 mod orders;
 pub mod products;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(products::router())
         .merge(subscriptions::router())
         .merge(ops::router())
+        .merge(openapi::router())
         .merge(orders::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -7,6 +7,7 @@ mod brands;
 mod health;
 mod indexes;
 mod metrics;
+mod openapi;
 mod orders;
 mod products;
 mod schedule;
