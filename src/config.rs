@@ -83,6 +83,9 @@ pub struct Settings {
     /// HS256 secret for tokens; when unset a random one is made for this run only.
     #[arg(long, env = "DROPLINE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// Restock notification settings.
+    #[command(flatten)]
+    pub notify: crate::notify::settings::NotifySettings,
 }
 
 impl Settings {
@@ -94,6 +97,7 @@ impl Settings {
                 database_url: database_url.into(),
             },
             jwt_secret: None,
+            notify: crate::notify::settings::NotifySettings::default(),
         }
     }
 }

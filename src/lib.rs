@@ -6,6 +6,7 @@ pub mod config;
 pub mod coord;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod shop;
 pub mod startup;
 pub mod state;

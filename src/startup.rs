@@ -12,9 +12,11 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
 use crate::domain::clock::Clock;
+use crate::notify::limiter::Limiter;
+use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
 use crate::state::AppState;
-use crate::{http, shop, store, workers};
+use crate::{http, notify, shop, store, workers};
 
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
@@ -57,11 +59,24 @@ impl Application {
                 (keys, Some(token))
             }
         };
+        let gate = Arc::new(StockGate::new());
+        let notifier = Notifier::new(
+            EngineParts {
+                store: store.clone(),
+                gate: gate.clone(),
+                clock: clock.clone(),
+                channel: notify::channel_from(&settings.notify)
+                    .context("Failed to set up the notification channel")?,
+                limiter: Arc::new(Limiter::new(settings.notify.notify_rate)),
+            },
+            notify::config_from(&settings.notify),
+        );
         let state = AppState {
             store,
             keys,
             clock,
-            gate: Arc::new(StockGate::new()),
+            gate,
+            notifier,
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
         shop::holds::expire_all_due(&state)
@@ -103,6 +118,14 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         workers::spawn_all(&self.state, &tracker, &shutdown);
+        // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
+        // get their answer and the HTTP drain below can finish.
+        let notifier = self.state.notifier.clone();
+        let stopping = shutdown.clone();
+        tracker.spawn(async move {
+            stopping.cancelled().await;
+            notifier.cancel();
+        });
         let app = http::router(self.state.clone());
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -111,6 +134,7 @@ impl Application {
         shutdown.cancel();
         tracker.close();
         tracker.wait().await;
+        self.state.notifier.drain().await;
         self.state.store.close().await;
         served
     }

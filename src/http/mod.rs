@@ -8,8 +8,11 @@ mod observe;
 pub mod openapi;
 mod ops;
 mod orders;
+pub mod mock_receiver;
 pub mod products;
 mod query;
+mod round_reads;
+mod rounds;
 mod subscriptions;
 
 use axum::Router;
@@ -37,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(openapi::router())
         .merge(orders::router())
+        .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(observe::record))

@@ -3,6 +3,7 @@
 mod migrations;
 pub mod mysql;
 mod orders;
+pub mod rounds;
 pub(crate) mod rows;
 pub mod sqlite;
 
@@ -16,6 +17,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
+pub use rounds::RoundStore;
 
 pub use self::orders::OrderStore;
 
@@ -146,9 +148,9 @@ pub trait LineStore: Send + Sync {
 }
 
 /// Everything the service needs from a database.
-pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore {}
+pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore {}
 
-impl<T: AdminStore + CatalogStore + LineStore + OrderStore> Store for T {}
+impl<T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore> Store for T {}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

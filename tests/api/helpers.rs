@@ -211,6 +211,19 @@ impl TestApp {
         Self::start(self.db, handle, self.settings.clone(), clock).await
     }
 
+    /// Stops this app and starts a new one on the same database with changed settings.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        self.stop().await;
+        let handle = std::mem::replace(
+            &mut self.handle,
+            DbHandle::Sqlite(tempfile::tempdir().expect("tempdir")),
+        );
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        let clock = self.state.clock.clone();
+        Self::start(self.db, handle, settings, clock).await
+    }
+
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
         self.shutdown.cancel();

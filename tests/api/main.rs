@@ -11,4 +11,8 @@ mod openapi;
 mod orders;
 mod products;
 mod schedule;
+mod round_helpers;
+mod rounds;
+mod rounds_failures;
+mod rounds_stock;
 mod subscriptions;

@@ -3,6 +3,7 @@
 mod catalog;
 mod line;
 mod orders;
+mod rounds;
 
 use async_trait::async_trait;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
