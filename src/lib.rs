@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod coord;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod notify;
 pub mod shop;

@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
 use crate::domain::clock::Clock;
+use crate::events::EventHub;
 use crate::notify::limiter::Limiter;
 use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
@@ -60,6 +61,7 @@ impl Application {
             }
         };
         let gate = Arc::new(StockGate::new());
+        let events = Arc::new(EventHub::new());
         let notifier = Notifier::new(
             EngineParts {
                 store: store.clone(),
@@ -68,6 +70,7 @@ impl Application {
                 channel: notify::channel_from(&settings.notify)
                     .context("Failed to set up the notification channel")?,
                 limiter: Arc::new(Limiter::new(settings.notify.notify_rate)),
+                events: events.clone(),
             },
             notify::config_from(&settings.notify),
         );
@@ -76,6 +79,7 @@ impl Application {
             keys,
             clock,
             gate,
+            events,
             notifier,
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
@@ -121,10 +125,13 @@ impl Application {
         // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
         // get their answer and the HTTP drain below can finish.
         let notifier = self.state.notifier.clone();
+        let events = self.state.events.clone();
         let stopping = shutdown.clone();
         tracker.spawn(async move {
             stopping.cancelled().await;
             notifier.cancel();
+            // Open event streams end too, or the HTTP drain would wait for them forever.
+            events.close();
         });
         let app = http::router(self.state.clone());
         let served = axum::serve(self.listener, app)

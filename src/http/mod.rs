@@ -2,13 +2,14 @@
 
 mod brands;
 pub mod error;
+mod events;
 pub mod extract;
 mod health;
+pub mod mock_receiver;
 mod observe;
 pub mod openapi;
 mod ops;
 mod orders;
-pub mod mock_receiver;
 pub mod products;
 mod query;
 mod round_reads;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscriptions::router())
         .merge(ops::router())
         .merge(openapi::router())
+        .merge(events::router())
         .merge(orders::router())
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })

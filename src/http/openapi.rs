@@ -9,8 +9,10 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::brands::BrandView;
 use super::orders::OrderView;
 use super::products::ProductView;
+use super::round_reads::RecipientView;
+use super::rounds::RoundView;
 use super::subscriptions::{LineEntryView, SubscriptionView};
-use super::{brands, health, ops, orders, products, subscriptions};
+use super::{brands, events, health, ops, orders, products, round_reads, rounds, subscriptions};
 use crate::state::AppState;
 
 /// Where the document is served.
@@ -26,6 +28,8 @@ pub const SPEC_PATH: &str = "/openapi.json";
         products::list, products::create, products::show, products::update,
         subscriptions::join, subscriptions::leave, subscriptions::mine,
         subscriptions::line, subscriptions::import,
+        rounds::restock, rounds::resume, round_reads::list, round_reads::show, round_reads::recipients,
+        events::stream,
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -89,6 +93,8 @@ page_schema!(ProductPage, ProductView);
 page_schema!(SubscriptionPage, SubscriptionView);
 page_schema!(LinePage, LineEntryView);
 page_schema!(OrderPage, OrderView);
+page_schema!(RoundPage, RoundView);
+page_schema!(RecipientPage, RecipientView);
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",

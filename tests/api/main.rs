@@ -4,15 +4,16 @@ mod helpers;
 
 mod auth;
 mod brands;
+mod events;
 mod health;
 mod indexes;
 mod metrics;
 mod openapi;
 mod orders;
 mod products;
-mod schedule;
 mod round_helpers;
 mod rounds;
 mod rounds_failures;
 mod rounds_stock;
+mod schedule;
 mod subscriptions;
