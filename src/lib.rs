@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod coord;
+pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod http;

@@ -1,6 +1,7 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
 mod brands;
+mod dashboard;
 pub mod error;
 mod events;
 pub mod extract;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(openapi::router())
         .merge(events::router())
+        .merge(dashboard::router())
         .merge(orders::router())
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })

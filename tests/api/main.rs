@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod brands;
+mod dashboard;
 mod events;
 mod health;
 mod indexes;
