@@ -73,7 +73,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "no DROPLINE_JWT_SECRET is set: a random secret is used, valid only for this run"
         );
         eprintln!(
-            "\nAdmin token (valid only for this run):\n\n  {token}\n\nTry: curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/brands\n"
+            "\nAdmin token (valid only for this run):\n\n  {token}\n\nTry: curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/brands\nDashboard: http://{addr}/  (paste the token there)\n"
         );
     }
     tracing::info!(%addr, "dropline is listening");
