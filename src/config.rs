@@ -83,9 +83,30 @@ pub struct Settings {
     /// HS256 secret for tokens; when unset a random one is made for this run only.
     #[arg(long, env = "DROPLINE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// Several instances share Redis for the stock gate and the notification rate.
+    #[command(flatten)]
+    pub redis: RedisSettings,
     /// Restock notification settings.
     #[command(flatten)]
     pub notify: crate::notify::settings::NotifySettings,
+}
+
+/// Coordination between instances; without a URL everything is in-process.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RedisSettings {
+    /// Redis URL (redis://HOST:6379/); when set, instances share one stock gate and one rate.
+    #[arg(long = "redis-url", env = "DROPLINE_REDIS_URL")]
+    pub url: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    #[arg(
+        long = "redis-prefix",
+        env = "DROPLINE_REDIS_PREFIX",
+        default_value = "dropline"
+    )]
+    pub prefix: String,
+    /// This instance's name in Redis (heartbeats, in-flight units); random when unset.
+    #[arg(long = "instance-id", env = "DROPLINE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
 }
 
 impl Settings {
@@ -97,6 +118,11 @@ impl Settings {
                 database_url: database_url.into(),
             },
             jwt_secret: None,
+            redis: RedisSettings {
+                url: None,
+                prefix: "dropline".to_owned(),
+                instance_id: None,
+            },
             notify: crate::notify::settings::NotifySettings::default(),
         }
     }

@@ -11,17 +11,19 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
+use crate::coord::Shared;
 use crate::domain::clock::Clock;
 use crate::events::EventHub;
 use crate::notify::limiter::Limiter;
 use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
 use crate::state::AppState;
-use crate::{http, notify, shop, store, workers};
+use crate::{coord, http, notify, shop, store, workers};
 
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
     state: AppState,
+    shared: Option<Shared>,
     listener: TcpListener,
     /// The admin token minted for this run when no secret was configured.
     dev_admin_token: Option<String>,
@@ -60,7 +62,11 @@ impl Application {
                 (keys, Some(token))
             }
         };
-        let gate = Arc::new(StockGate::new());
+        let shared = Shared::connect(&settings.redis).await?;
+        let gate = Arc::new(match &shared {
+            Some(shared) => StockGate::shared(shared.stock()),
+            None => StockGate::new(),
+        });
         let events = Arc::new(EventHub::new());
         let notifier = Notifier::new(
             EngineParts {
@@ -86,16 +92,28 @@ impl Application {
         shop::holds::expire_all_due(&state)
             .await
             .context("Failed to expire the holds that passed while stopped")?;
-        for (product, stock) in state
-            .store
-            .all_stock()
-            .await
-            .context("Failed to load stock")?
-        {
-            state.gate.load(product, stock);
+        match state.gate.shared_backend() {
+            Some(redis) => {
+                redis
+                    .heartbeat()
+                    .await
+                    .context("Failed to register this instance in Redis")?;
+                coord::worker::resync(&state, redis).await;
+            }
+            None => {
+                for (product, stock) in state
+                    .store
+                    .all_stock()
+                    .await
+                    .context("Failed to load stock")?
+                {
+                    state.gate.load(product, stock);
+                }
+            }
         }
         Ok(Self {
             state,
+            shared,
             listener,
             dev_admin_token,
         })
@@ -122,6 +140,19 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         workers::spawn_all(&self.state, &tracker, &shutdown);
+        if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
+            tracker.spawn(coord::worker::follow_changes(
+                self.state.clone(),
+                redis.clone(),
+                shared.client.clone(),
+                shutdown.clone(),
+            ));
+            tracker.spawn(coord::worker::maintain(
+                self.state.clone(),
+                redis.clone(),
+                shutdown.clone(),
+            ));
+        }
         // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
         // get their answer and the HTTP drain below can finish.
         let notifier = self.state.notifier.clone();

@@ -127,7 +127,7 @@ async fn restock(
         )
         .await?;
     if quantity > 0 {
-        state.gate.add(product.id, quantity);
+        state.gate.returned(product.id, quantity).await;
     }
     let watch = state.notifier.start(product.id, round.round);
     drop(opening);

@@ -117,6 +117,8 @@ fn uuid_like() -> String {
 enum DbHandle {
     Sqlite(tempfile::TempDir),
     Mysql(MysqlDatabase),
+    /// Another instance's database: that instance owns (and drops) it.
+    Borrowed(String),
 }
 
 impl DbHandle {
@@ -139,6 +141,7 @@ impl DbHandle {
                 dir.path().join("dropline.db").display()
             ),
             Self::Mysql(db) => db.url(),
+            Self::Borrowed(url) => url.clone(),
         }
     }
 }
@@ -173,6 +176,13 @@ impl TestApp {
     }
 
     async fn start(db: Db, handle: DbHandle, settings: Settings, clock: Clock) -> Self {
+        // Logs only when asked for: RUST_LOG=dropline=debug cargo test -- --nocapture
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -197,6 +207,32 @@ impl TestApp {
             server: Some(server),
             handle,
         }
+    }
+
+    /// Starts `n` instances on one fresh database sharing one Redis (a unique key prefix per
+    /// call), as several servers behind a load balancer; None when Redis or the backend is not
+    /// configured here. The first instance owns the database.
+    pub async fn spawn_cluster(db: Db, n: usize) -> Option<Vec<Self>> {
+        let redis = std::env::var("DROPLINE_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let owner = DbHandle::new(db).await?;
+        let url = owner.url();
+        let prefix = format!("dropline-test-{}", uuid_like());
+        let mut apps = Vec::with_capacity(n);
+        let mut handle = Some(owner);
+        for i in 0..n {
+            let mut settings = Settings::for_database(url.clone());
+            settings.jwt_secret = Some(SECRET.into());
+            settings.redis.url = Some(redis.clone());
+            settings.redis.prefix = prefix.clone();
+            settings.redis.instance_id = Some(format!("instance-{i}"));
+            let h = handle
+                .take()
+                .unwrap_or_else(|| DbHandle::Borrowed(url.clone()));
+            apps.push(Self::start(db, h, settings, Clock::default()).await);
+        }
+        Some(apps)
     }
 
     /// Stops this app and starts a new one on the same database (a restart). Time moved

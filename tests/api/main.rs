@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod brands;
+mod cluster;
 mod dashboard;
 mod events;
 mod health;
