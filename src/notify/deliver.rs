@@ -86,10 +86,10 @@ pub(crate) async fn deliver(
     item: Item,
     _permit: OwnedSemaphorePermit,
     mut gate: watch::Receiver<StockLevel>,
-    tx: mpsc::UnboundedSender<Done>,
+    tx: mpsc::Sender<Done>,
 ) {
     let done = attempts(&ctx, item, &mut gate).await;
-    let _ = tx.send(done);
+    let _ = tx.send(done).await;
 }
 
 async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLevel>) -> Done {

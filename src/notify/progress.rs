@@ -67,7 +67,7 @@ impl Progress {
 /// least every `flush_every`; writes the last batch before returning.
 pub(crate) async fn collect(
     ctx: Arc<RoundCtx>,
-    mut rx: mpsc::UnboundedReceiver<Done>,
+    mut rx: mpsc::Receiver<Done>,
     initial: Checkpoint,
 ) -> Result<(), Lost> {
     let config = &ctx.inner.config;

@@ -127,9 +127,6 @@ enum Walked {
 
 /// Runs a round held by this instance from its checkpoint to its end.
 pub(crate) async fn run(inner: &Arc<Inner>, product: ProductId, round: i64) {
-    let span = tracing::info_span!("round", %product, round);
-    let _enter = span.enter();
-    drop(_enter);
     if let Err(e) = run_round(inner, product, round).await {
         tracing::error!(%product, round, error = %e, "round runner failed; it will be recovered");
         let _ = inner
@@ -180,7 +177,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         wrapped: r.wrapped,
         last_sent_user_id: r.last_sent_user_id,
     };
-    let (tx, rx) = mpsc::unbounded_channel();
+    // Bounded: when a batch write is slow, deliveries wait (holding their permits), so the
+    // dispatcher waits too instead of queueing outcomes without limit.
+    let (tx, rx) = mpsc::channel(4 * inner.config.batch_rows.max(1));
     let walking = async {
         let walked = dispatch(&ctx, walk, base, tx).await;
         if walked.is_err() {
@@ -234,7 +233,7 @@ async fn dispatch(
     ctx: &Arc<RoundCtx>,
     mut walk: Walk,
     mut position: i64,
-    tx: mpsc::UnboundedSender<Done>,
+    tx: mpsc::Sender<Done>,
 ) -> StoreResult<Walked> {
     let mut gate = ctx.inner.gate.subscribe(ctx.product);
     let mut seq = 0_u64;
@@ -265,7 +264,7 @@ async fn dispatch(
             if let Some(pos) = already.get(&sub.user_id) {
                 position = position.max(*pos);
                 item.position = *pos;
-                let _ = tx.send(Done::Skipped(item));
+                let _ = tx.send(Done::Skipped(item)).await;
                 continue;
             }
             let permit = tokio::select! {
