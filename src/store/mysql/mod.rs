@@ -2,6 +2,7 @@
 
 mod catalog;
 mod line;
+mod order_expiry;
 mod orders;
 
 use async_trait::async_trait;
