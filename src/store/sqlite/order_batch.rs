@@ -1,14 +1,17 @@
 //! Group commit for order placement on SQLite. SQLite has one writer, so orders queue for
 //! it anyway; this writer drains the queue and places a whole batch in one `BEGIN
-//! IMMEDIATE` transaction, each order seeing the ones before it, and answers every order
-//! only after the commit. One order costs two statements instead of a transaction.
+//! IMMEDIATE` transaction and answers every order only after the commit. Each order is
+//! one conditional UPDATE that checks and takes its stock, seeing the orders before it in
+//! the batch; the new orders are inserted together and the buyers leave their lines together.
 
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::domain::order::{IdempotencyKey, OrderRequest, Placement};
+use crate::domain::Conflict;
+use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
 use crate::store::orders::{OrderRow, SaleRow, order_select};
 use crate::store::{StoreError, StoreResult};
 
@@ -58,6 +61,30 @@ async fn run(pool: SqlitePool, writes: Arc<Mutex<()>>, mut rx: mpsc::Receiver<Pl
 
 type Tx = Transaction<'static, Sqlite>;
 
+/// Rows per multi-row INSERT (8 values each, well under SQLite's bound-variable limit).
+const INSERT_ROWS: usize = 128;
+
+/// What the batch decided for one order before the new rows are written.
+enum Decision {
+    /// Refused, or replayed from an order committed earlier: final.
+    Done(StoreResult<Placement>),
+    /// Took its stock; its row is the `n`-th new row of the batch.
+    Take(usize),
+    /// A retry of the `n`-th new order of this batch, with the same body.
+    Replay(usize),
+}
+
+/// The new orders of a batch, in order, and what they already hold.
+#[derive(Default)]
+struct Fresh<'a> {
+    /// Each new order and its `expires_at` (epoch ms).
+    orders: Vec<(&'a Placing, i64)>,
+    /// Units taken in this batch per (product, user), for the per-user limit.
+    held: HashMap<(i64, i64), i64>,
+    /// New orders of this batch by (user, idempotency key).
+    keys: HashMap<(i64, &'a str), usize>,
+}
+
 /// Places every order of the batch in one transaction. A refusal writes nothing, so it
 /// needs no rollback; a database error rolls the whole batch back.
 async fn place_batch(
@@ -65,46 +92,52 @@ async fn place_batch(
     batch: &[Placing],
 ) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut answers = Vec::with_capacity(batch.len());
-    let mut leavers = Vec::new();
+    let mut fresh = Fresh::default();
+    let mut decisions = Vec::with_capacity(batch.len());
     for p in batch {
-        let answer = place_one(&mut tx, &p.req, p.now).await?;
-        if let Ok(Placement::Created(_)) = &answer {
-            leavers.push((&p.req, p.now.timestamp_millis()));
-        }
-        answers.push(answer);
+        decisions.push(decide(&mut tx, p, &mut fresh).await?);
     }
-    if !leavers.is_empty() {
-        // Buyers leave the product's line, all in one statement.
-        let now = leavers.iter().map(|(_, t)| *t).max().unwrap_or_default();
-        let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
-        q.push("updated_at = ")
-            .push_bind(now)
-            .push(" WHERE is_active = 1 AND (product_id, user_id) IN (VALUES ");
-        let mut pairs = q.separated(", ");
-        for (req, _) in &leavers {
-            pairs
-                .push("(")
-                .push_bind_unseparated(req.product_id.get())
-                .push_unseparated(", ")
-                .push_bind_unseparated(req.user_id.get())
-                .push_unseparated(")");
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
+    let rows = insert_all(&mut tx, &fresh.orders).await?;
+    leave_lines(&mut tx, &fresh.orders).await?;
     tx.commit().await?;
-    Ok(answers)
+    Ok(decisions
+        .into_iter()
+        .map(|d| match d {
+            Decision::Done(answer) => answer,
+            Decision::Take(n) => row(&rows, n).map(Placement::Created),
+            Decision::Replay(n) => row(&rows, n).map(Placement::Existing),
+        })
+        .collect())
 }
 
-/// One order inside the batch: the outer error is the database's, the inner the refusal.
-async fn place_one(
+/// The `n`-th new row; the insert answers one row per new order, so it is always there.
+fn row(rows: &[Order], n: usize) -> StoreResult<Order> {
+    rows.get(n).cloned().ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Protocol(
+            "the order batch insert returned too few rows".into(),
+        ))
+    })
+}
+
+/// Decides one order: replay a known key, or check and take its stock in one statement.
+async fn decide<'a>(
     tx: &mut Tx,
-    req: &OrderRequest,
-    now: DateTime<Utc>,
-) -> Result<StoreResult<Placement>, sqlx::Error> {
-    let now_ms = now.timestamp_millis();
+    p: &'a Placing,
+    fresh: &mut Fresh<'a>,
+) -> Result<Decision, sqlx::Error> {
+    let req = &p.req;
+    let now_ms = p.now.timestamp_millis();
     if let Some(key) = &req.idempotency_key {
+        if let Some(&n) = fresh.keys.get(&(req.user_id.get(), key.as_str())) {
+            let first = &fresh.orders[n].0.req;
+            return Ok(
+                if first.product_id == req.product_id && first.quantity == req.quantity {
+                    Decision::Replay(n)
+                } else {
+                    Decision::Done(Err(Conflict::IdempotencyKeyReused.into()))
+                },
+            );
+        }
         let known: Option<OrderRow> =
             sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
                 .bind(req.user_id.get())
@@ -112,16 +145,21 @@ async fn place_one(
                 .fetch_optional(&mut **tx)
                 .await?;
         if let Some(row) = known {
-            return Ok(req.replay(row.into()).map_err(StoreError::from));
+            return Ok(Decision::Done(
+                req.replay(row.into()).map_err(StoreError::from),
+            ));
         }
     }
-    // The sale window, the per-user limit and the stock, checked and taken in one step.
+    let buyer = (req.product_id.get(), req.user_id.get());
+    let held_here = fresh.held.get(&buyer).copied().unwrap_or(0);
+    // The sale window, the per-user limit (committed orders plus this batch's) and the
+    // stock, checked and taken in one step.
     let q = req.quantity.get();
     let hold: Option<i64> = sqlx::query_scalar(
         "UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ? \
          AND (sale_starts_at IS NULL OR sale_starts_at <= ?) \
          AND (sale_ends_at IS NULL OR sale_ends_at > ?) \
-         AND per_user_limit >= ? + (SELECT COALESCE(SUM(quantity), 0) FROM orders \
+         AND per_user_limit >= ? + ? + (SELECT COALESCE(SUM(quantity), 0) FROM orders \
              WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')) \
          RETURNING hold_seconds",
     )
@@ -131,33 +169,87 @@ async fn place_one(
     .bind(now_ms)
     .bind(now_ms)
     .bind(q)
+    .bind(held_here)
     .bind(req.product_id.get())
     .bind(req.user_id.get())
     .fetch_optional(&mut **tx)
     .await?;
     let Some(hold_seconds) = hold else {
-        return Ok(Err(refusal(tx, req, now_ms).await?));
+        return Ok(Decision::Done(Err(
+            refusal(tx, req, now_ms, held_here).await?
+        )));
     };
-    let row: OrderRow = sqlx::query_as(
-        "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
-         created_at, expires_at, updated_at) VALUES (?, ?, ?, 'RESERVED', ?, ?, ?, ?) \
-         RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
-         paid_at, payment_ref",
-    )
-    .bind(req.product_id.get())
-    .bind(req.user_id.get())
-    .bind(q)
-    .bind(req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
-    .bind(now_ms)
-    .bind(now_ms + hold_seconds * 1000)
-    .bind(now_ms)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(Ok(Placement::Created(row.into())))
+    let n = fresh.orders.len();
+    fresh.orders.push((p, now_ms + hold_seconds * 1000));
+    *fresh.held.entry(buyer).or_default() += q;
+    if let Some(key) = &req.idempotency_key {
+        fresh.keys.insert((req.user_id.get(), key.as_str()), n);
+    }
+    Ok(Decision::Take(n))
+}
+
+/// Inserts the new orders; answers their rows in the order given.
+async fn insert_all(tx: &mut Tx, orders: &[(&Placing, i64)]) -> Result<Vec<Order>, sqlx::Error> {
+    let mut out = Vec::with_capacity(orders.len());
+    for chunk in orders.chunks(INSERT_ROWS) {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+             created_at, expires_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut b, (p, expires_at)| {
+            let now = p.now.timestamp_millis();
+            b.push_bind(p.req.product_id.get())
+                .push_bind(p.req.user_id.get())
+                .push_bind(p.req.quantity.get())
+                .push_bind("RESERVED")
+                .push_bind(p.req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
+                .push_bind(now)
+                .push_bind(*expires_at)
+                .push_bind(now);
+        });
+        q.push(
+            " RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
+             paid_at, payment_ref",
+        );
+        let mut rows: Vec<OrderRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+        // One statement's rows take ascending ids in VALUES order; RETURNING's order is not
+        // promised, so sort them back.
+        rows.sort_unstable_by_key(|r| r.id);
+        out.extend(rows.into_iter().map(Order::from));
+    }
+    Ok(out)
+}
+
+/// The buyers of the new orders leave those products' lines, in one statement.
+async fn leave_lines(tx: &mut Tx, orders: &[(&Placing, i64)]) -> Result<(), sqlx::Error> {
+    let Some(now) = orders.iter().map(|(p, _)| p.now.timestamp_millis()).max() else {
+        return Ok(());
+    };
+    let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
+    q.push("updated_at = ")
+        .push_bind(now)
+        .push(" WHERE is_active = 1 AND (product_id, user_id) IN (VALUES ");
+    let mut pairs = q.separated(", ");
+    for (p, _) in orders {
+        pairs
+            .push("(")
+            .push_bind_unseparated(p.req.product_id.get())
+            .push_unseparated(", ")
+            .push_bind_unseparated(p.req.user_id.get())
+            .push_unseparated(")");
+    }
+    q.push(")");
+    q.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Why the combined check refused an order (read in the same transaction).
-async fn refusal(tx: &mut Tx, req: &OrderRequest, now_ms: i64) -> Result<StoreError, sqlx::Error> {
+async fn refusal(
+    tx: &mut Tx,
+    req: &OrderRequest,
+    now_ms: i64,
+    held_here: i64,
+) -> Result<StoreError, sqlx::Error> {
     let sale: Option<SaleRow> = sqlx::query_as(
         "SELECT sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
          FROM product WHERE id = ?",
@@ -176,8 +268,8 @@ async fn refusal(tx: &mut Tx, req: &OrderRequest, now_ms: i64) -> Result<StoreEr
     .bind(req.user_id.get())
     .fetch_one(&mut **tx)
     .await?;
-    Ok(match sale.check(now_ms, held, req.quantity) {
+    Ok(match sale.check(now_ms, held + held_here, req.quantity) {
         Err(c) => c.into(),
-        Ok(()) => crate::domain::Conflict::SoldOut.into(),
+        Ok(()) => Conflict::SoldOut.into(),
     })
 }
