@@ -1,18 +1,19 @@
 //! Group commit for order placement on SQLite. SQLite has one writer, so orders queue for
 //! it anyway; this writer drains the queue and places a whole batch in one `BEGIN
-//! IMMEDIATE` transaction and answers every order only after the commit. Each order is
-//! one conditional UPDATE that checks and takes its stock, seeing the orders before it in
-//! the batch; the new orders are inserted together and the buyers leave their lines together.
+//! IMMEDIATE` transaction and answers every order only after the commit. Holding the write
+//! lock, the batch reads what it needs once, decides every order in arrival order in
+//! memory (`batch_ledger`), then writes: one conditional stock update per product, the new
+//! orders in multi-row INSERTs, and the buyers' departure from the lines.
 
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::domain::Conflict;
+use super::batch_ledger::{Decision, Ledger, NewOrder, ProductStock};
 use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
-use crate::store::orders::{OrderRow, SaleRow, order_select};
+use crate::store::orders::OrderRow;
 use crate::store::{StoreError, StoreResult};
 
 /// Most orders in one transaction.
@@ -64,41 +65,41 @@ type Tx = Transaction<'static, Sqlite>;
 /// Rows per multi-row INSERT (8 values each, well under SQLite's bound-variable limit).
 const INSERT_ROWS: usize = 128;
 
-/// What the batch decided for one order before the new rows are written.
-enum Decision {
-    /// Refused, or replayed from an order committed earlier: final.
-    Done(StoreResult<Placement>),
-    /// Took its stock; its row is the `n`-th new row of the batch.
-    Take(usize),
-    /// A retry of the `n`-th new order of this batch, with the same body.
-    Replay(usize),
+/// A committed order with the key it was placed with.
+#[derive(sqlx::FromRow)]
+struct KeyedRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    idempotency_key: String,
 }
 
-/// The new orders of a batch, in order, and what they already hold.
-#[derive(Default)]
-struct Fresh<'a> {
-    /// Each new order and its `expires_at` (epoch ms).
-    orders: Vec<(&'a Placing, i64)>,
-    /// Units taken in this batch per (product, user), for the per-user limit.
-    held: HashMap<(i64, i64), i64>,
-    /// New orders of this batch by (user, idempotency key).
-    keys: HashMap<(i64, &'a str), usize>,
-}
-
-/// Places every order of the batch in one transaction. A refusal writes nothing, so it
-/// needs no rollback; a database error rolls the whole batch back.
+/// Places every order of the batch in one transaction; a database error rolls it all back.
 async fn place_batch(
     pool: &SqlitePool,
     batch: &[Placing],
 ) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
+    let reqs: Vec<&OrderRequest> = batch.iter().map(|p| &p.req).collect();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut fresh = Fresh::default();
-    let mut decisions = Vec::with_capacity(batch.len());
-    for p in batch {
-        decisions.push(decide(&mut tx, p, &mut fresh).await?);
+    let mut ledger = read_ledger(&mut tx, &reqs).await?;
+    let decisions: Vec<Decision> = (0..batch.len())
+        .map(|i| ledger.decide(&reqs, i, batch[i].now.timestamp_millis()))
+        .collect();
+    for (product, units) in &ledger.taken {
+        let done = sqlx::query("UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ?")
+            .bind(units)
+            .bind(product)
+            .bind(units)
+            .execute(&mut *tx)
+            .await?;
+        // The ledger read the stock under this same write lock, so this always matches.
+        if done.rows_affected() != 1 {
+            return Err(sqlx::Error::Protocol(
+                "stock changed under the write lock".into(),
+            ));
+        }
     }
-    let rows = insert_all(&mut tx, &fresh.orders).await?;
-    leave_lines(&mut tx, &fresh.orders).await?;
+    let rows = insert_all(&mut tx, batch, &ledger.fresh).await?;
+    leave_lines(&mut tx, batch, &ledger.fresh).await?;
     tx.commit().await?;
     Ok(decisions
         .into_iter()
@@ -119,84 +120,89 @@ fn row(rows: &[Order], n: usize) -> StoreResult<Order> {
     })
 }
 
-/// Decides one order: replay a known key, or check and take its stock in one statement.
-async fn decide<'a>(
-    tx: &mut Tx,
-    p: &'a Placing,
-    fresh: &mut Fresh<'a>,
-) -> Result<Decision, sqlx::Error> {
-    let req = &p.req;
-    let now_ms = p.now.timestamp_millis();
-    if let Some(key) = &req.idempotency_key {
-        if let Some(&n) = fresh.keys.get(&(req.user_id.get(), key.as_str())) {
-            let first = &fresh.orders[n].0.req;
-            return Ok(
-                if first.product_id == req.product_id && first.quantity == req.quantity {
-                    Decision::Replay(n)
-                } else {
-                    Decision::Done(Err(Conflict::IdempotencyKeyReused.into()))
-                },
-            );
+/// Reads the batch's products, what its buyers already hold and the keys they used before.
+async fn read_ledger(tx: &mut Tx, reqs: &[&OrderRequest]) -> Result<Ledger, sqlx::Error> {
+    let mut ledger = Ledger::default();
+    let mut buyers: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for r in reqs {
+        buyers
+            .entry(r.product_id.get())
+            .or_default()
+            .push(r.user_id.get());
+    }
+    let mut q = QueryBuilder::new(
+        "SELECT id, stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
+         FROM product WHERE id IN (",
+    );
+    let mut ids = q.separated(", ");
+    for product in buyers.keys() {
+        ids.push_bind(*product);
+    }
+    q.push(")");
+    let products: Vec<ProductStock> = q.build_query_as().fetch_all(&mut **tx).await?;
+    ledger.products = products.into_iter().map(|p| (p.id, p)).collect();
+    for (product, users) in &buyers {
+        let mut q = QueryBuilder::new(
+            "SELECT user_id, CAST(SUM(quantity) AS INTEGER) FROM orders WHERE product_id = ",
+        );
+        q.push_bind(*product).push(" AND user_id IN (");
+        let mut ids = q.separated(", ");
+        for u in users {
+            ids.push_bind(*u);
         }
-        let known: Option<OrderRow> =
-            sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
-                .bind(req.user_id.get())
-                .bind(key.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some(row) = known {
-            return Ok(Decision::Done(
-                req.replay(row.into()).map_err(StoreError::from),
-            ));
+        q.push(") AND status IN ('RESERVED', 'PAID') GROUP BY user_id");
+        let held: Vec<(i64, i64)> = q.build_query_as().fetch_all(&mut **tx).await?;
+        for (user, units) in held {
+            ledger.held.insert((*product, user), units);
         }
     }
-    let buyer = (req.product_id.get(), req.user_id.get());
-    let held_here = fresh.held.get(&buyer).copied().unwrap_or(0);
-    // The sale window, the per-user limit (committed orders plus this batch's) and the
-    // stock, checked and taken in one step.
-    let q = req.quantity.get();
-    let hold: Option<i64> = sqlx::query_scalar(
-        "UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ? \
-         AND (sale_starts_at IS NULL OR sale_starts_at <= ?) \
-         AND (sale_ends_at IS NULL OR sale_ends_at > ?) \
-         AND per_user_limit >= ? + ? + (SELECT COALESCE(SUM(quantity), 0) FROM orders \
-             WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')) \
-         RETURNING hold_seconds",
-    )
-    .bind(q)
-    .bind(req.product_id.get())
-    .bind(q)
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(q)
-    .bind(held_here)
-    .bind(req.product_id.get())
-    .bind(req.user_id.get())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(hold_seconds) = hold else {
-        return Ok(Decision::Done(Err(
-            refusal(tx, req, now_ms, held_here).await?
-        )));
-    };
-    let n = fresh.orders.len();
-    fresh.orders.push((p, now_ms + hold_seconds * 1000));
-    *fresh.held.entry(buyer).or_default() += q;
-    if let Some(key) = &req.idempotency_key {
-        fresh.keys.insert((req.user_id.get(), key.as_str()), n);
+    let keyed: Vec<(i64, &str)> = reqs
+        .iter()
+        .filter_map(|r| Some((r.user_id.get(), r.idempotency_key.as_ref()?.as_str())))
+        .collect();
+    if !keyed.is_empty() {
+        let mut q = QueryBuilder::new(
+            "SELECT id, product_id, user_id, quantity, status, created_at, expires_at, paid_at, \
+             payment_ref, idempotency_key FROM orders WHERE user_id IN (",
+        );
+        let mut ids = q.separated(", ");
+        for (user, _) in &keyed {
+            ids.push_bind(*user);
+        }
+        q.push(") AND idempotency_key IN (");
+        let mut keys = q.separated(", ");
+        for (_, key) in &keyed {
+            keys.push_bind(*key);
+        }
+        q.push(")");
+        let known: Vec<KeyedRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+        for k in known {
+            // The IN lists cross users with keys; keep only the pairs the batch asked for.
+            if keyed.contains(&(k.order.user_id, k.idempotency_key.as_str())) {
+                let user = k.order.user_id;
+                ledger
+                    .known
+                    .insert((user, k.idempotency_key), Order::from(k.order));
+            }
+        }
     }
-    Ok(Decision::Take(n))
+    Ok(ledger)
 }
 
 /// Inserts the new orders; answers their rows in the order given.
-async fn insert_all(tx: &mut Tx, orders: &[(&Placing, i64)]) -> Result<Vec<Order>, sqlx::Error> {
-    let mut out = Vec::with_capacity(orders.len());
-    for chunk in orders.chunks(INSERT_ROWS) {
+async fn insert_all(
+    tx: &mut Tx,
+    batch: &[Placing],
+    fresh: &[NewOrder],
+) -> Result<Vec<Order>, sqlx::Error> {
+    let mut out = Vec::with_capacity(fresh.len());
+    for chunk in fresh.chunks(INSERT_ROWS) {
         let mut q = QueryBuilder::new(
             "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
              created_at, expires_at, updated_at) ",
         );
-        q.push_values(chunk, |mut b, (p, expires_at)| {
+        q.push_values(chunk, |mut b, new| {
+            let p = &batch[new.index];
             let now = p.now.timestamp_millis();
             b.push_bind(p.req.product_id.get())
                 .push_bind(p.req.user_id.get())
@@ -204,7 +210,7 @@ async fn insert_all(tx: &mut Tx, orders: &[(&Placing, i64)]) -> Result<Vec<Order
                 .push_bind("RESERVED")
                 .push_bind(p.req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
                 .push_bind(now)
-                .push_bind(*expires_at)
+                .push_bind(new.expires_at)
                 .push_bind(now);
         });
         q.push(
@@ -220,56 +226,34 @@ async fn insert_all(tx: &mut Tx, orders: &[(&Placing, i64)]) -> Result<Vec<Order
     Ok(out)
 }
 
-/// The buyers of the new orders leave those products' lines, in one statement.
-async fn leave_lines(tx: &mut Tx, orders: &[(&Placing, i64)]) -> Result<(), sqlx::Error> {
-    let Some(now) = orders.iter().map(|(p, _)| p.now.timestamp_millis()).max() else {
-        return Ok(());
-    };
-    let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
-    q.push("updated_at = ")
-        .push_bind(now)
-        .push(" WHERE is_active = 1 AND (product_id, user_id) IN (VALUES ");
-    let mut pairs = q.separated(", ");
-    for (p, _) in orders {
-        pairs
-            .push("(")
-            .push_bind_unseparated(p.req.product_id.get())
-            .push_unseparated(", ")
-            .push_bind_unseparated(p.req.user_id.get())
-            .push_unseparated(")");
-    }
-    q.push(")");
-    q.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Why the combined check refused an order (read in the same transaction).
-async fn refusal(
+/// The buyers of the new orders leave those products' lines, one statement per product.
+async fn leave_lines(
     tx: &mut Tx,
-    req: &OrderRequest,
-    now_ms: i64,
-    held_here: i64,
-) -> Result<StoreError, sqlx::Error> {
-    let sale: Option<SaleRow> = sqlx::query_as(
-        "SELECT sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
-         FROM product WHERE id = ?",
-    )
-    .bind(req.product_id.get())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(sale) = sale else {
-        return Ok(StoreError::NotFound);
-    };
-    let held: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(quantity), 0) AS INTEGER) FROM orders \
-         WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')",
-    )
-    .bind(req.product_id.get())
-    .bind(req.user_id.get())
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(match sale.check(now_ms, held + held_here, req.quantity) {
-        Err(c) => c.into(),
-        Ok(()) => Conflict::SoldOut.into(),
-    })
+    batch: &[Placing],
+    fresh: &[NewOrder],
+) -> Result<(), sqlx::Error> {
+    let mut buyers: BTreeMap<i64, (i64, Vec<i64>)> = BTreeMap::new();
+    for new in fresh {
+        let p = &batch[new.index];
+        let entry = buyers.entry(p.req.product_id.get()).or_default();
+        entry.0 = entry.0.max(p.now.timestamp_millis());
+        entry.1.push(p.req.user_id.get());
+    }
+    for (product, (now, users)) in buyers {
+        // `+is_active` keeps SQLite on the (product_id, user_id) key instead of walking
+        // the product's whole active line.
+        let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
+        q.push("updated_at = ")
+            .push_bind(now)
+            .push(" WHERE product_id = ")
+            .push_bind(product)
+            .push(" AND user_id IN (");
+        let mut ids = q.separated(", ");
+        for u in users {
+            ids.push_bind(u);
+        }
+        q.push(") AND +is_active = 1");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
