@@ -87,7 +87,10 @@ struct Bench {
 impl Bench {
     fn user(&self, id: i64) -> String {
         self.keys
-            .mint(Principal::User(UserId::from_db(id)), Duration::from_secs(3600))
+            .mint(
+                Principal::User(UserId::from_db(id)),
+                Duration::from_secs(3600),
+            )
             .unwrap_or_default()
     }
 
@@ -105,7 +108,11 @@ impl Bench {
 
     async fn product(&self, stock: i64) -> anyhow::Result<i64> {
         let brand = self
-            .post("/brands", &self.admin, json!({"name": "Helinox", "category": "camping"}))
+            .post(
+                "/brands",
+                &self.admin,
+                json!({"name": "Helinox", "category": "camping"}),
+            )
             .await?;
         let body = json!({"name": "Chair One", "brand_ids": [brand["id"]], "price": 1000,
             "stock": stock, "per_user_limit": 1});
@@ -215,7 +222,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
     let url = args.database_url.clone().unwrap_or_else(|| {
-        format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        )
     });
     let (base, stop) = start_server(url, args.server_threads)?;
     let keys = TokenKeys::new(SECRET.as_bytes());
@@ -224,7 +234,12 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.burst_connections.max(args.concurrency))
         .timeout(Duration::from_secs(30))
         .build()?;
-    let bench = Arc::new(Bench { base, client, keys, admin });
+    let bench = Arc::new(Bench {
+        base,
+        client,
+        keys,
+        admin,
+    });
 
     // (a) Burst: every buyer's token minted up front; ~burst_connections in flight.
     let product = bench.product(100).await?;
@@ -249,9 +264,12 @@ async fn main() -> anyhow::Result<()> {
     let me = bench.clone();
     let base_user = 1_000_000;
     let mut held = bench
-        .sustain(format!("/products/{ample}/orders"), args.seconds, args.concurrency, move |n| {
-            Some(me.user(base_user + n))
-        })
+        .sustain(
+            format!("/products/{ample}/orders"),
+            args.seconds,
+            args.concurrency,
+            move |n| Some(me.user(base_user + n)),
+        )
         .await;
     println!("(b) {}", held.line("reservations"));
     println!("(b) durable reservations/s: {:.0}", held.rate(201));
@@ -262,10 +280,15 @@ async fn main() -> anyhow::Result<()> {
         .sustain("/healthz".into(), args.seconds, args.concurrency, |_| None)
         .await;
     let mut sold = bench
-        .sustain(format!("/products/{product}/orders"), args.seconds, args.concurrency, move |n| {
-            // Tokens minted before the run, so the client does the same work as for /healthz.
-            minted.get(n as usize % minted.len()).cloned()
-        })
+        .sustain(
+            format!("/products/{product}/orders"),
+            args.seconds,
+            args.concurrency,
+            move |n| {
+                // Tokens minted before the run, so the client does the same work as for /healthz.
+                minted.get(n as usize % minted.len()).cloned()
+            },
+        )
         .await;
     println!("(b) {}", health.line("healthz"));
     println!("(b) {}", sold.line("sold-out"));
@@ -278,7 +301,12 @@ async fn main() -> anyhow::Result<()> {
 
     // (c) Product reads.
     let mut reads = bench
-        .sustain(format!("/products/{ample}"), args.seconds, args.concurrency, |_| None)
+        .sustain(
+            format!("/products/{ample}"),
+            args.seconds,
+            args.concurrency,
+            |_| None,
+        )
         .await;
     println!("(c) {}", reads.line("product reads"));
     println!("(c) reads/s: {:.0}", reads.rate(200));

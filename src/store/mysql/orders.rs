@@ -180,6 +180,8 @@ impl OrderStore for MysqlStore {
             .bind(req.quantity.get())
             .execute(&mut *tx)
             .await?;
+        // sqlx connects with CLIENT_FOUND_ROWS, so this counts matched rows; a match always
+        // changes the row here (quantity >= 1), so matched and changed agree.
         if taken.rows_affected() != 1 {
             return Err(Conflict::SoldOut.into());
         }
