@@ -167,11 +167,21 @@ function applyProgress(e, fromPoll = false) {
   $(".busiest", box).textContent = fmtNum(live.busiest);
   $(".sent", box).textContent = fmtNum(live.notified);
   $(".live-stock", box).textContent = live.stock === null ? "—" : fmtNum(live.stock);
-  const total = Math.max(live.notified + (live.status === "IN_PROGRESS" ? Math.max(live.rate, 1) : 0), 1);
-  $(".sent-fill", box).style.width = `${Math.min(100, (live.notified / total) * 100)}%`;
+  // The line's length is not known here: while sending the bar moves, once ended it is full.
+  const sentFill = $(".sent-fill", box);
+  const running = live.status === "IN_PROGRESS";
+  sentFill.classList.toggle("running", running);
+  sentFill.style.width = running ? "100%" : live.notified > 0 ? "100%" : "0%";
   const start = live.stockAtStart || 0;
   $(".stock-fill", box).style.width = start > 0 && live.stock !== null ? `${(live.stock / start) * 100}%` : "0%";
   if (live.stock !== null) $(".stock", el).textContent = fmtNum(live.stock);
+  // Keep the history row of this round in step with the live figures.
+  const row = $(`.rounds tr[data-round="${e.round}"]`, el);
+  if (row && !fromPoll) {
+    row.children[1].innerHTML = `<span class="pill ${e.status}">${e.status}</span>`;
+    row.children[2].textContent = fmtNum(e.notified_count);
+    row.children[3].textContent = e.last_sent_user_id ?? "—";
+  }
   drawChart($(".chart", box), live);
   if (wasRunning && e.status !== "IN_PROGRESS" && !fromPoll) {
     refreshProduct(e.product_id).catch((err) => notice(err.message));

@@ -82,7 +82,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Summary> {
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
 
-    let outcome = story(args, &base, &state, &receiver).await;
+    // Ctrl-C still cleans up: the story stops, the server drains, the directory goes.
+    let outcome = tokio::select! {
+        outcome = story(args, &base, &state, &receiver) => outcome,
+        () = crate::startup::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
+    };
 
     shutdown.cancel();
     let served = server.await;
