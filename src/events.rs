@@ -199,7 +199,13 @@ impl EventHub {
         self.send(event);
     }
 
-    /// The run ended: with a final status, or paused (`None`) for a later start.
+    /// Drops what the hub tracks of a run that ended without a final status (paused by a
+    /// shutdown, or taken over by another instance).
+    pub fn forget(&self, product: ProductId, round: i64) {
+        self.rounds().remove(&(product, round));
+    }
+
+    /// The run ended with a final status.
     pub fn finished(&self, round: &Round, stock: i64, at: DateTime<Utc>) {
         let tracked = self.rounds().remove(&(round.product_id, round.round));
         if round.status != RoundStatus::InProgress {

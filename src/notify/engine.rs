@@ -206,6 +206,7 @@ impl Notifier {
         self.inner.tracker.spawn(
             async move {
                 runner::run(&inner, product, round).await;
+                inner.events.forget(product, round);
                 lock(&inner.running).remove(&key);
                 tx.send_replace(true);
             }
