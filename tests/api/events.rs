@@ -10,6 +10,7 @@ crate::on_every_backend!(
     the_event_stream_follows_a_round_to_its_final_status,
     the_event_stream_is_for_admins_only,
     metrics_count_notifications_and_rounds_after_a_round,
+    an_open_event_stream_ends_when_the_server_stops,
 );
 
 /// An open `/admin/events` stream, read event by event.
@@ -161,4 +162,23 @@ async fn metrics_count_notifications_and_rounds_after_a_round(app: TestApp) {
         1.0,
     );
     assert!(after.contains("dropline_notification_send_rate"));
+}
+
+async fn an_open_event_stream_ends_when_the_server_stops(mut app: TestApp) {
+    let mut events = EventStream::open(&app).await;
+    // A stream that never ended would hold the graceful shutdown forever.
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("the server stops with a stream open");
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match events.resp.chunk().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert!(end.is_ok(), "{end:?}");
 }
