@@ -55,6 +55,16 @@ impl Shared {
         }))
     }
 
+    /// The notification schedule every instance shares.
+    pub fn schedule(&self, rate: u32) -> schedule::RedisSchedule {
+        schedule::RedisSchedule::new(
+            self.conn.clone(),
+            format!("{}:notify-schedule", self.prefix),
+            rate,
+            &self.instance,
+        )
+    }
+
     /// The shared stock counters.
     pub fn stock(&self) -> Arc<RedisStock> {
         Arc::new(RedisStock::new(
