@@ -1,10 +1,13 @@
 //! The one global notification rate limit: a GCRA schedule without burst.
 //!
-//! Every start reserves the next slot of a shared schedule (`next`, advanced by 1/N per grant)
-//! and sleeps until it, so the mean rate is exactly N/s however late the timer fires. A log of
-//! the last N start times backs the schedule up: a start waits until the N-th previous one is
-//! more than a window (1 s plus a small margin for delivery jitter) old, so no sliding second can
-//! hold more than N starts even when late wake-ups bunch reserved slots together.
+//! Every start reserves the next slot of a shared schedule (`next`, advanced by one interval per
+//! grant) and sleeps until it. The interval is a window (1 s plus a small margin for delivery
+//! jitter) divided by N. A caller that comes back late (timers fire up to a couple of
+//! milliseconds late) keeps its place in the schedule by less than one interval, so lateness
+//! does not pile up and lower the rate, yet two starts never share a slot: there is no burst.
+//! A log of the last N start times backs the schedule up: a start waits until the N-th previous
+//! one is more than a window old, so no sliding second can hold more than N starts even when
+//! late wake-ups bunch reserved slots together.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -30,6 +33,8 @@ pub struct Limiter {
 struct Pace {
     rate: usize,
     interval: Duration,
+    /// How far behind "now" a reservation may be placed: just under one interval.
+    slack: Duration,
     window: Duration,
     /// Guarded by its lock: every grant reads and advances both parts in one step.
     state: Mutex<Schedule>,
@@ -50,11 +55,14 @@ impl Limiter {
             return Self::unlimited();
         }
         let rate = per_second as usize;
+        let window = Duration::from_secs(1) + WINDOW_MARGIN;
+        let interval = window / per_second;
         Self {
             pace: Some(Pace {
                 rate,
-                interval: Duration::from_secs(1) / per_second,
-                window: Duration::from_secs(1) + WINDOW_MARGIN,
+                interval,
+                slack: interval.saturating_sub(Duration::from_micros(1)),
+                window,
                 state: Mutex::new(Schedule {
                     next: Instant::now(),
                     starts: VecDeque::with_capacity(rate),
@@ -94,17 +102,32 @@ impl Limiter {
     /// Waits for this caller's turn to start one request. Dropping the future gives up the
     /// turn (its slot stays unused, which only ever lowers the rate).
     pub async fn acquire(&self) {
+        if let Some(slot) = self.reserve() {
+            sleep_until(slot).await;
+        }
+        self.admit().await;
+    }
+
+    /// Reserves the next slot of the schedule without waiting; None when unlimited or when the
+    /// schedule is shared (then `admit` takes the shared slot and waits for it). The caller
+    /// sleeps until the slot, then calls `admit` right before it starts. Reserving ahead keeps
+    /// late timer wake-ups from pushing the whole schedule back.
+    pub fn reserve(&self) -> Option<Instant> {
+        let pace = self.pace.as_ref()?;
+        let mut s = pace.lock();
+        let now = Instant::now();
+        let slot = s.next.max(now.checked_sub(pace.slack).unwrap_or(now));
+        s.next = slot + pace.interval;
+        Some(slot)
+    }
+
+    /// The last check before a start: waits until the start would not put more than N starts
+    /// into one window, then records it.
+    pub async fn admit(&self) {
         if let Some(schedule) = &self.shared {
             return acquire_shared(schedule).await;
         }
         let Some(pace) = &self.pace else { return };
-        let slot = {
-            let mut s = pace.lock();
-            let slot = s.next.max(Instant::now());
-            s.next = slot + pace.interval;
-            slot
-        };
-        sleep_until(slot).await;
         loop {
             let wait = {
                 let mut s = pace.lock();

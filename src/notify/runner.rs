@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{self, Ready};
+use super::deliver::{self, Ready, Turn};
 use super::engine::Inner;
 use super::progress::{self, Lost};
 use crate::domain::ids::{ProductId, UserId};
@@ -237,6 +237,7 @@ async fn dispatch(
 ) -> StoreResult<Walked> {
     let mut gate = ctx.inner.gate.subscribe(ctx.product);
     let mut seq = 0_u64;
+    let mut after: Option<oneshot::Receiver<()>> = None;
     loop {
         if ctx.stop.is_cancelled() {
             return Ok(Walked::Stopped);
@@ -275,7 +276,7 @@ async fn dispatch(
                     Err(_) => return Ok(Walked::Stopped),
                 },
             };
-            match deliver::ready_to_start(ctx, &mut gate).await {
+            match deliver::wait_for_stock(ctx, &mut gate).await {
                 Ready::Go => {}
                 Ready::SoldOut => {
                     ctx.end(Ending::SoldOut);
@@ -285,9 +286,19 @@ async fn dispatch(
             }
             position += 1;
             item.position = position;
+            // The slot is taken now, in line order; the task sleeps until it and starts only
+            // after its predecessor did, so starts stay in line order at any rate.
+            let slot = ctx.inner.limiter.reserve();
+            let (then, next_after) = oneshot::channel();
+            let turn = Turn {
+                after: after.replace(next_after),
+                then,
+            };
             tokio::spawn(deliver::deliver(
                 ctx.clone(),
                 item,
+                slot,
+                turn,
                 permit,
                 gate.clone(),
                 tx.clone(),
