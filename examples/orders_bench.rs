@@ -57,7 +57,7 @@ fn start_server(url: String, threads: usize) -> anyhow::Result<(String, Cancella
         let Ok(rt) = rt else { return };
         rt.block_on(async move {
             let mut settings = Settings::for_database(url);
-            settings.jwt_secret = Some(SECRET.to_owned());
+            settings.jwt_secret = Some(SECRET.into());
             let started = async {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 Application::build(&settings, listener).await

@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `token`.
+//! The command line: `serve` (the default), `migrate`, `token`, `mock-receiver`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -34,6 +34,25 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Print a signed token for operators and tests.
     Token(TokenArgs),
+    /// Run a recording webhook receiver that prints how many notifications arrive each second.
+    MockReceiver(MockReceiverArgs),
+}
+
+/// Arguments of `mock-receiver`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MockReceiverArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: std::net::SocketAddr,
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fail the N-th request (1-based) and every later one.
+    #[arg(long)]
+    pub fail_from: Option<u64>,
+    /// The status failed requests get.
+    #[arg(long, default_value_t = 500)]
+    pub fail_status: u16,
 }
 
 /// The roles a token can carry.

@@ -41,6 +41,36 @@ pub struct DatabaseSettings {
     pub database_url: String,
 }
 
+/// A secret setting: its `Debug` never shows the value, so logging settings cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes, for the one place that needs them.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -52,7 +82,31 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// HS256 secret for tokens; when unset a random one is made for this run only.
     #[arg(long, env = "DROPLINE_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
+    /// Several instances share Redis for the stock gate and the notification rate.
+    #[command(flatten)]
+    pub redis: RedisSettings,
+    /// Restock notification settings.
+    #[command(flatten)]
+    pub notify: crate::notify::settings::NotifySettings,
+}
+
+/// Coordination between instances; without a URL everything is in-process.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RedisSettings {
+    /// Redis URL (redis://HOST:6379/); when set, instances share one stock gate and one rate.
+    #[arg(long = "redis-url", env = "DROPLINE_REDIS_URL")]
+    pub url: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    #[arg(
+        long = "redis-prefix",
+        env = "DROPLINE_REDIS_PREFIX",
+        default_value = "dropline"
+    )]
+    pub prefix: String,
+    /// This instance's name in Redis (heartbeats, in-flight units); random when unset.
+    #[arg(long = "instance-id", env = "DROPLINE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
 }
 
 impl Settings {
@@ -64,6 +118,12 @@ impl Settings {
                 database_url: database_url.into(),
             },
             jwt_secret: None,
+            redis: RedisSettings {
+                url: None,
+                prefix: "dropline".to_owned(),
+                instance_id: None,
+            },
+            notify: crate::notify::settings::NotifySettings::default(),
         }
     }
 }

@@ -3,8 +3,10 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod coord;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod shop;
 pub mod startup;
 pub mod state;

@@ -33,6 +33,26 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token(&args)?);
             Ok(())
         }
+        Some(Command::MockReceiver(args)) => {
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("Failed to listen on {}", args.listen))?;
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                trigger.cancel();
+            });
+            dropline::http::mock_receiver::run_cli(
+                listener,
+                std::time::Duration::from_millis(args.latency_ms),
+                args.fail_from,
+                args.fail_status,
+                shutdown,
+            )
+            .await
+            .context("The mock receiver failed")
+        }
     }
 }
 

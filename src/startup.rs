@@ -11,14 +11,18 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
+use crate::coord::Shared;
 use crate::domain::clock::Clock;
+use crate::notify::limiter::Limiter;
+use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
 use crate::state::AppState;
-use crate::{http, shop, store, workers};
+use crate::{coord, http, notify, shop, store, workers};
 
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
     state: AppState,
+    shared: Option<Shared>,
     listener: TcpListener,
     /// The admin token minted for this run when no secret was configured.
     dev_admin_token: Option<String>,
@@ -44,7 +48,9 @@ impl Application {
             .await
             .context("Failed to apply the database migrations")?;
         let (keys, dev_admin_token) = match &settings.jwt_secret {
-            Some(secret) if !secret.is_empty() => (TokenKeys::new(secret.as_bytes()), None),
+            Some(secret) if !secret.expose().is_empty() => {
+                (TokenKeys::new(secret.expose().as_bytes()), None)
+            }
             _ => {
                 let mut secret = [0u8; 32];
                 rand::rng().fill_bytes(&mut secret);
@@ -55,26 +61,55 @@ impl Application {
                 (keys, Some(token))
             }
         };
+        let shared = Shared::connect(&settings.redis).await?;
+        let gate = Arc::new(match &shared {
+            Some(shared) => StockGate::shared(shared.stock()),
+            None => StockGate::new(),
+        });
+        let notifier = Notifier::new(
+            EngineParts {
+                store: store.clone(),
+                gate: gate.clone(),
+                clock: clock.clone(),
+                channel: notify::channel_from(&settings.notify)
+                    .context("Failed to set up the notification channel")?,
+                limiter: Arc::new(Limiter::new(settings.notify.notify_rate)),
+            },
+            notify::config_from(&settings.notify),
+        );
         let state = AppState {
             store,
             keys,
             clock,
-            gate: Arc::new(StockGate::new()),
+            gate,
+            notifier,
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
         shop::holds::expire_all_due(&state)
             .await
             .context("Failed to expire the holds that passed while stopped")?;
-        for (product, stock) in state
-            .store
-            .all_stock()
-            .await
-            .context("Failed to load stock")?
-        {
-            state.gate.load(product, stock);
+        match state.gate.shared_backend() {
+            Some(redis) => {
+                redis
+                    .heartbeat()
+                    .await
+                    .context("Failed to register this instance in Redis")?;
+                coord::worker::resync(&state, redis).await;
+            }
+            None => {
+                for (product, stock) in state
+                    .store
+                    .all_stock()
+                    .await
+                    .context("Failed to load stock")?
+                {
+                    state.gate.load(product, stock);
+                }
+            }
         }
         Ok(Self {
             state,
+            shared,
             listener,
             dev_admin_token,
         })
@@ -101,6 +136,27 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         workers::spawn_all(&self.state, &tracker, &shutdown);
+        if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
+            tracker.spawn(coord::worker::follow_changes(
+                self.state.clone(),
+                redis.clone(),
+                shared.client.clone(),
+                shutdown.clone(),
+            ));
+            tracker.spawn(coord::worker::maintain(
+                self.state.clone(),
+                redis.clone(),
+                shutdown.clone(),
+            ));
+        }
+        // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
+        // get their answer and the HTTP drain below can finish.
+        let notifier = self.state.notifier.clone();
+        let stopping = shutdown.clone();
+        tracker.spawn(async move {
+            stopping.cancelled().await;
+            notifier.cancel();
+        });
         let app = http::router(self.state.clone());
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -109,6 +165,7 @@ impl Application {
         shutdown.cancel();
         tracker.close();
         tracker.wait().await;
+        self.state.notifier.drain().await;
         self.state.store.close().await;
         served
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenKeys;
 use crate::domain::clock::Clock;
+use crate::notify::Notifier;
 use crate::shop::gate::StockGate;
 use crate::store::Store;
 
@@ -18,4 +19,6 @@ pub struct AppState {
     pub clock: Clock,
     /// The stock gate in front of the database.
     pub gate: Arc<StockGate>,
+    /// The restock round engine.
+    pub notifier: Notifier,
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ids::{ProductId, UserId};
+use super::product::LinePolicy;
 
 /// Where a round is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +81,41 @@ pub struct Round {
     pub error: Option<String>,
 }
 
+impl Round {
+    /// Where the product's next round starts walking the line (the line id it starts after).
+    ///
+    /// `restart` always starts at the front. `rotate` starts after the last person this round
+    /// reached when it stopped early (sold out or broken), so the unreached go first next time.
+    pub fn next_start(&self, policy: LinePolicy) -> i64 {
+        match (policy, self.status) {
+            (LinePolicy::Rotate, RoundStatus::CanceledBySoldOut | RoundStatus::CanceledByError) => {
+                self.cursor
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// How far a running round has walked, written with each batch of history rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Line id of the end of the unbroken run of successes (or skips of people already notified).
+    pub cursor: i64,
+    /// Whether `cursor` lies in the wrapped part of the walk (rotate).
+    pub wrapped: bool,
+    /// The user at `cursor`; None before the first.
+    pub last_sent_user_id: Option<UserId>,
+}
+
+/// Who runs a round and until when (so another instance can take over when it lapses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The instance holding the round.
+    pub owner: String,
+    /// When the hold lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// One user a round notified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
@@ -106,5 +142,30 @@ mod tests {
         assert!(!Completed.can_move_to(InProgress));
         assert!(!CanceledBySoldOut.can_move_to(InProgress));
         assert!(!InProgress.can_move_to(InProgress));
+    }
+
+    fn round(status: super::RoundStatus, cursor: i64) -> super::Round {
+        super::Round {
+            product_id: crate::domain::ids::ProductId::from_db(1),
+            round: 1,
+            status,
+            last_sent_user_id: None,
+            cursor,
+            start_position: 0,
+            wrapped: false,
+            notified_count: 0,
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rotate_starts_after_the_last_reached_only_when_the_round_stopped_early() {
+        use crate::domain::product::LinePolicy::*;
+        assert_eq!(round(CanceledBySoldOut, 7).next_start(Rotate), 7);
+        assert_eq!(round(CanceledByError, 7).next_start(Rotate), 7);
+        assert_eq!(round(Completed, 7).next_start(Rotate), 0);
+        assert_eq!(round(CanceledBySoldOut, 7).next_start(Restart), 0);
     }
 }

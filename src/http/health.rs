@@ -25,5 +25,11 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         tracing::warn!(error = %e, "database is not ready");
         ApiError::Unavailable
     })?;
+    if let Some(redis) = state.gate.shared_backend() {
+        redis.ping().await.map_err(|e| {
+            tracing::warn!(error = %e, "Redis is not ready");
+            ApiError::Unavailable
+        })?;
+    }
     Ok(Json(json!({ "status": "ready" })))
 }

@@ -4,9 +4,12 @@ mod brands;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod mock_receiver;
 mod orders;
 pub mod products;
 mod query;
+mod round_reads;
+mod rounds;
 mod subscriptions;
 
 use axum::Router;
@@ -31,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(products::router())
         .merge(subscriptions::router())
         .merge(orders::router())
+        .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -65,6 +65,10 @@ impl From<OrderError> for ApiError {
             OrderError::Forbidden => Self::Forbidden,
             OrderError::Conflict(c) => Self::Conflict(c),
             OrderError::Store(e) => e.into(),
+            OrderError::Gate(e) => {
+                tracing::error!(error = %e, "order refused: the shared stock gate is unavailable");
+                Self::Unavailable
+            }
         }
     }
 }

@@ -108,7 +108,10 @@ async fn create(
         .store
         .create_product(&product, state.clock.now())
         .await?;
-    state.gate.load(created.id, created.stock);
+    if let Err(e) = state.gate.ensure_loaded(created.id, created.stock).await {
+        // The gate loads it from the database on the first order instead.
+        tracing::warn!(error = %e, product = %created.id, "Failed to load the new product into the gate");
+    }
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
+use crate::coord::stock::RedisStock;
 use crate::domain::ids::ProductId;
 
 /// What the gate knows of one product's stock.
@@ -30,15 +31,49 @@ impl StockLevel {
 ///
 /// The map's lock only guards adding products; each product's level is changed under the
 /// `watch` channel's own lock (`send_if_modified`), so a take and its publication are one step.
-#[derive(Debug, Default)]
+///
+/// With several instances, `shared` holds the counters in Redis (see `shop::take`) and the
+/// local levels become a mirror of the shared ones, fed by each change's publication.
+#[derive(Default)]
 pub struct StockGate {
     products: RwLock<HashMap<ProductId, watch::Sender<StockLevel>>>,
+    pub(super) shared: Option<Arc<RedisStock>>,
+}
+
+impl std::fmt::Debug for StockGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StockGate")
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl StockGate {
-    /// An empty gate.
+    /// An empty in-process gate.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A gate whose counters live in Redis, shared by every instance.
+    pub fn shared(redis: Arc<RedisStock>) -> Self {
+        Self {
+            products: RwLock::default(),
+            shared: Some(redis),
+        }
+    }
+
+    /// The Redis side, when the gate is shared.
+    pub fn shared_backend(&self) -> Option<&Arc<RedisStock>> {
+        self.shared.as_ref()
+    }
+
+    /// Mirrors a level read from the shared counters.
+    pub fn set_level(&self, product: ProductId, level: StockLevel) {
+        self.sender(product).send_if_modified(|l| {
+            let changed = *l != level;
+            *l = level;
+            changed
+        });
     }
 
     fn sender(&self, product: ProductId) -> watch::Sender<StockLevel> {

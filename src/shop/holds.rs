@@ -17,7 +17,7 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 pub async fn expire_due(state: &AppState) -> StoreResult<usize> {
     let done = state.store.expire_due(state.clock.now(), BATCH).await?;
     for (product, units) in &done.returned {
-        state.gate.add(*product, *units);
+        state.gate.returned(*product, *units).await;
     }
     if done.orders > 0 {
         tracing::info!(orders = done.orders, "expired unpaid holds");

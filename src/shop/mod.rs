@@ -3,3 +3,4 @@
 pub mod gate;
 pub mod holds;
 pub mod orders;
+pub mod take;

@@ -6,6 +6,7 @@ use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{Order, OrderRequest, PaymentRef, Placement, Transition};
 use crate::domain::page::PageRequest;
+use crate::shop::take::{GateUnavailable, Take};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -24,6 +25,9 @@ pub enum OrderError {
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The shared stock gate did not answer.
+    #[error(transparent)]
+    Gate(#[from] GateUnavailable),
 }
 
 impl From<StoreError> for OrderError {
@@ -43,21 +47,25 @@ pub async fn place(state: &AppState, req: &OrderRequest) -> Result<Placement, Or
     {
         return Ok(req.replay(existing)?);
     }
-    if !state.gate.knows(req.product_id) {
-        let product = state
-            .store
-            .get_product(req.product_id)
-            .await?
-            .ok_or(OrderError::NotFound("product"))?;
-        state.gate.load_if_unknown(product.id, product.stock);
-    }
-    let hold = state
-        .gate
-        .try_take(req.product_id, req.quantity.get())
-        .ok_or(Conflict::SoldOut)?;
+    let hold = match state.gate.take(req.product_id, req.quantity.get()).await? {
+        Take::Taken(hold) => hold,
+        Take::NotEnough => return Err(Conflict::SoldOut.into()),
+        Take::Unknown => {
+            let product = state
+                .store
+                .get_product(req.product_id)
+                .await?
+                .ok_or(OrderError::NotFound("product"))?;
+            state.gate.ensure_loaded(product.id, product.stock).await?;
+            match state.gate.take(req.product_id, req.quantity.get()).await? {
+                Take::Taken(hold) => hold,
+                _ => return Err(Conflict::SoldOut.into()),
+            }
+        }
+    };
     match state.store.place_order(req, state.clock.now()).await {
         Ok(Placement::Created(order)) => {
-            hold.commit();
+            hold.commit().await;
             Ok(Placement::Created(order))
         }
         // A replay took nothing: dropping the hold gives its units back.
@@ -105,7 +113,7 @@ pub async fn pay(
         .pay_order(id, payment, state.clock.now())
         .await
         .map_err(not_found_is_order)?;
-    settle(state, done)
+    settle(state, done).await
 }
 
 /// Cancels an order (its user or an operator); its units return to stock.
@@ -116,7 +124,7 @@ pub async fn cancel(state: &AppState, who: &Principal, id: OrderId) -> Result<Or
         .cancel_order(id, state.clock.now())
         .await
         .map_err(not_found_is_order)?;
-    settle(state, done)
+    settle(state, done).await
 }
 
 /// A user's orders, newest first.
@@ -130,9 +138,12 @@ pub async fn list_mine(
 
 /// After a committed pay or cancel: units that came back go to the gate (no restock round
 /// opens for them), then the answer is the order or the refusal.
-fn settle(state: &AppState, done: Transition) -> Result<Order, OrderError> {
+async fn settle(state: &AppState, done: Transition) -> Result<Order, OrderError> {
     if done.returned > 0 {
-        state.gate.add(done.order.product_id, done.returned);
+        state
+            .gate
+            .returned(done.order.product_id, done.returned)
+            .await;
     }
     match done.refused {
         Some(c) => Err(c.into()),

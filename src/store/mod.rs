@@ -3,6 +3,7 @@
 mod migrations;
 pub mod mysql;
 mod orders;
+pub mod rounds;
 pub(crate) mod rows;
 pub mod sqlite;
 
@@ -16,6 +17,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
+pub use rounds::RoundStore;
 
 pub use self::orders::OrderStore;
 
@@ -49,6 +51,19 @@ pub enum Backend {
     Sqlite,
     /// A MySQL 8 or MariaDB 10.11 server.
     Mysql,
+}
+
+/// A query on a hot path and the index that must serve it (filter and order).
+#[derive(Debug, Clone, Copy)]
+pub struct HotQuery {
+    /// What it is for.
+    pub name: &'static str,
+    /// Its SQL, exactly as the store runs it; every placeholder is an integer.
+    pub sql: &'static str,
+    /// The index that must serve it.
+    pub index: &'static str,
+    /// Sample values for its placeholders, on a database whose product 1 has data.
+    pub binds: &'static [i64],
 }
 
 /// Schema and liveness.
@@ -133,9 +148,9 @@ pub trait LineStore: Send + Sync {
 }
 
 /// Everything the service needs from a database.
-pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore {}
+pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore {}
 
-impl<T: AdminStore + CatalogStore + LineStore + OrderStore> Store for T {}
+impl<T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore> Store for T {}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

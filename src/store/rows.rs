@@ -106,5 +106,48 @@ pub fn dedupe_in_order(users: &[UserId]) -> (Vec<UserId>, u64) {
     (fresh, repeats)
 }
 
+/// Appends `(a, b, c)` with one bound integer per id: the body of an `IN` list.
+pub fn push_id_list<DB>(q: &mut sqlx::QueryBuilder<DB>, ids: impl IntoIterator<Item = i64>)
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    q.push(")");
+}
+
+/// How one chunk of an import lands in the line.
+#[derive(Debug, Default)]
+pub struct ImportPlan {
+    /// Users already in line: their places are kept.
+    pub already_active: u64,
+    /// Rows of users who had left: removed, so that they rejoin at the back.
+    pub stale: Vec<i64>,
+    /// Users to append, in the order given.
+    pub append: Vec<UserId>,
+}
+
+/// Decides, for one chunk of an import, who keeps a place and who is appended.
+pub fn plan_import(chunk: &[UserId], existing: Vec<LineRow>) -> ImportPlan {
+    let existing: std::collections::HashMap<i64, LineRow> =
+        existing.into_iter().map(|r| (r.user_id, r)).collect();
+    let mut plan = ImportPlan::default();
+    for u in chunk {
+        match existing.get(&u.get()) {
+            Some(row) if row.is_active != 0 => plan.already_active += 1,
+            Some(row) => {
+                plan.stale.push(row.id);
+                plan.append.push(*u);
+            }
+            None => plan.append.push(*u),
+        }
+    }
+    plan
+}
+
 /// Rows per multi-row statement: keeps every backend well under its bound-variable limit.
 pub const BATCH_ROWS: usize = 1000;

@@ -117,6 +117,8 @@ fn uuid_like() -> String {
 enum DbHandle {
     Sqlite(tempfile::TempDir),
     Mysql(MysqlDatabase),
+    /// Another instance's database: that instance owns (and drops) it.
+    Borrowed(String),
 }
 
 impl DbHandle {
@@ -139,6 +141,7 @@ impl DbHandle {
                 dir.path().join("dropline.db").display()
             ),
             Self::Mysql(db) => db.url(),
+            Self::Borrowed(url) => url.clone(),
         }
     }
 }
@@ -168,11 +171,18 @@ impl TestApp {
     pub async fn try_spawn(db: Db) -> Option<Self> {
         let handle = DbHandle::new(db).await?;
         let mut settings = Settings::for_database(handle.url());
-        settings.jwt_secret = Some(SECRET.to_owned());
+        settings.jwt_secret = Some(SECRET.into());
         Some(Self::start(db, handle, settings, Clock::default()).await)
     }
 
     async fn start(db: Db, handle: DbHandle, settings: Settings, clock: Clock) -> Self {
+        // Logs only when asked for: RUST_LOG=dropline=debug cargo test -- --nocapture
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -199,6 +209,32 @@ impl TestApp {
         }
     }
 
+    /// Starts `n` instances on one fresh database sharing one Redis (a unique key prefix per
+    /// call), as several servers behind a load balancer; None when Redis or the backend is not
+    /// configured here. The first instance owns the database.
+    pub async fn spawn_cluster(db: Db, n: usize) -> Option<Vec<Self>> {
+        let redis = std::env::var("DROPLINE_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let owner = DbHandle::new(db).await?;
+        let url = owner.url();
+        let prefix = format!("dropline-test-{}", uuid_like());
+        let mut apps = Vec::with_capacity(n);
+        let mut handle = Some(owner);
+        for i in 0..n {
+            let mut settings = Settings::for_database(url.clone());
+            settings.jwt_secret = Some(SECRET.into());
+            settings.redis.url = Some(redis.clone());
+            settings.redis.prefix = prefix.clone();
+            settings.redis.instance_id = Some(format!("instance-{i}"));
+            let h = handle
+                .take()
+                .unwrap_or_else(|| DbHandle::Borrowed(url.clone()));
+            apps.push(Self::start(db, h, settings, Clock::default()).await);
+        }
+        Some(apps)
+    }
+
     /// Stops this app and starts a new one on the same database (a restart). Time moved
     /// with the clock stays moved: the new instance runs on the same clock.
     pub async fn restart(mut self) -> Self {
@@ -209,6 +245,19 @@ impl TestApp {
         );
         let clock = self.state.clock.clone();
         Self::start(self.db, handle, self.settings.clone(), clock).await
+    }
+
+    /// Stops this app and starts a new one on the same database with changed settings.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        self.stop().await;
+        let handle = std::mem::replace(
+            &mut self.handle,
+            DbHandle::Sqlite(tempfile::tempdir().expect("tempdir")),
+        );
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        let clock = self.state.clock.clone();
+        Self::start(self.db, handle, settings, clock).await
     }
 
     /// Stops the server and waits for it to drain.

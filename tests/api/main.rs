@@ -4,7 +4,14 @@ mod helpers;
 
 mod auth;
 mod brands;
+mod cluster;
 mod health;
+mod indexes;
 mod orders;
 mod products;
+mod round_helpers;
+mod rounds;
+mod rounds_failures;
+mod rounds_stock;
+mod schedule;
 mod subscriptions;

@@ -3,14 +3,20 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
-use std::collections::HashMap;
 
 use super::MysqlStore;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
-use crate::store::rows::{BATCH_ROWS, LineRow, dedupe_in_order};
+use crate::store::rows::{
+    BATCH_ROWS, ImportPlan, LineRow, dedupe_in_order, plan_import, push_id_list,
+};
 use crate::store::{LineStore, StoreResult};
+
+/// Reads the line in order: the hottest query of a round, served by `line_by_product`.
+pub const LINE_PAGE_SQL: &str = "SELECT id, product_id, user_id, is_active, created_at \
+     FROM product_user_notification \
+     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?";
 
 #[async_trait]
 impl LineStore for MysqlStore {
@@ -120,39 +126,19 @@ impl LineStore for MysqlStore {
                 "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
                  WHERE product_id = ",
             );
-            q.push_bind(product.get()).push(" AND user_id IN (");
-            let mut ids = q.separated(", ");
-            for u in chunk {
-                ids.push_bind(u.get());
-            }
-            q.push(")");
-            let existing: HashMap<i64, LineRow> = q
-                .build_query_as::<LineRow>()
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|r| (r.user_id, r))
-                .collect();
-            let mut stale = Vec::new();
-            let mut append = Vec::with_capacity(chunk.len());
-            for u in chunk {
-                match existing.get(&u.get()) {
-                    Some(row) if row.is_active != 0 => outcome.already_active += 1,
-                    Some(row) => {
-                        stale.push(row.id);
-                        append.push(*u);
-                    }
-                    None => append.push(*u),
-                }
-            }
+            q.push_bind(product.get()).push(" AND user_id IN ");
+            push_id_list(&mut q, chunk.iter().map(|u| u.get()));
+            let existing: Vec<LineRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let ImportPlan {
+                already_active,
+                stale,
+                append,
+            } = plan_import(chunk, existing);
+            outcome.already_active += already_active;
             if !stale.is_empty() {
                 let mut del =
-                    QueryBuilder::new("DELETE FROM product_user_notification WHERE id IN (");
-                let mut ids = del.separated(", ");
-                for id in &stale {
-                    ids.push_bind(*id);
-                }
-                del.push(")");
+                    QueryBuilder::new("DELETE FROM product_user_notification WHERE id IN ");
+                push_id_list(&mut del, stale);
                 del.build().execute(&mut *tx).await?;
             }
             if !append.is_empty() {
@@ -181,16 +167,13 @@ impl LineStore for MysqlStore {
         upto: i64,
         limit: i64,
     ) -> StoreResult<Vec<Subscription>> {
-        let rows: Vec<LineRow> = sqlx::query_as(
-            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-             WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?",
-        )
-        .bind(product.get())
-        .bind(after)
-        .bind(upto)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<LineRow> = sqlx::query_as(LINE_PAGE_SQL)
+            .bind(product.get())
+            .bind(after)
+            .bind(upto)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(Subscription::from).collect())
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::ids::ProductId;
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
-use crate::store::rows::{BrandRow, ProductRow};
+use crate::store::rows::{BrandRow, ProductRow, push_id_list};
 use crate::store::{CatalogStore, StoreError, StoreResult};
 
 const PRODUCT_COLUMNS: &str = "SELECT p.id, p.name, \
@@ -48,12 +48,8 @@ impl CatalogStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Product> {
         let mut tx = self.write_tx().await?;
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM brand WHERE id IN (");
-        let mut ids = count.separated(", ");
-        for id in &product.brand_ids {
-            ids.push_bind(id.get());
-        }
-        count.push(")");
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM brand WHERE id IN ");
+        push_id_list(&mut count, product.brand_ids.iter().map(|b| b.get()));
         let found: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
         if found != product.brand_ids.len() as i64 {
             return Err(

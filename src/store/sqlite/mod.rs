@@ -6,6 +6,7 @@ mod catalog;
 mod line;
 mod order_batch;
 mod orders;
+mod rounds;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -16,7 +17,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{AdminStore, Backend, StoreResult, migrations};
+use super::{AdminStore, Backend, HotQuery, StoreResult, migrations};
+
+/// The queries on hot paths, with the index each must use (checked by a test with EXPLAIN).
+pub const HOT_QUERIES: &[HotQuery] = &[HotQuery {
+    name: "line page",
+    sql: line::LINE_PAGE_SQL,
+    index: "line_by_product",
+    binds: &[1, 0, i64::MAX, 100],
+}];
 
 /// A SQLite database.
 #[derive(Debug, Clone)]

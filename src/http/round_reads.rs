@@ -1,0 +1,93 @@
+//! Reading rounds: the list, one round, and who a round notified (admin or an owning brand).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Caller;
+use super::products::load_managed;
+use super::query::PageQuery;
+use super::rounds::RoundView;
+use crate::domain::ids::UserId;
+use crate::domain::page::Page;
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products/{id}/notifications/rounds", get(list))
+        .route("/products/{id}/notifications/rounds/{round}", get(show))
+        .route(
+            "/products/{id}/notifications/rounds/{round}/recipients",
+            get(recipients),
+        )
+}
+
+/// One notified user.
+#[derive(Debug, Serialize)]
+struct RecipientView {
+    user_id: UserId,
+    sent_at: DateTime<Utc>,
+}
+
+fn round_number(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|r| *r > 0)
+        .ok_or(ApiError::NotFound("round"))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<RoundView>>> {
+    let product = load_managed(&state, &caller, &id).await?;
+    let page = q.parse()?;
+    let rows = state.store.list_rounds(product.id, &page).await?;
+    Ok(Json(
+        Page::from_rows(rows, &page, |r| r.round).map(RoundView::from),
+    ))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, round)): Path<(String, String)>,
+) -> ApiResult<Json<RoundView>> {
+    let product = load_managed(&state, &caller, &id).await?;
+    let round = state
+        .store
+        .get_round(product.id, round_number(&round)?)
+        .await?
+        .ok_or(ApiError::NotFound("round"))?;
+    Ok(Json(round.into()))
+}
+
+async fn recipients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, round)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<RecipientView>>> {
+    let product = load_managed(&state, &caller, &id).await?;
+    let round = round_number(&round)?;
+    let page = q.parse()?;
+    state
+        .store
+        .get_round(product.id, round)
+        .await?
+        .ok_or(ApiError::NotFound("round"))?;
+    let rows = state.store.recipients(product.id, round, &page).await?;
+    Ok(Json(Page::from_rows(rows, &page, |r| r.position).map(
+        |r| RecipientView {
+            user_id: r.user_id,
+            sent_at: r.sent_at,
+        },
+    )))
+}

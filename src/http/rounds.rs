@@ -1,0 +1,155 @@
+//! Opening and resuming restock rounds: `POST …/notifications/re-stock`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Caller, OptionalBody};
+use super::products::{load, load_managed};
+use crate::domain::ValidationError;
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::product::MAX_STOCK;
+use crate::domain::round::{Round, RoundStatus};
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products/{id}/notifications/re-stock", post(restock))
+        .route("/admin/products/{id}/notifications/re-stock", post(resume))
+        .merge(super::round_reads::router())
+}
+
+/// A round as clients see it.
+#[derive(Debug, Serialize)]
+pub struct RoundView {
+    product_id: ProductId,
+    round: i64,
+    status: RoundStatus,
+    last_sent_user_id: Option<UserId>,
+    notified_count: i64,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+}
+
+impl From<Round> for RoundView {
+    fn from(r: Round) -> Self {
+        Self {
+            product_id: r.product_id,
+            round: r.round,
+            status: r.status,
+            last_sent_user_id: r.last_sent_user_id,
+            notified_count: r.notified_count,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            error: r.error,
+        }
+    }
+}
+
+/// `?wait=true`: answer once the round has ended.
+#[derive(Debug, Deserialize, Default)]
+pub struct WaitQuery {
+    wait: Option<String>,
+}
+
+impl WaitQuery {
+    fn parse(&self) -> Result<bool, ValidationError> {
+        match self.wait.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ValidationError::new("wait", "must be true or false")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestockRequest {
+    quantity: Option<i64>,
+}
+
+async fn restock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+    OptionalBody(body): OptionalBody<RestockRequest>,
+) -> ApiResult<(StatusCode, Json<RoundView>)> {
+    let product = load_managed(&state, &caller, &id).await?;
+    let wait = q.parse()?;
+    let quantity = match body.and_then(|b| b.quantity) {
+        None => 0,
+        Some(q) if (1..=MAX_STOCK).contains(&q) => q,
+        Some(_) => {
+            return Err(
+                ValidationError::new("quantity", "must be between 1 and 1000000000").into(),
+            );
+        }
+    };
+    let opening = state.notifier.opening(product.id);
+    let round = state
+        .store
+        .open_round(
+            product.id,
+            quantity,
+            &state.notifier.lease(),
+            state.clock.now(),
+        )
+        .await?;
+    if quantity > 0 {
+        state.gate.returned(product.id, quantity).await;
+    }
+    let watch = state.notifier.start(product.id, round.round);
+    drop(opening);
+    answer(&state, round, wait.then_some(watch)).await
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<(StatusCode, Json<RoundView>)> {
+    caller.require_admin()?;
+    let product = load(&state, &id).await?;
+    let wait = q.parse()?;
+    let opening = state.notifier.opening(product.id);
+    let round = state
+        .store
+        .resume_round(product.id, &state.notifier.lease(), state.clock.now())
+        .await?;
+    let watch = state.notifier.start(product.id, round.round);
+    drop(opening);
+    answer(&state, round, wait.then_some(watch)).await
+}
+
+/// 202 with the round as opened, or (waiting) 200 with the round as it ended.
+async fn answer(
+    state: &AppState,
+    round: Round,
+    watch: Option<crate::notify::RoundWatch>,
+) -> ApiResult<(StatusCode, Json<RoundView>)> {
+    let Some(watch) = watch else {
+        return Ok((StatusCode::ACCEPTED, Json(round.into())));
+    };
+    watch.ended().await;
+    let ended = state
+        .store
+        .get_round(round.product_id, round.round)
+        .await?
+        .ok_or(ApiError::NotFound("round"))?;
+    let status = if ended.status == RoundStatus::InProgress {
+        // The server is stopping: the round goes on at the next start.
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ended.into())))
+}

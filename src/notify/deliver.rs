@@ -1,0 +1,166 @@
+//! One notification's delivery: the stock and rate checks before every start, and retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+
+use super::channel::{Notification, SendError};
+use super::runner::{Done, Ending, Item, RoundCtx};
+use crate::shop::gate::StockLevel;
+
+/// Whether a request may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// Stock is free and the limiter granted a slot: start at once.
+    Go,
+    /// The stock reached 0 for good.
+    SoldOut,
+    /// The round is stopping.
+    Stopped,
+}
+
+/// Waits until the product has free stock (an order being committed may still fail and give
+/// its units back, so that is waited out), or learns it is sold out.
+async fn wait_for_stock(ctx: &RoundCtx, gate: &mut watch::Receiver<StockLevel>) -> Ready {
+    loop {
+        let level = *gate.borrow_and_update();
+        if level.available > 0 {
+            return Ready::Go;
+        }
+        if level.is_sold_out() {
+            return Ready::SoldOut;
+        }
+        tokio::select! {
+            biased;
+            () = ctx.stop.cancelled() => return Ready::Stopped,
+            changed = gate.changed() => if changed.is_err() { return Ready::Stopped },
+        }
+    }
+}
+
+/// The check before every start, retries included: stock, then a limiter slot, then stock
+/// again right before the start (the slot may have taken a while).
+pub(crate) async fn ready_to_start(
+    ctx: &RoundCtx,
+    gate: &mut watch::Receiver<StockLevel>,
+) -> Ready {
+    loop {
+        match wait_for_stock(ctx, gate).await {
+            Ready::Go => {}
+            other => return other,
+        }
+        tokio::select! {
+            biased;
+            () = ctx.stop.cancelled() => return Ready::Stopped,
+            () = ctx.inner.limiter.acquire() => {}
+        }
+        if ctx.stop.is_cancelled() {
+            return Ready::Stopped;
+        }
+        let level = *gate.borrow_and_update();
+        if level.available > 0 {
+            return Ready::Go;
+        }
+        if level.is_sold_out() {
+            return Ready::SoldOut;
+        }
+        // An order is being committed: wait it out, then take a fresh slot.
+    }
+}
+
+/// Delay before retry number `retry` (1-based): exponential, at least what the provider asked.
+pub(crate) fn backoff(
+    base: Duration,
+    max: Duration,
+    retry: u32,
+    asked: Option<Duration>,
+) -> Duration {
+    let exp = base.saturating_mul(1_u32 << retry.saturating_sub(1).min(16));
+    exp.min(max).max(asked.unwrap_or_default())
+}
+
+/// Sends one notification (already cleared to start), retrying as allowed, and reports how
+/// it ended. The permit is held until then, bounding the requests in flight.
+pub(crate) async fn deliver(
+    ctx: Arc<RoundCtx>,
+    item: Item,
+    _permit: OwnedSemaphorePermit,
+    mut gate: watch::Receiver<StockLevel>,
+    tx: mpsc::UnboundedSender<Done>,
+) {
+    let done = attempts(&ctx, item, &mut gate).await;
+    let _ = tx.send(done);
+}
+
+async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLevel>) -> Done {
+    let config = &ctx.inner.config;
+    let mut retries = 0;
+    loop {
+        let sent_at = ctx.inner.now();
+        let notification = Notification {
+            product_id: ctx.product,
+            round: ctx.round,
+            user_id: item.user,
+            position: item.position,
+            product_name: ctx.product_name.clone(),
+            sent_at,
+        };
+        let asked = match ctx.inner.channel.send(&notification).await {
+            Ok(()) => return Done::Sent(item, sent_at),
+            Err(SendError::Permanent(reason)) => {
+                ctx.end(Ending::Failed(format!(
+                    "notifying user {}: {reason}",
+                    item.user
+                )));
+                return Done::Broken(item);
+            }
+            Err(SendError::Retryable {
+                reason,
+                retry_after,
+            }) => {
+                if retries >= config.max_retries {
+                    ctx.end(Ending::Failed(format!(
+                        "notifying user {}: {reason} (gave up after {} attempts)",
+                        item.user,
+                        retries + 1
+                    )));
+                    return Done::Broken(item);
+                }
+                retry_after
+            }
+        };
+        retries += 1;
+        let delay = backoff(config.backoff, config.backoff_max, retries, asked);
+        tokio::select! {
+            biased;
+            () = ctx.stop.cancelled() => return Done::Broken(item),
+            () = tokio::time::sleep(delay) => {}
+        }
+        match ready_to_start(ctx, gate).await {
+            Ready::Go => {}
+            Ready::SoldOut => {
+                ctx.end(Ending::SoldOut);
+                return Done::Broken(item);
+            }
+            Ready::Stopped => return Done::Broken(item),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_honours_retry_after() {
+        let (b, m) = (Duration::from_millis(100), Duration::from_secs(1));
+        assert_eq!(backoff(b, m, 1, None), Duration::from_millis(100));
+        assert_eq!(backoff(b, m, 3, None), Duration::from_millis(400));
+        assert_eq!(backoff(b, m, 9, None), Duration::from_secs(1));
+        assert_eq!(
+            backoff(b, m, 1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The one global notification rate limit: a GCRA schedule without burst.
+//!
+//! Every start reserves the next slot of a shared schedule (`next`, advanced by 1/N per grant)
+//! and sleeps until it, so the mean rate is exactly N/s however late the timer fires. A log of
+//! the last N start times backs the schedule up: a start waits until the N-th previous one is
+//! more than a window (1 s plus a small margin for delivery jitter) old, so no sliding second can
+//! hold more than N starts even when late wake-ups bunch reserved slots together.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until};
+
+/// Extra length of the guarded window, so jitter between here and the provider cannot squeeze
+/// N + 1 arrivals into one of its seconds. Costs 0.5% of the rate.
+pub const WINDOW_MARGIN: Duration = Duration::from_millis(5);
+
+/// Shared pacing of every notification request start, retries included, of every product.
+#[derive(Debug)]
+pub struct Limiter {
+    /// None when unlimited.
+    pace: Option<Pace>,
+}
+
+#[derive(Debug)]
+struct Pace {
+    rate: usize,
+    interval: Duration,
+    window: Duration,
+    /// Guarded by its lock: every grant reads and advances both parts in one step.
+    state: Mutex<Schedule>,
+}
+
+#[derive(Debug)]
+struct Schedule {
+    /// The next free slot of the GCRA schedule.
+    next: Instant,
+    /// The most recent start times, oldest first, at most `rate` of them.
+    starts: VecDeque<Instant>,
+}
+
+impl Limiter {
+    /// At most `per_second` starts in any sliding second; 0 means no limit (benchmarks only).
+    pub fn new(per_second: u32) -> Self {
+        if per_second == 0 {
+            return Self::unlimited();
+        }
+        let rate = per_second as usize;
+        Self {
+            pace: Some(Pace {
+                rate,
+                interval: Duration::from_secs(1) / per_second,
+                window: Duration::from_secs(1) + WINDOW_MARGIN,
+                state: Mutex::new(Schedule {
+                    next: Instant::now(),
+                    starts: VecDeque::with_capacity(rate),
+                }),
+            }),
+        }
+    }
+
+    /// No pacing at all.
+    pub fn unlimited() -> Self {
+        Self { pace: None }
+    }
+
+    /// The configured rate per second, None when unlimited.
+    pub fn rate(&self) -> Option<usize> {
+        self.pace.as_ref().map(|p| p.rate)
+    }
+
+    /// Waits for this caller's turn to start one request. Dropping the future gives up the
+    /// turn (its slot stays unused, which only ever lowers the rate).
+    pub async fn acquire(&self) {
+        let Some(pace) = &self.pace else { return };
+        let slot = {
+            let mut s = pace.lock();
+            let slot = s.next.max(Instant::now());
+            s.next = slot + pace.interval;
+            slot
+        };
+        sleep_until(slot).await;
+        loop {
+            let wait = {
+                let mut s = pace.lock();
+                let now = Instant::now();
+                match s.starts.front() {
+                    Some(oldest) if s.starts.len() >= pace.rate && *oldest + pace.window > now => {
+                        *oldest + pace.window
+                    }
+                    _ => {
+                        if s.starts.len() >= pace.rate {
+                            s.starts.pop_front();
+                        }
+                        s.starts.push_back(now);
+                        return;
+                    }
+                }
+            };
+            sleep_until(wait).await;
+        }
+    }
+}
+
+impl Pace {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        // A panic while holding this lock cannot leave the schedule inconsistent.
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use std::sync::Arc;
+
+    /// The largest number of grants inside any half-open one-second window.
+    fn busiest_second(mut grants: Vec<Instant>) -> usize {
+        grants.sort();
+        let mut best = 0;
+        let mut lo = 0;
+        for hi in 0..grants.len() {
+            while grants[hi] - grants[lo] >= Duration::from_secs(1) {
+                lo += 1;
+            }
+            best = best.max(hi - lo + 1);
+        }
+        best
+    }
+
+    async fn run_pattern(rate: u32, seed: u64) -> Vec<Instant> {
+        let limiter = Arc::new(Limiter::new(rate));
+        let grants = Arc::new(Mutex::new(Vec::new()));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut tasks = Vec::new();
+        let start = Instant::now();
+        for _ in 0..(rate as usize * 3) {
+            // Callers arrive in bursts and lulls: sometimes all at once, sometimes spread out.
+            let at = start + Duration::from_micros(rng.random_range(0..4_000_000));
+            let repeats = rng.random_range(1..4);
+            let (l, g) = (limiter.clone(), grants.clone());
+            tasks.push(tokio::spawn(async move {
+                sleep_until(at).await;
+                for _ in 0..repeats {
+                    l.acquire().await;
+                    g.lock().unwrap().push(Instant::now());
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        Arc::try_unwrap(grants).unwrap().into_inner().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_sliding_second_holds_more_than_the_rate_for_random_arrivals() {
+        for seed in 0..8 {
+            let grants = run_pattern(500, seed).await;
+            assert!(grants.len() > 500);
+            assert!(busiest_second(grants) <= 500, "seed {seed}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_many_waiters_the_mean_rate_is_within_one_percent_of_the_limit() {
+        let limiter = Arc::new(Limiter::new(500));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let l = limiter.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut last = start;
+                for _ in 0..156 {
+                    l.acquire().await;
+                    last = Instant::now();
+                }
+                last
+            }));
+        }
+        let mut end = start;
+        for t in tasks {
+            end = end.max(t.await.unwrap());
+        }
+        // 64 * 156 = 9,984 grants; the first is at 0, so 9,983 intervals.
+        let rate = 9_983.0 / (end - start).as_secs_f64();
+        assert!((rate - 500.0).abs() / 500.0 < 0.01, "rate {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_after_a_lull_is_not_let_through_at_once() {
+        let limiter = Limiter::new(100);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let start = Instant::now();
+        for _ in 0..101 {
+            limiter.acquire().await;
+        }
+        assert!(Instant::now() - start >= Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unlimited_limiter_never_waits() {
+        let limiter = Limiter::new(0);
+        let start = Instant::now();
+        for _ in 0..10_000 {
+            limiter.acquire().await;
+        }
+        assert_eq!(Instant::now(), start);
+        assert_eq!(limiter.rate(), None);
+    }
+}

@@ -1,0 +1,44 @@
+//! Restock rounds: the engine that notifies a product's line in order, at a strict global
+//! rate, stopping the moment the stock sells out, and picking up where it left off.
+
+pub mod channel;
+mod deliver;
+pub mod engine;
+pub mod limiter;
+mod progress;
+pub mod recovery;
+mod runner;
+pub mod settings;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use engine::{EngineConfig, EngineParts, Notifier, RoundWatch};
+
+use self::channel::{Channel, LogChannel};
+use self::settings::NotifySettings;
+use self::webhook::{WebhookChannel, WebhookError};
+
+/// The channel the settings ask for: the webhook when a URL is set, else the log.
+pub fn channel_from(settings: &NotifySettings) -> Result<Arc<dyn Channel>, WebhookError> {
+    match settings.notify_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => Ok(Arc::new(WebhookChannel::new(
+            url,
+            Duration::from_millis(settings.notify_timeout_ms.max(1)),
+            settings.notify_concurrency as usize,
+        )?)),
+        None => Ok(Arc::new(LogChannel)),
+    }
+}
+
+/// The engine's tuning from the settings.
+pub fn config_from(settings: &NotifySettings) -> EngineConfig {
+    EngineConfig {
+        concurrency: settings.notify_concurrency as usize,
+        max_retries: settings.notify_max_retries,
+        backoff: Duration::from_millis(settings.notify_backoff_ms),
+        lease_ttl: Duration::from_secs(settings.notify_lease_seconds.max(1)),
+        ..EngineConfig::default()
+    }
+}

@@ -1,0 +1,137 @@
+//! A run's bookkeeping: the unbroken run of successes in line order, history rows written
+//! in batches, and the checkpoint written with each batch (which also renews the lease).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use super::runner::{Done, RoundCtx};
+use crate::domain::round::{Checkpoint, Recipient};
+use crate::store::StoreError;
+
+/// Why the bookkeeping gave up.
+#[derive(Debug)]
+pub(crate) enum Lost {
+    /// Another instance holds the round now.
+    Lease,
+    /// The database kept failing.
+    Store(StoreError),
+}
+
+/// The state between two writes.
+struct Progress {
+    /// The walk's next member whose outcome extends the unbroken run.
+    next_seq: u64,
+    /// Outcomes that arrived ahead of `next_seq`.
+    parked: HashMap<u64, Done>,
+    /// Set once a member in the run was not notified: the run cannot grow any more.
+    broken: bool,
+    checkpoint: Checkpoint,
+    rows: Vec<Recipient>,
+}
+
+impl Progress {
+    fn add(&mut self, done: Done) {
+        let seq = match &done {
+            Done::Sent(item, at) => {
+                self.rows.push(Recipient {
+                    user_id: item.user,
+                    position: item.position,
+                    line_id: item.line_id,
+                    sent_at: *at,
+                });
+                item.seq
+            }
+            Done::Skipped(item) | Done::Broken(item) => item.seq,
+        };
+        self.parked.insert(seq, done);
+        while let Some(next) = self.parked.remove(&self.next_seq) {
+            self.next_seq += 1;
+            match next {
+                Done::Sent(item, _) | Done::Skipped(item) if !self.broken => {
+                    self.checkpoint = Checkpoint {
+                        cursor: item.line_id,
+                        wrapped: item.wrapped,
+                        last_sent_user_id: Some(item.user),
+                    };
+                }
+                _ => self.broken = true,
+            }
+        }
+    }
+}
+
+/// Collects outcomes until every sender is gone, writing a batch whenever it is full and at
+/// least every `flush_every`; writes the last batch before returning.
+pub(crate) async fn collect(
+    ctx: Arc<RoundCtx>,
+    mut rx: mpsc::UnboundedReceiver<Done>,
+    initial: Checkpoint,
+) -> Result<(), Lost> {
+    let config = &ctx.inner.config;
+    let mut p = Progress {
+        next_seq: 0,
+        parked: HashMap::new(),
+        broken: false,
+        checkpoint: initial,
+        rows: Vec::with_capacity(config.batch_rows),
+    };
+    let mut tick = tokio::time::interval(config.flush_every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            done = rx.recv() => match done {
+                Some(done) => {
+                    p.add(done);
+                    if p.rows.len() >= config.batch_rows {
+                        flush(&ctx, &mut p).await?;
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => flush(&ctx, &mut p).await?,
+        }
+    }
+    flush(&ctx, &mut p).await
+}
+
+async fn flush(ctx: &RoundCtx, p: &mut Progress) -> Result<(), Lost> {
+    let mut attempt = 0;
+    loop {
+        let lease = ctx.inner.lease();
+        let written = ctx
+            .inner
+            .store
+            .record_progress(
+                ctx.product,
+                ctx.round,
+                &p.rows,
+                &p.checkpoint,
+                &lease,
+                ctx.inner.now(),
+            )
+            .await;
+        match written {
+            Ok(true) => {
+                p.rows.clear();
+                return Ok(());
+            }
+            Ok(false) => {
+                ctx.stop.cancel();
+                return Err(Lost::Lease);
+            }
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "writing round progress failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+            }
+            Err(e) => {
+                ctx.stop.cancel();
+                return Err(Lost::Store(e));
+            }
+        }
+    }
+}

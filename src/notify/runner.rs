@@ -1,0 +1,291 @@
+//! One round's run: walk the line in keyset pages, start requests in line order, then end
+//! the round (or leave it for a later start when the server stops).
+
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::deliver::{self, Ready};
+use super::engine::Inner;
+use super::progress::{self, Lost};
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::round::{Checkpoint, RoundStatus};
+use crate::domain::subscription::Subscription;
+use crate::store::StoreResult;
+
+/// Why a round stops before the end of the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The stock reached 0.
+    SoldOut,
+    /// The channel failed for good; the text is the round's error.
+    Failed(String),
+}
+
+/// What every task of one run shares.
+pub(crate) struct RoundCtx {
+    pub inner: Arc<Inner>,
+    pub product: ProductId,
+    pub round: i64,
+    pub product_name: Arc<str>,
+    /// Cancelled when the round must stop starting requests (sold out, failure, shutdown).
+    pub stop: CancellationToken,
+    /// The first reason to stop wins; guarded by its lock.
+    ending: Mutex<Option<Ending>>,
+}
+
+impl RoundCtx {
+    /// Records why the round stops (unless a reason is already known) and stops it.
+    pub fn end(&self, why: Ending) {
+        {
+            let mut e = match self.ending.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if e.is_none() {
+                *e = Some(why);
+            }
+        }
+        self.stop.cancel();
+    }
+
+    fn ending(&self) -> Option<Ending> {
+        match self.ending.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// One member of the line on the round's walk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item {
+    /// Order of the walk within this run.
+    pub seq: u64,
+    /// The member's line id.
+    pub line_id: i64,
+    /// The member.
+    pub user: UserId,
+    /// Whether the member lies in the wrapped part of the walk.
+    pub wrapped: bool,
+    /// 1-based place within the round.
+    pub position: i64,
+}
+
+/// How one member's turn ended.
+#[derive(Debug)]
+pub(crate) enum Done {
+    /// Notified at the given time.
+    Sent(Item, DateTime<Utc>),
+    /// Already in the round's history: not sent again.
+    Skipped(Item),
+    /// Not notified (failed, or the round stopped before a retry).
+    Broken(Item),
+}
+
+/// The order of a round's walk: ids after `start` to the end, then (rotate) ids up to `start`.
+struct Walk {
+    start: i64,
+    wrapped: bool,
+    after: i64,
+}
+
+impl Walk {
+    async fn next_page(
+        &mut self,
+        ctx: &RoundCtx,
+    ) -> StoreResult<Option<(Vec<Subscription>, bool)>> {
+        loop {
+            let upto = if self.wrapped { self.start } else { i64::MAX };
+            let page = ctx
+                .inner
+                .store
+                .line_page(ctx.product, self.after, upto, ctx.inner.config.page_size)
+                .await?;
+            if let Some(last) = page.last() {
+                self.after = last.position;
+                return Ok(Some((page, self.wrapped)));
+            }
+            if !self.wrapped && self.start > 0 {
+                self.wrapped = true;
+                self.after = 0;
+                continue;
+            }
+            return Ok(None);
+        }
+    }
+}
+
+enum Walked {
+    /// Every member was started (or skipped).
+    Exhausted,
+    /// The round stopped early.
+    Stopped,
+}
+
+/// Runs a round held by this instance from its checkpoint to its end.
+pub(crate) async fn run(inner: &Arc<Inner>, product: ProductId, round: i64) {
+    let span = tracing::info_span!("round", %product, round);
+    let _enter = span.enter();
+    drop(_enter);
+    if let Err(e) = run_round(inner, product, round).await {
+        tracing::error!(%product, round, error = %e, "round runner failed; it will be recovered");
+        let _ = inner
+            .store
+            .release_round(product, round, &inner.owner)
+            .await;
+    }
+}
+
+async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreResult<()> {
+    let Some(r) = inner.store.get_round(product, round).await? else {
+        return Ok(());
+    };
+    if r.status != RoundStatus::InProgress {
+        return Ok(());
+    }
+    let Some(p) = inner.store.get_product(product).await? else {
+        return Ok(());
+    };
+    // Positions go on from the end of the unbroken run.
+    let base = match r.last_sent_user_id {
+        Some(u) => inner
+            .store
+            .recipients_among(product, round, &[u])
+            .await?
+            .first()
+            .map_or(0, |(_, pos)| *pos),
+        None => 0,
+    };
+    let ctx = Arc::new(RoundCtx {
+        inner: inner.clone(),
+        product,
+        round,
+        product_name: Arc::from(p.name.as_str()),
+        stop: inner.shutdown.child_token(),
+        ending: Mutex::new(None),
+    });
+    let walk = Walk {
+        start: r.start_position,
+        wrapped: r.wrapped,
+        after: r.cursor,
+    };
+    let initial = Checkpoint {
+        cursor: r.cursor,
+        wrapped: r.wrapped,
+        last_sent_user_id: r.last_sent_user_id,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let walking = async {
+        let walked = dispatch(&ctx, walk, base, tx).await;
+        if walked.is_err() {
+            ctx.stop.cancel();
+        }
+        walked
+    };
+    let (walked, recorded) = tokio::join!(walking, progress::collect(ctx.clone(), rx, initial));
+    match recorded {
+        Err(Lost::Lease) => {
+            tracing::warn!(%product, round, "lost the round's lease; another instance goes on");
+            return Ok(());
+        }
+        Err(Lost::Store(e)) => return Err(e),
+        Ok(()) => {}
+    }
+    let (status, error) = match (ctx.ending(), walked?) {
+        (Some(Ending::Failed(text)), _) => (RoundStatus::CanceledByError, Some(text)),
+        (Some(Ending::SoldOut), _) => (RoundStatus::CanceledBySoldOut, None),
+        (None, Walked::Exhausted) => (RoundStatus::Completed, None),
+        (None, Walked::Stopped) => {
+            inner
+                .store
+                .release_round(product, round, &inner.owner)
+                .await?;
+            tracing::info!(%product, round, "round paused by shutdown at its checkpoint");
+            return Ok(());
+        }
+    };
+    inner
+        .store
+        .finish_round(
+            product,
+            round,
+            status,
+            error.as_deref(),
+            &inner.owner,
+            inner.now(),
+        )
+        .await?;
+    tracing::info!(%product, round, status = status.as_str(), "round ended");
+    Ok(())
+}
+
+/// Starts the line's members in walk order, each after the gate and the limiter allow it.
+async fn dispatch(
+    ctx: &Arc<RoundCtx>,
+    mut walk: Walk,
+    mut position: i64,
+    tx: mpsc::UnboundedSender<Done>,
+) -> StoreResult<Walked> {
+    let mut gate = ctx.inner.gate.subscribe(ctx.product);
+    let mut seq = 0_u64;
+    loop {
+        if ctx.stop.is_cancelled() {
+            return Ok(Walked::Stopped);
+        }
+        let Some((page, wrapped)) = walk.next_page(ctx).await? else {
+            return Ok(Walked::Exhausted);
+        };
+        let users: Vec<UserId> = page.iter().map(|s| s.user_id).collect();
+        let already: HashMap<UserId, i64> = ctx
+            .inner
+            .store
+            .recipients_among(ctx.product, ctx.round, &users)
+            .await?
+            .into_iter()
+            .collect();
+        for sub in page {
+            let mut item = Item {
+                seq,
+                line_id: sub.position,
+                user: sub.user_id,
+                wrapped,
+                position: 0,
+            };
+            seq += 1;
+            if let Some(pos) = already.get(&sub.user_id) {
+                position = position.max(*pos);
+                item.position = *pos;
+                let _ = tx.send(Done::Skipped(item));
+                continue;
+            }
+            let permit = tokio::select! {
+                biased;
+                () = ctx.stop.cancelled() => return Ok(Walked::Stopped),
+                p = ctx.inner.permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return Ok(Walked::Stopped),
+                },
+            };
+            match deliver::ready_to_start(ctx, &mut gate).await {
+                Ready::Go => {}
+                Ready::SoldOut => {
+                    ctx.end(Ending::SoldOut);
+                    return Ok(Walked::Stopped);
+                }
+                Ready::Stopped => return Ok(Walked::Stopped),
+            }
+            position += 1;
+            item.position = position;
+            tokio::spawn(deliver::deliver(
+                ctx.clone(),
+                item,
+                permit,
+                gate.clone(),
+                tx.clone(),
+            ));
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Settings of the notification engine, from flags and `DROPLINE_NOTIFY_*` variables.
+
+use clap::Args;
+
+/// How restock notifications are sent.
+#[derive(Debug, Clone, Args)]
+pub struct NotifySettings {
+    /// Webhook that receives each notification as a JSON POST; unset: one log line each.
+    #[arg(long, env = "DROPLINE_NOTIFY_URL")]
+    pub notify_url: Option<String>,
+    /// Most notification requests (retries included) started in any sliding second,
+    /// across all products. 0 turns the limit off (benchmarks only).
+    #[arg(long, env = "DROPLINE_NOTIFY_RATE", default_value_t = 500)]
+    pub notify_rate: u32,
+    /// Most notification requests in flight at once.
+    #[arg(long, env = "DROPLINE_NOTIFY_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub notify_concurrency: u32,
+    /// Per-request timeout towards the webhook, in milliseconds.
+    #[arg(long, env = "DROPLINE_NOTIFY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub notify_timeout_ms: u64,
+    /// Retries of one notification (429, 5xx, timeouts, refused connections) before the
+    /// round stops with CANCELED_BY_ERROR.
+    #[arg(long, env = "DROPLINE_NOTIFY_MAX_RETRIES", default_value_t = 5)]
+    pub notify_max_retries: u32,
+    /// First retry delay in milliseconds; it doubles with each retry (capped at 30 s).
+    #[arg(long, env = "DROPLINE_NOTIFY_BACKOFF_MS", default_value_t = 200)]
+    pub notify_backoff_ms: u64,
+    /// How long an instance's hold on a running round lasts without renewal, in seconds;
+    /// after that another instance (or a restart) takes the round over.
+    #[arg(long, env = "DROPLINE_NOTIFY_LEASE_SECONDS", default_value_t = 30)]
+    pub notify_lease_seconds: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            notify_url: None,
+            notify_rate: 500,
+            notify_concurrency: 64,
+            notify_timeout_ms: 10_000,
+            notify_max_retries: 5,
+            notify_backoff_ms: 200,
+            notify_lease_seconds: 30,
+        }
+    }
+}

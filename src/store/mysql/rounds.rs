@@ -1,0 +1,325 @@
+//! Restock rounds and their history on MySQL / MariaDB.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::MysqlStore;
+use crate::domain::Conflict;
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::page::PageRequest;
+use crate::domain::product::LinePolicy;
+use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
+use crate::store::rounds::{ROUND_COLUMNS, RecipientRow, RoundRow};
+use crate::store::rows::BATCH_ROWS;
+use crate::store::{RoundStore, StoreError, StoreResult};
+
+fn select_rounds() -> String {
+    format!("SELECT {ROUND_COLUMNS} FROM product_notification_history")
+}
+
+#[async_trait]
+impl RoundStore for MysqlStore {
+    async fn open_round(
+        &self,
+        product: ProductId,
+        quantity: i64,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Round> {
+        let mut tx = self.write_tx().await?;
+        let (stock, last_round, policy): (i64, i64, String) = sqlx::query_as(
+            "SELECT stock, restock_round, line_policy FROM product WHERE id = ? FOR UPDATE",
+        )
+        .bind(product.get())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let latest: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1 FOR UPDATE",
+            select_rounds()
+        )))
+        .bind(product.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let latest = latest.map(Round::from);
+        if latest
+            .as_ref()
+            .is_some_and(|r| r.status == RoundStatus::InProgress)
+        {
+            return Err(Conflict::RoundInProgress.into());
+        }
+        if stock + quantity <= 0 {
+            return Err(Conflict::OutOfStock.into());
+        }
+        let start = latest
+            .as_ref()
+            .map_or(0, |r| r.next_start(LinePolicy::from_db(&policy)));
+        let round = last_round + 1;
+        let ms = now.timestamp_millis();
+        sqlx::query(
+            "UPDATE product SET stock = stock + ?, restock_round = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(quantity)
+        .bind(round)
+        .bind(ms)
+        .bind(product.get())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO product_notification_history (product_id, round, status, line_cursor, \
+             start_position, wrapped, notified_count, started_at, lease_owner, lease_expires_at, \
+             updated_at) VALUES (?, ?, 'IN_PROGRESS', ?, ?, 0, 0, ?, ?, ?, ?)",
+        )
+        .bind(product.get())
+        .bind(round)
+        .bind(start)
+        .bind(start)
+        .bind(ms)
+        .bind(&lease.owner)
+        .bind(lease.expires_at.timestamp_millis())
+        .bind(ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get_round(product, round)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn resume_round(
+        &self,
+        product: ProductId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Round> {
+        let mut tx = self.write_tx().await?;
+        // Serialises with open_round, which locks the product row first too.
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM product WHERE id = ? FOR UPDATE")
+                .bind(product.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let latest: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1 FOR UPDATE",
+            select_rounds()
+        )))
+        .bind(product.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(latest) = latest.map(Round::from) else {
+            return Err(Conflict::NothingToResume.into());
+        };
+        if !latest.status.can_move_to(RoundStatus::InProgress) {
+            return Err(Conflict::NothingToResume.into());
+        }
+        sqlx::query(
+            "UPDATE product_notification_history SET status = 'IN_PROGRESS', finished_at = NULL, \
+             error = NULL, lease_owner = ?, lease_expires_at = ?, updated_at = ? \
+             WHERE product_id = ? AND round = ?",
+        )
+        .bind(&lease.owner)
+        .bind(lease.expires_at.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .bind(product.get())
+        .bind(latest.round)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get_round(product, latest.round)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn get_round(&self, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
+        let row: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} WHERE product_id = ? AND round = ?",
+            select_rounds()
+        )))
+        .bind(product.get())
+        .bind(round)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(Round::from))
+    }
+
+    async fn list_rounds(&self, product: ProductId, page: &PageRequest) -> StoreResult<Vec<Round>> {
+        let rows: Vec<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} WHERE product_id = ? AND round < ? ORDER BY round DESC LIMIT ?",
+            select_rounds()
+        )))
+        .bind(product.get())
+        .bind(page.after.unwrap_or(i64::MAX))
+        .bind(page.fetch())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(Round::from).collect())
+    }
+
+    async fn recipients(
+        &self,
+        product: ProductId,
+        round: i64,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Recipient>> {
+        let rows: Vec<RecipientRow> = sqlx::query_as(
+            "SELECT user_id, position, line_id, sent_at FROM product_user_notification_history \
+             WHERE product_id = ? AND round = ? AND position > ? ORDER BY position LIMIT ?",
+        )
+        .bind(product.get())
+        .bind(round)
+        .bind(page.after.unwrap_or(0))
+        .bind(page.fetch())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(Recipient::from).collect())
+    }
+
+    async fn recipients_among(
+        &self,
+        product: ProductId,
+        round: i64,
+        users: &[UserId],
+    ) -> StoreResult<Vec<(UserId, i64)>> {
+        let mut found = Vec::new();
+        for chunk in users.chunks(BATCH_ROWS) {
+            let mut q = QueryBuilder::new(
+                "SELECT user_id, position FROM product_user_notification_history WHERE product_id = ",
+            );
+            q.push_bind(product.get())
+                .push(" AND round = ")
+                .push_bind(round)
+                .push(" AND user_id IN (");
+            let mut ids = q.separated(", ");
+            for u in chunk {
+                ids.push_bind(u.get());
+            }
+            q.push(")");
+            let rows: Vec<(i64, i64)> = q.build_query_as().fetch_all(self.pool()).await?;
+            found.extend(rows.into_iter().map(|(u, p)| (UserId::from_db(u), p)));
+        }
+        Ok(found)
+    }
+
+    async fn record_progress(
+        &self,
+        product: ProductId,
+        round: i64,
+        rows: &[Recipient],
+        checkpoint: &Checkpoint,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let mut inserted = 0_i64;
+        for chunk in rows.chunks(BATCH_ROWS) {
+            let mut ins = QueryBuilder::new(
+                "INSERT IGNORE INTO product_user_notification_history \
+                 (product_id, round, user_id, position, line_id, sent_at) ",
+            );
+            ins.push_values(chunk, |mut b, r| {
+                b.push_bind(product.get())
+                    .push_bind(round)
+                    .push_bind(r.user_id.get())
+                    .push_bind(r.position)
+                    .push_bind(r.line_id)
+                    .push_bind(r.sent_at.timestamp_millis());
+            });
+            inserted += ins.build().execute(&mut *tx).await?.rows_affected() as i64;
+        }
+        let done = sqlx::query(
+            "UPDATE product_notification_history SET line_cursor = ?, wrapped = ?, \
+             last_sent_user_id = COALESCE(?, last_sent_user_id), notified_count = notified_count + ?, \
+             lease_expires_at = ?, updated_at = ? \
+             WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
+        )
+        .bind(checkpoint.cursor)
+        .bind(i64::from(checkpoint.wrapped))
+        .bind(checkpoint.last_sent_user_id.map(UserId::get))
+        .bind(inserted)
+        .bind(lease.expires_at.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .bind(product.get())
+        .bind(round)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn finish_round(
+        &self,
+        product: ProductId,
+        round: i64,
+        status: RoundStatus,
+        error: Option<&str>,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE product_notification_history SET status = ?, error = ?, finished_at = ?, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
+             WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(now.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .bind(product.get())
+        .bind(round)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_round(&self, product: ProductId, round: i64, owner: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE product_notification_history SET lease_owner = NULL, lease_expires_at = NULL \
+             WHERE product_id = ? AND round = ? AND lease_owner = ?",
+        )
+        .bind(product.get())
+        .bind(round)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_rounds(
+        &self,
+        lease: &Lease,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(ProductId, i64)>> {
+        sqlx::query(
+            "UPDATE product_notification_history SET lease_owner = ?, lease_expires_at = ? \
+             WHERE status = 'IN_PROGRESS' AND (lease_owner IS NULL OR lease_expires_at < ?)",
+        )
+        .bind(&lease.owner)
+        .bind(lease.expires_at.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .execute(self.pool())
+        .await?;
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT product_id, round FROM product_notification_history \
+             WHERE status = 'IN_PROGRESS' AND lease_owner = ? ORDER BY id LIMIT ?",
+        )
+        .bind(&lease.owner)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, r)| (ProductId::from_db(p), r))
+            .collect())
+    }
+}

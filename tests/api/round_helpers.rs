@@ -1,0 +1,169 @@
+//! Helpers for the restock round suites: an app wired to a recording receiver, one helper
+//! per round endpoint, and hooks that play notified buyers.
+
+use dropline::domain::ids::ProductId;
+use dropline::http::mock_receiver::{Hook, MockReceiver};
+use dropline::shop::gate::StockGate;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use crate::helpers::TestApp;
+
+/// How the engine of a test app is tuned.
+pub struct Tuning {
+    pub rate: u32,
+    pub concurrency: u32,
+    pub max_retries: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            rate: 5000,
+            concurrency: 64,
+            max_retries: 2,
+        }
+    }
+}
+
+impl TestApp {
+    /// Restarts the app (same database) sending notifications to `receiver`.
+    pub async fn notifying(self, receiver: &MockReceiver, tuning: Tuning) -> Self {
+        let url = receiver.url();
+        self.restart_with(move |s| {
+            s.notify.notify_url = Some(url);
+            s.notify.notify_rate = tuning.rate;
+            s.notify.notify_concurrency = tuning.concurrency;
+            s.notify.notify_max_retries = tuning.max_retries;
+            s.notify.notify_backoff_ms = 1;
+            s.notify.notify_timeout_ms = 5_000;
+        })
+        .await
+    }
+
+    /// Creates a product with `stock` and `extra` settings, and a line of `users` in that order.
+    pub async fn product_with_line(&self, stock: i64, users: &[i64], extra: Value) -> i64 {
+        let mut body = json!({ "stock": stock });
+        if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        let product = self.create_product(body).await["id"].as_i64().expect("id");
+        for chunk in users.chunks(50_000) {
+            let (s, b) = self.import(product, chunk).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        product
+    }
+
+    /// `POST /products/{id}/notifications/re-stock` as `token`.
+    pub async fn restock_as(
+        &self,
+        product: i64,
+        token: Option<&str>,
+        quantity: Option<i64>,
+        wait: bool,
+    ) -> (StatusCode, Value) {
+        let path = format!(
+            "/products/{product}/notifications/re-stock{}",
+            if wait { "?wait=true" } else { "" }
+        );
+        self.call(
+            "POST",
+            &path,
+            token,
+            quantity.map(|q| json!({ "quantity": q })),
+        )
+        .await
+    }
+
+    /// Restocks as admin and waits for the round to end; asserts 200 and returns the round.
+    pub async fn restock_and_wait(&self, product: i64, quantity: Option<i64>) -> Value {
+        let (s, b) = self
+            .restock_as(product, Some(&self.admin()), quantity, true)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b
+    }
+
+    /// `POST /admin/products/{id}/notifications/re-stock` as `token`.
+    pub async fn resume_as(
+        &self,
+        product: i64,
+        token: Option<&str>,
+        wait: bool,
+    ) -> (StatusCode, Value) {
+        let path = format!(
+            "/admin/products/{product}/notifications/re-stock{}",
+            if wait { "?wait=true" } else { "" }
+        );
+        self.call("POST", &path, token, None).await
+    }
+
+    /// One round, as admin.
+    pub async fn round(&self, product: i64, round: i64) -> Value {
+        let (s, b) = self
+            .get(
+                &format!("/products/{product}/notifications/rounds/{round}"),
+                Some(&self.admin()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b
+    }
+
+    /// Every recipient of a round in the order listed, following pages of `limit`.
+    pub async fn recipients(&self, product: i64, round: i64, limit: u32) -> Vec<i64> {
+        let mut users = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!(
+                "/products/{product}/notifications/rounds/{round}/recipients?limit={limit}"
+            );
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let (s, b) = self.get(&path, Some(&self.admin())).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            for item in b["items"].as_array().expect("items") {
+                assert!(item["sent_at"].is_string(), "{item}");
+                users.push(item["user_id"].as_i64().expect("user_id"));
+            }
+            match b["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return users,
+            }
+        }
+    }
+
+    /// Waits for a round to end through the engine (recovering it here when nobody holds it).
+    pub async fn settle(&self, product: i64, round: i64) -> Value {
+        self.state
+            .notifier
+            .settle(ProductId::from_db(product), round)
+            .await
+            .expect("settle")
+            .expect("round exists");
+        self.round(product, round).await
+    }
+}
+
+/// A hook under which every notified user buys one unit through the stock gate.
+pub fn every_user_buys(gate: Arc<StockGate>, product: i64) -> Hook {
+    let product = ProductId::from_db(product);
+    Arc::new(move |_| {
+        let gate = gate.clone();
+        Box::pin(async move {
+            if let Some(hold) = gate.try_take(product, 1) {
+                hold.commit();
+            }
+        })
+    })
+}
+
+/// Users 1..=n in a shuffled-looking but fixed order (line order is not id order).
+pub fn users(n: i64) -> Vec<i64> {
+    (1..=n).map(|i| (i * 7919) % 1_000_003 + 1000).collect()
+}

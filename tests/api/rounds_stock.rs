@@ -1,0 +1,150 @@
+//! Restock rounds against the stock: stopping at sell-out and the line policies.
+
+use dropline::domain::ids::ProductId;
+use dropline::http::mock_receiver::MockReceiver;
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use tokio::time::Instant;
+
+use crate::helpers::TestApp;
+use crate::round_helpers::{Tuning, every_user_buys, users};
+
+crate::on_every_backend!(
+    a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after,
+    with_many_in_flight_no_request_starts_after_the_stock_reached_zero,
+    a_round_opened_on_stock_that_is_already_gone_notifies_nobody,
+    rotate_starts_each_round_with_the_first_person_the_last_one_missed,
+    restart_starts_every_round_at_the_front_of_the_line,
+);
+
+fn one_at_a_time() -> Tuning {
+    Tuning {
+        concurrency: 1,
+        ..Tuning::default()
+    }
+}
+
+async fn a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, one_at_a_time()).await;
+    let line = users(100);
+    let product = app.product_with_line(0, &line, json!({})).await;
+    receiver.set_hook(every_user_buys(app.state.gate.clone(), product));
+
+    let round = app.restock_and_wait(product, Some(10)).await;
+
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    assert_eq!(round["notified_count"], 10);
+    assert_eq!(round["last_sent_user_id"], line[9]);
+    assert!(round["finished_at"].is_string());
+    assert_eq!(app.recipients(product, 1, 1000).await, line[..10].to_vec());
+    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    assert_eq!(arrived, line[..10].to_vec());
+}
+
+async fn with_many_in_flight_no_request_starts_after_the_stock_reached_zero(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, Tuning::default()).await;
+    let line = users(400);
+    let product = app.product_with_line(0, &line, json!({})).await;
+    // Every notified user buys; remember when the last unit went and what had been sent by then.
+    let gate = app.state.gate.clone();
+    let sold_out_at: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let seen = sold_out_at.clone();
+    let pid = ProductId::from_db(product);
+    receiver.set_hook(Arc::new(move |_| {
+        let (gate, seen) = (gate.clone(), seen.clone());
+        Box::pin(async move {
+            if let Some(hold) = gate.try_take(pid, 1) {
+                hold.commit();
+                if gate.level(pid).is_sold_out() {
+                    *seen.lock().unwrap() = Some(Instant::now());
+                }
+            }
+        })
+    }));
+
+    let round = app.restock_and_wait(product, Some(50)).await;
+
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    let arrivals = receiver.arrivals();
+    let sold_out_at = sold_out_at.lock().unwrap().expect("sold out");
+    let late = arrivals.iter().filter(|a| a.at > sold_out_at).count();
+    // Requests already in flight when the last unit went may still land; nothing new starts.
+    assert!(late <= 64, "{late} arrived after the sell-out");
+    assert!(
+        arrivals.len() >= 50 && arrivals.len() < 50 + 64 + 1,
+        "{}",
+        arrivals.len()
+    );
+    let notified = app.recipients(product, 1, 1000).await;
+    assert_eq!(notified.len(), arrivals.len());
+    assert_eq!(round["notified_count"], arrivals.len() as i64);
+    assert_eq!(notified, line[..notified.len()].to_vec());
+}
+
+async fn a_round_opened_on_stock_that_is_already_gone_notifies_nobody(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, Tuning::default()).await;
+    let product = app.product_with_line(3, &users(20), json!({})).await;
+    // The gate already sold the units, the database row has not caught up yet.
+    app.state
+        .gate
+        .try_take(ProductId::from_db(product), 3)
+        .unwrap()
+        .commit();
+
+    let round = app.restock_and_wait(product, None).await;
+
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    assert_eq!(round["notified_count"], 0);
+    assert!(round["last_sent_user_id"].is_null());
+    assert_eq!(receiver.count(), 0);
+}
+
+async fn rotate_starts_each_round_with_the_first_person_the_last_one_missed(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, one_at_a_time()).await;
+    let line = users(10);
+    let product = app
+        .product_with_line(0, &line, json!({ "line_policy": "rotate" }))
+        .await;
+    receiver.set_hook(every_user_buys(app.state.gate.clone(), product));
+
+    let first = app.restock_and_wait(product, Some(3)).await;
+    let second = app.restock_and_wait(product, Some(3)).await;
+    let third = app.restock_and_wait(product, Some(5)).await;
+
+    for r in [&first, &second, &third] {
+        assert_eq!(r["status"], "CANCELED_BY_SOLD_OUT", "{r}");
+    }
+    assert_eq!(app.recipients(product, 1, 100).await, line[0..3].to_vec());
+    assert_eq!(app.recipients(product, 2, 100).await, line[3..6].to_vec());
+    let wrapped = vec![line[6], line[7], line[8], line[9], line[0]];
+    assert_eq!(app.recipients(product, 3, 100).await, wrapped);
+    assert_eq!(third["last_sent_user_id"], line[0]);
+    // A round that reaches everyone stops just before where it started.
+    let fourth = app.restock_and_wait(product, Some(100)).await;
+    assert_eq!(fourth["status"], "COMPLETED");
+    let mut expected = line[1..].to_vec();
+    expected.push(line[0]);
+    assert_eq!(app.recipients(product, 4, 3).await, expected);
+    let distinct: HashSet<i64> = app.recipients(product, 4, 100).await.into_iter().collect();
+    assert_eq!(distinct.len(), 10);
+}
+
+async fn restart_starts_every_round_at_the_front_of_the_line(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, one_at_a_time()).await;
+    let line = users(10);
+    let product = app.product_with_line(0, &line, json!({})).await;
+    receiver.set_hook(every_user_buys(app.state.gate.clone(), product));
+
+    app.restock_and_wait(product, Some(3)).await;
+    let second = app.restock_and_wait(product, Some(4)).await;
+
+    assert_eq!(second["status"], "CANCELED_BY_SOLD_OUT");
+    assert_eq!(app.recipients(product, 1, 100).await, line[0..3].to_vec());
+    assert_eq!(app.recipients(product, 2, 100).await, line[0..4].to_vec());
+}
