@@ -85,8 +85,11 @@ pub struct Summary {
     pub stopped_after_user: Option<i64>,
     /// How long the round ran.
     pub seconds: f64,
-    /// The most notifications that arrived within one sliding second.
-    pub busiest_second: usize,
+    /// The most notification requests the engine started within one sliding second.
+    pub busiest_started: i64,
+    /// The most notifications that arrived at the receiver within one sliding second (network
+    /// and scheduling jitter can bunch arrivals that started evenly).
+    pub busiest_arrived: usize,
     /// The configured rate limit.
     pub rate_limit: u32,
     /// The buyers' orders.
@@ -122,11 +125,13 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  rate: {:.0} notifications/s achieved over {:.1}s; busiest second {} (limit {})",
+            "  rate: {:.0} notifications/s achieved over {:.1}s; busiest second {} started \
+             (limit {}), {} arrived",
             self.achieved_rate(),
             self.seconds,
-            self.busiest_second,
-            self.rate_limit
+            self.busiest_started,
+            self.rate_limit,
+            self.busiest_arrived
         )?;
         writeln!(
             f,
