@@ -108,7 +108,8 @@ impl Limiter {
         self.admit().await;
     }
 
-    /// Reserves the next slot of the schedule without waiting; None when unlimited. The caller
+    /// Reserves the next slot of the schedule without waiting; None when unlimited or when the
+    /// schedule is shared (then `admit` takes the shared slot and waits for it). The caller
     /// sleeps until the slot, then calls `admit` right before it starts. Reserving ahead keeps
     /// late timer wake-ups from pushing the whole schedule back.
     pub fn reserve(&self) -> Option<Instant> {

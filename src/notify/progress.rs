@@ -127,6 +127,13 @@ async fn flush(ctx: &RoundCtx, p: &mut Progress) -> Result<(), Lost> {
         match written {
             Ok(true) => {
                 p.rows.clear();
+                ctx.inner.events.checkpoint(
+                    ctx.product,
+                    ctx.round,
+                    p.checkpoint.last_sent_user_id,
+                    ctx.inner.gate.level(ctx.product).available,
+                    ctx.inner.now(),
+                );
                 return Ok(());
             }
             Ok(false) => {
