@@ -73,7 +73,13 @@ impl Application {
                 clock: clock.clone(),
                 channel: notify::channel_from(&settings.notify)
                     .context("Failed to set up the notification channel")?,
-                limiter: Arc::new(Limiter::new(settings.notify.notify_rate)),
+                limiter: Arc::new(match &shared {
+                    Some(shared) => Limiter::shared(
+                        shared.schedule(settings.notify.notify_rate),
+                        settings.notify.notify_rate,
+                    ),
+                    None => Limiter::new(settings.notify.notify_rate),
+                }),
             },
             notify::config_from(&settings.notify),
         );

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::channel::{Notification, SendError};
 use super::runner::{Done, Ending, Item, RoundCtx};
@@ -21,7 +22,10 @@ pub(crate) enum Ready {
 
 /// Waits until the product has free stock (an order being committed may still fail and give
 /// its units back, so that is waited out), or learns it is sold out.
-async fn wait_for_stock(ctx: &RoundCtx, gate: &mut watch::Receiver<StockLevel>) -> Ready {
+pub(crate) async fn wait_for_stock(
+    ctx: &RoundCtx,
+    gate: &mut watch::Receiver<StockLevel>,
+) -> Ready {
     loop {
         let level = *gate.borrow_and_update();
         if level.available > 0 {
@@ -79,17 +83,78 @@ pub(crate) fn backoff(
     exp.min(max).max(asked.unwrap_or_default())
 }
 
-/// Sends one notification (already cleared to start), retrying as allowed, and reports how
-/// it ended. The permit is held until then, bounding the requests in flight.
+/// Where one request stands in the line's order of starts: it may start once the request
+/// before it has (or has given up), and lets the one after it go when it has decided.
+pub(crate) struct Turn {
+    /// Resolves when the predecessor has started; None for the first of a run.
+    pub after: Option<oneshot::Receiver<()>>,
+    /// Tells the successor this request has started or given up (dropping it does too).
+    pub then: oneshot::Sender<()>,
+}
+
+/// The first start of a request, cleared by the dispatcher against the stock already: sleep
+/// until the reserved slot, wait for the predecessor, pass the window check, read the gate
+/// once more, and only then hand the turn on.
+async fn first_start(
+    ctx: &RoundCtx,
+    slot: Option<Instant>,
+    turn: Turn,
+    gate: &mut watch::Receiver<StockLevel>,
+) -> Ready {
+    if let Some(slot) = slot {
+        tokio::select! {
+            biased;
+            () = ctx.stop.cancelled() => return Ready::Stopped,
+            () = tokio::time::sleep_until(slot) => {}
+        }
+    }
+    if let Some(after) = turn.after {
+        tokio::select! {
+            biased;
+            () = ctx.stop.cancelled() => return Ready::Stopped,
+            _ = after => {}
+        }
+    }
+    tokio::select! {
+        biased;
+        () = ctx.stop.cancelled() => return Ready::Stopped,
+        () = ctx.inner.limiter.admit() => {}
+    }
+    let level = *gate.borrow_and_update();
+    let verdict = if ctx.stop.is_cancelled() {
+        Ready::Stopped
+    } else if level.available > 0 {
+        Ready::Go
+    } else if level.is_sold_out() {
+        Ready::SoldOut
+    } else {
+        // An order is being committed: wait it out, then take a fresh slot.
+        ready_to_start(ctx, gate).await
+    };
+    let _ = turn.then.send(());
+    verdict
+}
+
+/// Delivers one notification: its first start at `slot` in turn, then retries as allowed;
+/// reports how it ended. The permit is held until then, bounding the requests in flight.
 pub(crate) async fn deliver(
     ctx: Arc<RoundCtx>,
     item: Item,
+    slot: Option<Instant>,
+    turn: Turn,
     _permit: OwnedSemaphorePermit,
     mut gate: watch::Receiver<StockLevel>,
-    tx: mpsc::UnboundedSender<Done>,
+    tx: mpsc::Sender<Done>,
 ) {
-    let done = attempts(&ctx, item, &mut gate).await;
-    let _ = tx.send(done);
+    let done = match first_start(&ctx, slot, turn, &mut gate).await {
+        Ready::Go => attempts(&ctx, item, &mut gate).await,
+        Ready::SoldOut => {
+            ctx.end(Ending::SoldOut);
+            Done::Broken(item)
+        }
+        Ready::Stopped => Done::Broken(item),
+    };
+    let _ = tx.send(done).await;
 }
 
 async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLevel>) -> Done {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::channel::Channel;
 use super::limiter::Limiter;
@@ -196,11 +197,15 @@ impl Notifier {
         }
         running.insert(key, rx.clone());
         let inner = self.inner.clone();
-        self.inner.tracker.spawn(async move {
-            runner::run(&inner, product, round).await;
-            lock(&inner.running).remove(&key);
-            tx.send_replace(true);
-        });
+        let span = tracing::info_span!("round", %product, round);
+        self.inner.tracker.spawn(
+            async move {
+                runner::run(&inner, product, round).await;
+                lock(&inner.running).remove(&key);
+                tx.send_replace(true);
+            }
+            .instrument(span),
+        );
         RoundWatch(rx)
     }
 

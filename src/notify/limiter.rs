@@ -1,15 +1,20 @@
 //! The one global notification rate limit: a GCRA schedule without burst.
 //!
-//! Every start reserves the next slot of a shared schedule (`next`, advanced by 1/N per grant)
-//! and sleeps until it, so the mean rate is exactly N/s however late the timer fires. A log of
-//! the last N start times backs the schedule up: a start waits until the N-th previous one is
-//! more than a window (1 s plus a small margin for delivery jitter) old, so no sliding second can
-//! hold more than N starts even when late wake-ups bunch reserved slots together.
+//! Every start reserves the next slot of a shared schedule (`next`, advanced by one interval per
+//! grant) and sleeps until it. The interval is a window (1 s plus a small margin for delivery
+//! jitter) divided by N. A caller that comes back late (timers fire up to a couple of
+//! milliseconds late) keeps its place in the schedule by less than one interval, so lateness
+//! does not pile up and lower the rate, yet two starts never share a slot: there is no burst.
+//! A log of the last N start times backs the schedule up: a start waits until the N-th previous
+//! one is more than a window old, so no sliding second can hold more than N starts even when
+//! late wake-ups bunch reserved slots together.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
+
+use crate::coord::schedule::RedisSchedule;
 
 /// Extra length of the guarded window, so jitter between here and the provider cannot squeeze
 /// N + 1 arrivals into one of its seconds. Costs 0.5% of the rate.
@@ -20,12 +25,16 @@ pub const WINDOW_MARGIN: Duration = Duration::from_millis(5);
 pub struct Limiter {
     /// None when unlimited.
     pace: Option<Pace>,
+    /// With several instances, the schedule lives in Redis and replaces the local one.
+    shared: Option<RedisSchedule>,
 }
 
 #[derive(Debug)]
 struct Pace {
     rate: usize,
     interval: Duration,
+    /// How far behind "now" a reservation may be placed: just under one interval.
+    slack: Duration,
     window: Duration,
     /// Guarded by its lock: every grant reads and advances both parts in one step.
     state: Mutex<Schedule>,
@@ -46,40 +55,79 @@ impl Limiter {
             return Self::unlimited();
         }
         let rate = per_second as usize;
+        let window = Duration::from_secs(1) + WINDOW_MARGIN;
+        let interval = window / per_second;
         Self {
             pace: Some(Pace {
                 rate,
-                interval: Duration::from_secs(1) / per_second,
-                window: Duration::from_secs(1) + WINDOW_MARGIN,
+                interval,
+                slack: interval.saturating_sub(Duration::from_micros(1)),
+                window,
                 state: Mutex::new(Schedule {
                     next: Instant::now(),
                     starts: VecDeque::with_capacity(rate),
                 }),
             }),
+            shared: None,
+        }
+    }
+
+    /// Paces by a schedule kept in Redis, shared by every instance; `per_second` 0 is unlimited.
+    pub fn shared(schedule: RedisSchedule, per_second: u32) -> Self {
+        if per_second == 0 {
+            return Self::unlimited();
+        }
+        Self {
+            pace: None,
+            shared: Some(schedule),
         }
     }
 
     /// No pacing at all.
     pub fn unlimited() -> Self {
-        Self { pace: None }
+        Self {
+            pace: None,
+            shared: None,
+        }
     }
 
     /// The configured rate per second, None when unlimited.
     pub fn rate(&self) -> Option<usize> {
-        self.pace.as_ref().map(|p| p.rate)
+        match &self.shared {
+            Some(s) => Some(s.rate() as usize),
+            None => self.pace.as_ref().map(|p| p.rate),
+        }
     }
 
     /// Waits for this caller's turn to start one request. Dropping the future gives up the
     /// turn (its slot stays unused, which only ever lowers the rate).
     pub async fn acquire(&self) {
+        if let Some(slot) = self.reserve() {
+            sleep_until(slot).await;
+        }
+        self.admit().await;
+    }
+
+    /// Reserves the next slot of the schedule without waiting; None when unlimited. The caller
+    /// sleeps until the slot, then calls `admit` right before it starts. Reserving ahead keeps
+    /// late timer wake-ups from pushing the whole schedule back.
+    pub fn reserve(&self) -> Option<Instant> {
+        let pace = self.pace.as_ref()?;
+        let mut s = pace.lock();
+        let now = Instant::now();
+        let slot = s.next.max(now.checked_sub(pace.slack).unwrap_or(now));
+        s.next = slot + pace.interval;
+        Some(slot)
+    }
+
+    /// The last check before a start: waits until the start would not put more than N starts
+    /// into one window, then records it.
+    pub async fn admit(&self) {
+        if let Some(schedule) = &self.shared {
+            // The shared schedule is reserved and checked in Redis, in one step here.
+            return acquire_shared(schedule).await;
+        }
         let Some(pace) = &self.pace else { return };
-        let slot = {
-            let mut s = pace.lock();
-            let slot = s.next.max(Instant::now());
-            s.next = slot + pace.interval;
-            slot
-        };
-        sleep_until(slot).await;
         loop {
             let wait = {
                 let mut s = pace.lock();
@@ -98,6 +146,29 @@ impl Limiter {
                 }
             };
             sleep_until(wait).await;
+        }
+    }
+}
+
+/// Takes the next slot of the shared schedule and sleeps until it. While Redis does not
+/// answer nothing starts: the limit holds even then, at the cost of pausing the rounds.
+async fn acquire_shared(schedule: &RedisSchedule) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let taken = match schedule.take().await {
+            Ok(slot) => {
+                tokio::time::sleep(slot.wait).await;
+                schedule.confirm().await
+            }
+            Err(e) => Err(e),
+        };
+        match taken {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "Failed to take a slot of the shared notification schedule");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
         }
     }
 }

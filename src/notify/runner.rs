@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{self, Ready};
+use super::deliver::{self, Ready, Turn};
 use super::engine::Inner;
 use super::progress::{self, Lost};
 use crate::domain::ids::{ProductId, UserId};
@@ -127,9 +127,6 @@ enum Walked {
 
 /// Runs a round held by this instance from its checkpoint to its end.
 pub(crate) async fn run(inner: &Arc<Inner>, product: ProductId, round: i64) {
-    let span = tracing::info_span!("round", %product, round);
-    let _enter = span.enter();
-    drop(_enter);
     if let Err(e) = run_round(inner, product, round).await {
         tracing::error!(%product, round, error = %e, "round runner failed; it will be recovered");
         let _ = inner
@@ -177,7 +174,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         wrapped: r.wrapped,
         last_sent_user_id: r.last_sent_user_id,
     };
-    let (tx, rx) = mpsc::unbounded_channel();
+    // Bounded: when a batch write is slow, deliveries wait (holding their permits), so the
+    // dispatcher waits too instead of queueing outcomes without limit.
+    let (tx, rx) = mpsc::channel(4 * inner.config.batch_rows.max(1));
     let walking = async {
         let walked = dispatch(&ctx, walk, base, tx).await;
         if walked.is_err() {
@@ -227,10 +226,11 @@ async fn dispatch(
     ctx: &Arc<RoundCtx>,
     mut walk: Walk,
     mut position: i64,
-    tx: mpsc::UnboundedSender<Done>,
+    tx: mpsc::Sender<Done>,
 ) -> StoreResult<Walked> {
     let mut gate = ctx.inner.gate.subscribe(ctx.product);
     let mut seq = 0_u64;
+    let mut after: Option<oneshot::Receiver<()>> = None;
     loop {
         if ctx.stop.is_cancelled() {
             return Ok(Walked::Stopped);
@@ -258,7 +258,7 @@ async fn dispatch(
             if let Some(pos) = already.get(&sub.user_id) {
                 position = position.max(*pos);
                 item.position = *pos;
-                let _ = tx.send(Done::Skipped(item));
+                let _ = tx.send(Done::Skipped(item)).await;
                 continue;
             }
             let permit = tokio::select! {
@@ -269,7 +269,7 @@ async fn dispatch(
                     Err(_) => return Ok(Walked::Stopped),
                 },
             };
-            match deliver::ready_to_start(ctx, &mut gate).await {
+            match deliver::wait_for_stock(ctx, &mut gate).await {
                 Ready::Go => {}
                 Ready::SoldOut => {
                     ctx.end(Ending::SoldOut);
@@ -279,9 +279,19 @@ async fn dispatch(
             }
             position += 1;
             item.position = position;
+            // The slot is taken now, in line order; the task sleeps until it and starts only
+            // after its predecessor did, so starts stay in line order at any rate.
+            let slot = ctx.inner.limiter.reserve();
+            let (then, next_after) = oneshot::channel();
+            let turn = Turn {
+                after: after.replace(next_after),
+                then,
+            };
             tokio::spawn(deliver::deliver(
                 ctx.clone(),
                 item,
+                slot,
+                turn,
                 permit,
                 gate.clone(),
                 tx.clone(),

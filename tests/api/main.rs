@@ -12,6 +12,7 @@ mod products;
 mod round_helpers;
 mod rounds;
 mod rounds_failures;
+mod rounds_orders;
 mod rounds_stock;
 mod schedule;
 mod subscriptions;

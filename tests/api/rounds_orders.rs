@@ -1,0 +1,132 @@
+//! Restock rounds against real orders: notified users buy through `POST /products/{id}/orders`
+//! from the receiver, and the round stops the moment the stock is gone.
+
+use dropline::auth::{Principal, TokenKeys};
+use dropline::domain::ids::UserId;
+use dropline::http::mock_receiver::{Hook, MockReceiver};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+use crate::helpers::{SECRET, TestApp};
+use crate::round_helpers::{Tuning, users};
+
+crate::on_every_backend!(
+    notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_is_notified,
+    with_many_in_flight_buyers_sell_out_the_round_and_nothing_starts_after,
+);
+
+/// What the buyers saw: every order's status and when the last unit went.
+#[derive(Default)]
+struct Buyers {
+    answers: Vec<(i64, StatusCode)>,
+    sold_out_at: Option<Instant>,
+}
+
+/// A hook under which every notified user places an order over HTTP before the receiver answers.
+fn every_user_orders(app: &TestApp, product: i64, seen: Arc<Mutex<Buyers>>) -> Hook {
+    let (base, client) = (app.addr.clone(), app.client.clone());
+    let keys = TokenKeys::new(SECRET.as_bytes());
+    Arc::new(move |arrival| {
+        let (base, client, keys, seen) = (base.clone(), client.clone(), keys.clone(), seen.clone());
+        Box::pin(async move {
+            let user = arrival.user_id;
+            let token = keys
+                .mint(
+                    Principal::User(UserId::from_db(user)),
+                    Duration::from_secs(600),
+                )
+                .expect("mint");
+            let resp = client
+                .post(format!("{base}/products/{product}/orders"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("order");
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            let mut seen = seen.lock().unwrap();
+            seen.answers.push((user, status));
+            if status == StatusCode::CONFLICT
+                && body["error"]["code"] == "sold_out"
+                && seen.sold_out_at.is_none()
+            {
+                seen.sold_out_at = Some(Instant::now());
+            }
+        })
+    })
+}
+
+async fn notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_is_notified(
+    app: TestApp,
+) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let tuning = Tuning {
+        concurrency: 1,
+        ..Tuning::default()
+    };
+    let app = app.notifying(&receiver, tuning).await;
+    let line = users(60);
+    let product = app.product_with_line(0, &line, json!({})).await;
+    let seen = Arc::new(Mutex::new(Buyers::default()));
+    receiver.set_hook(every_user_orders(&app, product, seen.clone()));
+
+    let round = app.restock_and_wait(product, Some(10)).await;
+
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    assert_eq!(round["notified_count"], 10);
+    assert_eq!(round["last_sent_user_id"], line[9]);
+    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    assert_eq!(arrived, line[..10].to_vec());
+    let answers = seen.lock().unwrap().answers.clone();
+    assert_eq!(answers.len(), 10);
+    assert!(
+        answers.iter().all(|(_, s)| *s == StatusCode::CREATED),
+        "{answers:?}"
+    );
+    assert_eq!(app.stock(product).await, 0);
+    assert_eq!(app.recipients(product, 1, 100).await, line[..10].to_vec());
+    // Buyers left the line; the rest still wait for the next restock.
+    assert_eq!(app.line(product).await, line[10..].to_vec());
+}
+
+async fn with_many_in_flight_buyers_sell_out_the_round_and_nothing_starts_after(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.set_latency(Duration::from_millis(5));
+    let app = app.notifying(&receiver, Tuning::default()).await;
+    let line = users(400);
+    let product = app.product_with_line(0, &line, json!({})).await;
+    let seen = Arc::new(Mutex::new(Buyers::default()));
+    receiver.set_hook(every_user_orders(&app, product, seen.clone()));
+
+    let round = app.restock_and_wait(product, Some(30)).await;
+
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    let (answers, sold_out_at) = {
+        let seen = seen.lock().unwrap();
+        (seen.answers.clone(), seen.sold_out_at)
+    };
+    let created = answers
+        .iter()
+        .filter(|(_, s)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 30, "the shop sold exactly what it stocked");
+    assert_eq!(app.stock(product).await, 0);
+    let arrivals = receiver.arrivals();
+    assert!(arrivals.len() < line.len(), "the round stopped early");
+    assert_eq!(round["notified_count"], arrivals.len() as i64);
+    // Someone was told sold out only after the stock reached 0; any request that reached the
+    // receiver after that was already in flight (at most the concurrency bound of 64).
+    let sold_out_at = sold_out_at.expect("a late buyer was told sold_out");
+    let late = arrivals.iter().filter(|a| a.at > sold_out_at).count();
+    assert!(
+        late <= 64,
+        "{late} notifications arrived after the sell-out"
+    );
+    assert_eq!(
+        app.recipients(product, 1, 1000).await,
+        line[..arrivals.len()].to_vec()
+    );
+}
