@@ -197,6 +197,7 @@ fn engine(
             clock: Default::default(),
             channel,
             limiter: Arc::new(limiter),
+            events: Arc::new(dropline::events::EventHub::new()),
         },
         EngineConfig::default(),
     )

@@ -36,6 +36,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Run a recording webhook receiver that prints how many notifications arrive each second.
     MockReceiver(MockReceiverArgs),
+    /// Run the whole story on a throwaway database: a line, a restock, buyers, a summary.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Arguments of `mock-receiver`.

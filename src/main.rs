@@ -14,7 +14,12 @@ use dropline::{store, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(&cli.log);
+    let mut log = cli.log.clone();
+    if matches!(cli.command, Some(Command::Demo(_))) && log.log_level == "info" {
+        // The demo draws progress bars: only warnings may interrupt them.
+        log.log_level = "warn".into();
+    }
+    telemetry::init(&log);
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
@@ -33,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token(&args)?);
             Ok(())
         }
+        Some(Command::Demo(args)) => dropline::demo::run(&args).await.map(|_| ()),
         Some(Command::MockReceiver(args)) => {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
@@ -67,7 +73,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "no DROPLINE_JWT_SECRET is set: a random secret is used, valid only for this run"
         );
         eprintln!(
-            "\nAdmin token (valid only for this run):\n\n  {token}\n\nTry: curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/brands\n"
+            "\nAdmin token (valid only for this run):\n\n  {token}\n\nTry: curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/brands\nDashboard: http://{addr}/  (paste the token there)\n"
         );
     }
     tracing::info!(%addr, "dropline is listening");

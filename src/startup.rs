@@ -13,6 +13,7 @@ use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
 use crate::coord::Shared;
 use crate::domain::clock::Clock;
+use crate::events::EventHub;
 use crate::notify::limiter::Limiter;
 use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
@@ -66,6 +67,7 @@ impl Application {
             Some(shared) => StockGate::shared(shared.stock()),
             None => StockGate::new(),
         });
+        let events = Arc::new(EventHub::new());
         let notifier = Notifier::new(
             EngineParts {
                 store: store.clone(),
@@ -73,7 +75,14 @@ impl Application {
                 clock: clock.clone(),
                 channel: notify::channel_from(&settings.notify)
                     .context("Failed to set up the notification channel")?,
-                limiter: Arc::new(Limiter::new(settings.notify.notify_rate)),
+                limiter: Arc::new(match &shared {
+                    Some(shared) => Limiter::shared(
+                        shared.schedule(settings.notify.notify_rate),
+                        settings.notify.notify_rate,
+                    ),
+                    None => Limiter::new(settings.notify.notify_rate),
+                }),
+                events: events.clone(),
             },
             notify::config_from(&settings.notify),
         );
@@ -82,6 +91,7 @@ impl Application {
             keys,
             clock,
             gate,
+            events,
             notifier,
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
@@ -152,10 +162,13 @@ impl Application {
         // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
         // get their answer and the HTTP drain below can finish.
         let notifier = self.state.notifier.clone();
+        let events = self.state.events.clone();
         let stopping = shutdown.clone();
         tracker.spawn(async move {
             stopping.cancelled().await;
             notifier.cancel();
+            // Open event streams end too, or the HTTP drain would wait for them forever.
+            events.close();
         });
         let app = http::router(self.state.clone());
         let served = axum::serve(self.listener, app)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenKeys;
 use crate::domain::clock::Clock;
+use crate::events::EventHub;
 use crate::notify::Notifier;
 use crate::shop::gate::StockGate;
 use crate::store::Store;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The stock gate in front of the database.
     pub gate: Arc<StockGate>,
+    /// Live round progress for the operators' event stream.
+    pub events: Arc<EventHub>,
     /// The restock round engine.
     pub notifier: Notifier,
 }

@@ -1,4 +1,6 @@
-//! Tracing setup for the binary.
+//! Tracing setup for the binary, and the Prometheus metrics.
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 

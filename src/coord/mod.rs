@@ -3,6 +3,7 @@
 
 pub mod schedule;
 pub mod stock;
+mod stock_scripts;
 pub mod worker;
 
 use anyhow::Context;
@@ -53,6 +54,16 @@ impl Shared {
             prefix: settings.prefix.clone(),
             instance,
         }))
+    }
+
+    /// The notification schedule every instance shares.
+    pub fn schedule(&self, rate: u32) -> schedule::RedisSchedule {
+        schedule::RedisSchedule::new(
+            self.conn.clone(),
+            format!("{}:notify-schedule", self.prefix),
+            rate,
+            &self.instance,
+        )
     }
 
     /// The shared stock counters.

@@ -5,12 +5,15 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::ApiResult;
 use super::extract::{Body, Caller};
+use super::openapi::{BrandPage, ErrorBody};
 use super::query::PageQuery;
 use crate::domain::brand::{Brand, BrandCategory, Name, NewBrand};
+use crate::domain::ids::BrandId;
 use crate::domain::page::Page;
 use crate::state::AppState;
 
@@ -19,31 +22,66 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/brands", get(list).post(create))
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateBrand {
+/// A brand as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Brand)]
+pub struct BrandView {
+    #[schema(value_type = i64, minimum = 1)]
+    id: BrandId,
     name: String,
+    #[schema(value_type = String, example = "camping")]
+    category: BrandCategory,
+}
+
+impl From<Brand> for BrandView {
+    fn from(b: Brand) -> Self {
+        Self {
+            id: b.id,
+            name: b.name,
+            category: b.category,
+        }
+    }
+}
+
+/// The body of `POST /brands`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateBrand {
+    name: String,
+    /// `camping`, `fashion` or `other`.
     category: String,
 }
 
+/// Creates a brand (admin).
+#[utoipa::path(post, path = "/brands", tag = "brands", request_body = CreateBrand,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created", body = BrandView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<CreateBrand>,
-) -> ApiResult<(StatusCode, Json<Brand>)> {
+) -> ApiResult<(StatusCode, Json<BrandView>)> {
     caller.require_admin()?;
     let brand = NewBrand {
         name: Name::parse("name", &body.name)?,
         category: BrandCategory::try_from(body.category.as_str())?,
     };
     let created = state.store.create_brand(&brand, state.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(created.into())))
 }
 
+/// Lists brands by id.
+#[utoipa::path(get, path = "/brands", tag = "brands", params(PageQuery),
+    responses((status = 200, description = "A page of brands", body = BrandPage), (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<Brand>>> {
+) -> ApiResult<Json<Page<BrandView>>> {
     let page = q.parse()?;
     let rows = state.store.list_brands(&page).await?;
-    Ok(Json(Page::from_rows(rows, &page, |b| b.id.get())))
+    Ok(Json(
+        Page::from_rows(rows, &page, |b| b.id.get()).map(BrandView::from),
+    ))
 }

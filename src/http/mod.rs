@@ -1,10 +1,15 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
 mod brands;
+mod dashboard;
 pub mod error;
+mod events;
 pub mod extract;
 mod health;
 pub mod mock_receiver;
+mod observe;
+pub mod openapi;
+mod ops;
 mod orders;
 pub mod products;
 mod query;
@@ -27,16 +32,22 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::metrics::install();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(health::router())
         .merge(brands::router())
         .merge(products::router())
         .merge(subscriptions::router())
+        .merge(ops::router())
+        .merge(openapi::router())
+        .merge(events::router())
+        .merge(dashboard::router())
         .merge(orders::router())
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(observe::record))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(subscriptions::IMPORT_BODY_LIMIT))
         .layer(

@@ -7,9 +7,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, OptionalBody, path_id};
+use super::openapi::{ErrorBody, OrderPage};
 use super::query::PageQuery;
 use crate::domain::ValidationError;
 use crate::domain::ids::{OrderId, ProductId, UserId};
@@ -19,6 +21,7 @@ use crate::domain::order::{
 use crate::domain::page::Page;
 use crate::shop::orders::{self, OrderError};
 use crate::state::AppState;
+use crate::telemetry::metrics;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -31,12 +34,19 @@ pub fn router() -> Router<AppState> {
 }
 
 /// An order as clients see it.
-#[derive(Debug, Serialize)]
-struct OrderView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Order)]
+pub struct OrderView {
+    #[schema(value_type = i64)]
     id: OrderId,
+    #[schema(value_type = i64)]
     product_id: ProductId,
+    #[schema(value_type = i64)]
     user_id: UserId,
+    #[schema(value_type = i64, minimum = 1)]
     quantity: Quantity,
+    /// `RESERVED`, `PAID`, `CANCELED` or `EXPIRED`.
+    #[schema(value_type = String, example = "RESERVED")]
     status: OrderStatus,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -73,8 +83,9 @@ impl From<OrderError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct PlaceBody {
+/// The optional body of `POST /products/{id}/orders`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PlaceBody {
     quantity: Option<i64>,
 }
 
@@ -93,6 +104,18 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
     Ok(Some(IdempotencyKey::try_from(text)?))
 }
 
+/// Places an order (user): reserves stock and holds it for payment.
+#[utoipa::path(post, path = "/products/{id}/orders", tag = "orders", params(("id" = i64, Path, description = "Product id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1..=64 visible ASCII characters")),
+    request_body(content = Option<PlaceBody>), security(("bearer" = [])),
+    responses((status = 201, description = "Reserved", body = OrderView),
+        (status = 200, description = "The order this idempotency key already placed", body = OrderView),
+        (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn place(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,13 +132,25 @@ async fn place(
         quantity,
         idempotency_key: idempotency_key(&headers)?,
     };
+    let placed = orders::place(&state, &req).await;
+    metrics::order(match &placed {
+        Ok(Placement::Created(_)) => "reserved",
+        Ok(Placement::Existing(_)) => "replayed",
+        Err(OrderError::Conflict(c)) => c.code(),
+        Err(_) => "failed",
+    });
     // Every answer below is sent after the database committed (or refused) the order.
-    Ok(match orders::place(&state, &req).await? {
+    Ok(match placed? {
         Placement::Created(o) => (StatusCode::CREATED, Json(o.into())),
         Placement::Existing(o) => (StatusCode::OK, Json(o.into())),
     })
 }
 
+/// Reads an order (its user, or admin).
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
+    responses((status = 200, description = "The order", body = OrderView), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,11 +160,21 @@ async fn show(
     Ok(Json(orders::get(&state, &caller.0, id).await?.into()))
 }
 
-#[derive(Debug, Deserialize)]
-struct PayBody {
+/// The body of `POST /orders/{id}/pay`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PayBody {
     payment_ref: String,
 }
 
+/// Pays a reserved order (its user); idempotent for the same `payment_ref`.
+#[utoipa::path(post, path = "/orders/{id}/pay", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PayBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "Paid", body = OrderView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn pay(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,21 +183,33 @@ async fn pay(
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
     let payment = PaymentRef::try_from(body.payment_ref.as_str())?;
-    Ok(Json(
-        orders::pay(&state, &caller.0, id, &payment).await?.into(),
-    ))
+    let paid = orders::pay(&state, &caller.0, id, &payment).await?;
+    metrics::order("paid");
+    Ok(Json(paid.into()))
 }
 
+/// Cancels an order (its user, or admin); its units return to stock. Idempotent.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
+    responses((status = 200, description = "Canceled", body = OrderView), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "The state of things refuses the request", body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    Ok(Json(orders::cancel(&state, &caller.0, id).await?.into()))
+    let canceled = orders::cancel(&state, &caller.0, id).await?;
+    metrics::order("canceled");
+    Ok(Json(canceled.into()))
 }
 
 /// The caller's orders, newest first; `next` continues with older ones.
+#[utoipa::path(get, path = "/me/orders", tag = "orders", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "A page of orders", body = OrderPage), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn mine(
     State(state): State<AppState>,
     caller: Caller,

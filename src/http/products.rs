@@ -7,9 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, path_id};
+use super::openapi::{ErrorBody, ProductPage};
 use super::query::PageQuery;
 use crate::auth::Principal;
 use crate::domain::brand::Name;
@@ -26,19 +28,28 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A product as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Product)]
 pub struct ProductView {
+    #[schema(value_type = i64, minimum = 1)]
     id: ProductId,
     name: String,
+    #[schema(value_type = Vec<i64>)]
     brand_ids: Vec<BrandId>,
+    /// Price in minor units (KRW won).
     price: i64,
+    /// Units free to order now.
     stock: i64,
+    /// `IN_STOCK` or `SOLD_OUT`.
+    #[schema(value_type = String, example = "IN_STOCK")]
     stock_status: &'static str,
     restock_round: i64,
     sale_starts_at: Option<DateTime<Utc>>,
     sale_ends_at: Option<DateTime<Utc>>,
     per_user_limit: i64,
     hold_seconds: i64,
+    /// `restart` or `rotate`.
+    #[schema(value_type = String, example = "restart")]
     line_policy: LinePolicy,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -65,8 +76,9 @@ impl From<Product> for ProductView {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateProduct {
+/// The body of `POST /products`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateProduct {
     name: String,
     brand_ids: Vec<i64>,
     price: i64,
@@ -85,6 +97,13 @@ fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, Ap
         .unwrap_or(current))
 }
 
+/// Creates a collaboration (admin, or a brand listed in `brand_ids`).
+#[utoipa::path(post, path = "/products", tag = "products", request_body = CreateProduct,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created", body = ProductView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,6 +154,9 @@ pub async fn load_managed(state: &AppState, caller: &Caller, raw_id: &str) -> Ap
     Ok(product)
 }
 
+/// Reads one product.
+#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = i64, Path, description = "Product id")),
+    responses((status = 200, description = "The product", body = ProductView), (status = 404, description = "Unknown id", body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -142,6 +164,9 @@ async fn show(
     Ok(Json(load(&state, &id).await?.into()))
 }
 
+/// Lists products by id.
+#[utoipa::path(get, path = "/products", tag = "products", params(PageQuery),
+    responses((status = 200, description = "A page of products", body = ProductPage), (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
@@ -162,19 +187,30 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
-struct PatchProduct {
+/// The body of `PATCH /products/{id}`: absent fields stay, a null sale time clears it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PatchProduct {
     name: Option<String>,
     price: Option<i64>,
     #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     sale_starts_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     sale_ends_at: Option<Option<DateTime<Utc>>>,
     per_user_limit: Option<i64>,
     hold_seconds: Option<i64>,
     line_policy: Option<String>,
 }
 
+/// Changes a product's name or sale settings (admin or an owning brand).
+#[utoipa::path(patch, path = "/products/{id}", tag = "products", params(("id" = i64, Path, description = "Product id")), request_body = PatchProduct,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The changed product", body = ProductView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

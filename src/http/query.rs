@@ -1,15 +1,20 @@
 //! Query-string parsing for lists.
 
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::error::ApiError;
 use crate::domain::ValidationError;
 use crate::domain::page::PageRequest;
 
 /// The raw `?limit=&after=` of a list; parsed into a [`PageRequest`].
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page size, 1..=1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The `next` cursor of the previous page.
     after: Option<String>,
 }
 

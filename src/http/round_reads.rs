@@ -6,9 +6,11 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Caller;
+use super::openapi::{ErrorBody, RecipientPage, RoundPage};
 use super::products::load_managed;
 use super::query::PageQuery;
 use super::rounds::RoundView;
@@ -28,8 +30,10 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One notified user.
-#[derive(Debug, Serialize)]
-struct RecipientView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Recipient)]
+pub struct RecipientView {
+    #[schema(value_type = i64)]
     user_id: UserId,
     sent_at: DateTime<Utc>,
 }
@@ -41,6 +45,13 @@ fn round_number(raw: &str) -> Result<i64, ApiError> {
         .ok_or(ApiError::NotFound("round"))
 }
 
+/// A product's rounds, newest first (admin or an owning brand).
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds", tag = "rounds", params(("id" = i64, Path, description = "Product id"), PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of rounds", body = RoundPage), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,6 +66,12 @@ async fn list(
     ))
 }
 
+/// One round (admin or an owning brand).
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}", tag = "rounds", params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The round", body = RoundView), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,6 +86,13 @@ async fn show(
     Ok(Json(round.into()))
 }
 
+/// The users a round notified, in line order (admin or an owning brand).
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}/recipients", tag = "rounds",
+    params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number"), PageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "A page of recipients", body = RecipientPage), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn recipients(
     State(state): State<AppState>,
     caller: Caller,

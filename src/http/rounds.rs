@@ -7,9 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, OptionalBody};
+use super::openapi::ErrorBody;
 use super::products::{load, load_managed};
 use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
@@ -26,11 +28,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A round as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Round)]
 pub struct RoundView {
+    #[schema(value_type = i64)]
     product_id: ProductId,
     round: i64,
+    /// `IN_PROGRESS`, `COMPLETED`, `CANCELED_BY_SOLD_OUT` or `CANCELED_BY_ERROR`.
+    #[schema(value_type = String, example = "IN_PROGRESS")]
     status: RoundStatus,
+    #[schema(value_type = Option<i64>)]
     last_sent_user_id: Option<UserId>,
     notified_count: i64,
     started_at: DateTime<Utc>,
@@ -54,8 +61,11 @@ impl From<Round> for RoundView {
 }
 
 /// `?wait=true`: answer once the round has ended.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
+    /// `true`: answer 200 once the round has ended.
+    #[param(value_type = Option<bool>)]
     wait: Option<String>,
 }
 
@@ -69,12 +79,25 @@ impl WaitQuery {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The optional body of a restock: units added to stock.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RestockRequest {
+pub struct RestockRequest {
+    #[schema(minimum = 1)]
     quantity: Option<i64>,
 }
 
+/// Restocks and opens a notification round (admin or an owning brand).
+#[utoipa::path(post, path = "/products/{id}/notifications/re-stock", tag = "rounds", params(("id" = i64, Path, description = "Product id"), WaitQuery),
+    request_body(content = Option<RestockRequest>), security(("bearer" = [])),
+    responses((status = 202, description = "The round opened and is notifying the line", body = RoundView),
+        (status = 200, description = "With wait=true: the round as it ended", body = RoundView),
+        (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn restock(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,6 +134,16 @@ async fn restock(
     answer(&state, round, wait.then_some(watch)).await
 }
 
+/// Resumes the latest round when it is CANCELED_BY_ERROR (admin).
+#[utoipa::path(post, path = "/admin/products/{id}/notifications/re-stock", tag = "rounds", params(("id" = i64, Path, description = "Product id"), WaitQuery),
+    security(("bearer" = [])),
+    responses((status = 202, description = "The round goes on from the next subscriber", body = RoundView),
+        (status = 200, description = "With wait=true: the round as it ended", body = RoundView),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn resume(
     State(state): State<AppState>,
     caller: Caller,

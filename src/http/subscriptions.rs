@@ -7,9 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller};
+use super::openapi::{ErrorBody, LinePage, SubscriptionPage};
 use super::products::load;
 use super::query::PageQuery;
 use crate::domain::ValidationError;
@@ -34,9 +36,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A place in a line as clients see it.
-#[derive(Debug, Serialize)]
-struct SubscriptionView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Subscription)]
+pub struct SubscriptionView {
+    #[schema(value_type = i64)]
     product_id: ProductId,
+    #[schema(value_type = i64)]
     user_id: UserId,
     active: bool,
     created_at: DateTime<Utc>,
@@ -53,6 +58,13 @@ impl From<Subscription> for SubscriptionView {
     }
 }
 
+/// Joins the product's line (user); 200 when already in it.
+#[utoipa::path(put, path = "/products/{id}/subscription", tag = "line", params(("id" = i64, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Joined the line", body = SubscriptionView),
+        (status = 200, description = "Already in the line", body = SubscriptionView), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody)))]
 async fn join(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,6 +83,12 @@ async fn join(
     Ok((status, Json(sub.into())))
 }
 
+/// Leaves the product's line (user).
+#[utoipa::path(delete, path = "/products/{id}/subscription", tag = "line", params(("id" = i64, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Not in the line any more"), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody)))]
 async fn leave(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +103,12 @@ async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller's lines (user).
+#[utoipa::path(get, path = "/me/subscriptions", tag = "line", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of subscriptions", body = SubscriptionPage), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn mine(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,13 +123,21 @@ async fn mine(
 }
 
 /// One place in a product's line, for operators.
-#[derive(Debug, Serialize)]
-struct LineEntryView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LineEntry)]
+pub struct LineEntryView {
+    #[schema(value_type = i64)]
     user_id: UserId,
     created_at: DateTime<Utc>,
 }
 
 /// The product's line, front first (admin).
+#[utoipa::path(get, path = "/admin/products/{id}/subscriptions", tag = "line", params(("id" = i64, Path, description = "Product id"), PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of the line", body = LinePage), (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn line(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,17 +159,27 @@ async fn line(
     )))
 }
 
-#[derive(Debug, Deserialize)]
-struct ImportRequest {
+/// The body of the line import: user ids in line order, at most 100,000.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ImportRequest {
     user_ids: Vec<i64>,
 }
 
-#[derive(Debug, Serialize)]
-struct ImportView {
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportView {
     imported: u64,
     already_active: u64,
 }
 
+/// Appends users to the line in order (admin); those already in it keep their place.
+#[utoipa::path(post, path = "/admin/products/{id}/subscriptions/import", tag = "line", params(("id" = i64, Path, description = "Product id")),
+    request_body = ImportRequest, security(("bearer" = [])),
+    responses((status = 200, description = "Imported", body = ImportView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn import(
     State(state): State<AppState>,
     caller: Caller,

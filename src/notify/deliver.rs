@@ -171,7 +171,18 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             product_name: ctx.product_name.clone(),
             sent_at,
         };
-        let asked = match ctx.inner.channel.send(&notification).await {
+        ctx.inner.events.started(ctx.product, ctx.round);
+        let sent = ctx.inner.channel.send(&notification).await;
+        match &sent {
+            Ok(()) => ctx.inner.events.succeeded(
+                ctx.product,
+                ctx.round,
+                ctx.inner.gate.level(ctx.product).available,
+                sent_at,
+            ),
+            Err(_) => ctx.inner.events.failed(ctx.product),
+        }
+        let asked = match sent {
             Ok(()) => return Done::Sent(item, sent_at),
             Err(SendError::Permanent(reason)) => {
                 ctx.end(Ending::Failed(format!(

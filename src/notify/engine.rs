@@ -15,6 +15,7 @@ use super::runner;
 use crate::domain::clock::Clock;
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Lease, Round, RoundStatus};
+use crate::events::EventHub;
 use crate::shop::gate::StockGate;
 use crate::store::{Store, StoreResult};
 
@@ -66,6 +67,8 @@ pub struct EngineParts {
     pub channel: Arc<dyn Channel>,
     /// The global rate limit.
     pub limiter: Arc<Limiter>,
+    /// Where live progress goes.
+    pub events: Arc<EventHub>,
 }
 
 type RoundKey = (ProductId, i64);
@@ -77,6 +80,7 @@ pub(crate) struct Inner {
     pub clock: Clock,
     pub channel: Arc<dyn Channel>,
     pub limiter: Arc<Limiter>,
+    pub events: Arc<EventHub>,
     /// Bounds the requests in flight across all rounds.
     pub permits: Arc<Semaphore>,
     pub config: EngineConfig,
@@ -160,6 +164,7 @@ impl Notifier {
                 clock: parts.clock,
                 channel: parts.channel,
                 limiter: parts.limiter,
+                events: parts.events,
                 permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
                 config,
                 owner,
@@ -204,6 +209,7 @@ impl Notifier {
         self.inner.tracker.spawn(
             async move {
                 runner::run(&inner, product, round).await;
+                inner.events.forget(product, round);
                 lock(&inner.running).remove(&key);
                 tx.send_replace(true);
             }

@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
+use crate::coord::schedule::RedisSchedule;
+
 /// Extra length of the guarded window, so jitter between here and the provider cannot squeeze
 /// N + 1 arrivals into one of its seconds. Costs 0.5% of the rate.
 pub const WINDOW_MARGIN: Duration = Duration::from_millis(5);
@@ -23,6 +25,8 @@ pub const WINDOW_MARGIN: Duration = Duration::from_millis(5);
 pub struct Limiter {
     /// None when unlimited.
     pace: Option<Pace>,
+    /// With several instances, the schedule lives in Redis and replaces the local one.
+    shared: Option<RedisSchedule>,
 }
 
 #[derive(Debug)]
@@ -64,17 +68,35 @@ impl Limiter {
                     starts: VecDeque::with_capacity(rate),
                 }),
             }),
+            shared: None,
+        }
+    }
+
+    /// Paces by a schedule kept in Redis, shared by every instance; `per_second` 0 is unlimited.
+    pub fn shared(schedule: RedisSchedule, per_second: u32) -> Self {
+        if per_second == 0 {
+            return Self::unlimited();
+        }
+        Self {
+            pace: None,
+            shared: Some(schedule),
         }
     }
 
     /// No pacing at all.
     pub fn unlimited() -> Self {
-        Self { pace: None }
+        Self {
+            pace: None,
+            shared: None,
+        }
     }
 
     /// The configured rate per second, None when unlimited.
     pub fn rate(&self) -> Option<usize> {
-        self.pace.as_ref().map(|p| p.rate)
+        match &self.shared {
+            Some(s) => Some(s.rate() as usize),
+            None => self.pace.as_ref().map(|p| p.rate),
+        }
     }
 
     /// Waits for this caller's turn to start one request. Dropping the future gives up the
@@ -86,7 +108,8 @@ impl Limiter {
         self.admit().await;
     }
 
-    /// Reserves the next slot of the schedule without waiting; None when unlimited. The caller
+    /// Reserves the next slot of the schedule without waiting; None when unlimited or when the
+    /// schedule is shared (then `admit` takes the shared slot and waits for it). The caller
     /// sleeps until the slot, then calls `admit` right before it starts. Reserving ahead keeps
     /// late timer wake-ups from pushing the whole schedule back.
     pub fn reserve(&self) -> Option<Instant> {
@@ -101,6 +124,10 @@ impl Limiter {
     /// The last check before a start: waits until the start would not put more than N starts
     /// into one window, then records it.
     pub async fn admit(&self) {
+        if let Some(schedule) = &self.shared {
+            // The shared schedule is reserved and checked in Redis, in one step here.
+            return acquire_shared(schedule).await;
+        }
         let Some(pace) = &self.pace else { return };
         loop {
             let wait = {
@@ -120,6 +147,29 @@ impl Limiter {
                 }
             };
             sleep_until(wait).await;
+        }
+    }
+}
+
+/// Takes the next slot of the shared schedule and sleeps until it. While Redis does not
+/// answer nothing starts: the limit holds even then, at the cost of pausing the rounds.
+async fn acquire_shared(schedule: &RedisSchedule) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let taken = match schedule.take().await {
+            Ok(slot) => {
+                tokio::time::sleep(slot.wait).await;
+                schedule.confirm().await
+            }
+            Err(e) => Err(e),
+        };
+        match taken {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "Failed to take a slot of the shared notification schedule");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
         }
     }
 }

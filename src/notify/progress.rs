@@ -63,8 +63,9 @@ impl Progress {
     }
 }
 
-/// Collects outcomes until every sender is gone, writing a batch whenever it is full and at
-/// least every `flush_every`; writes the last batch before returning.
+/// Collects outcomes until every sender is gone, writing them as soon as they arrive (in
+/// batches of what queued up during the previous write, at most `batch_rows`) and at least
+/// every `flush_every` (which renews the lease); writes the last batch before returning.
 pub(crate) async fn collect(
     ctx: Arc<RoundCtx>,
     mut rx: mpsc::Receiver<Done>,
@@ -86,7 +87,16 @@ pub(crate) async fn collect(
             done = rx.recv() => match done {
                 Some(done) => {
                     p.add(done);
-                    if p.rows.len() >= config.batch_rows {
+                    // Write what has arrived at once, batching whatever queued up meanwhile:
+                    // a crash then re-sends no more than what was in flight, and a fast run
+                    // still writes full batches.
+                    while p.rows.len() < config.batch_rows {
+                        match rx.try_recv() {
+                            Ok(more) => p.add(more),
+                            Err(_) => break,
+                        }
+                    }
+                    if !p.rows.is_empty() {
                         flush(&ctx, &mut p).await?;
                     }
                 }
@@ -117,6 +127,13 @@ async fn flush(ctx: &RoundCtx, p: &mut Progress) -> Result<(), Lost> {
         match written {
             Ok(true) => {
                 p.rows.clear();
+                ctx.inner.events.checkpoint(
+                    ctx.product,
+                    ctx.round,
+                    p.checkpoint.last_sent_user_id,
+                    ctx.inner.gate.level(ctx.product).available,
+                    ctx.inner.now(),
+                );
                 return Ok(());
             }
             Ok(false) => {

@@ -146,6 +146,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
     let Some(p) = inner.store.get_product(product).await? else {
         return Ok(());
     };
+    inner
+        .events
+        .begin(&r, inner.gate.level(product).available, inner.now());
     // Positions go on from the end of the unbroken run.
     let base = match r.last_sent_user_id {
         Some(u) => inner
@@ -217,6 +220,10 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
             inner.now(),
         )
         .await?;
+    if let Some(ended) = inner.store.get_round(product, round).await? {
+        let stock = inner.gate.level(product).available;
+        inner.events.finished(&ended, stock, inner.now());
+    }
     tracing::info!(%product, round, status = status.as_str(), "round ended");
     Ok(())
 }

@@ -149,6 +149,14 @@ impl StockGate {
         })
     }
 
+    /// Every product's current level, for the metrics scrape.
+    pub fn snapshot(&self) -> Vec<(ProductId, StockLevel)> {
+        match self.products.read() {
+            Ok(map) => map.iter().map(|(p, tx)| (*p, *tx.borrow())).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Returns units to the gate after a committed cancel, expiry or restock.
     pub fn add(&self, product: ProductId, quantity: i64) {
         self.sender(product)

@@ -20,6 +20,7 @@ pub async fn expire_due(state: &AppState) -> StoreResult<usize> {
         state.gate.returned(*product, *units).await;
     }
     if done.orders > 0 {
+        crate::telemetry::metrics::orders_expired(done.orders as u64);
         tracing::info!(orders = done.orders, "expired unpaid holds");
     }
     Ok(done.orders)

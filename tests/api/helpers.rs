@@ -55,7 +55,7 @@ pub struct MysqlDatabase {
 }
 
 impl MysqlDatabase {
-    async fn create(server_url: &str) -> Self {
+    pub async fn create(server_url: &str) -> Self {
         let name = format!("dropline_t_{}", uuid_like());
         let mut conn = sqlx::MySqlConnection::connect(server_url)
             .await
@@ -70,7 +70,7 @@ impl MysqlDatabase {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         let base = self
             .server_url
             .rsplit_once('/')
@@ -105,7 +105,7 @@ impl Drop for MysqlDatabase {
     }
 }
 
-fn uuid_like() -> String {
+pub fn uuid_like() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     (0..16)

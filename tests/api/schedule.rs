@@ -14,7 +14,7 @@ async fn redis_schedule_spaces_every_slot_by_the_interval_across_instances() {
         let conn = redis::aio::ConnectionManager::new(client.clone())
             .await
             .expect("DROPLINE_TEST_REDIS_URL does not answer");
-        schedules.push(RedisSchedule::new(conn, key.clone(), 500));
+        schedules.push(RedisSchedule::new(conn, key.clone(), 500, "test"));
     }
     let mut tasks = Vec::new();
     for s in schedules {

@@ -33,7 +33,7 @@ impl LineStore for MysqlStore {
         let mut tx = self.write_tx().await?;
         let existing: Option<LineRow> = sqlx::query_as(
             "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-             WHERE product_id = ? AND user_id = ? FOR UPDATE",
+             WHERE product_id = ? AND user_id = ?",
         )
         .bind(product.get())
         .bind(user.get())

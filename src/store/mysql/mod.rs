@@ -2,6 +2,7 @@
 
 mod catalog;
 mod line;
+mod order_expiry;
 mod orders;
 mod rounds;
 

@@ -3,12 +3,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{MySql, QueryBuilder, Transaction};
-use std::collections::BTreeMap;
+use sqlx::{MySql, Transaction};
 
 use super::MysqlStore;
 use crate::domain::Conflict;
-use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, Transition,
 };
@@ -181,6 +180,8 @@ impl OrderStore for MysqlStore {
             .bind(req.quantity.get())
             .execute(&mut *tx)
             .await?;
+        // sqlx connects with CLIENT_FOUND_ROWS, so this counts matched rows; a match always
+        // changes the row here (quantity >= 1), so matched and changed agree.
         if taken.rows_affected() != 1 {
             return Err(Conflict::SoldOut.into());
         }
@@ -265,62 +266,6 @@ impl OrderStore for MysqlStore {
     }
 
     async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
-        let now_ms = now.timestamp_millis();
-        let due: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT id, product_id, quantity FROM orders \
-             WHERE status = 'RESERVED' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        if due.is_empty() {
-            return Ok(Expired::default());
-        }
-        let mut tx = self.write_tx().await?;
-        // Products first, in id order: the same lock order as every other order change.
-        let mut products: Vec<i64> = due.iter().map(|(_, p, _)| *p).collect();
-        products.sort_unstable();
-        products.dedup();
-        let mut lock = QueryBuilder::new("SELECT id FROM product WHERE id IN (");
-        let mut ids = lock.separated(", ");
-        for p in &products {
-            ids.push_bind(*p);
-        }
-        lock.push(") ORDER BY id FOR UPDATE");
-        lock.build().execute(&mut *tx).await?;
-        let mut orders = 0;
-        let mut returned: BTreeMap<i64, i64> = BTreeMap::new();
-        for (id, product, quantity) in due {
-            // Conditional: a pay or cancel that committed first keeps its order.
-            let done = sqlx::query(
-                "UPDATE orders SET status = 'EXPIRED', updated_at = ? \
-                 WHERE id = ? AND status = 'RESERVED' AND expires_at <= ?",
-            )
-            .bind(now_ms)
-            .bind(id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                orders += 1;
-                *returned.entry(product).or_default() += quantity;
-            }
-        }
-        for (product, quantity) in &returned {
-            sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
-                .bind(quantity)
-                .bind(product)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Expired {
-            orders,
-            returned: returned
-                .into_iter()
-                .map(|(p, q)| (ProductId::from_db(p), q))
-                .collect(),
-        })
+        super::order_expiry::expire_due(self, now, limit).await
     }
 }

@@ -44,8 +44,11 @@ impl RoundStore for MysqlStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
+        // A plain read: the product row lock above already serialises round changes of this
+        // product, and a locking read here would take a gap lock that deadlocks with another
+        // product's first round inserting into the same gap.
         let latest: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1 FOR UPDATE",
+            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1",
             select_rounds()
         )))
         .bind(product.get())
@@ -112,8 +115,11 @@ impl RoundStore for MysqlStore {
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
+        // A plain read: the product row lock above already serialises round changes of this
+        // product, and a locking read here would take a gap lock that deadlocks with another
+        // product's first round inserting into the same gap.
         let latest: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1 FOR UPDATE",
+            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1",
             select_rounds()
         )))
         .bind(product.get())
@@ -125,10 +131,10 @@ impl RoundStore for MysqlStore {
         if !latest.status.can_move_to(RoundStatus::InProgress) {
             return Err(Conflict::NothingToResume.into());
         }
-        sqlx::query(
+        let resumed = sqlx::query(
             "UPDATE product_notification_history SET status = 'IN_PROGRESS', finished_at = NULL, \
              error = NULL, lease_owner = ?, lease_expires_at = ?, updated_at = ? \
-             WHERE product_id = ? AND round = ?",
+             WHERE product_id = ? AND round = ? AND status = 'CANCELED_BY_ERROR'",
         )
         .bind(&lease.owner)
         .bind(lease.expires_at.timestamp_millis())
@@ -137,6 +143,9 @@ impl RoundStore for MysqlStore {
         .bind(latest.round)
         .execute(&mut *tx)
         .await?;
+        if resumed.rows_affected() == 0 {
+            return Err(Conflict::NothingToResume.into());
+        }
         tx.commit().await?;
         self.get_round(product, latest.round)
             .await?

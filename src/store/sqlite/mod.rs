@@ -1,8 +1,10 @@
 //! The embedded backend: one SQLite file in WAL mode. Writers take the lock up front
 //! (`BEGIN IMMEDIATE`) because SQLite has no row locks.
 
+mod batch_ledger;
 mod catalog;
 mod line;
+mod order_batch;
 mod orders;
 mod rounds;
 
@@ -40,6 +42,8 @@ pub struct SqliteStore {
     /// Queues this process's order writes in memory: SQLite has one writer at a time, and
     /// waiting here is far cheaper than retrying in SQLite's busy handler, which sleeps.
     order_writes: Arc<tokio::sync::Mutex<()>>,
+    /// The group-commit writer that places orders (see `order_batch`).
+    placements: tokio::sync::mpsc::Sender<order_batch::Placing>,
 }
 
 impl SqliteStore {
@@ -55,9 +59,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
+        let order_writes = Arc::default();
+        let placements = order_batch::spawn(pool.clone(), Arc::clone(&order_writes));
         Ok(Self {
             pool,
-            order_writes: Arc::default(),
+            order_writes,
+            placements,
         })
     }
 

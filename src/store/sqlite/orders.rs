@@ -1,20 +1,22 @@
-//! Orders on SQLite: each change is one `BEGIN IMMEDIATE` transaction, queued in process.
+//! Orders on SQLite: each change is one `BEGIN IMMEDIATE` transaction, queued in process;
+//! placements go through the group-commit writer in `order_batch`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, Transaction};
 use std::collections::BTreeMap;
 
+use tokio::sync::oneshot;
+
 use super::SqliteStore;
+use super::order_batch::Placing;
 use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, Transition,
 };
 use crate::domain::page::PageRequest;
-use crate::store::orders::{
-    Change, OrderRow, SaleRow, is_unique_violation, lost_race, order_select,
-};
+use crate::store::orders::{Change, OrderRow, lost_race, order_select};
 use crate::store::{OrderStore, StoreError, StoreResult};
 
 type Tx = Transaction<'static, Sqlite>;
@@ -112,81 +114,15 @@ impl SqliteStore {
 #[async_trait]
 impl OrderStore for SqliteStore {
     async fn place_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
-        let now_ms = now.timestamp_millis();
-        let turn = self.order_writes.lock().await;
-        let mut tx = self.write_tx().await?;
-        let sale: SaleRow = sqlx::query_as(
-            "SELECT sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
-             FROM product WHERE id = ?",
-        )
-        .bind(req.product_id.get())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        if let Some(key) = &req.idempotency_key {
-            let known: Option<OrderRow> =
-                sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
-                    .bind(req.user_id.get())
-                    .bind(key.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(row) = known {
-                return Ok(req.replay(row.into())?);
-            }
-        }
-        let held: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS INTEGER) FROM orders \
-             WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')",
-        )
-        .bind(req.product_id.get())
-        .bind(req.user_id.get())
-        .fetch_one(&mut *tx)
-        .await?;
-        sale.check(now_ms, held, req.quantity)?;
-        let taken = sqlx::query("UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ?")
-            .bind(req.quantity.get())
-            .bind(req.product_id.get())
-            .bind(req.quantity.get())
-            .execute(&mut *tx)
-            .await?;
-        if taken.rows_affected() != 1 {
-            return Err(Conflict::SoldOut.into());
-        }
-        let inserted = sqlx::query_as::<_, OrderRow>(
-            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
-             created_at, expires_at, updated_at) VALUES (?, ?, ?, 'RESERVED', ?, ?, ?, ?) \
-             RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
-             paid_at, payment_ref",
-        )
-        .bind(req.product_id.get())
-        .bind(req.user_id.get())
-        .bind(req.quantity.get())
-        .bind(req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
-        .bind(now_ms)
-        .bind(now_ms + sale.hold_seconds * 1000)
-        .bind(now_ms)
-        .fetch_one(&mut *tx)
-        .await;
-        let row = match inserted {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e) => {
-                drop(tx);
-                drop(turn);
-                return self.replay_key(req).await;
-            }
-            Err(e) => return Err(e.into()),
+        let (reply, answer) = oneshot::channel();
+        let placing = Placing {
+            req: req.clone(),
+            now,
+            reply,
         };
-        sqlx::query(
-            "UPDATE product_user_notification SET is_active = 0, updated_at = ? \
-             WHERE product_id = ? AND user_id = ? AND is_active = 1",
-        )
-        .bind(now_ms)
-        .bind(req.product_id.get())
-        .bind(req.user_id.get())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Placement::Created(row.into()))
+        let gone = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.placements.send(placing).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     async fn order_by_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<Order>> {
@@ -267,17 +203,5 @@ impl OrderStore for SqliteStore {
                 .map(|(p, q)| (ProductId::from_db(p), q))
                 .collect(),
         })
-    }
-}
-
-impl SqliteStore {
-    /// A racing insert with the same key lost: answer with what the winner stored.
-    async fn replay_key(&self, req: &OrderRequest) -> StoreResult<Placement> {
-        let key = req.idempotency_key.as_ref().ok_or(StoreError::NotFound)?;
-        let existing = self
-            .order_by_key(req.user_id, key)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(req.replay(existing)?)
     }
 }

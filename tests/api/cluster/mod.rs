@@ -2,6 +2,8 @@
 //! Each case runs when DROPLINE_TEST_REDIS_URL is set (CI sets it), on both backends.
 
 mod gate;
+mod processes;
+mod rounds;
 
 /// Runs each named `async fn(Vec<TestApp>)` on three instances sharing a database and Redis.
 #[macro_export]

@@ -1,0 +1,79 @@
+//! `GET /admin/events`: live round progress as server-sent events, for the dashboard.
+//!
+//! Browsers' `EventSource` cannot send headers, so the admin token may come as `?token=`
+//! (it is never logged: request spans record the path only) or as the usual bearer header.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, ApiResult};
+use super::openapi::ErrorBody;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin/events", get(stream))
+}
+
+/// The query of the event stream.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// An admin token, for clients that cannot send the Authorization header.
+    token: Option<String>,
+}
+
+fn admin(state: &AppState, headers: &HeaderMap, q: &EventsQuery) -> ApiResult<()> {
+    let from_header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    let token = from_header
+        .or(q.token.as_deref())
+        .ok_or(ApiError::Unauthorized)?;
+    match state.keys.verify(token.trim()) {
+        Ok(Principal::Admin) => Ok(()),
+        Ok(_) => Err(ApiError::Forbidden),
+        Err(_) => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Streams `round` events (JSON `RoundProgress`) as rounds run here; ends when the server stops.
+#[utoipa::path(get, path = "/admin/events", tag = "rounds", params(EventsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A text/event-stream of `round` events whose data is a RoundProgress JSON object",
+        content_type = "text/event-stream", body = String),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody)))]
+async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    admin(&state, &headers, &q)?;
+    let closed = state.events.closed();
+    let events = BroadcastStream::new(state.events.subscribe())
+        // A reader that fell behind skips what it missed; the next event has the totals.
+        .filter_map(|e| async move { e.ok() })
+        .filter_map(
+            |progress| async move { Event::default().event("round").json_data(progress).ok() },
+        )
+        .map(Ok)
+        .take_until(closed.cancelled_owned());
+    let hello = futures::stream::once(async { Ok(Event::default().event("ready").data("{}")) });
+    Ok(
+        Sse::new(hello.chain(events))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    )
+}

@@ -1,0 +1,108 @@
+//! The OpenAPI document, generated from the handlers' annotations, and the offline docs page.
+
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::brands::BrandView;
+use super::orders::OrderView;
+use super::products::ProductView;
+use super::round_reads::RecipientView;
+use super::rounds::RoundView;
+use super::subscriptions::{LineEntryView, SubscriptionView};
+use super::{brands, events, health, ops, orders, products, round_reads, rounds, subscriptions};
+use crate::state::AppState;
+
+/// Where the document is served.
+pub const SPEC_PATH: &str = "/openapi.json";
+
+/// The whole API as OpenAPI 3.1.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "dropline", description = "Limited-edition collaboration drops and restock alerts"),
+    paths(
+        health::healthz, health::readyz, ops::scrape, spec,
+        brands::list, brands::create,
+        products::list, products::create, products::show, products::update,
+        subscriptions::join, subscriptions::leave, subscriptions::mine,
+        subscriptions::line, subscriptions::import,
+        rounds::restock, rounds::resume, round_reads::list, round_reads::show, round_reads::recipients,
+        events::stream,
+        orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "brands"), (name = "products"), (name = "line", description = "Restock-alert subscriptions"),
+        (name = "rounds", description = "Restock notification rounds"), (name = "orders"),
+        (name = "operations", description = "Probes, metrics and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer-token scheme the secured operations name.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The error envelope every non-2xx answer carries.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// The inside of the error envelope.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A snake_case code, e.g. `validation_failed`, `sold_out`.
+    code: String,
+    /// A human sentence.
+    message: String,
+}
+
+/// Declares the schema of one keyset page of `$item` (the JSON of `Page<$item>`).
+macro_rules! page_schema {
+    ($name:ident, $item:ty) => {
+        #[doc = concat!("A page of ", stringify!($item), ".")]
+        #[derive(Serialize, ToSchema)]
+        pub struct $name {
+            items: Vec<$item>,
+            /// The cursor of the next page, null on the last one.
+            next: Option<String>,
+        }
+    };
+}
+
+page_schema!(BrandPage, BrandView);
+page_schema!(ProductPage, ProductView);
+page_schema!(SubscriptionPage, SubscriptionView);
+page_schema!(LinePage, LineEntryView);
+page_schema!(OrderPage, OrderView);
+page_schema!(RoundPage, RoundView);
+page_schema!(RecipientPage, RecipientView);
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+#[allow(dead_code)]
+fn spec() {}
+
+/// `/openapi.json` and the docs page at `/docs` (its assets are compiled in).
+pub fn router() -> Router<AppState> {
+    Router::from(SwaggerUi::new("/docs").url(SPEC_PATH, ApiDoc::openapi()))
+}

@@ -1,0 +1,209 @@
+//! The in-memory decisions of one order batch. The batch holds SQLite's write lock, so
+//! what it read at its start stays true except for its own changes, which the ledger tracks.
+
+use std::collections::HashMap;
+
+use crate::domain::Conflict;
+use crate::domain::order::{Order, OrderRequest, Placement};
+use crate::store::{StoreError, StoreResult};
+
+/// A product's sale settings and stock, read at the start of the batch.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ProductStock {
+    pub id: i64,
+    pub stock: i64,
+    pub sale_starts_at: Option<i64>,
+    pub sale_ends_at: Option<i64>,
+    pub per_user_limit: i64,
+    pub hold_seconds: i64,
+}
+
+/// What the batch decided for one order before the new rows are written.
+#[derive(Debug)]
+pub(super) enum Decision {
+    /// Refused, or replayed from an order committed earlier: final.
+    Done(StoreResult<Placement>),
+    /// Takes its stock; its row is the `n`-th new row of the batch.
+    Take(usize),
+    /// A retry of the `n`-th new order of this batch, with the same body.
+    Replay(usize),
+}
+
+/// One new order: its index in the batch and when its hold ends (epoch ms).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NewOrder {
+    pub index: usize,
+    pub expires_at: i64,
+}
+
+/// Everything the batch knows, and its own changes so far.
+#[derive(Debug, Default)]
+pub(super) struct Ledger {
+    /// Products of the batch by id; `stock` goes down as orders take it.
+    pub products: HashMap<i64, ProductStock>,
+    /// Units held (RESERVED + PAID) per (product, user), committed and from this batch.
+    pub held: HashMap<(i64, i64), i64>,
+    /// Committed orders by (user, idempotency key).
+    pub known: HashMap<(i64, String), Order>,
+    /// The new orders, in order.
+    pub fresh: Vec<NewOrder>,
+    /// New orders of this batch by (user, idempotency key): index into `fresh`.
+    pub fresh_keys: HashMap<(i64, String), usize>,
+    /// Units taken per product by this batch.
+    pub taken: HashMap<i64, i64>,
+}
+
+impl Ledger {
+    /// Decides the `index`-th order of the batch, placed at `now_ms`; `reqs` is the batch.
+    pub fn decide(&mut self, reqs: &[&OrderRequest], index: usize, now_ms: i64) -> Decision {
+        let req = reqs[index];
+        let user = req.user_id.get();
+        if let Some(key) = &req.idempotency_key {
+            let k = (user, key.as_str().to_owned());
+            if let Some(&n) = self.fresh_keys.get(&k) {
+                let first = reqs[self.fresh[n].index];
+                return if first.product_id == req.product_id && first.quantity == req.quantity {
+                    Decision::Replay(n)
+                } else {
+                    Decision::Done(Err(Conflict::IdempotencyKeyReused.into()))
+                };
+            }
+            if let Some(order) = self.known.get(&k) {
+                return Decision::Done(req.replay(order.clone()).map_err(StoreError::from));
+            }
+        }
+        let product = req.product_id.get();
+        let Some(p) = self.products.get_mut(&product) else {
+            return Decision::Done(Err(StoreError::NotFound));
+        };
+        let q = req.quantity.get();
+        let held = self.held.entry((product, user)).or_default();
+        let refused = if p.sale_starts_at.is_some_and(|t| now_ms < t) {
+            Some(Conflict::SaleNotStarted)
+        } else if p.sale_ends_at.is_some_and(|t| now_ms >= t) {
+            Some(Conflict::SaleEnded)
+        } else if *held + q > p.per_user_limit {
+            Some(Conflict::PurchaseLimitExceeded)
+        } else if p.stock < q {
+            Some(Conflict::SoldOut)
+        } else {
+            None
+        };
+        if let Some(c) = refused {
+            return Decision::Done(Err(c.into()));
+        }
+        p.stock -= q;
+        *held += q;
+        *self.taken.entry(product).or_default() += q;
+        let n = self.fresh.len();
+        self.fresh.push(NewOrder {
+            index,
+            expires_at: now_ms + p.hold_seconds * 1000,
+        });
+        if let Some(key) = &req.idempotency_key {
+            self.fresh_keys.insert((user, key.as_str().to_owned()), n);
+        }
+        Decision::Take(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{ProductId, UserId};
+    use crate::domain::order::{IdempotencyKey, Quantity};
+
+    fn ledger(stock: i64, limit: i64) -> Ledger {
+        let mut l = Ledger::default();
+        l.products.insert(
+            1,
+            ProductStock {
+                id: 1,
+                stock,
+                sale_starts_at: Some(100),
+                sale_ends_at: Some(200),
+                per_user_limit: limit,
+                hold_seconds: 5,
+            },
+        );
+        l
+    }
+
+    fn req(product: i64, user: i64, quantity: i64, key: Option<&str>) -> OrderRequest {
+        OrderRequest {
+            product_id: ProductId::from_db(product),
+            user_id: UserId::from_db(user),
+            quantity: Quantity::from_db(quantity),
+            idempotency_key: key.map(|k| IdempotencyKey::try_from(k).unwrap()),
+        }
+    }
+
+    fn code(d: &Decision) -> &'static str {
+        match d {
+            Decision::Done(Err(StoreError::Conflict(c))) => c.code(),
+            Decision::Done(Err(StoreError::NotFound)) => "not_found",
+            Decision::Done(_) => "done",
+            Decision::Take(_) => "take",
+            Decision::Replay(_) => "replay",
+        }
+    }
+
+    fn run(l: &mut Ledger, reqs: &[OrderRequest], now: i64) -> Vec<&'static str> {
+        let refs: Vec<&OrderRequest> = reqs.iter().collect();
+        (0..refs.len())
+            .map(|i| code(&l.decide(&refs, i, now)))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_counts_its_own_orders_toward_stock_and_the_per_user_limit() {
+        let mut l = ledger(2, 1);
+        l.held.insert((1, 9), 1);
+        let reqs = [
+            req(1, 1, 1, None),
+            req(1, 1, 1, None),
+            req(1, 9, 1, None),
+            req(1, 2, 1, None),
+            req(1, 3, 1, None),
+            req(2, 4, 1, None),
+        ];
+        let got = run(&mut l, &reqs, 150);
+        assert_eq!(
+            got,
+            [
+                "take",
+                "purchase_limit_exceeded",
+                "purchase_limit_exceeded",
+                "take",
+                "sold_out",
+                "not_found"
+            ]
+        );
+        assert_eq!(l.taken.get(&1), Some(&2));
+        assert_eq!(l.fresh.iter().map(|n| n.index).collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(l.fresh[0].expires_at, 150 + 5000);
+    }
+
+    #[test]
+    fn a_key_used_twice_in_one_batch_replays_or_conflicts() {
+        let mut l = ledger(10, 5);
+        let reqs = [
+            req(1, 1, 2, Some("k")),
+            req(1, 1, 2, Some("k")),
+            req(1, 1, 1, Some("k")),
+            req(1, 2, 2, Some("k")),
+        ];
+        let got = run(&mut l, &reqs, 150);
+        assert_eq!(got, ["take", "replay", "idempotency_key_reused", "take"]);
+        assert_eq!(l.taken.get(&1), Some(&4));
+    }
+
+    #[test]
+    fn orders_outside_the_sale_window_take_nothing() {
+        let mut l = ledger(10, 5);
+        let reqs = [req(1, 1, 1, None)];
+        assert_eq!(run(&mut l, &reqs, 99), ["sale_not_started"]);
+        assert_eq!(run(&mut l, &reqs, 200), ["sale_ended"]);
+        assert!(l.taken.is_empty());
+    }
+}

@@ -1,0 +1,259 @@
+//! Group commit for order placement on SQLite. SQLite has one writer, so orders queue for
+//! it anyway; this writer drains the queue and places a whole batch in one `BEGIN
+//! IMMEDIATE` transaction and answers every order only after the commit. Holding the write
+//! lock, the batch reads what it needs once, decides every order in arrival order in
+//! memory (`batch_ledger`), then writes: one conditional stock update per product, the new
+//! orders in multi-row INSERTs, and the buyers' departure from the lines.
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::batch_ledger::{Decision, Ledger, NewOrder, ProductStock};
+use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
+use crate::store::orders::OrderRow;
+use crate::store::{StoreError, StoreResult};
+
+/// Most orders in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// One order waiting for the writer.
+pub(super) struct Placing {
+    pub req: OrderRequest,
+    pub now: DateTime<Utc>,
+    pub reply: oneshot::Sender<StoreResult<Placement>>,
+}
+
+/// Starts the writer; it ends when every sender (the store and its clones) is gone.
+pub(super) fn spawn(pool: SqlitePool, writes: Arc<Mutex<()>>) -> mpsc::Sender<Placing> {
+    let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+    tokio::spawn(run(pool, writes, rx));
+    tx
+}
+
+async fn run(pool: SqlitePool, writes: Arc<Mutex<()>>, mut rx: mpsc::Receiver<Placing>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let placed = {
+            // Pay, cancel and expiry take the same turn, so they never wait in SQLite's
+            // busy handler behind a batch.
+            let _turn = writes.lock().await;
+            place_batch(&pool, &batch).await
+        };
+        match placed {
+            Ok(answers) => {
+                for (p, answer) in batch.drain(..).zip(answers) {
+                    let _ = p.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, orders = batch.len(), "order batch rolled back");
+                for p in batch.drain(..) {
+                    let _ = p.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
+                        "the order batch was rolled back".into(),
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// Rows per multi-row INSERT (8 values each, well under SQLite's bound-variable limit).
+const INSERT_ROWS: usize = 128;
+
+/// A committed order with the key it was placed with.
+#[derive(sqlx::FromRow)]
+struct KeyedRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    idempotency_key: String,
+}
+
+/// Places every order of the batch in one transaction; a database error rolls it all back.
+async fn place_batch(
+    pool: &SqlitePool,
+    batch: &[Placing],
+) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
+    let reqs: Vec<&OrderRequest> = batch.iter().map(|p| &p.req).collect();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut ledger = read_ledger(&mut tx, &reqs).await?;
+    let decisions: Vec<Decision> = (0..batch.len())
+        .map(|i| ledger.decide(&reqs, i, batch[i].now.timestamp_millis()))
+        .collect();
+    for (product, units) in &ledger.taken {
+        let done = sqlx::query("UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ?")
+            .bind(units)
+            .bind(product)
+            .bind(units)
+            .execute(&mut *tx)
+            .await?;
+        // The ledger read the stock under this same write lock, so this always matches.
+        if done.rows_affected() != 1 {
+            return Err(sqlx::Error::Protocol(
+                "stock changed under the write lock".into(),
+            ));
+        }
+    }
+    let rows = insert_all(&mut tx, batch, &ledger.fresh).await?;
+    leave_lines(&mut tx, batch, &ledger.fresh).await?;
+    tx.commit().await?;
+    Ok(decisions
+        .into_iter()
+        .map(|d| match d {
+            Decision::Done(answer) => answer,
+            Decision::Take(n) => row(&rows, n).map(Placement::Created),
+            Decision::Replay(n) => row(&rows, n).map(Placement::Existing),
+        })
+        .collect())
+}
+
+/// The `n`-th new row; the insert answers one row per new order, so it is always there.
+fn row(rows: &[Order], n: usize) -> StoreResult<Order> {
+    rows.get(n).cloned().ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Protocol(
+            "the order batch insert returned too few rows".into(),
+        ))
+    })
+}
+
+/// Reads the batch's products, what its buyers already hold and the keys they used before.
+async fn read_ledger(tx: &mut Tx, reqs: &[&OrderRequest]) -> Result<Ledger, sqlx::Error> {
+    let mut ledger = Ledger::default();
+    let mut buyers: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for r in reqs {
+        buyers
+            .entry(r.product_id.get())
+            .or_default()
+            .push(r.user_id.get());
+    }
+    let mut q = QueryBuilder::new(
+        "SELECT id, stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
+         FROM product WHERE id IN (",
+    );
+    let mut ids = q.separated(", ");
+    for product in buyers.keys() {
+        ids.push_bind(*product);
+    }
+    q.push(")");
+    let products: Vec<ProductStock> = q.build_query_as().fetch_all(&mut **tx).await?;
+    ledger.products = products.into_iter().map(|p| (p.id, p)).collect();
+    for (product, users) in &buyers {
+        let mut q = QueryBuilder::new(
+            "SELECT user_id, CAST(SUM(quantity) AS INTEGER) FROM orders WHERE product_id = ",
+        );
+        q.push_bind(*product).push(" AND user_id IN (");
+        let mut ids = q.separated(", ");
+        for u in users {
+            ids.push_bind(*u);
+        }
+        q.push(") AND status IN ('RESERVED', 'PAID') GROUP BY user_id");
+        let held: Vec<(i64, i64)> = q.build_query_as().fetch_all(&mut **tx).await?;
+        for (user, units) in held {
+            ledger.held.insert((*product, user), units);
+        }
+    }
+    let keyed: Vec<(i64, &str)> = reqs
+        .iter()
+        .filter_map(|r| Some((r.user_id.get(), r.idempotency_key.as_ref()?.as_str())))
+        .collect();
+    if !keyed.is_empty() {
+        let mut q = QueryBuilder::new(
+            "SELECT id, product_id, user_id, quantity, status, created_at, expires_at, paid_at, \
+             payment_ref, idempotency_key FROM orders WHERE user_id IN (",
+        );
+        let mut ids = q.separated(", ");
+        for (user, _) in &keyed {
+            ids.push_bind(*user);
+        }
+        q.push(") AND idempotency_key IN (");
+        let mut keys = q.separated(", ");
+        for (_, key) in &keyed {
+            keys.push_bind(*key);
+        }
+        q.push(")");
+        let known: Vec<KeyedRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+        for k in known {
+            // The IN lists cross users with keys; keep only the pairs the batch asked for.
+            if keyed.contains(&(k.order.user_id, k.idempotency_key.as_str())) {
+                let user = k.order.user_id;
+                ledger
+                    .known
+                    .insert((user, k.idempotency_key), Order::from(k.order));
+            }
+        }
+    }
+    Ok(ledger)
+}
+
+/// Inserts the new orders; answers their rows in the order given.
+async fn insert_all(
+    tx: &mut Tx,
+    batch: &[Placing],
+    fresh: &[NewOrder],
+) -> Result<Vec<Order>, sqlx::Error> {
+    let mut out = Vec::with_capacity(fresh.len());
+    for chunk in fresh.chunks(INSERT_ROWS) {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+             created_at, expires_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut b, new| {
+            let p = &batch[new.index];
+            let now = p.now.timestamp_millis();
+            b.push_bind(p.req.product_id.get())
+                .push_bind(p.req.user_id.get())
+                .push_bind(p.req.quantity.get())
+                .push_bind("RESERVED")
+                .push_bind(p.req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
+                .push_bind(now)
+                .push_bind(new.expires_at)
+                .push_bind(now);
+        });
+        q.push(
+            " RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
+             paid_at, payment_ref",
+        );
+        let mut rows: Vec<OrderRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+        // One statement's rows take ascending ids in VALUES order; RETURNING's order is not
+        // promised, so sort them back.
+        rows.sort_unstable_by_key(|r| r.id);
+        out.extend(rows.into_iter().map(Order::from));
+    }
+    Ok(out)
+}
+
+/// The buyers of the new orders leave those products' lines, one statement per product.
+async fn leave_lines(
+    tx: &mut Tx,
+    batch: &[Placing],
+    fresh: &[NewOrder],
+) -> Result<(), sqlx::Error> {
+    let mut buyers: BTreeMap<i64, (i64, Vec<i64>)> = BTreeMap::new();
+    for new in fresh {
+        let p = &batch[new.index];
+        let entry = buyers.entry(p.req.product_id.get()).or_default();
+        entry.0 = entry.0.max(p.now.timestamp_millis());
+        entry.1.push(p.req.user_id.get());
+    }
+    for (product, (now, users)) in buyers {
+        // `+is_active` keeps SQLite on the (product_id, user_id) key instead of walking
+        // the product's whole active line.
+        let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
+        q.push("updated_at = ")
+            .push_bind(now)
+            .push(" WHERE product_id = ")
+            .push_bind(product)
+            .push(" AND user_id IN (");
+        let mut ids = q.separated(", ");
+        for u in users {
+            ids.push_bind(u);
+        }
+        q.push(") AND +is_active = 1");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}

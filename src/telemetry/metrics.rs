@@ -1,0 +1,157 @@
+//! Prometheus metrics: the one process-wide recorder and a named function per series.
+//!
+//! Capabilities call these functions instead of the `metrics` macros so every series name and
+//! label lives here. Labels never carry per-request data with unbounded values (user ids,
+//! tokens); products and routes are bounded by the catalogue and the router.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::domain::ids::ProductId;
+use crate::domain::round::RoundStatus;
+
+/// Histogram buckets for HTTP request durations, in seconds.
+const HTTP_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// HTTP requests by route template, method and status, with their duration.
+pub const HTTP_DURATION: &str = "dropline_http_request_duration_seconds";
+/// Notification requests started, by product (retries included).
+pub const NOTIFICATIONS_STARTED: &str = "dropline_notifications_started_total";
+/// Notification requests answered with success, by product.
+pub const NOTIFICATIONS_SUCCEEDED: &str = "dropline_notifications_succeeded_total";
+/// Notification requests that failed (before or after retries), by product.
+pub const NOTIFICATIONS_FAILED: &str = "dropline_notifications_failed_total";
+/// The notification send rate of the running rounds, per second.
+pub const SEND_RATE: &str = "dropline_notification_send_rate";
+/// Rounds that entered each status.
+pub const ROUNDS: &str = "dropline_rounds_total";
+/// Rounds currently in progress in this process.
+pub const ROUNDS_IN_PROGRESS: &str = "dropline_rounds_in_progress";
+/// Order attempts and order changes, by outcome.
+pub const ORDERS: &str = "dropline_orders_total";
+/// Units free to order, by product.
+pub const STOCK: &str = "dropline_stock_available";
+/// Units taken by orders whose commit is under way, by product.
+pub const STOCK_PENDING: &str = "dropline_stock_pending";
+
+/// The process's recorder. Tests start many apps in one process: the recorder is installed
+/// once and shared; `None` when another recorder was installed first (metrics then go there).
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process; later calls return the same handle.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), HTTP_BUCKETS);
+            match builder.and_then(PrometheusBuilder::install_recorder) {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the Prometheus recorder could not be installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// The scrape payload in the Prometheus text format.
+pub fn render() -> String {
+    match install() {
+        Some(handle) => {
+            handle.run_upkeep();
+            handle.render()
+        }
+        None => String::new(),
+    }
+}
+
+fn describe() {
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP request durations by route template, method and status"
+    );
+    metrics::describe_counter!(
+        NOTIFICATIONS_STARTED,
+        "Notification requests started, retries included"
+    );
+    metrics::describe_counter!(
+        NOTIFICATIONS_SUCCEEDED,
+        "Notification requests that succeeded"
+    );
+    metrics::describe_counter!(NOTIFICATIONS_FAILED, "Notification requests that failed");
+    metrics::describe_gauge!(SEND_RATE, "Notifications started in the last second");
+    metrics::describe_counter!(ROUNDS, "Restock rounds that entered each status");
+    metrics::describe_gauge!(ROUNDS_IN_PROGRESS, "Restock rounds running in this process");
+    metrics::describe_counter!(ORDERS, "Orders by outcome");
+    metrics::describe_gauge!(STOCK, "Units free to order, by product");
+    metrics::describe_gauge!(STOCK_PENDING, "Units being committed by orders, by product");
+}
+
+/// Records one answered HTTP request; `route` is the route template (`/products/{id}`).
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    histogram!(
+        HTTP_DURATION,
+        "method" => method.to_owned(),
+        "route" => route.to_owned(),
+        "status" => status.to_string()
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// A notification request started for `product`.
+pub fn notification_started(product: ProductId) {
+    counter!(NOTIFICATIONS_STARTED, "product_id" => product.get().to_string()).increment(1);
+}
+
+/// A notification request for `product` succeeded.
+pub fn notification_succeeded(product: ProductId) {
+    counter!(NOTIFICATIONS_SUCCEEDED, "product_id" => product.get().to_string()).increment(1);
+}
+
+/// A notification request for `product` failed.
+pub fn notification_failed(product: ProductId) {
+    counter!(NOTIFICATIONS_FAILED, "product_id" => product.get().to_string()).increment(1);
+}
+
+/// The current send rate of the running rounds, in notifications per second.
+pub fn send_rate(per_sec: f64) {
+    gauge!(SEND_RATE).set(per_sec);
+}
+
+/// A round entered `status`; keeps the in-progress gauge in step.
+pub fn round_entered(status: RoundStatus, from: Option<RoundStatus>) {
+    counter!(ROUNDS, "status" => status.as_str()).increment(1);
+    if from == Some(RoundStatus::InProgress) {
+        gauge!(ROUNDS_IN_PROGRESS).decrement(1.0);
+    }
+    if status == RoundStatus::InProgress {
+        gauge!(ROUNDS_IN_PROGRESS).increment(1.0);
+    }
+}
+
+/// An order request or change ended with `outcome` (`reserved`, `sold_out`, `paid`, …).
+pub fn order(outcome: &'static str) {
+    counter!(ORDERS, "outcome" => outcome).increment(1);
+}
+
+/// `n` unpaid holds expired.
+pub fn orders_expired(n: u64) {
+    counter!(ORDERS, "outcome" => "expired").increment(n);
+}
+
+/// The stock the gate holds for `product`.
+pub fn stock(product: ProductId, available: i64, pending: i64) {
+    let id = product.get().to_string();
+    gauge!(STOCK, "product_id" => id.clone()).set(available as f64);
+    gauge!(STOCK_PENDING, "product_id" => id).set(pending as f64);
+}

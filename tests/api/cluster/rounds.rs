@@ -1,0 +1,109 @@
+//! Restock rounds across instances: one global rate, and rounds that fail over.
+
+use dropline::http::mock_receiver::{MockReceiver, busiest_second};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+use crate::helpers::TestApp;
+use crate::round_helpers::{Tuning, users};
+
+crate::on_every_cluster!(
+    rounds_on_different_instances_share_one_rate,
+    a_round_whose_instance_stopped_is_finished_by_another_without_duplicates,
+);
+
+async fn wire(
+    apps: Vec<TestApp>,
+    receiver: &MockReceiver,
+    tuning: impl Fn() -> Tuning,
+) -> Vec<TestApp> {
+    let mut wired = Vec::new();
+    for app in apps {
+        wired.push(app.notifying(receiver, tuning()).await);
+    }
+    wired
+}
+
+async fn rounds_on_different_instances_share_one_rate(apps: Vec<TestApp>) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let apps = wire(apps, &receiver, || Tuning {
+        rate: 200,
+        concurrency: 16,
+        max_retries: 2,
+    })
+    .await;
+    let line = users(300);
+    let a = apps[0].product_with_line(1_000, &line, json!({})).await;
+    let b = apps[0].product_with_line(1_000, &line, json!({})).await;
+
+    let (ra, rb) = tokio::join!(
+        apps[1].restock_and_wait(a, None),
+        apps[2].restock_and_wait(b, None)
+    );
+    assert_eq!(ra["status"], "COMPLETED");
+    assert_eq!(rb["status"], "COMPLETED");
+
+    let arrivals = receiver.arrivals();
+    assert_eq!(arrivals.len(), 600);
+    let busiest = busiest_second(&arrivals);
+    assert!(
+        busiest <= 200,
+        "the busiest sliding second held {busiest} starts"
+    );
+}
+
+async fn a_round_whose_instance_stopped_is_finished_by_another_without_duplicates(
+    mut apps: Vec<TestApp>,
+) {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.set_latency(Duration::from_millis(20));
+    let tuning = || Tuning {
+        rate: 400,
+        concurrency: 8,
+        max_retries: 2,
+    };
+    apps = wire(apps, &receiver, tuning).await;
+    let line = users(600);
+    let product = apps[0].product_with_line(1_000, &line, json!({})).await;
+
+    let hundredth = Arc::new(Notify::new());
+    let signal = hundredth.clone();
+    receiver.set_hook(Arc::new(move |arrival| {
+        if arrival.seq == 100 {
+            signal.notify_one();
+        }
+        Box::pin(async {})
+    }));
+    let (s, round) = apps[0]
+        .restock_as(product, Some(&apps[0].admin()), None, false)
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
+    let number = round["round"].as_i64().unwrap();
+    // Let part of the line through, then the instance running the round stops.
+    hundredth.notified().await;
+    apps[0].stop().await;
+    let sent_before = receiver.count();
+    assert!(
+        sent_before < line.len(),
+        "the round finished before the stop"
+    );
+
+    // Another instance sees the lease lapse and finishes the round from its checkpoint.
+    apps[1].state.clock.advance(Duration::from_secs(120));
+    let ended = apps[1].settle(product, number).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert_eq!(ended["notified_count"], 600);
+
+    let recipients = apps[1].recipients(product, number, 1000).await;
+    assert_eq!(recipients, line, "recipients in line order, each once");
+    let arrivals = receiver.arrivals();
+    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    assert_eq!(distinct.len(), line.len());
+    // Requests in flight when the instance stopped may be sent again; never more than that.
+    let duplicates = arrivals.len() - distinct.len();
+    assert!(duplicates <= 8, "{duplicates} duplicates at the receiver");
+}

@@ -1,0 +1,184 @@
+use dropline::http::mock_receiver::MockReceiver;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error};
+use crate::metrics::sample;
+use crate::round_helpers::Tuning;
+
+crate::on_every_backend!(
+    the_event_stream_follows_a_round_to_its_final_status,
+    the_event_stream_is_for_admins_only,
+    metrics_count_notifications_and_rounds_after_a_round,
+    an_open_event_stream_ends_when_the_server_stops,
+);
+
+/// An open `/admin/events` stream, read event by event.
+struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl EventStream {
+    async fn open(app: &TestApp) -> Self {
+        let resp = app
+            .client
+            .get(format!("{}/admin/events?token={}", app.addr, app.admin()))
+            .send()
+            .await
+            .expect("events");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        let mut stream = Self {
+            resp,
+            buf: String::new(),
+        };
+        // The stream says it is ready once it follows the hub: nothing later is missed.
+        assert_eq!(stream.next().await.0, "ready");
+        stream
+    }
+
+    /// The next event's name and data.
+    async fn next(&mut self) -> (String, Value) {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if name.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return (name, serde_json::from_str(&data).expect("json data"));
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), self.resp.chunk())
+                .await
+                .expect("an event within 30s")
+                .expect("read")
+                .expect("the stream stays open");
+            self.buf
+                .push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    }
+}
+
+async fn the_event_stream_follows_a_round_to_its_final_status(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, Tuning::default()).await;
+    let users: Vec<i64> = (1..=30).collect();
+    let product = app.product_with_line(0, &users, json!({})).await;
+    let mut events = EventStream::open(&app).await;
+
+    let (s, b) = app
+        .restock_as(product, Some(&app.admin()), Some(3), false)
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+
+    let mut seen = Vec::new();
+    let last = loop {
+        let (name, e) = events.next().await;
+        assert_eq!(name, "round");
+        if e["product_id"] != product {
+            continue;
+        }
+        seen.push(e.clone());
+        if e["status"] != "IN_PROGRESS" {
+            break e;
+        }
+    };
+    assert_eq!(seen[0]["status"], "IN_PROGRESS");
+    assert_eq!(seen[0]["notified_count"], 0);
+    assert_eq!(seen[0]["stock"], 3);
+    assert_eq!(last["status"], "COMPLETED");
+    assert_eq!(last["round"], 1);
+    assert_eq!(last["notified_count"], 30);
+    assert_eq!(last["started_count"], 30);
+    assert_eq!(last["last_sent_user_id"], 30);
+    assert_eq!(last["stock"], 3);
+    assert!(last["busiest_second"].as_i64().unwrap() >= 1, "{last}");
+    assert!(last["error"].is_null());
+    // Counts never go backwards along the way.
+    let counts: Vec<i64> = seen
+        .iter()
+        .map(|e| e["notified_count"].as_i64().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+}
+
+async fn the_event_stream_is_for_admins_only(app: TestApp) {
+    let got = app.get("/admin/events", None).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "unauthorized");
+    let got = app.get("/admin/events?token=not-a-token", None).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "unauthorized");
+    let got = app
+        .get(&format!("/admin/events?token={}", app.user(1)), None)
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
+    let got = app.get("/admin/events", Some(&app.brand(1))).await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn metrics_count_notifications_and_rounds_after_a_round(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, Tuning::default()).await;
+    let product = app
+        .product_with_line(0, &(1..=12).collect::<Vec<_>>(), json!({}))
+        .await;
+    let id = product.to_string();
+    let value = |scrape: &str, name: &str, labels: &[(&str, &str)]| {
+        sample(scrape, name, labels).unwrap_or(0.0)
+    };
+    let before = app.scrape().await;
+    let round = app.restock_and_wait(product, Some(2)).await;
+    assert_eq!(round["status"], "COMPLETED");
+    receiver.fail_from(Some(1), 400);
+    let (s, b) = app
+        .restock_as(product, Some(&app.admin()), Some(1), true)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "CANCELED_BY_ERROR");
+    let after = app.scrape().await;
+
+    // Other tests in this process share the recorder (and product ids): compare growth.
+    let grew = |name: &str, labels: &[(&str, &str)], by: f64| {
+        let (a, b) = (value(&before, name, labels), value(&after, name, labels));
+        assert!(b >= a + by, "{name}{labels:?}: {a} -> {b}");
+    };
+    let p = [("product_id", id.as_str())];
+    grew("dropline_notifications_started_total", &p, 13.0);
+    grew("dropline_notifications_succeeded_total", &p, 12.0);
+    grew("dropline_notifications_failed_total", &p, 1.0);
+    grew("dropline_rounds_total", &[("status", "IN_PROGRESS")], 2.0);
+    grew("dropline_rounds_total", &[("status", "COMPLETED")], 1.0);
+    grew(
+        "dropline_rounds_total",
+        &[("status", "CANCELED_BY_ERROR")],
+        1.0,
+    );
+    assert!(after.contains("dropline_notification_send_rate"));
+}
+
+async fn an_open_event_stream_ends_when_the_server_stops(mut app: TestApp) {
+    let mut events = EventStream::open(&app).await;
+    // A stream that never ended would hold the graceful shutdown forever.
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("the server stops with a stream open");
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match events.resp.chunk().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert!(end.is_ok(), "{end:?}");
+}

@@ -1,0 +1,84 @@
+// The dashboard in a real browser: paste the token, restock from the page, watch the round
+// reach its final status with its progress shown, and open its recipients.
+// Needs BASE_URL, ADMIN_TOKEN, PRODUCT_ID and LINE (see run.sh); SCREENSHOT_DIR is optional.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const BASE_URL = process.env.BASE_URL;
+const TOKEN = process.env.ADMIN_TOKEN;
+const PRODUCT = process.env.PRODUCT_ID;
+const LINE = Number(process.env.LINE);
+const SHOTS = process.env.SCREENSHOT_DIR;
+
+test("a restock started from the dashboard is followed live to its final status", async () => {
+  assert.ok(BASE_URL && TOKEN && PRODUCT && LINE, "BASE_URL, ADMIN_TOKEN, PRODUCT_ID and LINE are required");
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(BASE_URL + "/");
+    const card = page.locator(`article.product[data-product-id="${PRODUCT}"]`);
+    await card.waitFor();
+    assert.equal(await page.locator("#conn").textContent(), "no token");
+
+    await page.fill("#token", TOKEN);
+    await page.click("#token-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#conn").textContent === "live");
+    // The token is kept for the next visit.
+    assert.equal(await page.evaluate(() => localStorage.getItem("dropline.adminToken")), TOKEN);
+
+    await card.locator(".qty").fill("5");
+    await card.locator(".restock").click();
+    await page.waitForFunction(
+      (id) => document.querySelector(`article.product[data-product-id="${id}"]`)
+        .dataset.roundStatus === "IN_PROGRESS",
+      PRODUCT,
+    );
+    // Progress arrives over the event stream while the round runs (halfway: the page shows it).
+    await page.waitForFunction(
+      ({ id, line }) => {
+        const sent = document.querySelector(`article.product[data-product-id="${id}"] .sent`).textContent;
+        return Number(sent.replace(/\D/g, "")) >= line / 2;
+      },
+      { id: PRODUCT, line: LINE },
+      { timeout: 20_000 },
+    );
+    if (SHOTS) await page.screenshot({ path: `${SHOTS}/dashboard-live.png` });
+
+    await page.waitForFunction(
+      (id) => {
+        const s = document.querySelector(`article.product[data-product-id="${id}"]`).dataset.roundStatus;
+        return s && s !== "IN_PROGRESS";
+      },
+      PRODUCT,
+      { timeout: 40_000 },
+    );
+    assert.equal(await card.getAttribute("data-round-status"), "COMPLETED");
+    assert.equal(await card.locator(".live .status").textContent(), "COMPLETED");
+    const sent = Number((await card.locator(".live .sent").textContent()).replace(/\D/g, ""));
+    assert.equal(sent, LINE);
+    const busiest = Number((await card.locator(".live .busiest").textContent()).replace(/\D/g, ""));
+    // Pacing is on (the strict limit itself is the rate limiter's tests' business).
+    assert.ok(busiest >= 100 && busiest <= 550, `busiest second ${busiest}`);
+
+    // The history lists the finished round; its recipients open below.
+    const row = card.locator(".rounds tr[data-round]").first();
+    await page.waitForFunction(
+      (id) => document.querySelector(`article.product[data-product-id="${id}"] .rounds .pill`)?.textContent === "COMPLETED",
+      PRODUCT,
+    );
+    await row.locator("button").click();
+    await page.locator("#recipients tr").first().waitFor();
+    assert.equal(await page.locator("#recipients tr").count(), Math.min(100, LINE));
+    if (SHOTS) await page.screenshot({ path: `${SHOTS}/dashboard.png`, fullPage: false });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
