@@ -243,7 +243,14 @@ impl RoundStore for MysqlStore {
                     .push_bind(r.line_id)
                     .push_bind(r.sent_at.timestamp_millis());
             });
-            inserted += ins.build().execute(&mut *tx).await?.rows_affected() as i64;
+            // Not cached: batch sizes vary, and every size would keep its own prepared
+            // statement on every connection.
+            inserted += ins
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
         }
         let done = sqlx::query(
             "UPDATE product_notification_history SET line_cursor = ?, wrapped = ?, \
