@@ -34,6 +34,7 @@ pub(crate) async fn wait_for_stock(
         if level.is_sold_out() {
             return Ready::SoldOut;
         }
+        ctx.inner.pauses.send_modify(|n| *n += 1);
         tokio::select! {
             biased;
             () = ctx.stop.cancelled() => return Ready::Stopped,

@@ -288,10 +288,15 @@ async fn dispatch(
             item.position = position;
             // The slot is taken now, in line order; the task sleeps until it and starts only
             // after its predecessor did, so starts stay in line order at any rate.
+            // Without a limiter (benchmarks) there is no schedule to keep in order, and the
+            // hand-off would only cost a wake-up per request.
             let slot = ctx.inner.limiter.reserve();
             let (then, next_after) = oneshot::channel();
             let turn = Turn {
-                after: after.replace(next_after),
+                after: match slot {
+                    Some(_) => after.replace(next_after),
+                    None => None,
+                },
                 then,
             };
             tokio::spawn(deliver::deliver(

@@ -5,6 +5,7 @@ use dropline::http::mock_receiver::MockReceiver;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::helpers::TestApp;
@@ -16,6 +17,7 @@ crate::on_every_backend!(
     a_round_opened_on_stock_that_is_already_gone_notifies_nobody,
     rotate_starts_each_round_with_the_first_person_the_last_one_missed,
     restart_starts_every_round_at_the_front_of_the_line,
+    an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it_go_on,
 );
 
 fn one_at_a_time() -> Tuning {
@@ -147,4 +149,54 @@ async fn restart_starts_every_round_at_the_front_of_the_line(app: TestApp) {
     assert_eq!(second["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(app.recipients(product, 1, 100).await, line[0..3].to_vec());
     assert_eq!(app.recipients(product, 2, 100).await, line[0..4].to_vec());
+}
+
+async fn an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it_go_on(
+    app: TestApp,
+) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let app = app.notifying(&receiver, one_at_a_time()).await;
+    let line = users(8);
+    let product = app.product_with_line(0, &line, json!({})).await;
+    // The third notified user's order takes every unit left and is still being written.
+    let (tx, rx) = oneshot::channel();
+    let tx = Arc::new(Mutex::new(Some(tx)));
+    let gate = app.state.gate.clone();
+    let pid = ProductId::from_db(product);
+    receiver.set_hook(Arc::new(move |arrival| {
+        let (gate, tx) = (gate.clone(), tx.clone());
+        Box::pin(async move {
+            if arrival.seq == 3 {
+                let left = gate.level(pid).available;
+                let hold = gate.try_take(pid, left).expect("take the rest");
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(hold);
+                }
+            }
+        })
+    }));
+
+    let (s, _) = app
+        .restock_as(product, Some(&app.admin()), Some(5), false)
+        .await;
+    assert_eq!(s.as_u16(), 202);
+    let mut pauses = app.state.notifier.pauses();
+    let hold = rx.await.unwrap();
+    assert!(!app.state.gate.level(pid).is_sold_out());
+    // The round waits for the order instead of ending or going on...
+    let paused = pauses.wait_for(|n| *n >= 1);
+    tokio::time::timeout(std::time::Duration::from_secs(10), paused)
+        .await
+        .expect("the round did not wait for the order being committed")
+        .unwrap();
+    assert_eq!(app.round(product, 1).await["status"], "IN_PROGRESS");
+    assert_eq!(receiver.count(), 3);
+    // ...and when the order fails, its units come back and the round goes on.
+    drop(hold);
+    let round = app.settle(product, 1).await;
+
+    assert_eq!(round["status"], "COMPLETED");
+    assert_eq!(app.recipients(product, 1, 100).await, line);
+    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    assert_eq!(arrived, line);
 }

@@ -14,6 +14,15 @@ use crate::store::rounds::{ROUND_COLUMNS, RecipientRow, RoundRow};
 use crate::store::rows::BATCH_ROWS;
 use crate::store::{RoundStore, StoreError, StoreResult};
 
+/// A round's recipients in line order, a page at a time: served by `recipients_in_order`.
+pub const RECIPIENTS_PAGE_SQL: &str = "SELECT user_id, position, line_id, sent_at \
+     FROM product_user_notification_history \
+     WHERE product_id = ? AND round = ? AND position > ? ORDER BY position LIMIT ?";
+
+/// The recovery worker's look for the running rounds it holds (a handful, every few seconds).
+const HELD_ROUNDS_SQL: &str = "SELECT product_id, round FROM product_notification_history \
+     WHERE status = 'IN_PROGRESS' AND lease_owner = ? ORDER BY id LIMIT ?";
+
 fn select_rounds() -> String {
     format!("SELECT {ROUND_COLUMNS} FROM product_notification_history")
 }
@@ -174,16 +183,13 @@ impl RoundStore for MysqlStore {
         round: i64,
         page: &PageRequest,
     ) -> StoreResult<Vec<Recipient>> {
-        let rows: Vec<RecipientRow> = sqlx::query_as(
-            "SELECT user_id, position, line_id, sent_at FROM product_user_notification_history \
-             WHERE product_id = ? AND round = ? AND position > ? ORDER BY position LIMIT ?",
-        )
-        .bind(product.get())
-        .bind(round)
-        .bind(page.after.unwrap_or(0))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<RecipientRow> = sqlx::query_as(RECIPIENTS_PAGE_SQL)
+            .bind(product.get())
+            .bind(round)
+            .bind(page.after.unwrap_or(0))
+            .bind(page.fetch())
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(Recipient::from).collect())
     }
 
@@ -237,7 +243,14 @@ impl RoundStore for MysqlStore {
                     .push_bind(r.line_id)
                     .push_bind(r.sent_at.timestamp_millis());
             });
-            inserted += ins.build().execute(&mut *tx).await?.rows_affected() as i64;
+            // Not cached: batch sizes vary, and every size would keep its own prepared
+            // statement on every connection.
+            inserted += ins
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
         }
         let done = sqlx::query(
             "UPDATE product_notification_history SET line_cursor = ?, wrapped = ?, \
@@ -318,14 +331,11 @@ impl RoundStore for MysqlStore {
         .bind(now.timestamp_millis())
         .execute(self.pool())
         .await?;
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT product_id, round FROM product_notification_history \
-             WHERE status = 'IN_PROGRESS' AND lease_owner = ? ORDER BY id LIMIT ?",
-        )
-        .bind(&lease.owner)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<(i64, i64)> = sqlx::query_as(HELD_ROUNDS_SQL)
+            .bind(&lease.owner)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(p, r)| (ProductId::from_db(p), r))

@@ -20,12 +20,20 @@ use std::time::Duration;
 use super::{AdminStore, Backend, HotQuery, StoreResult, migrations};
 
 /// The queries on hot paths, with the index each must use (checked by a test with EXPLAIN).
-pub const HOT_QUERIES: &[HotQuery] = &[HotQuery {
-    name: "line page",
-    sql: line::LINE_PAGE_SQL,
-    index: "line_by_product",
-    binds: &[1, 0, i64::MAX, 100],
-}];
+pub const HOT_QUERIES: &[HotQuery] = &[
+    HotQuery {
+        name: "line page",
+        sql: line::LINE_PAGE_SQL,
+        index: "line_by_product",
+        binds: &[1, 0, i64::MAX, 100],
+    },
+    HotQuery {
+        name: "round recipients page",
+        sql: rounds::RECIPIENTS_PAGE_SQL,
+        index: "recipients_in_order",
+        binds: &[1, 1, 0, 100],
+    },
+];
 
 /// A SQLite database.
 #[derive(Debug, Clone)]
