@@ -137,13 +137,15 @@ async fn first_start(
 }
 
 /// Delivers one notification: its first start at `slot` in turn, then retries as allowed;
-/// reports how it ended. The permit is held until then, bounding the requests in flight.
+/// reports how it ended. The permit stays taken until the outcome is written (the
+/// bookkeeping gives it back after its write), so the requests started but not yet recorded
+/// (those an instance that dies would send again) never exceed the in-flight bound.
 pub(crate) async fn deliver(
     ctx: Arc<RoundCtx>,
     item: Item,
     slot: Option<Instant>,
     turn: Turn,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     mut gate: watch::Receiver<StockLevel>,
     tx: mpsc::Sender<Done>,
 ) {
@@ -155,7 +157,9 @@ pub(crate) async fn deliver(
         }
         Ready::Stopped => Done::Broken(item),
     };
-    let _ = tx.send(done).await;
+    if tx.send(done).await.is_ok() {
+        permit.forget();
+    }
 }
 
 async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLevel>) -> Done {

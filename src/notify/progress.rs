@@ -71,6 +71,10 @@ pub(crate) async fn collect(
     mut rx: mpsc::Receiver<Done>,
     initial: Checkpoint,
 ) -> Result<(), Lost> {
+    let mut unreleased = Unreleased {
+        ctx: ctx.clone(),
+        count: 0,
+    };
     let config = &ctx.inner.config;
     let mut p = Progress {
         next_seq: 0,
@@ -82,30 +86,66 @@ pub(crate) async fn collect(
     let mut tick = tokio::time::interval(config.flush_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tick.tick().await;
-    loop {
-        tokio::select! {
-            done = rx.recv() => match done {
-                Some(done) => {
-                    p.add(done);
-                    // Write what has arrived at once, batching whatever queued up meanwhile:
-                    // a crash then re-sends no more than what was in flight, and a fast run
-                    // still writes full batches.
-                    while p.rows.len() < config.batch_rows {
-                        match rx.try_recv() {
-                            Ok(more) => p.add(more),
-                            Err(_) => break,
+    let result = async {
+        loop {
+            tokio::select! {
+                done = rx.recv() => match done {
+                    Some(done) => {
+                        p.add(done);
+                        unreleased.count += 1;
+                        // Write what has arrived at once, batching whatever queued up
+                        // meanwhile: a crash then re-sends no more than what was in flight,
+                        // and a fast run still writes full batches.
+                        while p.rows.len() < config.batch_rows {
+                            match rx.try_recv() {
+                                Ok(more) => {
+                                    p.add(more);
+                                    unreleased.count += 1;
+                                }
+                                Err(_) => break,
+                            }
                         }
+                        if !p.rows.is_empty() {
+                            flush(&ctx, &mut p).await?;
+                        }
+                        unreleased.release();
                     }
-                    if !p.rows.is_empty() {
-                        flush(&ctx, &mut p).await?;
-                    }
-                }
-                None => break,
-            },
-            _ = tick.tick() => flush(&ctx, &mut p).await?,
+                    None => break,
+                },
+                _ = tick.tick() => flush(&ctx, &mut p).await?,
+            }
+        }
+        flush(&ctx, &mut p).await
+    }
+    .await;
+    // Outcomes still queued when the bookkeeping stops hold permits too.
+    rx.close();
+    while rx.try_recv().is_ok() {
+        unreleased.count += 1;
+    }
+    result
+}
+
+/// Permits of outcomes received but not yet given back; given back on release or drop, so
+/// no exit path can starve later rounds of in-flight room.
+struct Unreleased {
+    ctx: Arc<RoundCtx>,
+    count: usize,
+}
+
+impl Unreleased {
+    fn release(&mut self) {
+        if self.count > 0 {
+            self.ctx.inner.permits.add_permits(self.count);
+            self.count = 0;
         }
     }
-    flush(&ctx, &mut p).await
+}
+
+impl Drop for Unreleased {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 async fn flush(ctx: &RoundCtx, p: &mut Progress) -> Result<(), Lost> {
