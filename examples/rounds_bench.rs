@@ -189,6 +189,7 @@ fn engine(
     gate: &Arc<StockGate>,
     channel: Arc<dyn Channel>,
     limiter: Limiter,
+    config: EngineConfig,
 ) -> Notifier {
     Notifier::new(
         EngineParts {
@@ -199,7 +200,7 @@ fn engine(
             limiter: Arc::new(limiter),
             events: Arc::new(dropline::events::EventHub::new()),
         },
-        EngineConfig::default(),
+        config,
     )
 }
 
@@ -238,7 +239,19 @@ async fn p2(db: &str) -> anyhow::Result<()> {
     let product = product_with_line(&store, 1, n).await?;
     let rss_before = peak_rss_mib();
     let gate = Arc::new(StockGate::new());
-    let notifier = engine(&store, &gate, Arc::new(NullChannel), Limiter::unlimited());
+    // A null channel answers at once: the in-flight bound only caps how many outcomes one
+    // history write can batch, so it is set to the batch size here.
+    let config = EngineConfig {
+        concurrency: EngineConfig::default().batch_rows,
+        ..EngineConfig::default()
+    };
+    let notifier = engine(
+        &store,
+        &gate,
+        Arc::new(NullChannel),
+        Limiter::unlimited(),
+        config,
+    );
 
     // The raw rate: the same batched history insert and checkpoint, no engine around it.
     let raw_product = product_with_line(&store, 1, 0).await?;
@@ -347,7 +360,13 @@ async fn p5(db: &str) -> anyhow::Result<()> {
         late: AtomicU64::new(0),
         times: Mutex::new(Vec::new()),
     });
-    let notifier = engine(&store, &gate, channel.clone(), Limiter::new(500));
+    let notifier = engine(
+        &store,
+        &gate,
+        channel.clone(),
+        Limiter::new(500),
+        EngineConfig::default(),
+    );
     let (round, took) = run_round(&store, &gate, &notifier, product).await?;
     let at = sold_out_at
         .lock()
@@ -485,7 +504,13 @@ async fn p1_engine(db: &str) -> anyhow::Result<()> {
         late: AtomicU64::new(0),
         times: Mutex::new(Vec::new()),
     });
-    let notifier = engine(&store, &gate, channel.clone(), Limiter::new(500));
+    let notifier = engine(
+        &store,
+        &gate,
+        channel.clone(),
+        Limiter::new(500),
+        EngineConfig::default(),
+    );
     let (round, took) = run_round(&store, &gate, &notifier, product).await?;
     let sent = channel
         .times
