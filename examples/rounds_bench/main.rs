@@ -30,6 +30,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod pacing;
+mod watching;
+
+use pacing::{limiter_alone, p1, p1_engine};
+use watching::watched_engine;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -133,43 +139,6 @@ const SECRET: &str = "benchmark-secret-of-a-decent-length";
 
 fn admin_token() -> anyhow::Result<String> {
     Ok(TokenKeys::new(SECRET.as_bytes()).mint(Principal::Admin, Duration::from_secs(3600))?)
-}
-
-/// P1: a 20,000-person line at the default rate, receiver answering in 20 ms.
-async fn p1(db: &str) -> anyhow::Result<()> {
-    let receiver = MockReceiver::start().await?;
-    receiver.set_latency(Duration::from_millis(20));
-    let mut settings = Settings::for_database(db);
-    settings.jwt_secret = Some(SECRET.into());
-    settings.notify.notify_url = Some(receiver.url());
-    let (state, addr, shutdown) = serve(settings).await?;
-    let product = product_with_line(&state.store, 20_000, 20_000).await?;
-    state.gate.load(product, 20_000);
-    let client = reqwest::Client::new();
-    let resp = client
-        .post(format!(
-            "{addr}/products/{product}/notifications/re-stock?wait=true"
-        ))
-        .bearer_auth(admin_token()?)
-        .timeout(Duration::from_secs(600))
-        .send()
-        .await?;
-    let round: serde_json::Value = resp.json().await?;
-    println!("round: {round}");
-    let arrivals = receiver.arrivals();
-    let first = arrivals.first().context("nothing arrived")?.at;
-    let last = arrivals.last().context("nothing arrived")?.at;
-    let mean = (arrivals.len() - 1) as f64 / (last - first).as_secs_f64();
-    println!(
-        "P1 status {} notified {} arrived {} mean rate {:.1}/s busiest sliding second {}",
-        round["status"],
-        round["notified_count"],
-        arrivals.len(),
-        mean,
-        busiest_second(&arrivals)
-    );
-    shutdown.cancel();
-    Ok(())
 }
 
 /// Peak resident set size of this process so far (VmHWM), in MiB.
@@ -299,31 +268,6 @@ async fn p2(db: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Counts starts made while the gate already said sold out, and keeps every start's time.
-struct Watching {
-    inner: WebhookChannel,
-    gate: Arc<StockGate>,
-    product: ProductId,
-    starts: AtomicU64,
-    late: AtomicU64,
-    times: Mutex<Vec<tokio::time::Instant>>,
-}
-
-#[async_trait]
-impl Channel for Watching {
-    async fn send(&self, n: &Notification) -> Result<(), SendError> {
-        self.times
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(tokio::time::Instant::now());
-        self.starts.fetch_add(1, Ordering::Relaxed);
-        if self.gate.level(self.product).is_sold_out() {
-            self.late.fetch_add(1, Ordering::Relaxed);
-        }
-        self.inner.send(n).await
-    }
-}
-
 /// P5: 10,000-person line, 50 units, each notified user buys with chance 0.5.
 async fn p5(db: &str) -> anyhow::Result<()> {
     let store = store::connect(db).await?;
@@ -352,21 +296,7 @@ async fn p5(db: &str) -> anyhow::Result<()> {
             })
         }));
     }
-    let channel = Arc::new(Watching {
-        inner: WebhookChannel::new(&receiver.url(), Duration::from_secs(10), 64)?,
-        gate: gate.clone(),
-        product,
-        starts: AtomicU64::new(0),
-        late: AtomicU64::new(0),
-        times: Mutex::new(Vec::new()),
-    });
-    let notifier = engine(
-        &store,
-        &gate,
-        channel.clone(),
-        Limiter::new(500),
-        EngineConfig::default(),
-    );
+    let (channel, notifier) = watched_engine(&store, &gate, product, &receiver.url())?;
     let (round, took) = run_round(&store, &gate, &notifier, product).await?;
     let at = sold_out_at
         .lock()
@@ -424,104 +354,5 @@ async fn p6(db: &str) -> anyhow::Result<()> {
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
     );
     shutdown.cancel();
-    Ok(())
-}
-
-/// The limiter alone in real time: one caller, then 64 callers, 2,500 grants each run.
-async fn limiter_alone() -> anyhow::Result<()> {
-    for callers in [1_usize, 64] {
-        let limiter = Arc::new(Limiter::new(500));
-        let grants = Arc::new(Mutex::new(Vec::new()));
-        let mut tasks = Vec::new();
-        for _ in 0..callers {
-            let (l, g) = (limiter.clone(), grants.clone());
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..(2_500 / callers) {
-                    l.acquire().await;
-                    g.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(tokio::time::Instant::now());
-                }
-            }));
-        }
-        for t in tasks {
-            t.await?;
-        }
-        let mut times = grants.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        times.sort();
-        let span = (*times.last().context("none")? - times[0]).as_secs_f64();
-        let mut busiest = 0;
-        let mut lo = 0;
-        for hi in 0..times.len() {
-            while times[hi] - times[lo] >= Duration::from_secs(1) {
-                lo += 1;
-            }
-            busiest = busiest.max(hi - lo + 1);
-        }
-        println!(
-            "limiter, {callers} callers: {} grants, mean {:.1}/s, busiest second {busiest}",
-            times.len(),
-            (times.len() - 1) as f64 / span
-        );
-    }
-    Ok(())
-}
-
-/// The busiest sliding second and the mean rate of a list of instants.
-fn pace_of(mut times: Vec<tokio::time::Instant>) -> (usize, f64) {
-    times.sort();
-    let mut busiest = 0;
-    let mut lo = 0;
-    for hi in 0..times.len() {
-        while times[hi] - times[lo] >= Duration::from_secs(1) {
-            lo += 1;
-        }
-        busiest = busiest.max(hi - lo + 1);
-    }
-    let span = match (times.first(), times.last()) {
-        (Some(a), Some(b)) => (*b - *a).as_secs_f64(),
-        _ => 0.0,
-    };
-    (
-        busiest,
-        (times.len().saturating_sub(1)) as f64 / span.max(1e-9),
-    )
-}
-
-/// P1 on the engine alone, measuring starts at the sender beside arrivals at the receiver.
-async fn p1_engine(db: &str) -> anyhow::Result<()> {
-    let store = store::connect(db).await?;
-    store.migrate().await?;
-    let product = product_with_line(&store, 20_000, 20_000).await?;
-    let gate = Arc::new(StockGate::new());
-    let receiver = MockReceiver::start().await?;
-    receiver.set_latency(Duration::from_millis(20));
-    let channel = Arc::new(Watching {
-        inner: WebhookChannel::new(&receiver.url(), Duration::from_secs(10), 64)?,
-        gate: gate.clone(),
-        product,
-        starts: AtomicU64::new(0),
-        late: AtomicU64::new(0),
-        times: Mutex::new(Vec::new()),
-    });
-    let notifier = engine(
-        &store,
-        &gate,
-        channel.clone(),
-        Limiter::new(500),
-        EngineConfig::default(),
-    );
-    let (round, took) = run_round(&store, &gate, &notifier, product).await?;
-    let sent = channel
-        .times
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let (s_busy, s_mean) = pace_of(sent);
-    let (r_busy, r_mean) = pace_of(receiver.arrivals().iter().map(|a| a.at).collect());
-    println!(
-        "P1-engine status {} in {took:.1} s: sender mean {s_mean:.1}/s busiest {s_busy}; receiver mean {r_mean:.1}/s busiest {r_busy}",
-        round.status.as_str()
-    );
     Ok(())
 }
