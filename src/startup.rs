@@ -64,7 +64,13 @@ impl Application {
         };
         let shared = Shared::connect(&settings.redis).await?;
         let gate = Arc::new(match &shared {
-            Some(shared) => StockGate::shared(shared.stock()),
+            Some(shared) => {
+                let deployment = store
+                    .deployment_id()
+                    .await
+                    .context("Failed to read the database's deployment id")?;
+                StockGate::shared(shared.stock(&deployment))
+            }
             None => StockGate::new(),
         });
         let events = Arc::new(EventHub::new());
@@ -93,6 +99,8 @@ impl Application {
             gate,
             events,
             notifier,
+            tasks: TaskTracker::new(),
+            key_locks: Arc::default(),
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
         shop::holds::expire_all_due(&state)
@@ -107,13 +115,13 @@ impl Application {
                 coord::worker::resync(&state, redis).await;
             }
             None => {
-                for (product, stock) in state
+                for record in state
                     .store
                     .all_stock()
                     .await
                     .context("Failed to load stock")?
                 {
-                    state.gate.load(product, stock);
+                    state.gate.load(record.product, record.stock);
                 }
             }
         }
@@ -144,7 +152,7 @@ impl Application {
 
     /// Serves HTTP and runs the background workers until `shutdown` fires, then drains both.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let tracker = TaskTracker::new();
+        let tracker = self.state.tasks.clone();
         workers::spawn_all(&self.state, &tracker, &shutdown);
         if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
             tracker.spawn(coord::worker::follow_changes(

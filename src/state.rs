@@ -7,7 +7,9 @@ use crate::domain::clock::Clock;
 use crate::events::EventHub;
 use crate::notify::Notifier;
 use crate::shop::gate::StockGate;
+use crate::shop::keys::KeyLocks;
 use crate::store::Store;
+use tokio_util::task::TaskTracker;
 
 /// The service's shared parts; cheap to clone.
 #[derive(Clone)]
@@ -24,4 +26,9 @@ pub struct AppState {
     pub events: Arc<EventHub>,
     /// The restock round engine.
     pub notifier: Notifier,
+    /// Work that must outlive the request that started it (see `shop::detach`); awaited on
+    /// shutdown with the background workers.
+    pub tasks: TaskTracker,
+    /// Serialises one user's requests with the same idempotency key.
+    pub key_locks: Arc<KeyLocks>,
 }

@@ -181,7 +181,7 @@ async fn run_round(
     product: ProductId,
 ) -> anyhow::Result<(dropline::domain::round::Round, f64)> {
     let started = Instant::now();
-    let round = store
+    let (round, _) = store
         .open_round(product, 0, &notifier.lease(), chrono::Utc::now())
         .await?;
     gate.load(
@@ -225,7 +225,7 @@ async fn p2(db: &str) -> anyhow::Result<()> {
     // The raw rate: the same batched history insert and checkpoint, no engine around it.
     let raw_product = product_with_line(&store, 1, 0).await?;
     let lease = notifier.lease();
-    let raw_round = store
+    let (raw_round, _) = store
         .open_round(raw_product, 0, &lease, chrono::Utc::now())
         .await?;
     let started = Instant::now();

@@ -60,17 +60,18 @@ impl Shared {
     pub fn schedule(&self, rate: u32) -> schedule::RedisSchedule {
         schedule::RedisSchedule::new(
             self.conn.clone(),
-            format!("{}:notify-schedule", self.prefix),
+            format!("{{{}:rate}}:notify-schedule", self.prefix),
             rate,
             &self.instance,
         )
     }
 
-    /// The shared stock counters.
-    pub fn stock(&self) -> Arc<RedisStock> {
+    /// The shared stock counters of the database `deployment`.
+    pub fn stock(&self, deployment: &str) -> Arc<RedisStock> {
         Arc::new(RedisStock::new(
             self.conn.clone(),
             &self.prefix,
+            deployment,
             &self.instance,
         ))
     }

@@ -1,11 +1,11 @@
 //! The shared stock gate for several instances: counters in Redis, taken by one script each.
 //!
-//! The database stays the record; Redis only turns away requests that cannot succeed. Every
-//! change bumps a per-product version and is published, so each instance's local mirror (which
-//! the restock engine watches) follows the shared level at once. Units taken by an instance
-//! that died before settling are found by their owner's lapsed heartbeat and given back by
-//! [`RedisStock::reconcile`], which resets the counter to the database's figure only when
-//! nothing is in flight and nothing changed since it read that figure.
+//! The database stays the record; Redis only turns away requests that cannot succeed. Keys live
+//! under the database's deployment id, so a Redis that still holds another database's keys is
+//! never read, and each counter remembers which of the database's stock versions it reflects,
+//! so a counter from before a restore is found and rebuilt (see `stock_scripts`). Units are
+//! taken per request id: a call whose answer was lost is settled or undone by that id, and
+//! units of an instance that died are dropped by [`RedisStock::reconcile`].
 
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
@@ -13,9 +13,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::stock_scripts::{ADD, LOAD, RECONCILE, SETTLE, TAKE};
+use super::stock_scripts::{self, HEARTBEAT, LIVE};
 use crate::domain::ids::ProductId;
+use crate::domain::order::StockVersion;
 use crate::shop::gate::{StockGate, StockLevel};
+use crate::store::StockRecord;
 
 /// How long an instance counts as alive after its last heartbeat.
 pub const HEARTBEAT_TTL: Duration = Duration::from_secs(10);
@@ -23,7 +25,7 @@ pub const HEARTBEAT_TTL: Duration = Duration::from_secs(10);
 /// What a take found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TakeOutcome {
-    /// The units are this instance's until settled.
+    /// The units are this request's until settled.
     Taken,
     /// Not enough stock.
     NotEnough,
@@ -31,196 +33,298 @@ pub enum TakeOutcome {
     Unknown,
 }
 
+/// What a reconciliation of one counter did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The counter already agreed with the database.
+    Agreed,
+    /// The counter was reset to the database's figure.
+    Reset,
+    /// The counter described stock versions the database never had, and was rebuilt.
+    Rebuilt,
+    /// Something changed meanwhile, or units are in flight on a live instance: try later.
+    Busy,
+}
+
+/// A settle that could not reach Redis, kept to be tried again (it is idempotent).
+#[derive(Debug, Clone)]
+struct Unsettled {
+    product: ProductId,
+    request: String,
+    give_back: bool,
+    version: StockVersion,
+}
+
 /// The Redis side of the shared gate.
 pub struct RedisStock {
     conn: ConnectionManager,
-    prefix: String,
+    /// `<prefix>:<deployment>`: every key and the change channel live under it.
+    namespace: String,
     instance: String,
     take: Script,
     settle: Script,
     add: Script,
     load: Script,
     reconcile: Script,
+    heartbeat: Script,
+    live: Script,
     /// The newest version applied to the local mirror per product; the lock also orders the
     /// mirror updates, so an older message never overwrites a newer level.
     applied: Mutex<HashMap<ProductId, i64>>,
+    /// Settles that failed, retried by the maintenance loop until Redis takes them.
+    unsettled: Mutex<Vec<Unsettled>>,
 }
 
 impl RedisStock {
-    /// A shared gate under `prefix`, for the instance named `instance`.
-    pub fn new(conn: ConnectionManager, prefix: &str, instance: &str) -> Self {
+    /// A shared gate under `prefix` for the database `deployment`, for instance `instance`.
+    pub fn new(conn: ConnectionManager, prefix: &str, deployment: &str, instance: &str) -> Self {
         Self {
             conn,
-            prefix: prefix.to_owned(),
+            namespace: format!("{prefix}:{deployment}"),
             instance: instance.to_owned(),
-            take: Script::new(TAKE),
-            settle: Script::new(SETTLE),
-            add: Script::new(ADD),
-            load: Script::new(LOAD),
-            reconcile: Script::new(RECONCILE),
+            take: Script::new(&stock_scripts::take()),
+            settle: Script::new(&stock_scripts::settle()),
+            add: Script::new(&stock_scripts::add()),
+            load: Script::new(&stock_scripts::load()),
+            reconcile: Script::new(&stock_scripts::reconcile()),
+            heartbeat: Script::new(HEARTBEAT),
+            live: Script::new(LIVE),
             applied: Mutex::new(HashMap::new()),
+            unsettled: Mutex::new(Vec::new()),
         }
     }
 
-    fn keys(&self, p: ProductId) -> [String; 3] {
+    /// The product's keys; one hash tag, so one cluster slot.
+    fn keys(&self, p: ProductId) -> [String; 4] {
+        let tag = format!("{{{}:p:{p}}}", self.namespace);
         [
-            format!("{}:stock:{p}", self.prefix),
-            format!("{}:inflight:{p}", self.prefix),
-            format!("{}:ver:{p}", self.prefix),
+            format!("{tag}:stock"),
+            format!("{tag}:inflight"),
+            format!("{tag}:ver"),
+            format!("{tag}:dbv"),
         ]
     }
 
     /// The pub/sub channel of stock changes.
     pub fn channel(&self) -> String {
-        format!("{}:stock-changes", self.prefix)
+        format!("{}:stock-changes", self.namespace)
     }
 
-    fn heartbeat_key(&self) -> String {
-        format!("{}:instance:{}", self.prefix, self.instance)
+    /// The sorted set of instances by heartbeat expiry.
+    fn instances_key(&self) -> String {
+        format!("{{{}}}:instances", self.namespace)
     }
 
-    async fn run<T: redis::FromRedisValue>(
+    /// The field a request's units are held under.
+    fn field(&self, request: &str) -> String {
+        format!("{}|{request}", self.instance)
+    }
+
+    async fn invoke<T: redis::FromRedisValue>(
         &self,
         script: &Script,
         p: ProductId,
-        q: i64,
-        give_back: bool,
+        args: &[String],
     ) -> redis::RedisResult<T> {
         let mut conn = self.conn.clone();
         let mut inv = script.prepare_invoke();
         for k in self.keys(p) {
             inv.key(k);
         }
-        inv.arg(q)
-            .arg(&self.instance)
-            .arg(self.channel())
-            .arg(p.get())
-            .arg(if give_back { "1" } else { "0" });
+        for a in args {
+            inv.arg(a);
+        }
         inv.invoke_async(&mut conn).await
     }
 
-    /// Takes `q` units of `p` for this instance, and mirrors the new level into `gate`.
+    /// Takes `q` units of `p` for `request`, and mirrors the new level into `gate`. Taking
+    /// again with the same request takes nothing more.
     pub async fn take(
         &self,
         gate: &StockGate,
         p: ProductId,
         q: i64,
+        request: &str,
     ) -> redis::RedisResult<TakeOutcome> {
-        let r: Vec<i64> = self.run(&self.take, p, q, false).await?;
-        let (code, s, pending, ver) = (at(&r, 0), at(&r, 1), at(&r, 2), at(&r, 3));
+        let args = [
+            q.to_string(),
+            self.field(request),
+            self.channel(),
+            p.to_string(),
+        ];
+        let r: Vec<i64> = self.invoke(&self.take, p, &args).await?;
+        let code = at(&r, 0);
+        if code != -2 {
+            self.apply(gate, p, level(at(&r, 1), at(&r, 2)), at(&r, 3));
+        }
         Ok(match code {
-            1 => {
-                self.apply(
-                    gate,
-                    p,
-                    StockLevel {
-                        available: s,
-                        pending,
-                    },
-                    ver,
-                );
-                TakeOutcome::Taken
-            }
-            -1 => {
-                self.apply(
-                    gate,
-                    p,
-                    StockLevel {
-                        available: s,
-                        pending,
-                    },
-                    ver,
-                );
-                TakeOutcome::NotEnough
-            }
+            1 => TakeOutcome::Taken,
+            -1 => TakeOutcome::NotEnough,
             _ => TakeOutcome::Unknown,
         })
     }
 
-    /// Settles `q` in-flight units: committed (they stay taken) or given back.
+    /// Settles `request`'s units: committed by the database at `version` (they stay taken)
+    /// or given back. Idempotent: an unknown or already settled request changes nothing.
     pub async fn settle(
         &self,
         gate: &StockGate,
         p: ProductId,
-        q: i64,
+        request: &str,
         give_back: bool,
+        version: StockVersion,
     ) -> redis::RedisResult<()> {
-        let r: Vec<i64> = self.run(&self.settle, p, q, give_back).await?;
-        if at(&r, 0) == -2 {
-            return Ok(());
+        let args = [
+            self.field(request),
+            if give_back { "1" } else { "0" }.to_owned(),
+            self.channel(),
+            p.to_string(),
+            version.to_string(),
+        ];
+        let r: Vec<i64> = self.invoke(&self.settle, p, &args).await?;
+        if at(&r, 0) >= 0 {
+            self.apply(gate, p, level(at(&r, 0), at(&r, 1)), at(&r, 2));
         }
-        self.apply(
-            gate,
-            p,
-            StockLevel {
-                available: at(&r, 0),
-                pending: at(&r, 1),
-            },
-            at(&r, 2),
-        );
         Ok(())
     }
 
-    /// Adds committed units back (cancel, expiry, restock).
-    pub async fn add(&self, gate: &StockGate, p: ProductId, q: i64) -> redis::RedisResult<bool> {
-        let r: Vec<i64> = self.run(&self.add, p, q, false).await?;
+    /// As [`RedisStock::settle`]; when Redis does not answer, the settle is kept and retried
+    /// by [`RedisStock::retry_unsettled`] until it lands.
+    pub async fn settle_or_keep(
+        &self,
+        gate: &StockGate,
+        p: ProductId,
+        request: &str,
+        give_back: bool,
+        version: StockVersion,
+    ) {
+        if let Err(e) = self.settle(gate, p, request, give_back, version).await {
+            tracing::warn!(error = %e, product = %p, "Failed to settle taken units; retrying later");
+            lock(&self.unsettled).push(Unsettled {
+                product: p,
+                request: request.to_owned(),
+                give_back,
+                version,
+            });
+        }
+    }
+
+    /// Tries every kept settle once more; answers how many are still waiting.
+    pub async fn retry_unsettled(&self, gate: &StockGate) -> usize {
+        let pending = std::mem::take(&mut *lock(&self.unsettled));
+        let mut left = Vec::new();
+        for u in pending {
+            if self
+                .settle(gate, u.product, &u.request, u.give_back, u.version)
+                .await
+                .is_err()
+            {
+                left.push(u);
+            }
+        }
+        let n = left.len();
+        lock(&self.unsettled).extend(left);
+        n
+    }
+
+    /// Adds `q` units that a database change at stock `version` gave back. Answers false when
+    /// there is no counter (the next load builds it from the database, which has them).
+    pub async fn add(
+        &self,
+        gate: &StockGate,
+        p: ProductId,
+        q: i64,
+        version: StockVersion,
+    ) -> redis::RedisResult<bool> {
+        let args = [
+            q.to_string(),
+            version.to_string(),
+            self.channel(),
+            p.to_string(),
+        ];
+        let r: Vec<i64> = self.invoke(&self.add, p, &args).await?;
         if at(&r, 0) == -2 {
             return Ok(false);
         }
-        self.apply(
-            gate,
-            p,
-            StockLevel {
-                available: at(&r, 0),
-                pending: at(&r, 1),
-            },
-            at(&r, 2),
-        );
+        self.apply(gate, p, level(at(&r, 0), at(&r, 1)), at(&r, 2));
         Ok(true)
     }
 
-    /// Creates the counter from the database's figure unless another instance already did.
-    pub async fn load(&self, p: ProductId, stock: i64) -> redis::RedisResult<()> {
-        let _: i64 = self.run(&self.load, p, stock, false).await?;
-        Ok(())
+    /// Creates the counter from the database's record unless it exists, and mirrors the
+    /// shared level. Answers the stock version the counter has seen, to compare with the record.
+    pub async fn load(&self, gate: &StockGate, record: StockRecord) -> redis::RedisResult<i64> {
+        let p = record.product;
+        let args = [
+            record.stock.to_string(),
+            record.version.to_string(),
+            self.channel(),
+            p.to_string(),
+        ];
+        let r: Vec<i64> = self.invoke(&self.load, p, &args).await?;
+        self.apply(gate, p, level(at(&r, 1), at(&r, 2)), at(&r, 3));
+        Ok(at(&r, 4))
     }
 
-    /// The version of a product's counter, read before the database figure a reconcile uses.
+    /// The change version of a product's counter, read before the database figure a
+    /// reconcile uses.
     pub async fn version(&self, p: ProductId) -> redis::RedisResult<i64> {
         let mut conn = self.conn.clone();
-        let [_, _, ver] = self.keys(p);
+        let [_, _, ver, _] = self.keys(p);
         let v: Option<i64> = conn.get(ver).await?;
         Ok(v.unwrap_or(0))
     }
 
-    /// Resets the counter to `db_stock` when nothing moved since `version` and nothing is in
-    /// flight on a live instance. Answers whether it reset.
+    /// Reconciles a counter with the database's `record`, read after the counter's change
+    /// version was `version`; `live` are the instances whose heartbeat has not lapsed.
     pub async fn reconcile(
         &self,
-        p: ProductId,
+        record: StockRecord,
         version: i64,
-        db_stock: i64,
-    ) -> redis::RedisResult<bool> {
-        let mut conn = self.conn.clone();
-        let mut inv = self.reconcile.prepare_invoke();
-        for k in self.keys(p) {
-            inv.key(k);
-        }
-        inv.arg(db_stock)
-            .arg(version)
-            .arg(self.channel())
-            .arg(p.get())
-            .arg(format!("{}:instance:", self.prefix));
-        let r: i64 = inv.invoke_async(&mut conn).await?;
-        Ok(r > 0)
+        live: &[String],
+    ) -> redis::RedisResult<Reconciled> {
+        let p = record.product;
+        let mut args = vec![
+            record.stock.to_string(),
+            record.version.to_string(),
+            self.channel(),
+            p.to_string(),
+            version.to_string(),
+        ];
+        args.extend(live.iter().cloned());
+        let r: i64 = self.invoke(&self.reconcile, p, &args).await?;
+        Ok(match r {
+            0 => Reconciled::Agreed,
+            1 => Reconciled::Reset,
+            2 => Reconciled::Rebuilt,
+            _ => Reconciled::Busy,
+        })
     }
 
-    /// Marks this instance alive for [`HEARTBEAT_TTL`].
+    /// Marks this instance alive for [`HEARTBEAT_TTL`] (on Redis' clock).
     pub async fn heartbeat(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
-        let ttl = HEARTBEAT_TTL.as_secs();
-        let _: () = conn.set_ex(self.heartbeat_key(), 1, ttl).await?;
+        let _: i64 = self
+            .heartbeat
+            .key(self.instances_key())
+            .arg(&self.instance)
+            .arg(HEARTBEAT_TTL.as_millis() as i64)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(())
+    }
+
+    /// The instances whose heartbeat has not lapsed.
+    pub async fn live_instances(&self) -> redis::RedisResult<Vec<String>> {
+        let mut conn = self.conn.clone();
+        self.live
+            .key(self.instances_key())
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    /// Whether `instance`'s heartbeat has not lapsed.
+    pub async fn is_alive(&self, instance: &str) -> redis::RedisResult<bool> {
+        Ok(self.live_instances().await?.iter().any(|i| i == instance))
     }
 
     /// Applies a published change (`"<product> <available> <pending> <version>"`).
@@ -234,23 +338,14 @@ impl RedisStock {
     }
 
     fn apply(&self, gate: &StockGate, p: ProductId, level: StockLevel, ver: i64) {
-        let mut applied = match self.applied.lock() {
-            Ok(a) => a,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut applied = lock(&self.applied);
         let last = applied.entry(p).or_insert(i64::MIN);
         if ver > *last {
             *last = ver;
             gate.set_level(p, level);
         }
     }
-}
 
-fn at(r: &[i64], i: usize) -> i64 {
-    r.get(i).copied().unwrap_or(0)
-}
-
-impl RedisStock {
     /// Answers when Redis does.
     pub async fn ping(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
@@ -258,13 +353,41 @@ impl RedisStock {
         Ok(())
     }
 
-    /// Re-reads a product's shared level into the mirror (an add of nothing).
+    /// Re-reads a product's shared level into the mirror (an add of nothing, which no
+    /// counter skips past: version 0 is below every base, so nothing changes).
     pub async fn refresh(&self, gate: &StockGate, p: ProductId) -> redis::RedisResult<()> {
-        self.add(gate, p, 0).await.map(|_| ())
+        self.add(gate, p, 0, 0).await.map(|_| ())
+    }
+
+    /// Forgets `instance`'s heartbeat at once, as if it had lapsed (operators, tests).
+    pub async fn forget_instance(&self, instance: &str) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = conn.zrem(self.instances_key(), instance).await?;
+        Ok(())
     }
 
     /// This instance's name.
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// `<prefix>:<deployment>`, under which every key lives.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+}
+
+fn level(available: i64, pending: i64) -> StockLevel {
+    StockLevel { available, pending }
+}
+
+fn at(r: &[i64], i: usize) -> i64 {
+    r.get(i).copied().unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::stock::RedisStock;
+use super::stock::{Reconciled, RedisStock};
+use crate::domain::ids::ProductId;
 use crate::state::AppState;
 
 /// How often the heartbeat is renewed and the counters reconciled.
@@ -56,17 +57,22 @@ pub async fn follow_changes(
     }
 }
 
-/// Loads every product's counter (keeping any that exist) and mirrors the shared levels.
+/// Loads every product's counter (keeping any that exist), mirrors the shared levels, and
+/// reconciles at once where Redis holds what the database never had (see `reconcile_once`).
 pub async fn resync(state: &AppState, redis: &RedisStock) {
     match state.store.all_stock().await {
         Ok(all) => {
-            for (product, stock) in all {
-                if let Err(e) = redis.load(product, stock).await {
-                    tracing::warn!(error = %e, %product, "Failed to load a stock counter");
-                    continue;
-                }
-                if let Err(e) = redis.refresh(&state.gate, product).await {
-                    tracing::warn!(error = %e, %product, "Failed to read a stock counter");
+            for record in all {
+                match redis.load(&state.gate, record).await {
+                    Ok(seen) if seen > record.version => {
+                        tracing::warn!(product = %record.product, seen, db = record.version,
+                            "the shared counter is ahead of the database; rebuilding it");
+                        reconcile_product(state, redis, record.product, None).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, product = %record.product, "Failed to load a stock counter");
+                    }
                 }
             }
         }
@@ -74,8 +80,9 @@ pub async fn resync(state: &AppState, redis: &RedisStock) {
     }
 }
 
-/// One reconciliation pass: every product's counter is reset to the database's figure where
-/// nothing is in flight and nothing moved meanwhile. Answers how many counters were reset.
+/// One reconciliation pass over every product: in-flight units of dead instances are dropped,
+/// and each counter is reset to the database's figure where nothing is in flight and nothing
+/// moved meanwhile, or rebuilt where it is ahead of the database. Answers how many changed.
 pub async fn reconcile_once(state: &AppState, redis: &RedisStock) -> usize {
     let products = match state.store.all_stock().await {
         Ok(all) => all,
@@ -84,22 +91,51 @@ pub async fn reconcile_once(state: &AppState, redis: &RedisStock) -> usize {
             return 0;
         }
     };
-    let mut reset = 0;
-    for (product, _) in products {
-        // The version is read before the database figure: any change in between aborts.
-        let Ok(version) = redis.version(product).await else {
-            continue;
-        };
-        let Ok(Some(p)) = state.store.get_product(product).await else {
-            continue;
-        };
-        match redis.reconcile(product, version, p.stock).await {
-            Ok(true) => reset += 1,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, %product, "Failed to reconcile a stock counter"),
+    let live = match redis.live_instances().await {
+        Ok(live) => live,
+        Err(e) => {
+            tracing::warn!(error = %e, "Failed to list live instances");
+            return 0;
+        }
+    };
+    let mut changed = 0;
+    for record in products {
+        if matches!(
+            reconcile_product(state, redis, record.product, Some(&live)).await,
+            Some(Reconciled::Reset | Reconciled::Rebuilt)
+        ) {
+            changed += 1;
         }
     }
-    reset
+    changed
+}
+
+/// Reconciles one product's counter. The counter's change version is read before the
+/// database's record: any change in between makes the script refuse (`Busy`).
+async fn reconcile_product(
+    state: &AppState,
+    redis: &RedisStock,
+    product: ProductId,
+    live: Option<&[String]>,
+) -> Option<Reconciled> {
+    let live = match live {
+        Some(l) => l.to_vec(),
+        None => redis.live_instances().await.ok()?,
+    };
+    let version = redis.version(product).await.ok()?;
+    let record = state.store.stock_of(product).await.ok()??;
+    match redis.reconcile(record, version, &live).await {
+        Ok(r) => {
+            if r == Reconciled::Rebuilt {
+                tracing::warn!(%product, "rebuilt a shared counter that was ahead of the database");
+            }
+            Some(r)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, %product, "Failed to reconcile a stock counter");
+            None
+        }
+    }
 }
 
 /// Heartbeat and reconciliation, every [`INTERVAL`], until shutdown.
@@ -108,13 +144,21 @@ pub async fn maintain(state: AppState, redis: Arc<RedisStock>, shutdown: Cancell
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => {
+                // A clean stop hands this instance's rounds and units over at once.
+                redis.retry_unsettled(&state.gate).await;
+                if let Err(e) = redis.forget_instance(redis.instance()).await {
+                    tracing::warn!(error = %e, "Failed to sign this instance off in Redis");
+                }
+                return;
+            }
             _ = tick.tick() => {}
         }
         if let Err(e) = redis.heartbeat().await {
             tracing::warn!(error = %e, "Failed to renew this instance's heartbeat");
             continue;
         }
+        redis.retry_unsettled(&state.gate).await;
         reconcile_once(&state, &redis).await;
     }
 }

@@ -177,8 +177,8 @@ impl OrderRequest {
 /// What placing an order did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Placement {
-    /// A new order took the stock.
-    Created(Order),
+    /// A new order took the stock; the product's stock version after the commit.
+    Created(Order, StockVersion),
     /// A retry with a known key: the order placed before, unchanged.
     Existing(Order),
 }
@@ -192,6 +192,23 @@ pub struct Transition {
     pub returned: i64,
     /// Why the request was refused, if it was; the step may still have expired the hold.
     pub refused: Option<Conflict>,
+    /// The product's stock version after the step (meaningful when `returned > 0`).
+    pub stock_version: StockVersion,
+}
+
+/// A product's stock version: bumped in the same transaction as every change of its stock,
+/// so a shared counter can tell which changes it already reflects.
+pub type StockVersion = i64;
+
+/// Units one committed change gave back to a product's stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Returned {
+    /// The product.
+    pub product: ProductId,
+    /// How many units.
+    pub units: i64,
+    /// The product's stock version after the change.
+    pub stock_version: StockVersion,
 }
 
 /// What one sweep of due holds did.
@@ -200,7 +217,7 @@ pub struct Expired {
     /// How many orders went from RESERVED to EXPIRED.
     pub orders: usize,
     /// Units returned to stock, per product.
-    pub returned: Vec<(ProductId, i64)>,
+    pub returned: Vec<Returned>,
 }
 
 /// What a pay or cancel request must do to an order as it stands (read under its lock).

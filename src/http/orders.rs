@@ -75,6 +75,7 @@ impl From<OrderError> for ApiError {
             OrderError::Forbidden => Self::Forbidden,
             OrderError::Conflict(c) => Self::Conflict(c),
             OrderError::Store(e) => e.into(),
+            OrderError::Interrupted(e) => Self::Internal(e.to_string()),
             OrderError::Gate(e) => {
                 tracing::error!(error = %e, "order refused: the shared stock gate is unavailable");
                 Self::Unavailable
@@ -134,14 +135,14 @@ async fn place(
     };
     let placed = orders::place(&state, &req).await;
     metrics::order(match &placed {
-        Ok(Placement::Created(_)) => "reserved",
+        Ok(Placement::Created(..)) => "reserved",
         Ok(Placement::Existing(_)) => "replayed",
         Err(OrderError::Conflict(c)) => c.code(),
         Err(_) => "failed",
     });
     // Every answer below is sent after the database committed (or refused) the order.
     Ok(match placed? {
-        Placement::Created(o) => (StatusCode::CREATED, Json(o.into())),
+        Placement::Created(o, _) => (StatusCode::CREATED, Json(o.into())),
         Placement::Existing(o) => (StatusCode::OK, Json(o.into())),
     })
 }

@@ -127,7 +127,15 @@ async fn create(
         .store
         .create_product(&product, state.clock.now())
         .await?;
-    if let Err(e) = state.gate.ensure_loaded(created.id, created.stock).await {
+    if let Err(e) = state
+        .gate
+        .ensure_loaded(crate::store::StockRecord {
+            product: created.id,
+            stock: created.stock,
+            version: 0,
+        })
+        .await
+    {
         // The gate loads it from the database on the first order instead.
         tracing::warn!(error = %e, product = %created.id, "Failed to load the new product into the gate");
     }

@@ -17,6 +17,7 @@ use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::product::MAX_STOCK;
 use crate::domain::round::{Round, RoundStatus};
+use crate::shop::detach::detached;
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -116,21 +117,22 @@ async fn restock(
             );
         }
     };
-    let opening = state.notifier.opening(product.id);
-    let round = state
-        .store
-        .open_round(
-            product.id,
-            quantity,
-            &state.notifier.lease(),
-            state.clock.now(),
-        )
-        .await?;
-    if quantity > 0 {
-        state.gate.returned(product.id, quantity).await;
-    }
-    let watch = state.notifier.start(product.id, round.round);
-    drop(opening);
+    let st = state.clone();
+    let (round, watch) = detached(&state.tasks, async move {
+        // Recovery leaves the product alone until the gate has the new stock and the runner
+        // is started; all of it runs to the end even when the client goes away.
+        let opening = st.notifier.opening(product.id);
+        let (round, version) = st
+            .store
+            .open_round(product.id, quantity, &st.notifier.lease(), st.clock.now())
+            .await?;
+        st.gate.returned(product.id, quantity, version).await;
+        let watch = st.notifier.start(product.id, round.round);
+        drop(opening);
+        Ok::<_, ApiError>((round, watch))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     answer(&state, round, wait.then_some(watch)).await
 }
 
@@ -153,13 +155,19 @@ async fn resume(
     caller.require_admin()?;
     let product = load(&state, &id).await?;
     let wait = q.parse()?;
-    let opening = state.notifier.opening(product.id);
-    let round = state
-        .store
-        .resume_round(product.id, &state.notifier.lease(), state.clock.now())
-        .await?;
-    let watch = state.notifier.start(product.id, round.round);
-    drop(opening);
+    let st = state.clone();
+    let (round, watch) = detached(&state.tasks, async move {
+        let opening = st.notifier.opening(product.id);
+        let round = st
+            .store
+            .resume_round(product.id, &st.notifier.lease(), st.clock.now())
+            .await?;
+        let watch = st.notifier.start(product.id, round.round);
+        drop(opening);
+        Ok::<_, ApiError>((round, watch))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     answer(&state, round, wait.then_some(watch)).await
 }
 

@@ -146,6 +146,18 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
     let Some(p) = inner.store.get_product(product).await? else {
         return Ok(());
     };
+    // The round decides on the gate's level: read it from the gate's truth first (a mirror
+    // may not have heard of the product yet). A gate that cannot answer ends nothing.
+    if let Some(record) = inner.store.stock_of(product).await?
+        && let Err(e) = inner.gate.ensure_loaded(record).await
+    {
+        tracing::warn!(%product, round, error = %e, "the stock gate does not answer; the round waits for recovery");
+        inner
+            .store
+            .release_round(product, round, &inner.owner)
+            .await?;
+        return Ok(());
+    }
     inner
         .events
         .begin(&r, inner.gate.level(product).available, inner.now());

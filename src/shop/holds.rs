@@ -16,8 +16,11 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// back to the gate (after the commit; no restock round opens). Answers how many expired.
 pub async fn expire_due(state: &AppState) -> StoreResult<usize> {
     let done = state.store.expire_due(state.clock.now(), BATCH).await?;
-    for (product, units) in &done.returned {
-        state.gate.returned(*product, *units).await;
+    for r in &done.returned {
+        state
+            .gate
+            .returned(r.product, r.units, r.stock_version)
+            .await;
     }
     if done.orders > 0 {
         crate::telemetry::metrics::orders_expired(done.orders as u64);

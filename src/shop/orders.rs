@@ -6,7 +6,8 @@ use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{Order, OrderRequest, PaymentRef, Placement, Transition};
 use crate::domain::page::PageRequest;
-use crate::shop::take::{GateUnavailable, Take};
+use crate::shop::detach::{Interrupted, detached};
+use crate::shop::take::{GateUnavailable, Hold, Take};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -28,6 +29,9 @@ pub enum OrderError {
     /// The shared stock gate did not answer.
     #[error(transparent)]
     Gate(#[from] GateUnavailable),
+    /// The detached step ended without an answer.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
 }
 
 impl From<StoreError> for OrderError {
@@ -39,40 +43,88 @@ impl From<StoreError> for OrderError {
     }
 }
 
-/// Places an order: a known key replays, the gate turns away sold-out requests without a
-/// write, and the gate's units are committed only after the database committed the order.
+/// Places an order. The work runs detached: a client that goes away mid-request changes
+/// nothing about the outcome (the order is committed and the gate settled, or neither).
 pub async fn place(state: &AppState, req: &OrderRequest) -> Result<Placement, OrderError> {
-    if let Some(key) = &req.idempotency_key
-        && let Some(existing) = state.store.order_by_key(req.user_id, key).await?
-    {
+    let (st, rq) = (state.clone(), req.clone());
+    detached(&state.tasks, async move { place_now(&st, &rq).await }).await?
+}
+
+/// Places an order: requests with one key go one at a time and a known key replays; the
+/// gate turns away sold-out requests without a write; its units are committed only after
+/// the database committed the order, and given back otherwise.
+async fn place_now(state: &AppState, req: &OrderRequest) -> Result<Placement, OrderError> {
+    let _turn = match &req.idempotency_key {
+        Some(key) => Some(state.key_locks.turn(req.user_id, key).await),
+        None => None,
+    };
+    if let Some(existing) = known(state, req).await? {
         return Ok(req.replay(existing)?);
     }
-    let hold = match state.gate.take(req.product_id, req.quantity.get()).await? {
-        Take::Taken(hold) => hold,
-        Take::NotEnough => return Err(Conflict::SoldOut.into()),
-        Take::Unknown => {
-            let product = state
-                .store
-                .get_product(req.product_id)
-                .await?
-                .ok_or(OrderError::NotFound("product"))?;
-            state.gate.ensure_loaded(product.id, product.stock).await?;
-            match state.gate.take(req.product_id, req.quantity.get()).await? {
-                Take::Taken(hold) => hold,
-                _ => return Err(Conflict::SoldOut.into()),
-            }
+    let request = request_id();
+    let Some(hold) = take(state, req, &request).await? else {
+        // Another instance may have committed this key meanwhile: a repeat answers with it.
+        if let Some(existing) = known(state, req).await? {
+            return Ok(req.replay(existing)?);
         }
+        return Err(Conflict::SoldOut.into());
     };
     match state.store.place_order(req, state.clock.now()).await {
-        Ok(Placement::Created(order)) => {
-            hold.commit().await;
-            Ok(Placement::Created(order))
+        Ok(Placement::Created(order, version)) => {
+            hold.commit(version).await;
+            Ok(Placement::Created(order, version))
         }
-        // A replay took nothing: dropping the hold gives its units back.
-        Ok(replayed) => Ok(replayed),
-        Err(StoreError::NotFound) => Err(OrderError::NotFound("product")),
-        Err(e) => Err(e.into()),
+        Ok(replayed) => {
+            hold.give_back().await;
+            Ok(replayed)
+        }
+        Err(e) => {
+            hold.give_back().await;
+            Err(match e {
+                StoreError::NotFound => OrderError::NotFound("product"),
+                e => e.into(),
+            })
+        }
     }
+}
+
+/// The order the request's key already placed, if it has a key and one was placed.
+async fn known(state: &AppState, req: &OrderRequest) -> Result<Option<Order>, OrderError> {
+    match &req.idempotency_key {
+        Some(key) => Ok(state.store.order_by_key(req.user_id, key).await?),
+        None => Ok(None),
+    }
+}
+
+/// Takes the order's units from the gate, loading the product's counter first when the gate
+/// has none; None when there are not enough.
+async fn take(
+    state: &AppState,
+    req: &OrderRequest,
+    request: &str,
+) -> Result<Option<Hold>, OrderError> {
+    let q = req.quantity.get();
+    match state.gate.take(req.product_id, q, request).await? {
+        Take::Taken(hold) => return Ok(Some(hold)),
+        Take::NotEnough => return Ok(None),
+        Take::Unknown => {}
+    }
+    let record = state
+        .store
+        .stock_of(req.product_id)
+        .await?
+        .ok_or(OrderError::NotFound("product"))?;
+    state.gate.ensure_loaded(record).await?;
+    match state.gate.take(req.product_id, q, request).await? {
+        Take::Taken(hold) => Ok(Some(hold)),
+        _ => Ok(None),
+    }
+}
+
+/// A fresh id for one placement's units in the shared gate.
+fn request_id() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::rng().random::<u64>())
 }
 
 /// Who may read or cancel an order: its user, or an operator. Another user learns nothing
@@ -108,23 +160,31 @@ pub async fn pay(
         return Err(OrderError::Forbidden);
     }
     get(state, who, id).await?;
-    let done = state
-        .store
-        .pay_order(id, payment, state.clock.now())
-        .await
-        .map_err(not_found_is_order)?;
-    settle(state, done).await
+    let (st, payment) = (state.clone(), payment.clone());
+    detached(&state.tasks, async move {
+        let done = st
+            .store
+            .pay_order(id, &payment, st.clock.now())
+            .await
+            .map_err(not_found_is_order)?;
+        settle(&st, done).await
+    })
+    .await?
 }
 
 /// Cancels an order (its user or an operator); its units return to stock.
 pub async fn cancel(state: &AppState, who: &Principal, id: OrderId) -> Result<Order, OrderError> {
     get(state, who, id).await?;
-    let done = state
-        .store
-        .cancel_order(id, state.clock.now())
-        .await
-        .map_err(not_found_is_order)?;
-    settle(state, done).await
+    let st = state.clone();
+    detached(&state.tasks, async move {
+        let done = st
+            .store
+            .cancel_order(id, st.clock.now())
+            .await
+            .map_err(not_found_is_order)?;
+        settle(&st, done).await
+    })
+    .await?
 }
 
 /// A user's orders, newest first.
@@ -139,12 +199,10 @@ pub async fn list_mine(
 /// After a committed pay or cancel: units that came back go to the gate (no restock round
 /// opens for them), then the answer is the order or the refusal.
 async fn settle(state: &AppState, done: Transition) -> Result<Order, OrderError> {
-    if done.returned > 0 {
-        state
-            .gate
-            .returned(done.order.product_id, done.returned)
-            .await;
-    }
+    state
+        .gate
+        .returned(done.order.product_id, done.returned, done.stock_version)
+        .await;
     match done.refused {
         Some(c) => Err(c.into()),
         None => Ok(done.order),

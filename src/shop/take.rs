@@ -1,10 +1,16 @@
 //! Taking and returning units through the gate, in-process or shared through Redis.
+//!
+//! A hold is owned by the task that places the order (never by a request's future, which a
+//! client can drop at any await): it is committed after the database commit or given back.
+//! Shared takes carry a request id, so a take whose answer was lost is undone by that id.
 
 use std::sync::Arc;
 
 use super::gate::{GateHold, StockGate};
 use crate::coord::stock::TakeOutcome;
 use crate::domain::ids::ProductId;
+use crate::domain::order::StockVersion;
+use crate::store::StockRecord;
 
 /// The shared gate did not answer; the request cannot be decided safely.
 #[derive(Debug, thiserror::Error)]
@@ -22,35 +28,51 @@ pub enum Take {
     Unknown,
 }
 
-/// Units held for one order. Commit after the database commit; dropping it gives them back.
+/// Units held for one order: commit them after the database commit, or give them back.
+/// Dropped unsettled (a failed task), they go back.
 #[derive(Debug)]
 pub enum Hold {
     /// Held in this process.
     Local(GateHold),
-    /// Held in Redis for this instance.
+    /// Held in Redis for one request of this instance.
     Shared(SharedHold),
 }
 
-/// Units held in the shared counters for one order.
+/// Units held in the shared counters for one request.
 #[derive(Debug)]
 pub struct SharedHold {
     gate: Arc<StockGate>,
     product: ProductId,
-    quantity: i64,
+    request: String,
     settled: bool,
 }
 
 impl Hold {
-    /// The database took the units: they leave the gate for good.
-    pub async fn commit(self) {
+    /// The database took the units at stock `version`: they leave the gate for good.
+    pub async fn commit(self, version: StockVersion) {
         match self {
             Self::Local(h) => h.commit(),
             Self::Shared(mut h) => {
                 h.settled = true;
-                if let Some(redis) = h.gate.shared.clone()
-                    && let Err(e) = redis.settle(&h.gate, h.product, h.quantity, false).await
-                {
-                    tracing::warn!(error = %e, product = %h.product, "Failed to settle taken units; reconciliation will");
+                if let Some(redis) = h.gate.shared.clone() {
+                    redis
+                        .settle_or_keep(&h.gate, h.product, &h.request, false, version)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// The order was not written: the units go back.
+    pub async fn give_back(self) {
+        match self {
+            Self::Local(h) => drop(h),
+            Self::Shared(mut h) => {
+                h.settled = true;
+                if let Some(redis) = h.gate.shared.clone() {
+                    redis
+                        .settle_or_keep(&h.gate, h.product, &h.request, true, 0)
+                        .await;
                 }
             }
         }
@@ -62,13 +84,13 @@ impl Drop for SharedHold {
         if self.settled {
             return;
         }
-        let (gate, product, quantity) = (self.gate.clone(), self.product, self.quantity);
+        let (gate, product, request) = (self.gate.clone(), self.product, self.request.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                if let Some(redis) = gate.shared.clone()
-                    && let Err(e) = redis.settle(&gate, product, quantity, true).await
-                {
-                    tracing::warn!(error = %e, %product, "Failed to give units back; reconciliation will");
+                if let Some(redis) = gate.shared.clone() {
+                    redis
+                        .settle_or_keep(&gate, product, &request, true, 0)
+                        .await;
                 }
             });
         }
@@ -76,11 +98,12 @@ impl Drop for SharedHold {
 }
 
 impl StockGate {
-    /// Takes `quantity` units of `product` for an order about to be written.
+    /// Takes `quantity` units of `product` for the order `request` is about to write.
     pub async fn take(
         self: &Arc<Self>,
         product: ProductId,
         quantity: i64,
+        request: &str,
     ) -> Result<Take, GateUnavailable> {
         let Some(redis) = &self.shared else {
             if !self.knows(product) {
@@ -90,47 +113,48 @@ impl StockGate {
                 .try_take(product, quantity)
                 .map_or(Take::NotEnough, |h| Take::Taken(Hold::Local(h))));
         };
-        match redis
-            .take(self, product, quantity)
-            .await
-            .map_err(|e| GateUnavailable(e.to_string()))?
-        {
-            TakeOutcome::Taken => Ok(Take::Taken(Hold::Shared(SharedHold {
+        match redis.take(self, product, quantity, request).await {
+            Ok(TakeOutcome::Taken) => Ok(Take::Taken(Hold::Shared(SharedHold {
                 gate: self.clone(),
                 product,
-                quantity,
+                request: request.to_owned(),
                 settled: false,
             }))),
-            TakeOutcome::NotEnough => Ok(Take::NotEnough),
-            TakeOutcome::Unknown => Ok(Take::Unknown),
+            Ok(TakeOutcome::NotEnough) => Ok(Take::NotEnough),
+            Ok(TakeOutcome::Unknown) => Ok(Take::Unknown),
+            Err(e) => {
+                // The script may have run with its answer lost: undo it by its request id.
+                redis.settle_or_keep(self, product, request, true, 0).await;
+                Err(GateUnavailable(e.to_string()))
+            }
         }
     }
 
-    /// Creates the product's counter from the database's figure unless it exists.
-    pub async fn ensure_loaded(
-        &self,
-        product: ProductId,
-        stock: i64,
-    ) -> Result<(), GateUnavailable> {
+    /// Creates the product's counter from the database's record unless it exists.
+    pub async fn ensure_loaded(&self, record: StockRecord) -> Result<(), GateUnavailable> {
         match &self.shared {
             None => {
-                self.load_if_unknown(product, stock);
+                self.load_if_unknown(record.product, record.stock);
                 Ok(())
             }
             Some(redis) => redis
-                .load(product, stock)
+                .load(self, record)
                 .await
+                .map(|_| ())
                 .map_err(|e| GateUnavailable(e.to_string())),
         }
     }
 
-    /// Units that came back after a committed cancel, expiry or restock. A shared counter that
-    /// cannot be reached is corrected later by reconciliation with the database.
-    pub async fn returned(&self, product: ProductId, quantity: i64) {
+    /// Units that came back after a committed cancel, expiry or restock, at stock `version`.
+    /// A shared counter that cannot be reached is corrected later by reconciliation.
+    pub async fn returned(&self, product: ProductId, quantity: i64, version: StockVersion) {
+        if quantity <= 0 {
+            return;
+        }
         match &self.shared {
             None => self.add(product, quantity),
             Some(redis) => {
-                if let Err(e) = redis.add(self, product, quantity).await {
+                if let Err(e) = redis.add(self, product, quantity, version).await {
                     tracing::warn!(error = %e, %product, "Failed to return units to the shared gate; reconciliation will");
                 }
             }

@@ -22,18 +22,32 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
 
 /// The SQLite schema, in order.
 pub fn sqlite() -> Migrator {
-    migrator(&[(
-        1,
-        "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+        ),
+        (
+            2,
+            "stock_version",
+            include_str!("../../migrations/sqlite/0002_stock_version.sql"),
+        ),
+    ])
 }
 
 /// The MySQL / MariaDB schema, in order.
 pub fn mysql() -> Migrator {
-    migrator(&[(
-        1,
-        "init",
-        include_str!("../../migrations/mysql/0001_init.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/mysql/0001_init.sql"),
+        ),
+        (
+            2,
+            "stock_version",
+            include_str!("../../migrations/mysql/0002_stock_version.sql"),
+        ),
+    ])
 }

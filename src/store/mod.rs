@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::ids::{ProductId, UserId};
+use crate::domain::order::StockVersion;
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
@@ -66,6 +67,17 @@ pub struct HotQuery {
     pub binds: &'static [i64],
 }
 
+/// A product's free stock as the database records it, and the version of that record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockRecord {
+    /// The product.
+    pub product: ProductId,
+    /// Units free to order.
+    pub stock: i64,
+    /// Bumped with every change of `stock`, in the same transaction.
+    pub version: StockVersion,
+}
+
 /// Schema and liveness.
 #[async_trait]
 pub trait AdminStore: Send + Sync {
@@ -77,6 +89,8 @@ pub trait AdminStore: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pool, waiting for connections to return.
     async fn close(&self);
+    /// The id `migrate` gave this database: shared state elsewhere (Redis) lives under it.
+    async fn deployment_id(&self) -> StoreResult<String>;
 }
 
 /// Brands and products.
@@ -103,8 +117,10 @@ pub trait CatalogStore: Send + Sync {
         changes: &ProductChanges,
         now: DateTime<Utc>,
     ) -> StoreResult<Product>;
-    /// Every product's free stock, to load the stock gate.
-    async fn all_stock(&self) -> StoreResult<Vec<(ProductId, i64)>>;
+    /// Every product's free stock and stock version, to load the stock gate.
+    async fn all_stock(&self) -> StoreResult<Vec<StockRecord>>;
+    /// One product's free stock and stock version, read together.
+    async fn stock_of(&self, product: ProductId) -> StoreResult<Option<StockRecord>>;
 }
 
 /// The restock-alert line.

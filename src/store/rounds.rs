@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::StoreResult;
 use crate::domain::clock::from_millis;
 use crate::domain::ids::{ProductId, UserId};
+use crate::domain::order::StockVersion;
 use crate::domain::page::PageRequest;
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 
@@ -15,13 +16,14 @@ pub trait RoundStore: Send + Sync {
     /// Adds `quantity` to the product's stock, bumps `restock_round` and commits the new round
     /// IN_PROGRESS, held by `lease`, in one transaction. `RoundInProgress` while the latest
     /// round still runs, `OutOfStock` when the stock would be 0, `NotFound` for no product.
+    /// Answers the round and the product's stock version after the restock.
     async fn open_round(
         &self,
         product: ProductId,
         quantity: i64,
         lease: &Lease,
         now: DateTime<Utc>,
-    ) -> StoreResult<Round>;
+    ) -> StoreResult<(Round, StockVersion)>;
     /// Moves the latest round from CANCELED_BY_ERROR back to IN_PROGRESS, held by `lease`;
     /// `NothingToResume` otherwise.
     async fn resume_round(

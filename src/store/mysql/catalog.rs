@@ -11,7 +11,7 @@ use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
-use crate::store::{CatalogStore, StoreError, StoreResult};
+use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 
 const PRODUCT_COLUMNS: &str = "SELECT p.id, p.name, \
     CAST((SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id) AS CHAR) AS brand_ids, \
@@ -133,13 +133,28 @@ impl CatalogStore for MysqlStore {
         self.get_product(id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn all_stock(&self) -> StoreResult<Vec<(ProductId, i64)>> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, stock FROM product")
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, s)| (ProductId::from_db(id), s))
-            .collect())
+    async fn all_stock(&self) -> StoreResult<Vec<StockRecord>> {
+        let rows: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT id, stock, stock_version FROM product ORDER BY id")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(stock_record).collect())
+    }
+
+    async fn stock_of(&self, product: ProductId) -> StoreResult<Option<StockRecord>> {
+        let row: Option<(i64, i64, i64)> =
+            sqlx::query_as("SELECT id, stock, stock_version FROM product WHERE id = ?")
+                .bind(product.get())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(stock_record))
+    }
+}
+
+fn stock_record((id, stock, version): (i64, i64, i64)) -> StockRecord {
+    StockRecord {
+        product: ProductId::from_db(id),
+        stock,
+        version,
     }
 }

@@ -78,4 +78,11 @@ impl AdminStore for MysqlStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    async fn deployment_id(&self) -> StoreResult<String> {
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM deployment LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        id.ok_or(super::StoreError::NotFound)
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::MysqlStore;
 use crate::domain::ids::ProductId;
-use crate::domain::order::Expired;
+use crate::domain::order::{Expired, Returned};
 use crate::store::StoreResult;
 
 /// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their units.
@@ -57,19 +57,18 @@ pub(super) async fn expire_due(
             *returned.entry(product).or_default() += quantity;
         }
     }
-    for (product, quantity) in &returned {
-        sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
-            .bind(quantity)
-            .bind(product)
-            .execute(&mut *tx)
-            .await?;
+    let mut done = Vec::with_capacity(returned.len());
+    for (product, units) in returned {
+        let stock_version = super::orders::add_stock(&mut tx, product, units).await?;
+        done.push(Returned {
+            product: ProductId::from_db(product),
+            units,
+            stock_version,
+        });
     }
     tx.commit().await?;
     Ok(Expired {
         orders,
-        returned: returned
-            .into_iter()
-            .map(|(p, q)| (ProductId::from_db(p), q))
-            .collect(),
+        returned: done,
     })
 }

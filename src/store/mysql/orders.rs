@@ -9,7 +9,8 @@ use super::MysqlStore;
 use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{
-    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, Transition,
+    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, StockVersion,
+    Transition,
 };
 use crate::domain::page::PageRequest;
 use crate::store::orders::{
@@ -18,6 +19,28 @@ use crate::store::orders::{
 use crate::store::{OrderStore, StoreError, StoreResult};
 
 type Tx = Transaction<'static, MySql>;
+
+/// Moves a product's stock by `delta` and bumps its stock version (the row is locked by the
+/// update); answers the new version.
+pub(super) async fn add_stock(tx: &mut Tx, product: i64, delta: i64) -> StoreResult<StockVersion> {
+    sqlx::query(
+        "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1 WHERE id = ?",
+    )
+    .bind(delta)
+    .bind(product)
+    .execute(&mut **tx)
+    .await?;
+    stock_version(tx, product).await
+}
+
+/// A product's stock version as this transaction sees it.
+pub(super) async fn stock_version(tx: &mut Tx, product: i64) -> StoreResult<StockVersion> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
+        .bind(product)
+        .fetch_optional(&mut **tx)
+        .await?;
+    v.ok_or(StoreError::NotFound)
+}
 
 async fn order_in(tx: &mut Tx, id: OrderId, lock: bool) -> StoreResult<Option<Order>> {
     let sql = if lock {
@@ -32,9 +55,14 @@ async fn order_in(tx: &mut Tx, id: OrderId, lock: bool) -> StoreResult<Option<Or
     Ok(row.map(Order::from))
 }
 
-/// Moves a RESERVED or PAID order to `to` and returns its units to stock; false when the
-/// order was in neither state.
-async fn release(tx: &mut Tx, order: &Order, to: &str, now: i64) -> StoreResult<bool> {
+/// Moves a RESERVED or PAID order to `to` and returns its units to stock; None when the
+/// order was in neither state, else the product's stock version after the change.
+async fn release(
+    tx: &mut Tx,
+    order: &Order,
+    to: &str,
+    now: i64,
+) -> StoreResult<Option<StockVersion>> {
     let done = sqlx::query(
         "UPDATE orders SET status = ?, updated_at = ? \
          WHERE id = ? AND status IN ('RESERVED', 'PAID')",
@@ -45,14 +73,10 @@ async fn release(tx: &mut Tx, order: &Order, to: &str, now: i64) -> StoreResult<
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Ok(false);
+        return Ok(None);
     }
-    sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
-        .bind(order.quantity.get())
-        .bind(order.product_id.get())
-        .execute(&mut **tx)
-        .await?;
-    Ok(true)
+    let version = add_stock(tx, order.product_id.get(), order.quantity.get()).await?;
+    Ok(Some(version))
 }
 
 impl MysqlStore {
@@ -84,6 +108,7 @@ impl MysqlStore {
                     order,
                     returned: 0,
                     refused,
+                    stock_version: 0,
                 });
             }
             (Step::Expire, _) => (
@@ -108,13 +133,13 @@ impl MysqlStore {
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
-                (paid.rows_affected() == 1, 0, None)
+                ((paid.rows_affected() == 1).then_some(0), 0, None)
             }
         };
         // The order row is locked, so it is exactly as read and the update matched.
-        if !done {
+        let Some(stock_version) = done else {
             return Err(lost_race());
-        }
+        };
         let order = order_in(&mut tx, id, false)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -123,6 +148,7 @@ impl MysqlStore {
             order,
             returned,
             refused,
+            stock_version,
         })
     }
 
@@ -174,12 +200,15 @@ impl OrderStore for MysqlStore {
         .fetch_one(&mut *tx)
         .await?;
         sale.check(now_ms, held, req.quantity)?;
-        let taken = sqlx::query("UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ?")
-            .bind(req.quantity.get())
-            .bind(req.product_id.get())
-            .bind(req.quantity.get())
-            .execute(&mut *tx)
-            .await?;
+        let taken = sqlx::query(
+            "UPDATE product SET stock = stock - ?, stock_version = stock_version + 1 \
+             WHERE id = ? AND stock >= ?",
+        )
+        .bind(req.quantity.get())
+        .bind(req.product_id.get())
+        .bind(req.quantity.get())
+        .execute(&mut *tx)
+        .await?;
         // sqlx connects with CLIENT_FOUND_ROWS, so this counts matched rows; a match always
         // changes the row here (quantity >= 1), so matched and changed agree.
         if taken.rows_affected() != 1 {
@@ -218,8 +247,9 @@ impl OrderStore for MysqlStore {
         let order = order_in(&mut tx, id, false)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let version = stock_version(&mut tx, req.product_id.get()).await?;
         tx.commit().await?;
-        Ok(Placement::Created(order))
+        Ok(Placement::Created(order, version))
     }
 
     async fn order_by_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<Order>> {

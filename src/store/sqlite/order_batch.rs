@@ -84,19 +84,24 @@ async fn place_batch(
     let decisions: Vec<Decision> = (0..batch.len())
         .map(|i| ledger.decide(&reqs, i, batch[i].now.timestamp_millis()))
         .collect();
+    let mut versions: BTreeMap<i64, i64> = BTreeMap::new();
     for (product, units) in &ledger.taken {
-        let done = sqlx::query("UPDATE product SET stock = stock - ? WHERE id = ? AND stock >= ?")
-            .bind(units)
-            .bind(product)
-            .bind(units)
-            .execute(&mut *tx)
-            .await?;
+        let version: Option<i64> = sqlx::query_scalar(
+            "UPDATE product SET stock = stock - ?, stock_version = stock_version + 1 \
+             WHERE id = ? AND stock >= ? RETURNING stock_version",
+        )
+        .bind(units)
+        .bind(product)
+        .bind(units)
+        .fetch_optional(&mut *tx)
+        .await?;
         // The ledger read the stock under this same write lock, so this always matches.
-        if done.rows_affected() != 1 {
+        let Some(version) = version else {
             return Err(sqlx::Error::Protocol(
                 "stock changed under the write lock".into(),
             ));
-        }
+        };
+        versions.insert(*product, version);
     }
     let rows = insert_all(&mut tx, batch, &ledger.fresh).await?;
     leave_lines(&mut tx, batch, &ledger.fresh).await?;
@@ -105,7 +110,10 @@ async fn place_batch(
         .into_iter()
         .map(|d| match d {
             Decision::Done(answer) => answer,
-            Decision::Take(n) => row(&rows, n).map(Placement::Created),
+            Decision::Take(n) => row(&rows, n).map(|o| {
+                let version = versions.get(&o.product_id.get()).copied().unwrap_or(0);
+                Placement::Created(o, version)
+            }),
             Decision::Replay(n) => row(&rows, n).map(Placement::Existing),
         })
         .collect())

@@ -13,13 +13,28 @@ use super::order_batch::Placing;
 use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
-    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, Transition,
+    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Returned, Step,
+    StockVersion, Transition,
 };
 use crate::domain::page::PageRequest;
 use crate::store::orders::{Change, OrderRow, lost_race, order_select};
 use crate::store::{OrderStore, StoreError, StoreResult};
 
 type Tx = Transaction<'static, Sqlite>;
+
+/// Moves a product's stock by `delta` and bumps its stock version in the same statement;
+/// answers the new version.
+pub(super) async fn add_stock(tx: &mut Tx, product: i64, delta: i64) -> StoreResult<StockVersion> {
+    let version: Option<i64> = sqlx::query_scalar(
+        "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1 \
+         WHERE id = ? RETURNING stock_version",
+    )
+    .bind(delta)
+    .bind(product)
+    .fetch_optional(&mut **tx)
+    .await?;
+    version.ok_or(StoreError::NotFound)
+}
 
 async fn order_in(tx: &mut Tx, id: OrderId) -> StoreResult<Option<Order>> {
     let row: Option<OrderRow> = sqlx::query_as(order_select!("WHERE id = ?"))
@@ -29,9 +44,14 @@ async fn order_in(tx: &mut Tx, id: OrderId) -> StoreResult<Option<Order>> {
     Ok(row.map(Order::from))
 }
 
-/// Moves a RESERVED or PAID order to `to` and returns its units to stock; false when the
-/// order was in neither state.
-async fn release(tx: &mut Tx, order: &Order, to: &str, now: i64) -> StoreResult<bool> {
+/// Moves a RESERVED or PAID order to `to` and returns its units to stock; None when the
+/// order was in neither state, else the product's stock version after the change.
+async fn release(
+    tx: &mut Tx,
+    order: &Order,
+    to: &str,
+    now: i64,
+) -> StoreResult<Option<StockVersion>> {
     let done = sqlx::query(
         "UPDATE orders SET status = ?, updated_at = ? \
          WHERE id = ? AND status IN ('RESERVED', 'PAID')",
@@ -42,14 +62,10 @@ async fn release(tx: &mut Tx, order: &Order, to: &str, now: i64) -> StoreResult<
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
-        return Ok(false);
+        return Ok(None);
     }
-    sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
-        .bind(order.quantity.get())
-        .bind(order.product_id.get())
-        .execute(&mut **tx)
-        .await?;
-    Ok(true)
+    let version = add_stock(tx, order.product_id.get(), order.quantity.get()).await?;
+    Ok(Some(version))
 }
 
 impl SqliteStore {
@@ -70,6 +86,7 @@ impl SqliteStore {
                     order,
                     returned: 0,
                     refused,
+                    stock_version: 0,
                 });
             }
             (Step::Expire, _) => (
@@ -94,19 +111,20 @@ impl SqliteStore {
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
-                (paid.rows_affected() == 1, 0, None)
+                ((paid.rows_affected() == 1).then_some(0), 0, None)
             }
         };
         // The write lock is held, so the order is exactly as read and the update matched.
-        if !done {
+        let Some(stock_version) = done else {
             return Err(lost_race());
-        }
+        };
         let order = order_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(Transition {
             order,
             returned,
             refused,
+            stock_version,
         })
     }
 }
@@ -188,20 +206,19 @@ impl OrderStore for SqliteStore {
         for (product, quantity) in expired {
             *returned.entry(product).or_default() += quantity;
         }
-        for (product, quantity) in &returned {
-            sqlx::query("UPDATE product SET stock = stock + ? WHERE id = ?")
-                .bind(quantity)
-                .bind(product)
-                .execute(&mut *tx)
-                .await?;
+        let mut done = Vec::with_capacity(returned.len());
+        for (product, units) in returned {
+            let stock_version = add_stock(&mut tx, product, units).await?;
+            done.push(Returned {
+                product: ProductId::from_db(product),
+                units,
+                stock_version,
+            });
         }
         tx.commit().await?;
         Ok(Expired {
             orders,
-            returned: returned
-                .into_iter()
-                .map(|(p, q)| (ProductId::from_db(p), q))
-                .collect(),
+            returned: done,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Restock rounds and their history on SQLite.
 
 use async_trait::async_trait;
+
+use crate::domain::order::StockVersion;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
@@ -35,7 +37,7 @@ impl RoundStore for SqliteStore {
         quantity: i64,
         lease: &Lease,
         now: DateTime<Utc>,
-    ) -> StoreResult<Round> {
+    ) -> StoreResult<(Round, StockVersion)> {
         let mut tx = self.write_tx().await?;
         let (stock, last_round, policy): (i64, i64, String) =
             sqlx::query_as("SELECT stock, restock_round, line_policy FROM product WHERE id = ?")
@@ -66,7 +68,8 @@ impl RoundStore for SqliteStore {
         let round = last_round + 1;
         let ms = now.timestamp_millis();
         sqlx::query(
-            "UPDATE product SET stock = stock + ?, restock_round = ?, updated_at = ? WHERE id = ?",
+            "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1, \
+             restock_round = ?, updated_at = ? WHERE id = ?",
         )
         .bind(quantity)
         .bind(round)
@@ -74,6 +77,10 @@ impl RoundStore for SqliteStore {
         .bind(product.get())
         .execute(&mut *tx)
         .await?;
+        let version: i64 = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
+            .bind(product.get())
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO product_notification_history (product_id, round, status, line_cursor, \
              start_position, wrapped, notified_count, started_at, lease_owner, lease_expires_at, \
@@ -90,9 +97,11 @@ impl RoundStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.get_round(product, round)
+        let opened = self
+            .get_round(product, round)
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        Ok((opened, version))
     }
 
     async fn resume_round(

@@ -64,7 +64,7 @@ async fn redis_losing_its_data_mid_burst_never_oversells(apps: Vec<TestApp>) {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let wipe = async {
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
+            .arg(format!("*{prefix}:*"))
             .query_async(&mut conn)
             .await
             .unwrap();
@@ -87,20 +87,10 @@ async fn units_stranded_by_a_dead_instance_come_back_by_reconciliation(mut apps:
     let redis = dead.state.gate.shared_backend().unwrap().clone();
     // The instance takes two units for an order and dies before writing it.
     let pid = dropline::domain::ids::ProductId::from_db(product);
-    let hold = dead.state.gate.take(pid, 2).await.unwrap();
+    let hold = dead.state.gate.take(pid, 2, "stranded").await.unwrap();
     std::mem::forget(hold);
     dead.stop().await;
-    let client = redis::Client::open(dead.settings.redis.url.clone().unwrap()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("DEL")
-        .arg(format!(
-            "{}:instance:{}",
-            dead.settings.redis.prefix,
-            redis.instance()
-        ))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis.forget_instance(redis.instance()).await.unwrap();
     let alive = &apps[0];
     let shared = alive.state.gate.shared_backend().unwrap();
     shared.refresh(&alive.state.gate, pid).await.unwrap();

@@ -1,0 +1,23 @@
+//! Work that must finish once started: it runs on a tracked task of its own, so a request
+//! whose client went away (its future dropped at any await) cannot cut it in half.
+
+use std::future::Future;
+use tokio_util::task::TaskTracker;
+
+/// The detached work ended without an answer (it panicked).
+#[derive(Debug, thiserror::Error)]
+#[error("a detached step failed: {0}")]
+pub struct Interrupted(pub String);
+
+/// Runs `work` to completion on a task tracked by `tasks` and answers its outcome; dropping
+/// the answer's future leaves the work running.
+pub async fn detached<T, F>(tasks: &TaskTracker, work: F) -> Result<T, Interrupted>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    tasks
+        .spawn(work)
+        .await
+        .map_err(|e| Interrupted(e.to_string()))
+}
