@@ -149,6 +149,12 @@ impl StockGate {
         })
     }
 
+    /// Waits (at most `limit`) until no units of `product` are in flight.
+    pub async fn settled(&self, product: ProductId, limit: std::time::Duration) {
+        let mut rx = self.subscribe(product);
+        let _ = tokio::time::timeout(limit, rx.wait_for(|l| l.pending <= 0)).await;
+    }
+
     /// Every product's current level, for the metrics scrape.
     pub fn snapshot(&self) -> Vec<(ProductId, StockLevel)> {
         match self.products.read() {

@@ -43,6 +43,9 @@ impl From<StoreError> for OrderError {
     }
 }
 
+/// Longest wait for units in flight before a keyed request is answered sold out.
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Places an order. The work runs detached: a client that goes away mid-request changes
 /// nothing about the outcome (the order is committed and the gate settled, or neither).
 pub async fn place(state: &AppState, req: &OrderRequest) -> Result<Placement, OrderError> {
@@ -63,9 +66,13 @@ async fn place_now(state: &AppState, req: &OrderRequest) -> Result<Placement, Or
     }
     let request = request_id();
     let Some(hold) = take(state, req, &request).await? else {
-        // Another instance may have committed this key meanwhile: a repeat answers with it.
-        if let Some(existing) = known(state, req).await? {
-            return Ok(req.replay(existing)?);
+        // The same key may be deciding on another instance right now, holding the units:
+        // wait for the units in flight to settle, then a repeat answers with its order.
+        if req.idempotency_key.is_some() {
+            state.gate.settled(req.product_id, KEY_WAIT).await;
+            if let Some(existing) = known(state, req).await? {
+                return Ok(req.replay(existing)?);
+            }
         }
         return Err(Conflict::SoldOut.into());
     };

@@ -34,6 +34,8 @@ pub trait OrderStore: Send + Sync {
     ) -> StoreResult<Transition>;
     /// Cancels a RESERVED or PAID order, returning its units; a passed hold is expired instead.
     async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition>;
+    /// Units of a product in RESERVED and PAID orders (stock accounting).
+    async fn units_held(&self, product: ProductId) -> StoreResult<i64>;
     /// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their
     /// units, in one transaction.
     async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired>;

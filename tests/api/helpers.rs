@@ -213,12 +213,17 @@ impl TestApp {
     /// call), as several servers behind a load balancer; None when Redis or the backend is not
     /// configured here. The first instance owns the database.
     pub async fn spawn_cluster(db: Db, n: usize) -> Option<Vec<Self>> {
+        Self::spawn_cluster_under(db, n, &format!("dropline-test-{}", uuid_like())).await
+    }
+
+    /// As [`TestApp::spawn_cluster`], under a given Redis key prefix.
+    pub async fn spawn_cluster_under(db: Db, n: usize, prefix: &str) -> Option<Vec<Self>> {
         let redis = std::env::var("DROPLINE_TEST_REDIS_URL")
             .ok()
             .filter(|u| !u.is_empty())?;
         let owner = DbHandle::new(db).await?;
         let url = owner.url();
-        let prefix = format!("dropline-test-{}", uuid_like());
+        let prefix = prefix.to_owned();
         let mut apps = Vec::with_capacity(n);
         let mut handle = Some(owner);
         for i in 0..n {
@@ -233,6 +238,24 @@ impl TestApp {
             apps.push(Self::start(db, h, settings, Clock::default()).await);
         }
         Some(apps)
+    }
+
+    /// Runs one SQL statement on this app's database, as an operator would (restores, faults).
+    pub async fn raw_sql(&self, sql: &str) {
+        let url = self.settings.database.database_url.clone();
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect("sql");
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("mysql");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect("sql");
+        }
     }
 
     /// Stops this app and starts a new one on the same database (a restart). Time moved

@@ -7,6 +7,7 @@ mod brands;
 mod cluster;
 mod dashboard;
 mod events;
+mod faults;
 mod health;
 mod indexes;
 mod metrics;

@@ -7,7 +7,7 @@ use sqlx::{MySql, Transaction};
 
 use super::MysqlStore;
 use crate::domain::Conflict;
-use crate::domain::ids::{OrderId, UserId};
+use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, StockVersion,
     Transition,
@@ -293,6 +293,17 @@ impl OrderStore for MysqlStore {
 
     async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition> {
         self.transition(id, Change::Cancel, now).await
+    }
+
+    async fn units_held(&self, product: ProductId) -> StoreResult<i64> {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders \
+             WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
+        )
+        .bind(product.get())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(held)
     }
 
     async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {

@@ -186,6 +186,17 @@ impl OrderStore for SqliteStore {
         self.transition(id, Change::Cancel, now).await
     }
 
+    async fn units_held(&self, product: ProductId) -> StoreResult<i64> {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(quantity), 0) FROM orders \
+             WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
+        )
+        .bind(product.get())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(held)
+    }
+
     async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
         let now_ms = now.timestamp_millis();
         let _turn = self.order_writes.lock().await;
