@@ -76,7 +76,17 @@ impl RedisStock {
     }
 
     fn heartbeat_key(&self) -> String {
-        format!("{}:instance:{}", self.prefix, self.instance)
+        self.heartbeat_key_of(&self.instance)
+    }
+
+    fn heartbeat_key_of(&self, instance: &str) -> String {
+        format!("{}:instance:{instance}", self.prefix)
+    }
+
+    /// Whether the instance named `instance` renewed its heartbeat within [`HEARTBEAT_TTL`].
+    pub async fn is_alive(&self, instance: &str) -> redis::RedisResult<bool> {
+        let mut conn = self.conn.clone();
+        conn.exists(self.heartbeat_key_of(instance)).await
     }
 
     async fn run<T: redis::FromRedisValue>(
