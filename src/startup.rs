@@ -125,6 +125,12 @@ impl Application {
                 }
             }
         }
+        // Rounds a dead instance left running continue at once, not when its lease lapses.
+        state
+            .notifier
+            .take_over_at_start()
+            .await
+            .context("Failed to take over the rounds left running")?;
         Ok(Self {
             state,
             shared,

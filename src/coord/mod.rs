@@ -48,6 +48,11 @@ impl Shared {
                 .map(|_| format!("{:x}", rng.random_range(0..16u8)))
                 .collect()
         });
+        // The id is also the owner recorded in a round's lease (a 64-character column).
+        anyhow::ensure!(
+            !instance.is_empty() && instance.len() <= 64,
+            "The instance id must have 1 to 64 characters"
+        );
         Ok(Some(Self {
             client,
             conn,

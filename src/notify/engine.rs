@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::channel::Channel;
 use super::limiter::Limiter;
+use super::owners::{self, Moment};
 use super::runner;
 use crate::domain::clock::Clock;
 use crate::domain::ids::ProductId;
@@ -84,7 +85,8 @@ pub(crate) struct Inner {
     /// Bounds the requests in flight across all rounds.
     pub permits: Arc<Semaphore>,
     pub config: EngineConfig,
-    /// This instance's name in lease columns.
+    /// This instance's name in lease columns: its Redis instance id when the gate is shared,
+    /// so other instances can check its heartbeat.
     pub owner: String,
     /// Fires on shutdown; every runner's stop token is a child of it.
     pub shutdown: CancellationToken,
@@ -153,10 +155,14 @@ impl Drop for OpeningGuard {
 }
 
 impl Notifier {
-    /// A notifier over `parts`; runners are named after a random instance id.
+    /// A notifier over `parts`; rounds are held under this instance's Redis id when the gate
+    /// is shared, else under a random name for this run.
     pub fn new(parts: EngineParts, config: EngineConfig) -> Self {
         use rand::Rng;
-        let owner = format!("dropline-{:016x}", rand::rng().random::<u64>());
+        let owner = match parts.gate.shared_backend() {
+            Some(redis) => redis.instance().to_owned(),
+            None => format!("dropline-{:016x}", rand::rng().random::<u64>()),
+        };
         Self {
             inner: Arc::new(Inner {
                 store: parts.store,
@@ -225,9 +231,17 @@ impl Notifier {
             .map(|rx| RoundWatch(rx.clone()))
     }
 
-    /// One recovery step: takes running rounds nobody holds (or whose lease lapsed) and starts
-    /// those not running here. Returns how many runners it started.
+    /// Takes, as the instance starts, the running rounds whose owner is gone: without Redis
+    /// every round an earlier run left running, whatever its lease; with Redis those whose
+    /// owner's heartbeat lapsed. The recovery worker starts them. Answers how many it took.
+    pub async fn take_over_at_start(&self) -> StoreResult<u64> {
+        owners::take_from_gone(&self.inner, Moment::Start).await
+    }
+
+    /// One recovery step: takes running rounds nobody holds, whose lease lapsed or whose owner's
+    /// heartbeat lapsed, and starts those not running here. Returns how many runners it started.
     pub async fn recover_once(&self) -> StoreResult<usize> {
+        owners::take_from_gone(&self.inner, Moment::Running).await?;
         let lease = self.inner.lease();
         let now = self.inner.now();
         let held = self.inner.store.claim_rounds(&lease, now, 100).await?;
@@ -289,8 +303,13 @@ impl Notifier {
         self.inner.pauses.subscribe()
     }
 
-    /// How often the recovery worker looks for orphaned rounds.
+    /// How often the recovery worker looks for orphaned rounds: every third of the lease, and
+    /// with Redis at least every [`owners::HEARTBEAT_CHECK`].
     pub fn recovery_interval(&self) -> Duration {
-        (self.inner.config.lease_ttl / 3).max(Duration::from_millis(100))
+        let every = (self.inner.config.lease_ttl / 3).max(Duration::from_millis(100));
+        match self.inner.gate.shared_backend() {
+            Some(_) => every.min(owners::HEARTBEAT_CHECK),
+            None => every,
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod channel;
 mod deliver;
 pub mod engine;
 pub mod limiter;
+pub mod owners;
 mod progress;
 pub mod recovery;
 mod runner;

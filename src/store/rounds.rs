@@ -81,6 +81,16 @@ pub trait RoundStore: Send + Sync {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<(ProductId, i64)>>;
+    /// The instances other than `me` that hold running rounds, whatever their leases' expiry.
+    async fn round_owners(&self, me: &str) -> StoreResult<Vec<String>>;
+    /// Moves every running round `owner` holds to `lease` at once, without waiting for its
+    /// lease to lapse (the owner is known to be gone). Answers how many rounds it took.
+    async fn take_rounds_of(
+        &self,
+        owner: &str,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// Columns every round query selects.

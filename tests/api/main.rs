@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod orders;
 mod products;
+mod restarts;
 mod round_helpers;
 mod rounds;
 mod rounds_failures;

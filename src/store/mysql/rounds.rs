@@ -25,6 +25,10 @@ pub const RECIPIENTS_PAGE_SQL: &str = "SELECT user_id, position, line_id, sent_a
 const HELD_ROUNDS_SQL: &str = "SELECT product_id, round FROM product_notification_history \
      WHERE status = 'IN_PROGRESS' AND lease_owner = ? ORDER BY id LIMIT ?";
 
+/// The holders of running rounds other than the asking instance (served by `rounds_by_status`).
+const ROUND_OWNERS_SQL: &str = "SELECT DISTINCT lease_owner FROM product_notification_history \
+     WHERE status = 'IN_PROGRESS' AND lease_owner IS NOT NULL AND lease_owner <> ?";
+
 fn select_rounds() -> String {
     format!("SELECT {ROUND_COLUMNS} FROM product_notification_history")
 }
@@ -349,5 +353,33 @@ impl RoundStore for MysqlStore {
             .into_iter()
             .map(|(p, r)| (ProductId::from_db(p), r))
             .collect())
+    }
+
+    async fn round_owners(&self, me: &str) -> StoreResult<Vec<String>> {
+        let owners: Vec<String> = sqlx::query_scalar(ROUND_OWNERS_SQL)
+            .bind(me)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(owners)
+    }
+
+    async fn take_rounds_of(
+        &self,
+        owner: &str,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        // Conditional on the old owner: of several instances taking at once, one wins.
+        let done = sqlx::query(
+            "UPDATE product_notification_history SET lease_owner = ?, lease_expires_at = ?, \
+             updated_at = ? WHERE status = 'IN_PROGRESS' AND lease_owner = ?",
+        )
+        .bind(&lease.owner)
+        .bind(lease.expires_at.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -1,8 +1,9 @@
 //! Several instances on one database and one Redis: one stock truth, sell-out seen everywhere.
 //! Each case runs when DROPLINE_TEST_REDIS_URL is set (CI sets it), on both backends.
 
+mod failover;
 mod gate;
-mod processes;
+pub(crate) mod processes;
 mod rounds;
 
 /// Runs each named `async fn(Vec<TestApp>)` on three instances sharing a database and Redis.

@@ -17,9 +17,10 @@ use tokio::sync::Notify;
 use crate::helpers::{MysqlDatabase, SECRET, uuid_like};
 use crate::round_helpers::users;
 
-struct Instance {
-    child: Child,
-    base: String,
+/// A `dropline serve` process and its base URL.
+pub(crate) struct Instance {
+    pub child: Child,
+    pub base: String,
 }
 
 async fn free_port() -> u16 {
@@ -29,7 +30,12 @@ async fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-async fn start(env: &[(&str, String)], name: &str, client: &reqwest::Client) -> Instance {
+/// Starts `dropline serve` with `env` and waits until it is ready.
+pub(crate) async fn start(
+    env: &[(&str, String)],
+    name: &str,
+    client: &reqwest::Client,
+) -> Instance {
     let port = free_port().await;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropline"));
     cmd.arg("serve")
@@ -56,7 +62,8 @@ async fn start(env: &[(&str, String)], name: &str, client: &reqwest::Client) -> 
     panic!("instance {name} never became ready");
 }
 
-async fn send(
+/// Sends a request; returns the status and the JSON body (Null when none).
+pub(crate) async fn send(
     client: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -256,4 +263,56 @@ async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_kille
     for mut i in instances {
         let _ = i.child.kill().await;
     }
+}
+
+/// Reads a round from `base` until it is no longer IN_PROGRESS: a real process has no test
+/// clock to move, so this is a bounded wait.
+pub(crate) async fn wait_for_end(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    product: i64,
+    round: i64,
+) -> Value {
+    for _ in 0..600 {
+        let (s, r) = send(
+            client,
+            reqwest::Method::GET,
+            format!("{base}/products/{product}/notifications/rounds/{round}"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        if r["status"] != "IN_PROGRESS" {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("round {round} of product {product} never ended");
+}
+
+/// The first 1,000 recipients of a round as `base` lists them.
+pub(crate) async fn recipients_of(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    product: i64,
+    round: i64,
+) -> Vec<i64> {
+    let (s, page) = send(
+        client,
+        reqwest::Method::GET,
+        format!("{base}/products/{product}/notifications/rounds/{round}/recipients?limit=1000"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["user_id"].as_i64().expect("user"))
+        .collect()
 }
