@@ -112,8 +112,9 @@ async fn create(
     match caller.0 {
         Principal::Admin => {}
         Principal::Brand(brand) => {
-            // A brand's right depends on the body: it must list the brand, whatever else is wrong.
-            if body.peek().is_some_and(|raw| !lists_brand(&raw, brand)) {
+            // A brand's right depends on the body: it must list the brand, whatever else is
+            // wrong with it; a body that cannot be read lists nobody.
+            if !body.peek().is_some_and(|raw| lists_brand(&raw, brand)) {
                 return Err(ApiError::Forbidden);
             }
         }

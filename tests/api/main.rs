@@ -7,6 +7,7 @@ mod brands;
 mod cluster;
 mod dashboard;
 mod events;
+mod hardening;
 mod health;
 mod indexes;
 mod metrics;
