@@ -21,3 +21,4 @@ mod rounds_orders;
 mod rounds_stock;
 mod schedule;
 mod subscriptions;
+mod timeouts;
