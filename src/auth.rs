@@ -61,10 +61,14 @@ impl fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     /// Keys for `secret`.
+    ///
+    /// Times are checked without leeway (RFC 7519): a token is valid from its `nbf`, when it
+    /// has one, until the second before its `exp`.
     pub fn new(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -99,17 +103,27 @@ impl TokenKeys {
     }
 
     /// Signs arbitrary claims (tests use it for expired or odd tokens).
-    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| TokenError::Invalid(e.to_string()))
     }
 
     /// Checks a token and says whom it speaks for.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify_until(token).map(|(principal, _)| principal)
+    }
+
+    /// Checks a token and says whom it speaks for and until when (its `exp`, seconds since
+    /// the epoch), for answers that last longer than one request.
+    pub fn verify_until(&self, token: &str) -> Result<(Principal, u64), TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let c = data.claims;
-        match c.role.as_str() {
+        // The library accepts `exp == now`; RFC 7519 wants now strictly before `exp`.
+        if c.exp <= jsonwebtoken::get_current_timestamp() {
+            return Err(TokenError::Invalid("the token has expired".into()));
+        }
+        let principal = match c.role.as_str() {
             "admin" => Ok(Principal::Admin),
             "brand" => c
                 .brand_id
@@ -119,13 +133,25 @@ impl TokenKeys {
             "user" => c
                 .sub
                 .as_deref()
-                .and_then(|s| s.parse::<i64>().ok())
-                .and_then(|u| UserId::try_from(u).ok())
+                .and_then(parse_user_sub)
                 .map(Principal::User)
                 .ok_or(TokenError::Claims("sub")),
             _ => Err(TokenError::Claims("role")),
-        }
+        }?;
+        Ok((principal, c.exp))
     }
+}
+
+/// A user's `sub`: the canonical decimal spelling of a positive id, nothing else ("5", never
+/// "+5", "05", " 5" or "0"), so one user has exactly one spelling.
+fn parse_user_sub(raw: &str) -> Option<UserId> {
+    let canonical = raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
+    if !canonical {
+        return None;
+    }
+    raw.parse::<i64>()
+        .ok()
+        .and_then(|u| UserId::try_from(u).ok())
 }
 
 /// Parses a TTL such as `1h`, `30m` or `90s`.
@@ -175,5 +201,17 @@ mod tests {
             })
             .unwrap();
         assert_eq!(keys.verify(&no_sub), Err(TokenError::Claims("sub")));
+    }
+
+    #[test]
+    fn a_user_sub_is_a_canonical_positive_decimal() {
+        assert_eq!(parse_user_sub("5"), Some(UserId::from_db(5)));
+        assert_eq!(parse_user_sub("120"), Some(UserId::from_db(120)));
+        for bad in [
+            "", "0", "00", "005", "+5", "-1", " 5", "5 ", "5.0", "1e3", "９",
+        ] {
+            assert_eq!(parse_user_sub(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_user_sub("9223372036854775808"), None);
     }
 }

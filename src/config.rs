@@ -89,6 +89,39 @@ pub struct Settings {
     /// Restock notification settings.
     #[command(flatten)]
     pub notify: crate::notify::settings::NotifySettings,
+    /// Client connection timeouts.
+    #[command(flatten)]
+    pub http: HttpSettings,
+}
+
+/// How long a client connection may keep the server waiting.
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// Most milliseconds a client may take to send a request's line and headers.
+    #[arg(
+        long,
+        env = "DROPLINE_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Most milliseconds a kept-alive connection may wait for its next request.
+    #[arg(
+        long,
+        env = "DROPLINE_KEEP_ALIVE_TIMEOUT_MS",
+        default_value_t = 75_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub keep_alive_timeout_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            keep_alive_timeout_ms: 75_000,
+        }
+    }
 }
 
 /// Coordination between instances; without a URL everything is in-process.
@@ -124,6 +157,7 @@ impl Settings {
                 instance_id: None,
             },
             notify: crate::notify::settings::NotifySettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Application {
     state: AppState,
     shared: Option<Shared>,
     listener: TcpListener,
+    /// How long client connections may keep the server waiting.
+    timeouts: http::serve::Timeouts,
     /// The admin token minted for this run when no secret was configured.
     dev_admin_token: Option<String>,
 }
@@ -135,6 +137,10 @@ impl Application {
             state,
             shared,
             listener,
+            timeouts: http::serve::Timeouts {
+                header_read: Duration::from_millis(settings.http.header_read_timeout_ms),
+                keep_alive: Duration::from_millis(settings.http.keep_alive_timeout_ms),
+            },
             dev_admin_token,
         })
     }
@@ -185,16 +191,13 @@ impl Application {
             events.close();
         });
         let app = http::router(self.state.clone());
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("HTTP server failed");
+        http::serve::serve(self.listener, app, self.timeouts, shutdown.clone()).await;
         shutdown.cancel();
         tracker.close();
         tracker.wait().await;
         self.state.notifier.drain().await;
         self.state.store.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Brands: the camping and fashion labels that release collaborations.
 
 use serde::{Deserialize, Serialize};
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 use super::ValidationError;
 use super::ids::BrandId;
@@ -89,11 +90,65 @@ impl Name {
                 "must not contain control characters",
             ));
         }
+        if !trimmed.chars().any(is_visible) {
+            return Err(ValidationError::new(
+                field,
+                "must contain at least one visible character",
+            ));
+        }
         Ok(Self(trimmed.to_owned()))
     }
 
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Whether `c` shows on its own: a letter, number, punctuation mark or symbol. Spaces, format
+/// characters (zero-width space, joiners, the byte-order mark), marks that only decorate
+/// another character, private-use and unassigned code points do not, nor do the letters and
+/// symbols that are drawn as blanks (the Hangul fillers, the blank Braille pattern).
+fn is_visible(c: char) -> bool {
+    const BLANKS: [char; 5] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{2800}'];
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter
+            | GeneralCategoryGroup::Number
+            | GeneralCategoryGroup::Punctuation
+            | GeneralCategoryGroup::Symbol
+    ) && !BLANKS.contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_needs_a_visible_character() {
+        for invisible in [
+            "\u{200B}",
+            "\u{FEFF}",
+            "\u{200C}\u{200D}",
+            " \u{2060} \u{00AD} ",
+            "\u{3164}",
+            "\u{2800}",
+            "\u{0301}",
+            "\u{E000}",
+        ] {
+            let err = Name::parse("name", invisible).unwrap_err();
+            assert_eq!(err.field, "name", "{invisible:?}");
+        }
+        for visible in [
+            "Kith",
+            "키스",
+            "\u{200B}K",
+            "4",
+            "&",
+            "\u{1F3D5}\u{FE0F}",
+            "e\u{0301}",
+        ] {
+            assert_eq!(Name::parse("name", visible).unwrap().as_str(), visible);
+        }
     }
 }

@@ -144,6 +144,22 @@ impl SaleSettings {
 /// Most units a single product may stock.
 pub const MAX_STOCK: i64 = 1_000_000_000;
 
+/// Checks a restock of `quantity` against [`MAX_STOCK`]: the units stocked after it, free
+/// (`stock`) and held in orders (`held`), must stay within the maximum, so that no later
+/// cancel or expiry can take the free stock past it either.
+pub fn check_restock(stock: i64, held: i64, quantity: i64) -> Result<(), ValidationError> {
+    let stocked = stock.saturating_add(held);
+    if stocked.saturating_add(quantity) > MAX_STOCK {
+        return Err(ValidationError::new(
+            "quantity",
+            format!(
+                "would take the product past {MAX_STOCK} units stocked (it has {stocked}, free or in orders)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A product to create, already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {
@@ -259,6 +275,20 @@ mod tests {
         );
         let p = NewProduct::parse("Tent", &[2, 1], 5, sale()).unwrap();
         assert_eq!(p.brand_ids, vec![BrandId::from_db(1), BrandId::from_db(2)]);
+    }
+
+    #[test]
+    fn a_restock_keeps_the_units_stocked_within_the_maximum() {
+        assert_eq!(check_restock(MAX_STOCK - 10, 5, 5), Ok(()));
+        assert_eq!(check_restock(0, 0, MAX_STOCK), Ok(()));
+        assert_eq!(
+            check_restock(MAX_STOCK - 10, 5, 6).unwrap_err().field,
+            "quantity"
+        );
+        assert_eq!(
+            check_restock(MAX_STOCK, 0, MAX_STOCK).unwrap_err().field,
+            "quantity"
+        );
     }
 
     #[test]

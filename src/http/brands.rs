@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiResult;
-use super::extract::{Body, Caller};
+use super::extract::{Caller, DeferredJson};
 use super::openapi::{BrandPage, ErrorBody};
 use super::query::PageQuery;
 use crate::domain::brand::{Brand, BrandCategory, Name, NewBrand};
@@ -61,9 +61,10 @@ pub struct CreateBrand {
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Body(body): Body<CreateBrand>,
+    body: DeferredJson,
 ) -> ApiResult<(StatusCode, Json<BrandView>)> {
     caller.require_admin()?;
+    let body: CreateBrand = body.parse()?;
     let brand = NewBrand {
         name: Name::parse("name", &body.name)?,
         category: BrandCategory::try_from(body.category.as_str())?,

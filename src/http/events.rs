@@ -2,21 +2,22 @@
 //!
 //! Browsers' `EventSource` cannot send headers, so the admin token may come as `?token=`
 //! (it is never logged: request spans record the path only) or as the usual bearer header.
+//! A stream ends when that token expires.
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_stream::wrappers::BroadcastStream;
 use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult};
+use super::extract::bearer_token;
 use super::openapi::ErrorBody;
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -34,22 +35,23 @@ pub struct EventsQuery {
     token: Option<String>,
 }
 
-fn admin(state: &AppState, headers: &HeaderMap, q: &EventsQuery) -> ApiResult<()> {
-    let from_header = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    let token = from_header
+/// Checks the caller is an admin; answers how long its token has left.
+fn admin(state: &AppState, headers: &HeaderMap, q: &EventsQuery) -> ApiResult<Duration> {
+    let token = bearer_token(headers)
         .or(q.token.as_deref())
         .ok_or(ApiError::Unauthorized)?;
-    match state.keys.verify(token.trim()) {
-        Ok(Principal::Admin) => Ok(()),
+    match state.keys.verify_until(token.trim()) {
+        Ok((Principal::Admin, exp)) => Ok(UNIX_EPOCH
+            .checked_add(Duration::from_secs(exp))
+            .and_then(|end| end.duration_since(SystemTime::now()).ok())
+            .unwrap_or(Duration::ZERO)),
         Ok(_) => Err(ApiError::Forbidden),
         Err(_) => Err(ApiError::Unauthorized),
     }
 }
 
-/// Streams `round` events (JSON `RoundProgress`) as rounds run here; ends when the server stops.
+/// Streams `round` events (JSON `RoundProgress`) as rounds run here; ends when the server
+/// stops or when the token it was opened with expires.
 #[utoipa::path(get, path = "/admin/events", tag = "rounds", params(EventsQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A text/event-stream of `round` events whose data is a RoundProgress JSON object",
@@ -61,7 +63,7 @@ async fn stream(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    admin(&state, &headers, &q)?;
+    let valid_for = admin(&state, &headers, &q)?;
     let closed = state.events.closed();
     let events = BroadcastStream::new(state.events.subscribe())
         // A reader that fell behind skips what it missed; the next event has the totals.
@@ -72,8 +74,9 @@ async fn stream(
         .map(Ok)
         .take_until(closed.cancelled_owned());
     let hello = futures::stream::once(async { Ok(Event::default().event("ready").data("{}")) });
-    Ok(
-        Sse::new(hello.chain(events))
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
-    )
+    // A token's rights end at its expiry, also for a stream opened while it was valid.
+    let stream = hello
+        .chain(events)
+        .take_until(tokio::time::sleep(valid_for));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -1,10 +1,13 @@
 //! Extractors that turn rejections into the error envelope: JSON bodies, path ids, tokens.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, MissingJsonContentType, QueryRejection};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use std::convert::Infallible;
 
 use super::error::ApiError;
 use crate::auth::{Principal, TokenKeys};
@@ -25,22 +28,107 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(ApiError::Validation(ValidationError::new(
-                    "body",
-                    e.body_text().replace(
-                        "Failed to deserialize the JSON body into the target type: ",
-                        "",
-                    ),
-                )))
-            }
-            Err(JsonRejection::BytesRejection(e))
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(ApiError::PayloadTooLarge)
-            }
-            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+            Err(e) => Err(json_rejection(e)),
         }
+    }
+}
+
+/// The answer to a body axum could not turn into JSON of the wanted type.
+fn json_rejection(e: JsonRejection) -> ApiError {
+    match e {
+        JsonRejection::JsonDataError(e) => ApiError::Validation(ValidationError::new(
+            "body",
+            e.body_text().replace(
+                "Failed to deserialize the JSON body into the target type: ",
+                "",
+            ),
+        )),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge
+        }
+        e => ApiError::BadRequest(e.body_text()),
+    }
+}
+
+/// Whether a request comes with no body at all (no content, type or length).
+fn has_no_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0")
+        || (!headers.contains_key(CONTENT_TYPE)
+            && !headers.contains_key(CONTENT_LENGTH)
+            && !headers.contains_key(TRANSFER_ENCODING))
+}
+
+/// Whether the content type is JSON (`application/json` or `application/<name>+json`).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(essence) = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    else {
+        return false;
+    };
+    let essence = essence.trim().to_ascii_lowercase();
+    essence.split_once('/').is_some_and(|(kind, sub)| {
+        kind == "application" && (sub == "json" || sub.ends_with("+json"))
+    })
+}
+
+/// A JSON body read with the request but parsed only when the handler asks, once it has
+/// checked the caller's rights: a caller without them hears 403, never what is wrong with a
+/// body it may not send.
+pub struct DeferredJson {
+    read: Result<Bytes, ApiError>,
+    json: bool,
+    empty: bool,
+}
+
+impl<S> FromRequest<S> for DeferredJson
+where
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let empty = has_no_body(req.headers());
+        let read = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        });
+        Ok(Self { read, json, empty })
+    }
+}
+
+impl DeferredJson {
+    /// The body as `T`: syntax or content-type trouble is 400, a wrong value is 422.
+    pub fn parse<T: DeserializeOwned>(self) -> Result<T, ApiError> {
+        let bytes = self.read?;
+        if !self.json {
+            return Err(json_rejection(MissingJsonContentType::default().into()));
+        }
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(v)| v)
+            .map_err(json_rejection)
+    }
+
+    /// As [`DeferredJson::parse`], for endpoints whose body is optional: None without one.
+    pub fn parse_optional<T: DeserializeOwned>(self) -> Result<Option<T>, ApiError> {
+        if self.empty {
+            return Ok(None);
+        }
+        self.parse().map(Some)
+    }
+
+    /// The body as any JSON value, when it is readable JSON; for the rights that depend on
+    /// what the body asks for.
+    pub fn peek(&self) -> Option<serde_json::Value> {
+        let bytes = self.read.as_ref().ok().filter(|_| self.json)?;
+        serde_json::from_slice(bytes).ok()
     }
 }
 
@@ -55,18 +143,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let empty = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
-            || (!req.headers().contains_key(axum::http::header::CONTENT_TYPE)
-                && !req
-                    .headers()
-                    .contains_key(axum::http::header::CONTENT_LENGTH)
-                && !req
-                    .headers()
-                    .contains_key(axum::http::header::TRANSFER_ENCODING));
-        if empty {
+        if has_no_body(req.headers()) {
             return Ok(Self(None));
         }
         let Body(v) = Body::<T>::from_request(req, state).await?;
@@ -86,20 +163,21 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let keys: TokenKeys = AppState::from_ref(state).keys;
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        keys.verify(token.trim()).map(Caller).map_err(|e| {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        keys.verify(token).map(Caller).map_err(|e| {
             tracing::debug!(error = %e, "token refused");
             ApiError::Unauthorized
         })
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is matched without
+/// regard to case (RFC 7235), so `bearer` and `BEARER` do too.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl Caller {
@@ -127,6 +205,13 @@ impl Caller {
             _ => Err(ApiError::Forbidden),
         }
     }
+}
+
+/// A query string taken as a `Result`, so that the handler checks the caller's rights before
+/// it answers 400 about the query.
+pub fn query<T>(raw: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    raw.map(|Query(v)| v)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 /// Parses a path id; anything that is not a positive integer names nothing, so it is a 404.

@@ -15,6 +15,7 @@ pub mod products;
 mod query;
 mod round_reads;
 mod rounds;
+pub mod serve;
 mod subscriptions;
 
 use axum::Router;

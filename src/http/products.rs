@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Body, Caller, path_id};
+use super::extract::{Caller, DeferredJson, path_id};
 use super::openapi::{ErrorBody, ProductPage};
 use super::query::PageQuery;
 use crate::auth::Principal;
@@ -107,8 +107,20 @@ fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, Ap
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Body(body): Body<CreateProduct>,
+    body: DeferredJson,
 ) -> ApiResult<(StatusCode, Json<ProductView>)> {
+    match caller.0 {
+        Principal::Admin => {}
+        Principal::Brand(brand) => {
+            // A brand's right depends on the body: it must list the brand, whatever else is
+            // wrong with it; a body that cannot be read lists nobody.
+            if !body.peek().is_some_and(|raw| lists_brand(&raw, brand)) {
+                return Err(ApiError::Forbidden);
+            }
+        }
+        Principal::User(_) => return Err(ApiError::Forbidden),
+    }
+    let body: CreateProduct = body.parse()?;
     let sale = SaleSettings {
         price: body.price,
         sale_starts_at: body.sale_starts_at,
@@ -140,6 +152,13 @@ async fn create(
         tracing::warn!(error = %e, product = %created.id, "Failed to load the new product into the gate");
     }
     Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// Whether a product body's `brand_ids` lists `brand`.
+fn lists_brand(raw: &serde_json::Value, brand: BrandId) -> bool {
+    raw.get("brand_ids")
+        .and_then(|ids| ids.as_array())
+        .is_some_and(|ids| ids.iter().any(|id| id.as_i64() == Some(brand.get())))
 }
 
 /// Loads a product or answers 404.
@@ -223,9 +242,10 @@ async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body<PatchProduct>,
+    body: DeferredJson,
 ) -> ApiResult<Json<ProductView>> {
     let current = load_managed(&state, &caller, &id).await?;
+    let body: PatchProduct = body.parse()?;
     let sale = SaleSettings {
         price: body.price.unwrap_or(current.price),
         sale_starts_at: body.sale_starts_at.unwrap_or(current.sale_starts_at),

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, OptionalBody};
+use super::extract::{Caller, DeferredJson, query};
 use super::openapi::ErrorBody;
 use super::products::{load, load_managed};
 use crate::domain::ValidationError;
@@ -103,11 +104,12 @@ async fn restock(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
-    OptionalBody(body): OptionalBody<RestockRequest>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
+    body: DeferredJson,
 ) -> ApiResult<(StatusCode, Json<RoundView>)> {
     let product = load_managed(&state, &caller, &id).await?;
-    let wait = q.parse()?;
+    let wait = query(q)?.parse()?;
+    let body = body.parse_optional::<RestockRequest>()?;
     let quantity = match body.and_then(|b| b.quantity) {
         None => 0,
         Some(q) if (1..=MAX_STOCK).contains(&q) => q,
@@ -150,11 +152,11 @@ async fn resume(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
 ) -> ApiResult<(StatusCode, Json<RoundView>)> {
     caller.require_admin()?;
     let product = load(&state, &id).await?;
-    let wait = q.parse()?;
+    let wait = query(q)?.parse()?;
     let st = state.clone();
     let (round, watch) = detached(&state.tasks, async move {
         let opening = st.notifier.opening(product.id);

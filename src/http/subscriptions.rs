@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Body, Caller};
+use super::extract::{Caller, DeferredJson};
 use super::openapi::{ErrorBody, LinePage, SubscriptionPage};
 use super::products::load;
 use super::query::PageQuery;
@@ -184,10 +184,11 @@ async fn import(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body<ImportRequest>,
+    body: DeferredJson,
 ) -> ApiResult<Json<ImportView>> {
     caller.require_admin()?;
     let product = load(&state, &id).await?;
+    let body: ImportRequest = body.parse()?;
     if body.user_ids.len() > MAX_IMPORT {
         return Err(ApiError::Validation(ValidationError::new(
             "user_ids",

@@ -11,6 +11,7 @@ crate::on_every_backend!(
     the_event_stream_is_for_admins_only,
     metrics_count_notifications_and_rounds_after_a_round,
     an_open_event_stream_ends_when_the_server_stops,
+    an_open_event_stream_ends_when_its_token_expires,
 );
 
 /// An open `/admin/events` stream, read event by event.
@@ -181,4 +182,49 @@ async fn an_open_event_stream_ends_when_the_server_stops(mut app: TestApp) {
     .await
     .expect("the stream ends");
     assert!(end.is_ok(), "{end:?}");
+}
+
+async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
+    // A token with between half a second and a second and a half left.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let exp = (now + std::time::Duration::from_millis(1500)).as_secs();
+    let token = app
+        .keys
+        .sign(&json!({"role": "admin", "exp": exp}))
+        .unwrap();
+    let resp = app
+        .client
+        .get(format!("{}/admin/events", app.addr))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut events = EventStream {
+        resp,
+        buf: String::new(),
+    };
+    assert_eq!(events.next().await.0, "ready");
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match events.resp.chunk().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await
+    .expect("the stream ends once its token expires");
+    assert!(end.is_ok(), "{end:?}");
+    let ended = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    assert!(
+        ended.as_secs() >= exp,
+        "ended at {ended:?}, token valid until {exp}"
+    );
+    // The server itself goes on: a fresh token opens a new stream.
+    EventStream::open(&app).await;
 }

@@ -10,7 +10,7 @@ use super::MysqlStore;
 use crate::domain::Conflict;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
-use crate::domain::product::LinePolicy;
+use crate::domain::product::{LinePolicy, check_restock};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::store::rounds::{ROUND_COLUMNS, RecipientRow, RoundRow};
 use crate::store::rows::BATCH_ROWS;
@@ -69,6 +69,16 @@ impl RoundStore for MysqlStore {
         }
         if stock + quantity <= 0 {
             return Err(Conflict::OutOfStock.into());
+        }
+        if quantity > 0 {
+            let held: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders \
+                 WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
+            )
+            .bind(product.get())
+            .fetch_one(&mut *tx)
+            .await?;
+            check_restock(stock, held, quantity)?;
         }
         let start = latest
             .as_ref()
