@@ -105,6 +105,34 @@ impl Drop for MysqlDatabase {
     }
 }
 
+/// The MySQL server the MySQL variants run on, or None (reported once) when unset.
+pub fn mysql_url() -> Option<String> {
+    backend_url("DROPLINE_TEST_MYSQL_URL", "MySQL", &MYSQL_SKIPPED)
+}
+
+/// The Redis server the multi-instance cases run on, or None (reported once) when unset.
+pub fn redis_url() -> Option<String> {
+    backend_url("DROPLINE_TEST_REDIS_URL", "Redis", &REDIS_SKIPPED)
+}
+
+static MYSQL_SKIPPED: std::sync::Once = std::sync::Once::new();
+static REDIS_SKIPPED: std::sync::Once = std::sync::Once::new();
+
+fn backend_url(var: &str, name: &str, once: &std::sync::Once) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        once.call_once(|| {
+            use std::io::Write;
+            // Straight to stderr, past the test harness' capture, so the skip is visible.
+            let _ = writeln!(
+                std::io::stderr(),
+                "dropline tests: backend {name} SKIPPED ({var} is not set); its cases pass without running"
+            );
+        });
+    }
+    url
+}
+
 pub fn uuid_like() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -126,9 +154,7 @@ impl DbHandle {
         match db {
             Db::Sqlite => Some(Self::Sqlite(tempfile::tempdir().expect("tempdir"))),
             Db::Mysql => {
-                let url = std::env::var("DROPLINE_TEST_MYSQL_URL")
-                    .ok()
-                    .filter(|u| !u.is_empty())?;
+                let url = mysql_url()?;
                 Some(Self::Mysql(MysqlDatabase::create(&url).await))
             }
         }
@@ -218,9 +244,7 @@ impl TestApp {
 
     /// As [`TestApp::spawn_cluster`], under a given Redis key prefix.
     pub async fn spawn_cluster_under(db: Db, n: usize, prefix: &str) -> Option<Vec<Self>> {
-        let redis = std::env::var("DROPLINE_TEST_REDIS_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        let redis = redis_url()?;
         let owner = DbHandle::new(db).await?;
         let url = owner.url();
         let prefix = prefix.to_owned();

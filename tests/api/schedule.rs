@@ -4,7 +4,7 @@ use dropline::coord::schedule::{RedisSchedule, interval_us};
 
 #[tokio::test]
 async fn redis_schedule_spaces_every_slot_by_the_interval_across_instances() {
-    let Ok(url) = std::env::var("DROPLINE_TEST_REDIS_URL") else {
+    let Ok(url) = crate::helpers::redis_url().ok_or(()) else {
         return;
     };
     let client = redis::Client::open(url).expect("redis url");

@@ -117,7 +117,7 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
  {
-    let Ok(redis) = std::env::var("DROPLINE_TEST_REDIS_URL") else {
+    let Ok(redis) = crate::helpers::redis_url().ok_or(()) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -132,8 +132,8 @@ async fn sqlite_the_owner_killed_another_process_continues_within_heartbeat_laps
 async fn mysql_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
 {
     let (Ok(mysql), Ok(redis)) = (
-        std::env::var("DROPLINE_TEST_MYSQL_URL"),
-        std::env::var("DROPLINE_TEST_REDIS_URL"),
+        crate::helpers::mysql_url().ok_or(()),
+        crate::helpers::redis_url().ok_or(()),
     ) else {
         return;
     };

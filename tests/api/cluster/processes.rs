@@ -83,8 +83,8 @@ pub(crate) async fn send(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {
     let (Ok(mysql), Ok(redis)) = (
-        std::env::var("DROPLINE_TEST_MYSQL_URL"),
-        std::env::var("DROPLINE_TEST_REDIS_URL"),
+        crate::helpers::mysql_url().ok_or(()),
+        crate::helpers::redis_url().ok_or(()),
     ) else {
         return;
     };

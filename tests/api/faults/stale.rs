@@ -32,9 +32,7 @@ mod stale_keys {
 }
 
 async fn redis_conn() -> Option<redis::aio::MultiplexedConnection> {
-    let url = std::env::var("DROPLINE_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
+    let url = crate::helpers::redis_url()?;
     let client = redis::Client::open(url).ok()?;
     client.get_multiplexed_async_connection().await.ok()
 }
