@@ -20,6 +20,9 @@ use crate::shop::gate::StockGate;
 use crate::state::AppState;
 use crate::{coord, http, notify, shop, store, workers};
 
+/// Fewest bytes of a configured JWT secret: HS256 keys shorter than the hash are guessable.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
     state: AppState,
@@ -49,10 +52,13 @@ impl Application {
             .await
             .context("Failed to apply the database migrations")?;
         let (keys, dev_admin_token) = match &settings.jwt_secret {
-            Some(secret) if !secret.expose().is_empty() => {
-                (TokenKeys::new(secret.expose().as_bytes()), None)
-            }
-            _ => {
+            Some(secret) if secret.expose().len() < MIN_JWT_SECRET_BYTES => anyhow::bail!(
+                "DROPLINE_JWT_SECRET is too short: {} bytes, at least {MIN_JWT_SECRET_BYTES} are \
+                 needed (for example the output of `openssl rand -base64 32`)",
+                secret.expose().len()
+            ),
+            Some(secret) => (TokenKeys::new(secret.expose().as_bytes()), None),
+            None => {
                 let mut secret = [0u8; 32];
                 rand::rng().fill_bytes(&mut secret);
                 let keys = TokenKeys::new(&secret);
