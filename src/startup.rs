@@ -104,6 +104,16 @@ impl Application {
         shop::holds::expire_all_due(&state)
             .await
             .context("Failed to expire the holds that passed while stopped")?;
+        let all_stock = state
+            .store
+            .all_stock()
+            .await
+            .context("Failed to load stock")?;
+        // The recorder first, or the series registered below would go nowhere.
+        crate::telemetry::metrics::install();
+        for (product, _) in &all_stock {
+            crate::telemetry::metrics::notifications_registered(*product);
+        }
         match state.gate.shared_backend() {
             Some(redis) => {
                 redis
@@ -113,12 +123,7 @@ impl Application {
                 coord::worker::resync(&state, redis).await;
             }
             None => {
-                for (product, stock) in state
-                    .store
-                    .all_stock()
-                    .await
-                    .context("Failed to load stock")?
-                {
+                for (product, stock) in all_stock {
                     state.gate.load(product, stock);
                 }
             }

@@ -1,6 +1,7 @@
 //! Tracing setup for the binary, and the Prometheus metrics.
 
 pub mod metrics;
+mod process;
 
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
