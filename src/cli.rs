@@ -1,9 +1,10 @@
-//! The command line: `serve` (the default), `migrate`, `token`, `mock-receiver`.
+//! The command line: `serve` (the default), `migrate`, `token`, `mock-receiver`, `demo`,
+//! `webhook verify`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::auth::parse_ttl;
-use crate::config::{DatabaseSettings, LogSettings, Settings};
+use crate::config::{DatabaseSettings, LogSettings, Secret, Settings};
 
 /// dropline: limited-edition drops and restock alerts.
 #[derive(Debug, Parser)]
@@ -38,14 +39,47 @@ pub enum Command {
     MockReceiver(MockReceiverArgs),
     /// Run the whole story on a throwaway database: a line, a restock, buyers, a summary.
     Demo(crate::demo::DemoArgs),
+    /// Tools for receivers of signed notifications.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+/// `webhook` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Check a received notification's signature: prints valid or invalid, exits 0 or 1.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `webhook verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The signing secret(s), `whsec_…`, separated by spaces.
+    #[arg(long, env = "DROPLINE_NOTIFY_SECRET", hide_env_values = true)]
+    pub secret: Secret,
+    /// The `webhook-id` header.
+    #[arg(long)]
+    pub id: String,
+    /// The `webhook-timestamp` header.
+    #[arg(long)]
+    pub timestamp: String,
+    /// The `webhook-signature` header.
+    #[arg(long)]
+    pub signature: String,
+    /// File holding the exact body received.
+    #[arg(long)]
+    pub body_file: std::path::PathBuf,
+    /// Refuse timestamps further than this from now, in seconds; 0 skips the check.
+    #[arg(long, default_value_t = 300)]
+    pub tolerance_seconds: u64,
 }
 
 /// Arguments of `mock-receiver`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MockReceiverArgs {
-    /// Address to listen on.
+    /// Address to listen on (`host:port`; host names such as `localhost` resolve).
     #[arg(long, default_value = "127.0.0.1:9090")]
-    pub listen: std::net::SocketAddr,
+    pub listen: String,
     /// Delay before every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -55,6 +89,9 @@ pub struct MockReceiverArgs {
     /// The status failed requests get.
     #[arg(long, default_value_t = 500)]
     pub fail_status: u16,
+    /// Verify signatures with these secrets (`whsec_…`, space-separated) and count bad ones.
+    #[arg(long, env = "DROPLINE_NOTIFY_SECRET", hide_env_values = true)]
+    pub secret: Option<Secret>,
 }
 
 /// The roles a token can carry.

@@ -1,7 +1,6 @@
 //! Settings of a running service, from flags and `DROPLINE_*` environment variables.
 
 use clap::{Args, ValueEnum};
-use std::net::SocketAddr;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -36,7 +35,8 @@ pub struct DatabaseSettings {
     #[arg(
         long,
         env = "DROPLINE_DATABASE_URL",
-        default_value = "sqlite://dropline.db?mode=rwc"
+        default_value = "sqlite://dropline.db?mode=rwc",
+        hide_env_values = true
     )]
     pub database_url: String,
 }
@@ -74,9 +74,10 @@ impl From<&str> for Secret {
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// Address to listen on.
-    #[arg(long, env = "DROPLINE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on: `host:port`, where host is an IP address or a name
+    /// (`localhost:8080`, `[::1]:8080`).
+    #[arg(long, env = "DROPLINE_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+    pub listen: String,
     /// Database settings.
     #[command(flatten)]
     pub database: DatabaseSettings,
@@ -128,7 +129,7 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Args, Default)]
 pub struct RedisSettings {
     /// Redis URL (redis://HOST:6379/); when set, instances share one stock gate and one rate.
-    #[arg(long = "redis-url", env = "DROPLINE_REDIS_URL")]
+    #[arg(long = "redis-url", env = "DROPLINE_REDIS_URL", hide_env_values = true)]
     pub url: Option<String>,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(
@@ -146,7 +147,7 @@ impl Settings {
     /// Settings for an embedded test or demo run on `database_url`.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: "127.0.0.1:0".to_owned(),
             database: DatabaseSettings {
                 database_url: database_url.into(),
             },
@@ -159,5 +160,15 @@ impl Settings {
             notify: crate::notify::settings::NotifySettings::default(),
             http: HttpSettings::default(),
         }
+    }
+}
+
+/// Accepts `host:port` with a numeric port; the host is resolved when binding.
+fn parse_listen(value: &str) -> Result<String, String> {
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(value.to_owned())
+        }
+        _ => Err("expected host:port, e.g. 127.0.0.1:8080 or localhost:8080".to_owned()),
     }
 }

@@ -114,6 +114,7 @@ impl EventHub {
     /// A run of `round` starts here (opened, resumed or recovered).
     pub fn begin(&self, round: &Round, stock: i64, at: DateTime<Utc>) {
         metrics::round_entered(RoundStatus::InProgress, None);
+        metrics::notifications_registered(round.product_id);
         let event = RoundProgress {
             product_id: round.product_id,
             round: round.round,

@@ -5,9 +5,11 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::cli::{Cli, Command, Role, TokenArgs};
+use dropline::cli::{Cli, Command, Role, TokenArgs, WebhookCommand};
 use dropline::config::Settings;
 use dropline::domain::ids::{BrandId, UserId};
+use dropline::notify::signing::SigningKeys;
+use dropline::notify::verify::Verdict;
 use dropline::startup::{Application, shutdown_signal};
 use dropline::{store, telemetry};
 
@@ -19,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
         // The demo draws progress bars: only warnings may interrupt them.
         log.log_level = "warn".into();
     }
-    telemetry::init(&log);
+    telemetry::init(&log)?;
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
@@ -39,8 +41,27 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Demo(args)) => dropline::demo::run(&args).await.map(|_| ()),
+        Some(Command::Webhook(WebhookCommand::Verify(args))) => {
+            let now = chrono::Utc::now().timestamp();
+            match dropline::notify::verify::verify(&args, now)? {
+                Verdict::Valid => {
+                    println!("valid");
+                    Ok(())
+                }
+                Verdict::Invalid(why) => {
+                    println!("invalid: {why}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Some(Command::MockReceiver(args)) => {
-            let listener = tokio::net::TcpListener::bind(args.listen)
+            let keys = args
+                .secret
+                .as_ref()
+                .map(|s| SigningKeys::parse(s.expose()))
+                .transpose()
+                .context("--secret is invalid")?;
+            let listener = tokio::net::TcpListener::bind(args.listen.as_str())
                 .await
                 .with_context(|| format!("Failed to listen on {}", args.listen))?;
             let shutdown = CancellationToken::new();
@@ -54,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_millis(args.latency_ms),
                 args.fail_from,
                 args.fail_status,
+                keys,
                 shutdown,
             )
             .await
@@ -63,18 +85,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.listen)
+    let listener = tokio::net::TcpListener::bind(settings.listen.as_str())
         .await
         .with_context(|| format!("Failed to listen on {}", settings.listen))?;
     let app = Application::build(&settings, listener).await?;
     let addr = app.local_addr()?;
     if let Some(token) = app.dev_admin_token() {
         tracing::warn!(
-            "no DROPLINE_JWT_SECRET is set: a random secret is used, valid only for this run"
+            "no DROPLINE_JWT_SECRET is set: a random secret is used, valid only for this run; \
+             the admin token for this run is the line printed on stdout (paste it into the \
+             dashboard at http://{addr}/ or send it as Authorization: Bearer)"
         );
-        eprintln!(
-            "\nAdmin token (valid only for this run):\n\n  {token}\n\nTry: curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/brands\nDashboard: http://{addr}/  (paste the token there)\n"
-        );
+        // One line on stdout, never in the log stream (which may be shipped elsewhere).
+        println!("{token}");
     }
     tracing::info!(%addr, "dropline is listening");
     let shutdown = CancellationToken::new();

@@ -20,6 +20,9 @@ use crate::shop::gate::StockGate;
 use crate::state::AppState;
 use crate::{coord, http, notify, shop, store, workers};
 
+/// Fewest bytes of a configured JWT secret: HS256 keys shorter than the hash are guessable.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// A service ready to serve: database migrated, gate loaded, listener bound.
 pub struct Application {
     state: AppState,
@@ -51,10 +54,13 @@ impl Application {
             .await
             .context("Failed to apply the database migrations")?;
         let (keys, dev_admin_token) = match &settings.jwt_secret {
-            Some(secret) if !secret.expose().is_empty() => {
-                (TokenKeys::new(secret.expose().as_bytes()), None)
-            }
-            _ => {
+            Some(secret) if secret.expose().len() < MIN_JWT_SECRET_BYTES => anyhow::bail!(
+                "DROPLINE_JWT_SECRET is too short: {} bytes, at least {MIN_JWT_SECRET_BYTES} are \
+                 needed (for example the output of `openssl rand -base64 32`)",
+                secret.expose().len()
+            ),
+            Some(secret) => (TokenKeys::new(secret.expose().as_bytes()), None),
+            None => {
                 let mut secret = [0u8; 32];
                 rand::rng().fill_bytes(&mut secret);
                 let keys = TokenKeys::new(&secret);
@@ -108,6 +114,16 @@ impl Application {
         shop::holds::expire_all_due(&state)
             .await
             .context("Failed to expire the holds that passed while stopped")?;
+        let all_stock = state
+            .store
+            .all_stock()
+            .await
+            .context("Failed to load stock")?;
+        // The recorder first, or the series registered below would go nowhere.
+        crate::telemetry::metrics::install();
+        for record in &all_stock {
+            crate::telemetry::metrics::notifications_registered(record.product);
+        }
         match state.gate.shared_backend() {
             Some(redis) => {
                 redis
@@ -117,12 +133,7 @@ impl Application {
                 coord::worker::resync(&state, redis).await;
             }
             None => {
-                for record in state
-                    .store
-                    .all_stock()
-                    .await
-                    .context("Failed to load stock")?
-                {
+                for record in &all_stock {
                     state.gate.load(record.product, record.stock);
                 }
             }

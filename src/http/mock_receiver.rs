@@ -1,6 +1,6 @@
 //! A recording webhook receiver for demos, tests and benchmarks (`dropline mock-receiver`):
-//! it keeps every notification in arrival order, can answer slowly, and can fail from the
-//! N-th request on.
+//! it keeps every notification in arrival order, can answer slowly, can fail from the N-th
+//! request on, and, given the signing secrets, verifies signatures and counts bad ones.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,6 +17,8 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::notify::signing::SigningKeys;
+
 /// One request as it arrived.
 #[derive(Debug, Clone)]
 pub struct Arrival {
@@ -32,6 +34,16 @@ pub struct Arrival {
     pub position: i64,
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// The `webhook-id` header.
+    pub webhook_id: Option<String>,
+    /// The `webhook-timestamp` header.
+    pub webhook_timestamp: Option<String>,
+    /// The `webhook-signature` header.
+    pub webhook_signature: Option<String>,
+    /// The exact bytes of the body.
+    pub body: Bytes,
+    /// Whether the signature checked out; None when the receiver has no secret.
+    pub signature_valid: Option<bool>,
     /// When it arrived.
     pub at: Instant,
     /// Whether it was answered with success.
@@ -47,7 +59,13 @@ struct Behaviour {
     latency_ms: AtomicU64,
     /// 0: never fail.
     fail_from: AtomicU64,
+    /// 0: no end; else the last request (1-based) that fails.
+    fail_until: AtomicU64,
     fail_status: AtomicU16,
+    /// The `Retry-After` value failed answers carry, if any.
+    retry_after: Mutex<Option<String>>,
+    /// The secrets signatures are checked against; None: not checked.
+    keys: Mutex<Option<SigningKeys>>,
 }
 
 struct Shared {
@@ -55,6 +73,8 @@ struct Shared {
     /// Every request in arrival order; the lock orders the count and the record together.
     arrivals: Mutex<Vec<Arrival>>,
     hook: Mutex<Option<Hook>>,
+    /// Requests whose signature was missing or wrong (only counted with a secret).
+    bad_signatures: AtomicU64,
 }
 
 /// A running receiver.
@@ -79,12 +99,54 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Checks the Standard Webhooks headers against `keys`.
+fn signature_ok(
+    keys: &SigningKeys,
+    id: Option<&str>,
+    ts: Option<&str>,
+    sig: Option<&str>,
+    body: &[u8],
+) -> bool {
+    match (id, ts.and_then(|t| t.parse::<i64>().ok()), sig) {
+        (Some(id), Some(ts), Some(sig)) => keys.verify(id, ts, sig, body),
+        _ => false,
+    }
+}
+
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let Ok(b) = serde_json::from_slice::<Body>(&body) else {
-        return StatusCode::BAD_REQUEST;
+        return StatusCode::BAD_REQUEST.into_response();
     };
     let at = Instant::now();
     let fail_from = shared.behaviour.fail_from.load(Ordering::Relaxed);
+    let fail_until = shared.behaviour.fail_until.load(Ordering::Relaxed);
+    let webhook_id = header(&headers, "webhook-id");
+    let webhook_timestamp = header(&headers, "webhook-timestamp");
+    let webhook_signature = header(&headers, "webhook-signature");
+    let signature_valid = lock(&shared.behaviour.keys).as_ref().map(|keys| {
+        signature_ok(
+            keys,
+            webhook_id.as_deref(),
+            webhook_timestamp.as_deref(),
+            webhook_signature.as_deref(),
+            &body,
+        )
+    });
+    if signature_valid == Some(false) {
+        shared.bad_signatures.fetch_add(1, Ordering::Relaxed);
+    }
     let arrival = {
         let mut all = lock(&shared.arrivals);
         let seq = all.len() as u64 + 1;
@@ -94,12 +156,14 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             round: b.round,
             user_id: b.user_id,
             position: b.position,
-            idempotency_key: headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            idempotency_key: header(&headers, "idempotency-key"),
+            webhook_id,
+            webhook_timestamp,
+            webhook_signature,
+            body: body.clone(),
+            signature_valid,
             at,
-            accepted: fail_from == 0 || seq < fail_from,
+            accepted: fail_from == 0 || seq < fail_from || (fail_until != 0 && seq > fail_until),
         };
         all.push(arrival.clone());
         arrival
@@ -113,10 +177,13 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     if arrival.accepted {
-        StatusCode::OK
-    } else {
-        StatusCode::from_u16(shared.behaviour.fail_status.load(Ordering::Relaxed))
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        return StatusCode::OK.into_response();
+    }
+    let status = StatusCode::from_u16(shared.behaviour.fail_status.load(Ordering::Relaxed))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match lock(&shared.behaviour.retry_after).clone() {
+        Some(value) => (status, [(axum::http::header::RETRY_AFTER, value)]).into_response(),
+        None => status.into_response(),
     }
 }
 
@@ -131,6 +198,7 @@ impl MockReceiver {
             },
             arrivals: Mutex::new(Vec::new()),
             hook: Mutex::new(None),
+            bad_signatures: AtomicU64::new(0),
         });
         let app = Router::new()
             .fallback(post(receive))
@@ -175,10 +243,35 @@ impl MockReceiver {
             .behaviour
             .fail_status
             .store(status, Ordering::Relaxed);
+        self.shared.behaviour.fail_until.store(0, Ordering::Relaxed);
         self.shared
             .behaviour
             .fail_from
             .store(n.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Answers `status` to the first `n` requests (counting all received), 200 after them.
+    pub fn fail_first(&self, n: u64, status: u16) {
+        let b = &self.shared.behaviour;
+        b.fail_status.store(status, Ordering::Relaxed);
+        b.fail_until.store(n, Ordering::Relaxed);
+        b.fail_from
+            .store(if n == 0 { 0 } else { 1 }, Ordering::Relaxed);
+    }
+
+    /// Sends `Retry-After: value` with every failed answer (None: no such header).
+    pub fn set_retry_after(&self, value: Option<String>) {
+        *lock(&self.shared.behaviour.retry_after) = value;
+    }
+
+    /// Verifies every request's signature against `keys` and counts the bad ones.
+    pub fn verify_with(&self, keys: SigningKeys) {
+        *lock(&self.shared.behaviour.keys) = Some(keys);
+    }
+
+    /// Requests whose signature was missing or did not verify (0 without a secret).
+    pub fn bad_signatures(&self) -> u64 {
+        self.shared.bad_signatures.load(Ordering::Relaxed)
     }
 
     /// Runs `hook` on every request before answering it.
@@ -238,12 +331,25 @@ pub async fn run_cli(
     latency: Duration,
     fail_from: Option<u64>,
     fail_status: u16,
+    keys: Option<SigningKeys>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let receiver = MockReceiver::serve(listener)?;
     receiver.set_latency(latency);
     receiver.fail_from(fail_from, fail_status);
-    println!("mock receiver listening on {}", receiver.url());
+    let verifying = keys.is_some();
+    if let Some(keys) = keys {
+        receiver.verify_with(keys);
+    }
+    println!(
+        "mock receiver listening on {}{}",
+        receiver.url(),
+        if verifying {
+            " (verifying signatures)"
+        } else {
+            ""
+        }
+    );
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let mut seen = 0;
@@ -255,7 +361,12 @@ pub async fn run_cli(
                 second += 1;
                 let all = receiver.arrivals();
                 if all.len() > seen {
-                    println!("second {second}: {} notifications ({} in total, busiest sliding second {})",
+                    let bad = if verifying {
+                        format!(", {} with a bad signature", receiver.bad_signatures())
+                    } else {
+                        String::new()
+                    };
+                    println!("second {second}: {} notifications ({} in total, busiest sliding second {}{bad})",
                         all.len() - seen, all.len(), busiest_second(&all));
                     seen = all.len();
                 }

@@ -73,15 +73,22 @@ pub(crate) async fn ready_to_start(
     }
 }
 
-/// Delay before retry number `retry` (1-based): exponential, at least what the provider asked.
+/// Delay before retry number `retry` (1-based): a random time up to `base` × 2^(retry-1)
+/// (full jitter, so retries of many requests spread out instead of arriving together), at
+/// least what the provider asked, and never more than `max`.
 pub(crate) fn backoff(
     base: Duration,
     max: Duration,
     retry: u32,
     asked: Option<Duration>,
+    rng: &mut impl rand::Rng,
 ) -> Duration {
-    let exp = base.saturating_mul(1_u32 << retry.saturating_sub(1).min(16));
-    exp.min(max).max(asked.unwrap_or_default())
+    let ceiling = base
+        .saturating_mul(1_u32 << retry.saturating_sub(1).min(16))
+        .min(max);
+    let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    let jittered = Duration::from_millis(rng.random_range(0..=ceiling_ms));
+    jittered.max(asked.unwrap_or_default()).min(max)
 }
 
 /// Where one request stands in the line's order of starts: it may start once the request
@@ -211,7 +218,13 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             }
         };
         retries += 1;
-        let delay = backoff(config.backoff, config.backoff_max, retries, asked);
+        let delay = backoff(
+            config.backoff,
+            config.backoff_max,
+            retries,
+            asked,
+            &mut rand::rng(),
+        );
         tokio::select! {
             biased;
             () = ctx.stop.cancelled() => return Done::Broken(item),
@@ -231,17 +244,54 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
 #[cfg(test)]
 mod tests {
     use super::backoff;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
     use std::time::Duration;
 
+    const BASE: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// The delays of 2,000 draws of retry `retry`, from a fixed seed.
+    fn draws(retry: u32, asked: Option<Duration>) -> Vec<Duration> {
+        let mut rng = StdRng::seed_from_u64(14);
+        (0..2000)
+            .map(|_| backoff(BASE, MAX, retry, asked, &mut rng))
+            .collect()
+    }
+
     #[test]
-    fn backoff_doubles_is_capped_and_honours_retry_after() {
-        let (b, m) = (Duration::from_millis(100), Duration::from_secs(1));
-        assert_eq!(backoff(b, m, 1, None), Duration::from_millis(100));
-        assert_eq!(backoff(b, m, 3, None), Duration::from_millis(400));
-        assert_eq!(backoff(b, m, 9, None), Duration::from_secs(1));
-        assert_eq!(
-            backoff(b, m, 1, Some(Duration::from_secs(2))),
-            Duration::from_secs(2)
+    fn backoff_is_fully_jittered_below_a_doubling_ceiling() {
+        for (retry, ceiling) in [(1, 100), (2, 200), (3, 400), (4, 800)] {
+            let d = draws(retry, None);
+            let ceiling = Duration::from_millis(ceiling);
+            assert!(d.iter().all(|x| *x <= ceiling), "retry {retry}");
+            // Full jitter: the draws cover the range from near 0 to near the ceiling.
+            assert!(d.iter().any(|x| *x < ceiling / 10), "retry {retry}");
+            assert!(d.iter().any(|x| *x > ceiling * 9 / 10), "retry {retry}");
+            let distinct: std::collections::HashSet<_> = d.iter().collect();
+            assert!(distinct.len() > 50, "retry {retry}");
+        }
+    }
+
+    #[test]
+    fn backoff_never_passes_the_maximum() {
+        for retry in [5, 9, 17, 40, u32::MAX] {
+            let d = draws(retry, None);
+            assert!(d.iter().all(|x| *x <= MAX), "retry {retry}");
+            assert!(d.iter().any(|x| *x > MAX * 9 / 10), "retry {retry}");
+        }
+    }
+
+    #[test]
+    fn backoff_waits_at_least_what_retry_after_asks_up_to_the_maximum() {
+        let asked = Duration::from_millis(700);
+        assert!(draws(1, Some(asked)).iter().all(|x| *x == asked));
+        assert!(
+            draws(4, Some(asked))
+                .iter()
+                .all(|x| *x >= asked && *x <= MAX)
         );
+        let too_long = Some(Duration::from_secs(3600));
+        assert!(draws(2, too_long).iter().all(|x| *x == MAX));
     }
 }

@@ -10,6 +10,8 @@ mod progress;
 pub mod recovery;
 mod runner;
 pub mod settings;
+pub mod signing;
+pub mod verify;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -19,16 +21,26 @@ pub use engine::{EngineConfig, EngineParts, Notifier, RoundWatch};
 
 use self::channel::{Channel, LogChannel};
 use self::settings::NotifySettings;
+use self::signing::SigningKeys;
 use self::webhook::{WebhookChannel, WebhookError};
 
-/// The channel the settings ask for: the webhook when a URL is set, else the log.
+/// The channel the settings ask for: the webhook when a URL is set, else the log. A signing
+/// secret is checked either way, so a bad one is refused at start.
 pub fn channel_from(settings: &NotifySettings) -> Result<Arc<dyn Channel>, WebhookError> {
+    let keys = settings
+        .notify_secret
+        .as_ref()
+        .map(|s| SigningKeys::parse(s.expose()))
+        .transpose()?;
     match settings.notify_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => Ok(Arc::new(WebhookChannel::new(
-            url,
-            Duration::from_millis(settings.notify_timeout_ms.max(1)),
-            settings.notify_concurrency as usize,
-        )?)),
+        Some(url) => Ok(Arc::new(
+            WebhookChannel::new(
+                url,
+                Duration::from_millis(settings.notify_timeout_ms.max(1)),
+                settings.notify_concurrency as usize,
+            )?
+            .signed(keys),
+        )),
         None => Ok(Arc::new(LogChannel)),
     }
 }
@@ -39,6 +51,7 @@ pub fn config_from(settings: &NotifySettings) -> EngineConfig {
         concurrency: settings.notify_concurrency as usize,
         max_retries: settings.notify_max_retries,
         backoff: Duration::from_millis(settings.notify_backoff_ms),
+        backoff_max: Duration::from_millis(settings.notify_backoff_max_ms),
         lease_ttl: Duration::from_secs(settings.notify_lease_seconds.max(1)),
         ..EngineConfig::default()
     }

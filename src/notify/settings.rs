@@ -2,12 +2,18 @@
 
 use clap::Args;
 
+use crate::config::Secret;
+
 /// How restock notifications are sent.
 #[derive(Debug, Clone, Args)]
 pub struct NotifySettings {
     /// Webhook that receives each notification as a JSON POST; unset: one log line each.
-    #[arg(long, env = "DROPLINE_NOTIFY_URL")]
+    #[arg(long, env = "DROPLINE_NOTIFY_URL", hide_env_values = true)]
     pub notify_url: Option<String>,
+    /// Signing secrets (`whsec_` + base64 of 24..=64 bytes, several separated by spaces while
+    /// rotating); when set every notification is signed per Standard Webhooks.
+    #[arg(long, env = "DROPLINE_NOTIFY_SECRET", hide_env_values = true)]
+    pub notify_secret: Option<Secret>,
     /// Most notification requests (retries included) started in any sliding second,
     /// across all products. 0 turns the limit off (benchmarks only).
     #[arg(long, env = "DROPLINE_NOTIFY_RATE", default_value_t = 500)]
@@ -23,9 +29,13 @@ pub struct NotifySettings {
     /// round stops with CANCELED_BY_ERROR.
     #[arg(long, env = "DROPLINE_NOTIFY_MAX_RETRIES", default_value_t = 5)]
     pub notify_max_retries: u32,
-    /// First retry delay in milliseconds; it doubles with each retry (capped at 30 s).
+    /// Base retry delay in milliseconds: retry n waits a random time up to base × 2^(n-1)
+    /// (full jitter), and at least what `Retry-After` asks.
     #[arg(long, env = "DROPLINE_NOTIFY_BACKOFF_MS", default_value_t = 200)]
     pub notify_backoff_ms: u64,
+    /// Longest wait before one retry, in milliseconds, also when `Retry-After` asks for more.
+    #[arg(long, env = "DROPLINE_NOTIFY_BACKOFF_MAX_MS", default_value_t = 30_000)]
+    pub notify_backoff_max_ms: u64,
     /// How long an instance's hold on a running round lasts without renewal, in seconds;
     /// after that another instance (or a restart) takes the round over.
     #[arg(long, env = "DROPLINE_NOTIFY_LEASE_SECONDS", default_value_t = 30)]
@@ -36,11 +46,13 @@ impl Default for NotifySettings {
     fn default() -> Self {
         Self {
             notify_url: None,
+            notify_secret: None,
             notify_rate: 500,
             notify_concurrency: 64,
             notify_timeout_ms: 10_000,
             notify_max_retries: 5,
             notify_backoff_ms: 200,
+            notify_backoff_max_ms: 30_000,
             notify_lease_seconds: 30,
         }
     }

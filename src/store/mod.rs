@@ -37,6 +37,9 @@ pub enum StoreError {
     /// The database failed; the cause is for the log, never for the client.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database server cannot be reached or refused us; the text names the cause.
+    #[error("{0}")]
+    Unreachable(String),
     /// Applying the schema failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

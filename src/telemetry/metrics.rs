@@ -2,7 +2,8 @@
 //!
 //! Capabilities call these functions instead of the `metrics` macros so every series name and
 //! label lives here. Labels never carry per-request data with unbounded values (user ids,
-//! tokens); products and routes are bounded by the catalogue and the router.
+//! tokens); products and routes are bounded by the catalogue and the router, methods by the
+//! standard set. Every series without a product label is present, at 0, from the start.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -38,6 +39,30 @@ pub const ORDERS: &str = "dropline_orders_total";
 pub const STOCK: &str = "dropline_stock_available";
 /// Units taken by orders whose commit is under way, by product.
 pub const STOCK_PENDING: &str = "dropline_stock_pending";
+/// 1, labelled with the version of the running binary.
+pub const BUILD_INFO: &str = "dropline_build_info";
+
+/// Every outcome `dropline_orders_total` counts, so each series exists from the start.
+pub const ORDER_OUTCOMES: &[&str] = &[
+    "reserved",
+    "replayed",
+    "sold_out",
+    "sale_not_started",
+    "sale_ended",
+    "purchase_limit_exceeded",
+    "idempotency_key_reused",
+    "failed",
+    "paid",
+    "canceled",
+    "expired",
+];
+
+/// The `method` label of requests with a method outside the standard set.
+pub const OTHER_METHOD: &str = "OTHER";
+/// Methods that keep their own `method` label value.
+const KNOWN_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
 
 /// The process's recorder. Tests start many apps in one process: the recorder is installed
 /// once and shared; `None` when another recorder was installed first (metrics then go there).
@@ -52,6 +77,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             match builder.and_then(PrometheusBuilder::install_recorder) {
                 Ok(handle) => {
                     describe();
+                    register_at_zero();
                     Some(handle)
                 }
                 Err(e) => {
@@ -63,15 +89,59 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// The scrape payload in the Prometheus text format.
+/// The scrape payload in the Prometheus text format, process metrics included.
 pub fn render() -> String {
     match install() {
         Some(handle) => {
             handle.run_upkeep();
-            handle.render()
+            let mut text = handle.render();
+            text.push_str(&super::process::render());
+            text
         }
         None => String::new(),
     }
+}
+
+/// Creates the series that have no product label with their starting value, so a scrape
+/// shows them (and `rate()` works) before the first event.
+fn register_at_zero() {
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    for outcome in ORDER_OUTCOMES {
+        counter!(ORDERS, "outcome" => *outcome).increment(0);
+    }
+    for status in [
+        RoundStatus::InProgress,
+        RoundStatus::Completed,
+        RoundStatus::CanceledBySoldOut,
+        RoundStatus::CanceledByError,
+    ] {
+        counter!(ROUNDS, "status" => status.as_str()).increment(0);
+    }
+    gauge!(ROUNDS_IN_PROGRESS).increment(0.0);
+    gauge!(SEND_RATE).increment(0.0);
+}
+
+/// Creates `product`'s notification counters at 0 (at start-up and when a round of it runs),
+/// so a failure counter exists before the first failure.
+pub fn notifications_registered(product: ProductId) {
+    let id = product.get().to_string();
+    for name in [
+        NOTIFICATIONS_STARTED,
+        NOTIFICATIONS_SUCCEEDED,
+        NOTIFICATIONS_FAILED,
+    ] {
+        counter!(name, "product_id" => id.clone()).increment(0);
+    }
+}
+
+/// The `method` label for `method`: itself when standard, else [`OTHER_METHOD`], so clients
+/// cannot create series by inventing methods.
+pub fn method_label(method: &str) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or(OTHER_METHOD)
 }
 
 fn describe() {
@@ -95,13 +165,17 @@ fn describe() {
     metrics::describe_counter!(ORDERS, "Orders by outcome");
     metrics::describe_gauge!(STOCK, "Units free to order, by product");
     metrics::describe_gauge!(STOCK_PENDING, "Units being committed by orders, by product");
+    metrics::describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the version label names the running build"
+    );
 }
 
 /// Records one answered HTTP request; `route` is the route template (`/products/{id}`).
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     histogram!(
         HTTP_DURATION,
-        "method" => method.to_owned(),
+        "method" => method_label(method),
         "route" => route.to_owned(),
         "status" => status.to_string()
     )
@@ -154,4 +228,17 @@ pub fn stock(product: ProductId, available: i64, pending: i64) {
     let id = product.get().to_string();
     gauge!(STOCK, "product_id" => id.clone()).set(available as f64);
     gauge!(STOCK_PENDING, "product_id" => id).set(pending as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OTHER_METHOD, method_label};
+
+    #[test]
+    fn unknown_methods_fold_into_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("DELETE"), "DELETE");
+        assert_eq!(method_label("BREW"), OTHER_METHOD);
+        assert_eq!(method_label("get"), OTHER_METHOD);
+    }
 }

@@ -185,7 +185,7 @@ pub struct TestApp {
     handle: DbHandle,
 }
 
-pub const SECRET: &str = "test-secret-of-a-decent-length";
+pub const SECRET: &str = "test-secret-of-a-decent-length-for-hs256";
 
 impl TestApp {
     /// Starts an app on `db`; panics when the backend is not configured.

@@ -4,6 +4,7 @@ mod catalog;
 mod line;
 mod order_expiry;
 mod orders;
+mod reach;
 mod rounds;
 
 use async_trait::async_trait;
@@ -30,6 +31,9 @@ pub const HOT_QUERIES: &[HotQuery] = &[
     },
 ];
 
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A MySQL or MariaDB database.
 #[derive(Debug, Clone)]
 pub struct MysqlStore {
@@ -40,9 +44,10 @@ impl MysqlStore {
     /// Connects a pool to the database the URL names.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = MySqlConnectOptions::from_str(url)?.timezone(Some(String::from("+00:00")));
+        reach::check(&options, CONNECT_TIMEOUT).await?;
         let pool = MySqlPoolOptions::new()
             .max_connections(32)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Self { pool })

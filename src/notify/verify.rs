@@ -1,0 +1,40 @@
+//! `dropline webhook verify`: checks one received notification the way a receiver should.
+
+use anyhow::Context;
+
+use super::signing::SigningKeys;
+use crate::cli::VerifyArgs;
+
+/// The outcome of a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The signature matches one of the secrets and the timestamp is recent.
+    Valid,
+    /// Why the request must not be trusted.
+    Invalid(String),
+}
+
+/// Reads the body file and checks the headers against the secrets at `now` (Unix seconds).
+pub fn verify(args: &VerifyArgs, now: i64) -> anyhow::Result<Verdict> {
+    let keys = SigningKeys::parse(args.secret.expose()).context("The secret is invalid")?;
+    let body = std::fs::read(&args.body_file)
+        .with_context(|| format!("Failed to read {}", args.body_file.display()))?;
+    let Ok(timestamp) = args.timestamp.trim().parse::<i64>() else {
+        return Ok(Verdict::Invalid(
+            "webhook-timestamp is not Unix seconds".into(),
+        ));
+    };
+    let tolerance = i64::try_from(args.tolerance_seconds).unwrap_or(i64::MAX);
+    if tolerance > 0 && now.abs_diff(timestamp) > tolerance.unsigned_abs() {
+        return Ok(Verdict::Invalid(format!(
+            "webhook-timestamp is more than {tolerance} s away from now"
+        )));
+    }
+    Ok(
+        if keys.verify(&args.id, timestamp, &args.signature, &body) {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid("no signature matches the secret(s)".into())
+        },
+    )
+}
