@@ -362,7 +362,7 @@ async fn client(world: Arc<World>, deadline: Instant) {
                 };
                 abandon(&world, &base, &method_path, owner_token, &body, wait).await;
             }
-            80..=84 => {
+            80..=84 if rand::rng().random_range(0..10) == 0 => {
                 // Restocks go to the first instance, which is never killed, so every 2xx counts.
                 let first = world.bases.read().unwrap()[0].clone();
                 let url = format!("{first}/products/{product}/notifications/re-stock");
