@@ -6,14 +6,13 @@ use dropline::domain::round::Lease;
 use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::cluster::processes::{recipients_of, send, start, wait_for_end};
+use crate::cluster::processes::{assert_finished_exactly, send, start};
 use crate::helpers::{SECRET, TestApp};
 use crate::round_helpers::{Tuning, users};
 
@@ -128,16 +127,17 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
         waited <= Duration::from_secs(5),
         "the first notification after the restart came after {waited:?}"
     );
-    let ended = wait_for_end(&client, &second.base, &admin, product, number).await;
-    assert_eq!(ended["status"], "COMPLETED", "{ended}");
-    assert_eq!(ended["notified_count"], 600, "{ended}");
-    let recipients = recipients_of(&client, &second.base, &admin, product, number).await;
-    assert_eq!(recipients, line, "every user once, in line order");
-    let arrivals = receiver.arrivals();
-    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
-    assert_eq!(distinct.len(), line.len());
     // Sent again: at most the requests in flight at the kill (16 here).
-    let duplicates = arrivals.len() - distinct.len();
-    assert!(duplicates <= 16, "{duplicates} duplicates at the receiver");
+    assert_finished_exactly(
+        &client,
+        &second.base,
+        &admin,
+        product,
+        number,
+        &line,
+        &receiver,
+        16,
+    )
+    .await;
     let _ = second.child.kill().await;
 }

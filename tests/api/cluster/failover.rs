@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::processes::{recipients_of, send, start, wait_for_end};
+use super::processes::{assert_finished_exactly, send, start};
 use crate::helpers::{MysqlDatabase, SECRET, TestApp, uuid_like};
 use crate::round_helpers::{Tuning, users};
 
@@ -266,15 +266,16 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
         waited <= Duration::from_secs(5),
         "the survivor continued {waited:?} after the owner's heartbeat lapsed"
     );
-    let ended = wait_for_end(&client, &survivor.base, &admin, pid, number).await;
-    assert_eq!(ended["status"], "COMPLETED", "{ended}");
-    assert_eq!(ended["notified_count"], 600, "{ended}");
-    let recipients = recipients_of(&client, &survivor.base, &admin, pid, number).await;
-    assert_eq!(recipients, line, "every user once, in line order");
-    let arrivals = receiver.arrivals();
-    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
-    assert_eq!(distinct.len(), line.len());
-    let duplicates = arrivals.len() - distinct.len();
-    assert!(duplicates <= 16, "{duplicates} duplicates at the receiver");
+    assert_finished_exactly(
+        &client,
+        &survivor.base,
+        &admin,
+        pid,
+        number,
+        &line,
+        &receiver,
+        16,
+    )
+    .await;
     let _ = survivor.child.kill().await;
 }

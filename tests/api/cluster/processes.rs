@@ -316,3 +316,32 @@ pub(crate) async fn recipients_of(
         .map(|i| i["user_id"].as_i64().expect("user"))
         .collect()
 }
+
+/// After a kill and a takeover: the round ended COMPLETED having notified exactly `line`, in
+/// line order, each once in its history; the receiver saw every user, and at most
+/// `in_flight` of them twice (requests in flight at the kill).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn assert_finished_exactly(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    product: i64,
+    round: i64,
+    line: &[i64],
+    receiver: &dropline::http::mock_receiver::MockReceiver,
+    in_flight: usize,
+) {
+    let ended = wait_for_end(client, base, admin, product, round).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert_eq!(ended["notified_count"], line.len(), "{ended}");
+    let recipients = recipients_of(client, base, admin, product, round).await;
+    assert_eq!(recipients, line, "every user once, in line order");
+    let arrivals = receiver.arrivals();
+    let distinct: std::collections::HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    assert_eq!(distinct.len(), line.len());
+    let duplicates = arrivals.len() - distinct.len();
+    assert!(
+        duplicates <= in_flight,
+        "{duplicates} duplicates at the receiver"
+    );
+}

@@ -21,6 +21,19 @@ mod instances {
     crate::on_every_cluster!(abandoned_orders_on_every_instance_strand_no_stock);
 }
 
+/// One buyer per user id orders `product` over the instances in turn and gives up at once.
+async fn abandon_orders(apps: &[TestApp], product: i64, buyers: std::ops::Range<i64>) {
+    join_all(buyers.map(|u| {
+        let app = &apps[u as usize % apps.len()];
+        let token = app.user(u);
+        async move {
+            let path = format!("/products/{product}/orders");
+            abandon(app, "POST", &path, &token, "", 3).await;
+        }
+    }))
+    .await;
+}
+
 fn one_at_a_time() -> Tuning {
     Tuning {
         concurrency: 1,
@@ -37,22 +50,7 @@ async fn abandoned_orders_leave_the_gate_equal_to_the_database(app: TestApp) {
     let product = app.product_with_line(100, &line, json!({})).await;
     let baseline = app.state.tasks.len();
 
-    join_all((0..100).map(|i| {
-        let token = app.user(5_000_000 + i);
-        let app = &app;
-        async move {
-            abandon(
-                app,
-                "POST",
-                &format!("/products/{product}/orders"),
-                &token,
-                "",
-                3,
-            )
-            .await;
-        }
-    }))
-    .await;
+    abandon_orders(std::slice::from_ref(&app), product, 5_000_000..5_000_100).await;
     settled(&app, product, baseline).await;
     assert_accounted(&app, product, 100).await;
 
@@ -187,22 +185,7 @@ async fn an_abandoned_restock_still_starts_its_round(app: TestApp) {
 async fn abandoned_orders_on_every_instance_strand_no_stock(apps: Vec<TestApp>) {
     let product = apps[0].product(json!({ "stock": 100 })).await;
     let baselines: Vec<usize> = apps.iter().map(|a| a.state.tasks.len()).collect();
-    join_all((0..150).map(|i| {
-        let app = &apps[i as usize % apps.len()];
-        let token = app.user(8_000_000 + i);
-        async move {
-            abandon(
-                app,
-                "POST",
-                &format!("/products/{product}/orders"),
-                &token,
-                "",
-                3,
-            )
-            .await;
-        }
-    }))
-    .await;
+    abandon_orders(&apps, product, 8_000_000..8_000_150).await;
     for (app, base) in apps.iter().zip(&baselines) {
         settled(app, product, *base).await;
     }
