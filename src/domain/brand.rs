@@ -7,7 +7,7 @@ use super::ValidationError;
 use super::ids::BrandId;
 
 /// What a brand makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BrandCategory {
     /// Outdoor and camping gear.

@@ -7,7 +7,7 @@ use super::ids::{OrderId, ProductId, UserId};
 use super::{Conflict, ValidationError};
 
 /// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     /// Stock is held while the buyer pays.

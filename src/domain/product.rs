@@ -8,7 +8,7 @@ use super::brand::Name;
 use super::ids::{BrandId, ProductId};
 
 /// How each restock round walks the line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinePolicy {
     /// Every round starts at the front of the line.

@@ -7,7 +7,7 @@ use super::ids::{ProductId, UserId};
 use super::product::LinePolicy;
 
 /// Where a round is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RoundStatus {
     /// Sending.

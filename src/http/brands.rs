@@ -24,12 +24,11 @@ pub fn router() -> Router<AppState> {
 
 /// A brand as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Brand)]
+#[schema(as = Brand, example = json!({"id": 1, "name": "Helinox", "category": "camping"}))]
 pub struct BrandView {
     #[schema(value_type = i64, minimum = 1)]
     id: BrandId,
     name: String,
-    #[schema(value_type = String, example = "camping")]
     category: BrandCategory,
 }
 
@@ -45,14 +44,16 @@ impl From<Brand> for BrandView {
 
 /// The body of `POST /brands`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Helinox", "category": "camping"}))]
 pub struct CreateBrand {
+    /// 1..=200 characters.
     name: String,
-    /// `camping`, `fashion` or `other`.
+    #[schema(value_type = BrandCategory)]
     category: String,
 }
 
 /// Creates a brand (admin).
-#[utoipa::path(post, path = "/brands", tag = "brands", request_body = CreateBrand,
+#[utoipa::path(post, path = "/brands", operation_id = "createBrand", tag = "brands", request_body = CreateBrand,
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = BrandView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
@@ -74,7 +75,7 @@ async fn create(
 }
 
 /// Lists brands by id.
-#[utoipa::path(get, path = "/brands", tag = "brands", params(PageQuery),
+#[utoipa::path(get, path = "/brands", operation_id = "listBrands", tag = "brands", params(PageQuery),
     responses((status = 200, description = "A page of brands", body = BrandPage), (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,

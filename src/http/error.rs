@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{Conflict, ValidationError};
 use crate::store::StoreError;
@@ -71,6 +72,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The error envelope every non-2xx answer carries: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "not_found", "message": "product not found"}}))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of the error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A snake_case code clients match on, e.g. `validation_failed`, `sold_out`.
+    #[schema(example = "sold_out")]
+    pub code: &'static str,
+    /// A human sentence; for `validation_failed` it names the field.
+    #[schema(example = "the product is sold out")]
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -81,8 +101,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = json!({ "error": { "code": code, "message": message } });
-        (status, Json(body)).into_response()
+        let body = Json(ErrorBody {
+            error: ErrorDetail { code, message },
+        });
+        (status, body).into_response()
     }
 }
 

@@ -52,7 +52,7 @@ fn admin(state: &AppState, headers: &HeaderMap, q: &EventsQuery) -> ApiResult<Du
 
 /// Streams `round` events (JSON `RoundProgress`) as rounds run here; ends when the server
 /// stops or when the token it was opened with expires.
-#[utoipa::path(get, path = "/admin/events", tag = "rounds", params(EventsQuery),
+#[utoipa::path(get, path = "/admin/events", operation_id = "streamRoundEvents", tag = "rounds", params(EventsQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A text/event-stream of `round` events whose data is a RoundProgress JSON object",
         content_type = "text/event-stream", body = String),

@@ -17,14 +17,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", operation_id = "getLiveness", tag = "operations",
     responses((status = 200, description = "Alive", body = Object, example = json!({"status": "ok"}))))]
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations",
     responses((status = 200, description = "Ready", body = Object, example = json!({"status": "ready"})),
         (status = 503, description = "The database does not answer", body = super::openapi::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {

@@ -4,6 +4,8 @@ use axum::Router;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
+
+pub use super::error::{ErrorBody, ErrorDetail};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::brands::BrandView;
@@ -21,7 +23,9 @@ pub const SPEC_PATH: &str = "/openapi.json";
 /// The whole API as OpenAPI 3.1.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "dropline", description = "Limited-edition collaboration drops and restock alerts"),
+    info(title = "dropline", description = "Limited-edition collaboration drops and restock alerts",
+        license(name = "MIT", identifier = "MIT")),
+    servers((url = "/", description = "The server that serves this document")),
     paths(
         health::healthz, health::readyz, ops::scrape, spec,
         brands::list, brands::create,
@@ -33,10 +37,13 @@ pub const SPEC_PATH: &str = "/openapi.json";
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &PublicOperations),
     tags(
-        (name = "brands"), (name = "products"), (name = "line", description = "Restock-alert subscriptions"),
-        (name = "rounds", description = "Restock notification rounds"), (name = "orders"),
+        (name = "brands", description = "The labels that release collaborations"),
+        (name = "products", description = "Limited-edition collaborations, their sale settings and stock"),
+        (name = "line", description = "Restock-alert subscriptions: the line a restock notifies in join order"),
+        (name = "rounds", description = "Restocks and the notification rounds they open"),
+        (name = "orders", description = "First come, first served orders with a payment hold"),
         (name = "operations", description = "Probes, metrics and this document"),
     )
 )]
@@ -54,25 +61,40 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "An HS256 JWT whose `role` claim is `admin`, `brand` (with `brand_id`) \
+                         or `user` (with `sub`, the user id)",
+                    ))
                     .build(),
             ),
         );
     }
 }
 
-/// The error envelope every non-2xx answer carries.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
+/// Marks every operation that names no security scheme as public with an explicit
+/// `security: []`, so tools do not read the omission as "unspecified".
+struct PublicOperations;
 
-/// The inside of the error envelope.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A snake_case code, e.g. `validation_failed`, `sold_out`.
-    code: String,
-    /// A human sentence.
-    message: String,
+impl Modify for PublicOperations {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.security.get_or_insert_with(Vec::new);
+            }
+        }
+    }
 }
 
 /// Declares the schema of one keyset page of `$item` (the JSON of `Page<$item>`).
@@ -83,6 +105,7 @@ macro_rules! page_schema {
         pub struct $name {
             items: Vec<$item>,
             /// The cursor of the next page, null on the last one.
+            #[schema(required = true)]
             next: Option<String>,
         }
     };
@@ -97,7 +120,7 @@ page_schema!(RoundPage, RoundView);
 page_schema!(RecipientPage, RecipientView);
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "getOpenApiDocument",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
 #[allow(dead_code)]
 fn spec() {}

@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
 /// The Prometheus text format.
 #[utoipa::path(
     get,
-    path = "/metrics",
+    path = "/metrics", operation_id = "getMetrics",
     tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
 )]

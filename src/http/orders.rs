@@ -35,7 +35,9 @@ pub fn router() -> Router<AppState> {
 
 /// An order as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Order)]
+#[schema(as = Order, example = json!({"id": 12, "product_id": 3, "user_id": 42, "quantity": 1,
+    "status": "RESERVED", "created_at": "2026-12-14T10:00:01Z",
+    "expires_at": "2026-12-14T10:30:01Z", "paid_at": null}))]
 pub struct OrderView {
     #[schema(value_type = i64)]
     id: OrderId,
@@ -45,11 +47,12 @@ pub struct OrderView {
     user_id: UserId,
     #[schema(value_type = i64, minimum = 1)]
     quantity: Quantity,
-    /// `RESERVED`, `PAID`, `CANCELED` or `EXPIRED`.
-    #[schema(value_type = String, example = "RESERVED")]
     status: OrderStatus,
     created_at: DateTime<Utc>,
+    /// When the payment hold ends.
     expires_at: DateTime<Utc>,
+    /// Null until paid.
+    #[schema(required = true)]
     paid_at: Option<DateTime<Utc>>,
 }
 
@@ -86,7 +89,10 @@ impl From<OrderError> for ApiError {
 
 /// The optional body of `POST /products/{id}/orders`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"quantity": 1}))]
 pub struct PlaceBody {
+    /// Default 1.
+    #[schema(minimum = 1)]
     quantity: Option<i64>,
 }
 
@@ -106,7 +112,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
 }
 
 /// Places an order (user): reserves stock and holds it for payment.
-#[utoipa::path(post, path = "/products/{id}/orders", tag = "orders", params(("id" = i64, Path, description = "Product id"),
+#[utoipa::path(post, path = "/products/{id}/orders", operation_id = "placeOrder", tag = "orders", params(("id" = i64, Path, description = "Product id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1..=64 visible ASCII characters")),
     request_body(content = Option<PlaceBody>), security(("bearer" = [])),
     responses((status = 201, description = "Reserved", body = OrderView),
@@ -148,7 +154,7 @@ async fn place(
 }
 
 /// Reads an order (its user, or admin).
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/orders/{id}", operation_id = "getOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
     responses((status = 200, description = "The order", body = OrderView), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown id", body = ErrorBody)))]
@@ -163,12 +169,13 @@ async fn show(
 
 /// The body of `POST /orders/{id}/pay`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"payment_ref": "pay_8f3a2c"}))]
 pub struct PayBody {
     payment_ref: String,
 }
 
 /// Pays a reserved order (its user); idempotent for the same `payment_ref`.
-#[utoipa::path(post, path = "/orders/{id}/pay", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PayBody,
+#[utoipa::path(post, path = "/orders/{id}/pay", operation_id = "payOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PayBody,
     security(("bearer" = [])),
     responses((status = 200, description = "Paid", body = OrderView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
@@ -190,7 +197,7 @@ async fn pay(
 }
 
 /// Cancels an order (its user, or admin); its units return to stock. Idempotent.
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/orders/{id}/cancel", operation_id = "cancelOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
     responses((status = 200, description = "Canceled", body = OrderView), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown id", body = ErrorBody),
@@ -207,7 +214,7 @@ async fn cancel(
 }
 
 /// The caller's orders, newest first; `next` continues with older ones.
-#[utoipa::path(get, path = "/me/orders", tag = "orders", params(PageQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/me/orders", operation_id = "listMyOrders", tag = "orders", params(PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "A page of orders", body = OrderPage), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 422, description = "A field has an invalid value", body = ErrorBody)))]

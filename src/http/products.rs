@@ -27,9 +27,23 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}", get(show).patch(update))
 }
 
+/// Whether a product has units free to order now.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StockStatus {
+    /// At least one unit is free.
+    InStock,
+    /// No unit is free.
+    SoldOut,
+}
+
 /// A product as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Product)]
+#[schema(as = Product, example = json!({
+    "id": 3, "name": "Chair One x Kith", "brand_ids": [1, 2], "price": 189000, "stock": 0,
+    "stock_status": "SOLD_OUT", "restock_round": 1, "sale_starts_at": "2026-12-14T10:00:00Z",
+    "sale_ends_at": null, "per_user_limit": 1, "hold_seconds": 1800, "line_policy": "restart",
+    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-14T10:05:00Z"}))]
 pub struct ProductView {
     #[schema(value_type = i64, minimum = 1)]
     id: ProductId,
@@ -40,16 +54,17 @@ pub struct ProductView {
     price: i64,
     /// Units free to order now.
     stock: i64,
-    /// `IN_STOCK` or `SOLD_OUT`.
-    #[schema(value_type = String, example = "IN_STOCK")]
-    stock_status: &'static str,
+    stock_status: StockStatus,
+    /// The number of the latest restock round (0 before the first).
     restock_round: i64,
+    /// Null: on sale from creation.
+    #[schema(required = true)]
     sale_starts_at: Option<DateTime<Utc>>,
+    /// Null: no end.
+    #[schema(required = true)]
     sale_ends_at: Option<DateTime<Utc>>,
     per_user_limit: i64,
     hold_seconds: i64,
-    /// `restart` or `rotate`.
-    #[schema(value_type = String, example = "restart")]
     line_policy: LinePolicy,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -63,7 +78,11 @@ impl From<Product> for ProductView {
             brand_ids: p.brand_ids,
             price: p.price,
             stock: p.stock,
-            stock_status: if p.stock > 0 { "IN_STOCK" } else { "SOLD_OUT" },
+            stock_status: if p.stock > 0 {
+                StockStatus::InStock
+            } else {
+                StockStatus::SoldOut
+            },
             restock_round: p.restock_round,
             sale_starts_at: p.sale_starts_at,
             sale_ends_at: p.sale_ends_at,
@@ -78,6 +97,8 @@ impl From<Product> for ProductView {
 
 /// The body of `POST /products`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Chair One x Kith", "brand_ids": [1, 2], "price": 189000,
+    "stock": 100, "sale_starts_at": "2026-12-14T10:00:00Z", "per_user_limit": 2}))]
 pub struct CreateProduct {
     name: String,
     brand_ids: Vec<i64>,
@@ -87,6 +108,8 @@ pub struct CreateProduct {
     sale_ends_at: Option<DateTime<Utc>>,
     per_user_limit: Option<i64>,
     hold_seconds: Option<i64>,
+    /// Default `restart`.
+    #[schema(value_type = Option<LinePolicy>)]
     line_policy: Option<String>,
 }
 
@@ -98,7 +121,7 @@ fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, Ap
 }
 
 /// Creates a collaboration (admin, or a brand listed in `brand_ids`).
-#[utoipa::path(post, path = "/products", tag = "products", request_body = CreateProduct,
+#[utoipa::path(post, path = "/products", operation_id = "createProduct", tag = "products", request_body = CreateProduct,
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = ProductView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
@@ -182,7 +205,7 @@ pub async fn load_managed(state: &AppState, caller: &Caller, raw_id: &str) -> Ap
 }
 
 /// Reads one product.
-#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = i64, Path, description = "Product id")),
+#[utoipa::path(get, path = "/products/{id}", operation_id = "getProduct", tag = "products", params(("id" = i64, Path, description = "Product id")),
     responses((status = 200, description = "The product", body = ProductView), (status = 404, description = "Unknown id", body = ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
@@ -192,7 +215,7 @@ async fn show(
 }
 
 /// Lists products by id.
-#[utoipa::path(get, path = "/products", tag = "products", params(PageQuery),
+#[utoipa::path(get, path = "/products", operation_id = "listProducts", tag = "products", params(PageQuery),
     responses((status = 200, description = "A page of products", body = ProductPage), (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
@@ -216,6 +239,7 @@ where
 
 /// The body of `PATCH /products/{id}`: absent fields stay, a null sale time clears it.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"price": 199000, "sale_ends_at": null, "line_policy": "rotate"}))]
 pub struct PatchProduct {
     name: Option<String>,
     price: Option<i64>,
@@ -227,11 +251,12 @@ pub struct PatchProduct {
     sale_ends_at: Option<Option<DateTime<Utc>>>,
     per_user_limit: Option<i64>,
     hold_seconds: Option<i64>,
+    #[schema(value_type = Option<LinePolicy>)]
     line_policy: Option<String>,
 }
 
 /// Changes a product's name or sale settings (admin or an owning brand).
-#[utoipa::path(patch, path = "/products/{id}", tag = "products", params(("id" = i64, Path, description = "Product id")), request_body = PatchProduct,
+#[utoipa::path(patch, path = "/products/{id}", operation_id = "updateProduct", tag = "products", params(("id" = i64, Path, description = "Product id")), request_body = PatchProduct,
     security(("bearer" = [])),
     responses((status = 200, description = "The changed product", body = ProductView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// One notified user.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Recipient)]
+#[schema(as = Recipient, example = json!({"user_id": 42, "sent_at": "2026-12-14T10:00:00Z"}))]
 pub struct RecipientView {
     #[schema(value_type = i64)]
     user_id: UserId,
@@ -46,7 +46,7 @@ fn round_number(raw: &str) -> Result<i64, ApiError> {
 }
 
 /// A product's rounds, newest first (admin or an owning brand).
-#[utoipa::path(get, path = "/products/{id}/notifications/rounds", tag = "rounds", params(("id" = i64, Path, description = "Product id"), PageQuery),
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds", operation_id = "listRounds", tag = "rounds", params(("id" = i64, Path, description = "Product id"), PageQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of rounds", body = RoundPage), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
@@ -67,7 +67,7 @@ async fn list(
 }
 
 /// One round (admin or an owning brand).
-#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}", tag = "rounds", params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number")),
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}", operation_id = "getRound", tag = "rounds", params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number")),
     security(("bearer" = [])),
     responses((status = 200, description = "The round", body = RoundView), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
@@ -87,7 +87,7 @@ async fn show(
 }
 
 /// The users a round notified, in line order (admin or an owning brand).
-#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}/recipients", tag = "rounds",
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}/recipients", operation_id = "listRoundRecipients", tag = "rounds",
     params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number"), PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "A page of recipients", body = RecipientPage), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),

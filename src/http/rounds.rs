@@ -31,19 +31,24 @@ pub fn router() -> Router<AppState> {
 
 /// A round as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Round)]
+#[schema(as = Round, example = json!({"product_id": 3, "round": 1, "status": "COMPLETED",
+    "last_sent_user_id": 8, "notified_count": 3, "started_at": "2026-12-14T10:00:00Z",
+    "finished_at": "2026-12-14T10:00:01Z", "error": null}))]
 pub struct RoundView {
     #[schema(value_type = i64)]
     product_id: ProductId,
     round: i64,
-    /// `IN_PROGRESS`, `COMPLETED`, `CANCELED_BY_SOLD_OUT` or `CANCELED_BY_ERROR`.
-    #[schema(value_type = String, example = "IN_PROGRESS")]
     status: RoundStatus,
-    #[schema(value_type = Option<i64>)]
+    /// The end of the unbroken run of users notified; null before the first.
+    #[schema(value_type = Option<i64>, required = true)]
     last_sent_user_id: Option<UserId>,
     notified_count: i64,
     started_at: DateTime<Utc>,
+    /// Null while `IN_PROGRESS`.
+    #[schema(required = true)]
     finished_at: Option<DateTime<Utc>>,
+    /// Why the round stopped, for `CANCELED_BY_ERROR`; otherwise null.
+    #[schema(required = true)]
     error: Option<String>,
 }
 
@@ -84,13 +89,14 @@ impl WaitQuery {
 /// The optional body of a restock: units added to stock.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 100}))]
 pub struct RestockRequest {
     #[schema(minimum = 1)]
     quantity: Option<i64>,
 }
 
 /// Restocks and opens a notification round (admin or an owning brand).
-#[utoipa::path(post, path = "/products/{id}/notifications/re-stock", tag = "rounds", params(("id" = i64, Path, description = "Product id"), WaitQuery),
+#[utoipa::path(post, path = "/products/{id}/notifications/re-stock", operation_id = "restockProduct", tag = "rounds", params(("id" = i64, Path, description = "Product id"), WaitQuery),
     request_body(content = Option<RestockRequest>), security(("bearer" = [])),
     responses((status = 202, description = "The round opened and is notifying the line", body = RoundView),
         (status = 200, description = "With wait=true: the round as it ended", body = RoundView),
@@ -139,7 +145,7 @@ async fn restock(
 }
 
 /// Resumes the latest round when it is CANCELED_BY_ERROR (admin).
-#[utoipa::path(post, path = "/admin/products/{id}/notifications/re-stock", tag = "rounds", params(("id" = i64, Path, description = "Product id"), WaitQuery),
+#[utoipa::path(post, path = "/admin/products/{id}/notifications/re-stock", operation_id = "resumeRound", tag = "rounds", params(("id" = i64, Path, description = "Product id"), WaitQuery),
     security(("bearer" = [])),
     responses((status = 202, description = "The round goes on from the next subscriber", body = RoundView),
         (status = 200, description = "With wait=true: the round as it ended", body = RoundView),

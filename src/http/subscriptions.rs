@@ -37,7 +37,8 @@ pub fn router() -> Router<AppState> {
 
 /// A place in a line as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Subscription)]
+#[schema(as = Subscription, example = json!({"product_id": 3, "user_id": 42, "active": true,
+    "created_at": "2026-12-01T09:30:00Z"}))]
 pub struct SubscriptionView {
     #[schema(value_type = i64)]
     product_id: ProductId,
@@ -59,7 +60,7 @@ impl From<Subscription> for SubscriptionView {
 }
 
 /// Joins the product's line (user); 200 when already in it.
-#[utoipa::path(put, path = "/products/{id}/subscription", tag = "line", params(("id" = i64, Path, description = "Product id")),
+#[utoipa::path(put, path = "/products/{id}/subscription", operation_id = "joinLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     security(("bearer" = [])),
     responses((status = 201, description = "Joined the line", body = SubscriptionView),
         (status = 200, description = "Already in the line", body = SubscriptionView), (status = 401, description = "No or bad token", body = ErrorBody),
@@ -84,7 +85,7 @@ async fn join(
 }
 
 /// Leaves the product's line (user).
-#[utoipa::path(delete, path = "/products/{id}/subscription", tag = "line", params(("id" = i64, Path, description = "Product id")),
+#[utoipa::path(delete, path = "/products/{id}/subscription", operation_id = "leaveLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     security(("bearer" = [])),
     responses((status = 204, description = "Not in the line any more"), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
@@ -104,7 +105,7 @@ async fn leave(
 }
 
 /// The caller's lines (user).
-#[utoipa::path(get, path = "/me/subscriptions", tag = "line", params(PageQuery),
+#[utoipa::path(get, path = "/me/subscriptions", operation_id = "listMySubscriptions", tag = "line", params(PageQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of subscriptions", body = SubscriptionPage), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
@@ -124,7 +125,7 @@ async fn mine(
 
 /// One place in a product's line, for operators.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = LineEntry)]
+#[schema(as = LineEntry, example = json!({"user_id": 42, "created_at": "2026-12-01T09:30:00Z"}))]
 pub struct LineEntryView {
     #[schema(value_type = i64)]
     user_id: UserId,
@@ -132,7 +133,7 @@ pub struct LineEntryView {
 }
 
 /// The product's line, front first (admin).
-#[utoipa::path(get, path = "/admin/products/{id}/subscriptions", tag = "line", params(("id" = i64, Path, description = "Product id"), PageQuery),
+#[utoipa::path(get, path = "/admin/products/{id}/subscriptions", operation_id = "listLine", tag = "line", params(("id" = i64, Path, description = "Product id"), PageQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of the line", body = LinePage), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
@@ -161,19 +162,21 @@ async fn line(
 
 /// The body of the line import: user ids in line order, at most 100,000.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"user_ids": [7, 42, 8]}))]
 pub struct ImportRequest {
     user_ids: Vec<i64>,
 }
 
 /// What an import did.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"imported": 2, "already_active": 1}))]
 pub struct ImportView {
     imported: u64,
     already_active: u64,
 }
 
 /// Appends users to the line in order (admin); those already in it keep their place.
-#[utoipa::path(post, path = "/admin/products/{id}/subscriptions/import", tag = "line", params(("id" = i64, Path, description = "Product id")),
+#[utoipa::path(post, path = "/admin/products/{id}/subscriptions/import", operation_id = "importLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     request_body = ImportRequest, security(("bearer" = [])),
     responses((status = 200, description = "Imported", body = ImportView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
