@@ -20,7 +20,7 @@ use dropline::config::Settings;
 use dropline::domain::ids::UserId;
 use dropline::startup::Application;
 
-const SECRET: &str = "bench-secret-of-a-decent-length";
+const SECRET: &str = "orders-bench-secret-of-a-decent-length";
 
 #[derive(Debug, Parser)]
 struct Args {
