@@ -24,3 +24,4 @@ mod rounds_stock;
 mod schedule;
 mod subscriptions;
 mod timeouts;
+mod webhooks;
