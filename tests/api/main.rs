@@ -13,6 +13,7 @@ mod hardening;
 mod health;
 mod indexes;
 mod metrics;
+mod metrics_fresh;
 mod openapi;
 mod orders;
 mod products;
