@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod binary;
 mod brands;
 mod cluster;
 mod dashboard;
@@ -12,6 +13,7 @@ mod hardening;
 mod health;
 mod indexes;
 mod metrics;
+mod metrics_fresh;
 mod openapi;
 mod orders;
 mod products;
@@ -24,3 +26,4 @@ mod rounds_stock;
 mod schedule;
 mod subscriptions;
 mod timeouts;
+mod webhooks;
