@@ -184,6 +184,7 @@ impl Application {
                 shared.client.clone(),
                 shutdown.clone(),
             ));
+            tracker.spawn(coord::worker::keep_alive(redis.clone(), shutdown.clone()));
             tracker.spawn(coord::worker::maintain(
                 self.state.clone(),
                 redis.clone(),

@@ -138,8 +138,9 @@ async fn reconcile_product(
     }
 }
 
-/// Heartbeat and reconciliation, every [`INTERVAL`], until shutdown.
-pub async fn maintain(state: AppState, redis: Arc<RedisStock>, shutdown: CancellationToken) {
+/// Renews this instance's heartbeat every [`INTERVAL`] until shutdown. It runs on its own, so
+/// a slow reconciliation never lets it lapse: other instances take a lapsed owner's rounds.
+pub async fn keep_alive(redis: Arc<RedisStock>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -156,7 +157,18 @@ pub async fn maintain(state: AppState, redis: Arc<RedisStock>, shutdown: Cancell
         }
         if let Err(e) = redis.heartbeat().await {
             tracing::warn!(error = %e, "Failed to renew this instance's heartbeat");
-            continue;
+        }
+    }
+}
+
+/// Reconciliation, every [`INTERVAL`], until shutdown.
+pub async fn maintain(state: AppState, redis: Arc<RedisStock>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
         }
         redis.retry_unsettled(&state.gate).await;
         reconcile_once(&state, &redis).await;

@@ -345,15 +345,26 @@ impl RoundStore for MysqlStore {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<(ProductId, i64)>> {
-        sqlx::query(
-            "UPDATE product_notification_history SET lease_owner = ?, lease_expires_at = ? \
-             WHERE status = 'IN_PROGRESS' AND (lease_owner IS NULL OR lease_expires_at < ?)",
+        // Every instance looks every second: a plain read first, so that the usual look, with
+        // nothing to take, locks nothing and never contends with the runners' checkpoints.
+        let claimable: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM product_notification_history \
+             WHERE status = 'IN_PROGRESS' AND (lease_owner IS NULL OR lease_expires_at < ?) LIMIT 1",
         )
-        .bind(&lease.owner)
-        .bind(lease.expires_at.timestamp_millis())
         .bind(now.timestamp_millis())
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await?;
+        if claimable.is_some() {
+            sqlx::query(
+                "UPDATE product_notification_history SET lease_owner = ?, lease_expires_at = ? \
+                 WHERE status = 'IN_PROGRESS' AND (lease_owner IS NULL OR lease_expires_at < ?)",
+            )
+            .bind(&lease.owner)
+            .bind(lease.expires_at.timestamp_millis())
+            .bind(now.timestamp_millis())
+            .execute(self.pool())
+            .await?;
+        }
         let rows: Vec<(i64, i64)> = sqlx::query_as(HELD_ROUNDS_SQL)
             .bind(&lease.owner)
             .bind(limit)
