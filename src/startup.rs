@@ -184,7 +184,11 @@ impl Application {
                 shared.client.clone(),
                 shutdown.clone(),
             ));
-            tracker.spawn(coord::worker::keep_alive(redis.clone(), shutdown.clone()));
+            tracker.spawn(coord::worker::keep_alive(
+                self.state.clone(),
+                redis.clone(),
+                shutdown.clone(),
+            ));
             tracker.spawn(coord::worker::maintain(
                 self.state.clone(),
                 redis.clone(),

@@ -140,7 +140,7 @@ async fn reconcile_product(
 
 /// Renews this instance's heartbeat every [`INTERVAL`] until shutdown. It runs on its own, so
 /// a slow reconciliation never lets it lapse: other instances take a lapsed owner's rounds.
-pub async fn keep_alive(redis: Arc<RedisStock>, shutdown: CancellationToken) {
+pub async fn keep_alive(state: AppState, redis: Arc<RedisStock>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
