@@ -114,6 +114,10 @@ pub struct HttpSettings {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub keep_alive_timeout_ms: u64,
+    /// Browser origins allowed to call the API (comma-separated `scheme://host[:port]`, or
+    /// `*` for any); none by default.
+    #[arg(long, env = "DROPLINE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -121,6 +125,7 @@ impl Default for HttpSettings {
         Self {
             header_read_timeout_ms: 10_000,
             keep_alive_timeout_ms: 75_000,
+            cors_origins: Vec::new(),
         }
     }
 }

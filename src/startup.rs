@@ -32,6 +32,8 @@ pub struct Application {
     timeouts: http::serve::Timeouts,
     /// The admin token minted for this run when no secret was configured.
     dev_admin_token: Option<String>,
+    /// Cross-origin requests, when origins are configured.
+    cors: Option<tower_http::cors::CorsLayer>,
 }
 
 impl Application {
@@ -46,6 +48,8 @@ impl Application {
         listener: TcpListener,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        // Settings that cannot work are refused before anything connects.
+        let cors = http::cors::layer(&settings.http.cors_origins)?;
         let store = store::connect(&settings.database.database_url)
             .await
             .context("Failed to connect to the database")?;
@@ -153,6 +157,7 @@ impl Application {
                 keep_alive: Duration::from_millis(settings.http.keep_alive_timeout_ms),
             },
             dev_admin_token,
+            cors,
         })
     }
 
@@ -206,7 +211,7 @@ impl Application {
             // Open event streams end too, or the HTTP drain would wait for them forever.
             events.close();
         });
-        let app = http::router(self.state.clone());
+        let app = http::router(self.state.clone(), self.cors.clone());
         http::serve::serve(self.listener, app, self.timeouts, shutdown.clone()).await;
         shutdown.cancel();
         tracker.close();

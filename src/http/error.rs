@@ -85,7 +85,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A snake_case code clients match on, e.g. `validation_failed`, `sold_out`.
     #[schema(example = "sold_out")]
-    pub code: &'static str,
+    pub code: String,
     /// A human sentence; for `validation_failed` it names the field.
     #[schema(example = "the product is sold out")]
     pub message: String,
@@ -101,11 +101,19 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = Json(ErrorBody {
-            error: ErrorDetail { code, message },
-        });
-        (status, body).into_response()
+        envelope(status, code, message)
     }
+}
+
+/// An error answer: `status` with the envelope around `code` and `message`.
+pub fn envelope(status: StatusCode, code: &str, message: String) -> Response {
+    let body = Json(ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message,
+        },
+    });
+    (status, body).into_response()
 }
 
 /// Shorthand for handler results.

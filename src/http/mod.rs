@@ -1,13 +1,14 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
 mod brands;
+pub mod cors;
 mod dashboard;
+pub mod edge;
 pub mod error;
 mod events;
 pub mod extract;
 mod health;
 pub mod mock_receiver;
-mod observe;
 pub mod openapi;
 mod ops;
 mod orders;
@@ -20,21 +21,34 @@ mod subscriptions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
 use self::error::ApiError;
 use crate::state::AppState;
+
+/// A `201 Created` answer: the path of what was created (in `Location`) and its body.
+pub struct Created<T>(pub String, pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Created<T> {
+    fn into_response(self) -> axum::response::Response {
+        let Self(path, body) = self;
+        let mut response = (axum::http::StatusCode::CREATED, axum::Json(body)).into_response();
+        if let Ok(location) = axum::http::HeaderValue::try_from(path) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LOCATION, location);
+        }
+        response
+    }
+}
 
 /// Largest body of an ordinary request.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole API.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, cors: Option<tower_http::cors::CorsLayer>) -> Router {
     crate::telemetry::metrics::install();
-    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(health::router())
         .merge(brands::router())
@@ -48,22 +62,13 @@ pub fn router(state: AppState) -> Router {
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn(observe::record))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(subscriptions::IMPORT_BODY_LIMIT))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(move |req: &Request<_>| {
-                let id = req
-                    .headers()
-                    .get(&request_id)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::Internal("handler panicked".into()).into_response()
         }))
+        .layer(tower::util::option_layer(cors))
+        .layer(axum::middleware::from_fn(edge::edge))
         .with_state(state)
 }
