@@ -3,11 +3,11 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Created;
 use super::error::ApiResult;
 use super::extract::{Caller, DeferredJson};
 use super::openapi::{BrandPage, ErrorBody};
@@ -55,7 +55,7 @@ pub struct CreateBrand {
 /// Creates a brand (admin).
 #[utoipa::path(post, path = "/brands", operation_id = "createBrand", tag = "brands", request_body = CreateBrand,
     security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = BrandView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+    responses((status = 201, description = "Created", body = BrandView, headers(("Location" = String, description = "The path of the brand"))), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
@@ -63,7 +63,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: DeferredJson,
-) -> ApiResult<(StatusCode, Json<BrandView>)> {
+) -> ApiResult<Created<BrandView>> {
     caller.require_admin()?;
     let body: CreateBrand = body.parse()?;
     let brand = NewBrand {
@@ -71,7 +71,7 @@ async fn create(
         category: BrandCategory::try_from(body.category.as_str())?,
     };
     let created = state.store.create_brand(&brand, state.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok(Created(format!("/brands/{}", created.id), created.into()))
 }
 
 /// Lists brands by id.

@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use axum::response::{IntoResponse, Response};
+
+use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, OptionalBody, path_id};
 use super::openapi::{ErrorBody, OrderPage};
@@ -115,7 +118,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
 #[utoipa::path(post, path = "/products/{id}/orders", operation_id = "placeOrder", tag = "orders", params(("id" = i64, Path, description = "Product id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1..=64 visible ASCII characters")),
     request_body(content = Option<PlaceBody>), security(("bearer" = [])),
-    responses((status = 201, description = "Reserved", body = OrderView),
+    responses((status = 201, description = "Reserved", body = OrderView, headers(("Location" = String, description = "The path of the order"))),
         (status = 200, description = "The order this idempotency key already placed", body = OrderView),
         (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
@@ -129,7 +132,7 @@ async fn place(
     Path(id): Path<String>,
     headers: HeaderMap,
     OptionalBody(body): OptionalBody<PlaceBody>,
-) -> ApiResult<(StatusCode, Json<OrderView>)> {
+) -> ApiResult<Response> {
     let user = caller.require_user()?;
     let product: ProductId = path_id(&id, "product")?;
     let quantity = Quantity::try_from(body.and_then(|b| b.quantity).unwrap_or(1))?;
@@ -148,8 +151,10 @@ async fn place(
     });
     // Every answer below is sent after the database committed (or refused) the order.
     Ok(match placed? {
-        Placement::Created(o, _) => (StatusCode::CREATED, Json(o.into())),
-        Placement::Existing(o) => (StatusCode::OK, Json(o.into())),
+        Placement::Created(o, _) => {
+            Created(format!("/orders/{}", o.id), OrderView::from(o)).into_response()
+        }
+        Placement::Existing(o) => (StatusCode::OK, Json(OrderView::from(o))).into_response(),
     })
 }
 

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson, path_id};
 use super::openapi::{ErrorBody, ProductPage};
@@ -123,7 +123,7 @@ fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, Ap
 /// Creates a collaboration (admin, or a brand listed in `brand_ids`).
 #[utoipa::path(post, path = "/products", operation_id = "createProduct", tag = "products", request_body = CreateProduct,
     security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = ProductView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+    responses((status = 201, description = "Created", body = ProductView, headers(("Location" = String, description = "The path of the product"))), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
@@ -131,7 +131,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: DeferredJson,
-) -> ApiResult<(StatusCode, Json<ProductView>)> {
+) -> ApiResult<Created<ProductView>> {
     match caller.0 {
         Principal::Admin => {}
         Principal::Brand(brand) => {
@@ -174,7 +174,7 @@ async fn create(
         // The gate loads it from the database on the first order instead.
         tracing::warn!(error = %e, product = %created.id, "Failed to load the new product into the gate");
     }
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok(Created(format!("/products/{}", created.id), created.into()))
 }
 
 /// Whether a product body's `brand_ids` lists `brand`.

@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use axum::response::{IntoResponse, Response};
+
+use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson};
 use super::openapi::{ErrorBody, LinePage, SubscriptionPage};
@@ -62,7 +65,7 @@ impl From<Subscription> for SubscriptionView {
 /// Joins the product's line (user); 200 when already in it.
 #[utoipa::path(put, path = "/products/{id}/subscription", operation_id = "joinLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     security(("bearer" = [])),
-    responses((status = 201, description = "Joined the line", body = SubscriptionView),
+    responses((status = 201, description = "Joined the line", body = SubscriptionView, headers(("Location" = String, description = "The path of the subscription"))),
         (status = 200, description = "Already in the line", body = SubscriptionView), (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown id", body = ErrorBody)))]
@@ -70,18 +73,20 @@ async fn join(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<SubscriptionView>)> {
+) -> ApiResult<Response> {
     let user = caller.require_user()?;
     let product = load(&state, &id).await?;
     let (outcome, sub) = state
         .store
         .join_line(product.id, user, state.clock.now())
         .await?;
-    let status = match outcome {
-        JoinOutcome::Joined => StatusCode::CREATED,
-        JoinOutcome::AlreadyIn => StatusCode::OK,
-    };
-    Ok((status, Json(sub.into())))
+    let view = SubscriptionView::from(sub);
+    Ok(match outcome {
+        JoinOutcome::Joined => {
+            Created(format!("/products/{}/subscription", product.id), view).into_response()
+        }
+        JoinOutcome::AlreadyIn => (StatusCode::OK, Json(view)).into_response(),
+    })
 }
 
 /// Leaves the product's line (user).
