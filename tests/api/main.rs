@@ -6,6 +6,7 @@ mod auth;
 mod binary;
 mod brands;
 mod cluster;
+mod conventions;
 mod dashboard;
 mod events;
 mod faults;
