@@ -151,3 +151,75 @@ async fn serve_says_when_mysql_refuses_the_connection() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn serve_says_when_the_mysql_host_is_unknown() {
+    let url = "mysql://root@no-such-host.invalid:3306/db";
+    let (out, _, stderr) = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("DROPLINE_DATABASE_URL", url), ("DROPLINE_JWT_SECRET", JWT)],
+    )
+    .await;
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("unknown host no-such-host.invalid: the name does not resolve"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_says_when_mysql_never_answers() {
+    // A listener that accepts and then says nothing, as a black-holed address would.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("mysql://root@127.0.0.1:{port}/db");
+    let (out, _, stderr) = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("DROPLINE_DATABASE_URL", &url),
+            ("DROPLINE_JWT_SECRET", JWT),
+        ],
+    )
+    .await;
+    silent.abort();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "no answer from 127.0.0.1:{port} within 10 s (timed out)"
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_says_when_the_mysql_password_is_wrong() {
+    let Some(server) = crate::helpers::mysql_url() else {
+        return;
+    };
+    // The configured server, with a user that exists nowhere and a password.
+    let rest = server.split_once("@").map_or(server.as_str(), |(_, r)| r);
+    let url = format!("mysql://nobody-here:wrong-password@{rest}");
+    let (out, _, stderr) = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("DROPLINE_DATABASE_URL", &url),
+            ("DROPLINE_JWT_SECRET", JWT),
+        ],
+    )
+    .await;
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("access denied: wrong user name or password"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrong-password"),
+        "the password is shown:\n{stderr}"
+    );
+}
