@@ -26,7 +26,7 @@ const LANES: i64 = 8;
 
 /// Tries of one batch that lost a race it cannot see coming: a deadlock with another
 /// instance's batch, or a key another instance's batch inserted for another product.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: usize = 5;
 
 /// One order waiting for a writer.
 struct Placing {
