@@ -205,9 +205,6 @@ async fn read_ledger(
         .map(|p| (p.stock.id, p.stock_version))
         .collect();
     ledger.products = locked.into_iter().map(|p| (p.stock.id, p.stock)).collect();
-    if ledger.products.is_empty() {
-        return Ok((ledger, versions));
-    }
     let mut users: Vec<i64> = reqs.iter().map(|r| r.user_id.get()).collect();
     users.sort_unstable();
     users.dedup();
@@ -221,7 +218,11 @@ async fn read_ledger(
     q.push(" AND user_id IN ");
     push_id_list(&mut q, users.iter().copied());
     q.push(" AND status IN ('RESERVED', 'PAID') GROUP BY product_id, user_id");
-    let held: Vec<(i64, i64, i64)> = q.build_query_as().fetch_all(&mut **tx).await?;
+    let held: Vec<(i64, i64, i64)> = if ledger.products.is_empty() {
+        Vec::new()
+    } else {
+        q.build_query_as().fetch_all(&mut **tx).await?
+    };
     for (product, user, units) in held {
         ledger.held.insert((product, user), units);
     }
