@@ -84,37 +84,6 @@ impl From<OrderRow> for Order {
     }
 }
 
-/// The sale settings an order is checked against, read under the product's lock.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct SaleRow {
-    pub sale_starts_at: Option<i64>,
-    pub sale_ends_at: Option<i64>,
-    pub per_user_limit: i64,
-    pub hold_seconds: i64,
-}
-
-impl SaleRow {
-    /// Refuses an order outside the sale window or past the user's limit.
-    pub fn check(
-        &self,
-        now_ms: i64,
-        held: i64,
-        quantity: Quantity,
-    ) -> Result<(), crate::domain::Conflict> {
-        use crate::domain::Conflict;
-        if self.sale_starts_at.is_some_and(|t| now_ms < t) {
-            return Err(Conflict::SaleNotStarted);
-        }
-        if self.sale_ends_at.is_some_and(|t| now_ms >= t) {
-            return Err(Conflict::SaleEnded);
-        }
-        if held + quantity.get() > self.per_user_limit {
-            return Err(Conflict::PurchaseLimitExceeded);
-        }
-        Ok(())
-    }
-}
-
 /// A pay or cancel request, as the backends apply it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Change<'a> {

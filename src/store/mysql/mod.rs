@@ -2,6 +2,7 @@
 
 mod catalog;
 mod line;
+mod order_batch;
 mod order_expiry;
 mod orders;
 mod reach;
@@ -38,6 +39,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct MysqlStore {
     pool: MySqlPool,
+    /// The group-commit writers that place orders (see `order_batch`).
+    placements: order_batch::Placements,
 }
 
 impl MysqlStore {
@@ -50,7 +53,8 @@ impl MysqlStore {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        let placements = order_batch::Placements::spawn(&pool);
+        Ok(Self { pool, placements })
     }
 
     /// Starts a transaction; rows it reads `FOR UPDATE` stay locked until it ends.

@@ -1,7 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode. Writers take the lock up front
 //! (`BEGIN IMMEDIATE`) because SQLite has no row locks.
 
-mod batch_ledger;
 mod catalog;
 mod line;
 mod order_batch;

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::batch_ledger::{Decision, Ledger, NewOrder, ProductStock};
 use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
+use crate::store::batch_ledger::{self, Decision, Ledger, NewOrder, ProductStock};
 use crate::store::orders::OrderRow;
 use crate::store::{StoreError, StoreResult};
 
@@ -106,26 +106,7 @@ async fn place_batch(
     let rows = insert_all(&mut tx, batch, &ledger.fresh).await?;
     leave_lines(&mut tx, batch, &ledger.fresh).await?;
     tx.commit().await?;
-    Ok(decisions
-        .into_iter()
-        .map(|d| match d {
-            Decision::Done(answer) => answer,
-            Decision::Take(n) => row(&rows, n).map(|o| {
-                let version = versions.get(&o.product_id.get()).copied().unwrap_or(0);
-                Placement::Created(o, version)
-            }),
-            Decision::Replay(n) => row(&rows, n).map(Placement::Existing),
-        })
-        .collect())
-}
-
-/// The `n`-th new row; the insert answers one row per new order, so it is always there.
-fn row(rows: &[Order], n: usize) -> StoreResult<Order> {
-    rows.get(n).cloned().ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Protocol(
-            "the order batch insert returned too few rows".into(),
-        ))
-    })
+    Ok(batch_ledger::answers(decisions, &rows, &versions))
 }
 
 /// Reads the batch's products, what its buyers already hold and the keys they used before.

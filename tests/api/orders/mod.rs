@@ -1,5 +1,6 @@
 //! Orders: placement rules, races for stock, the payment hold and its expiry.
 
+mod batches;
 mod concurrency;
 mod lifecycle;
 mod place;

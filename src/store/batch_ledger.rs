@@ -1,7 +1,9 @@
-//! The in-memory decisions of one order batch. The batch holds SQLite's write lock, so
-//! what it read at its start stays true except for its own changes, which the ledger tracks.
+//! The in-memory decisions of one order batch, shared by both backends' group-commit
+//! writers. The batch holds the write lock of its products (SQLite's write lock, MySQL's
+//! product row locks), so what it read at its start stays true except for its own changes,
+//! which the ledger tracks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::Conflict;
 use crate::domain::order::{Order, OrderRequest, Placement};
@@ -9,7 +11,7 @@ use crate::store::{StoreError, StoreResult};
 
 /// A product's sale settings and stock, read at the start of the batch.
 #[derive(Debug, sqlx::FromRow)]
-pub(super) struct ProductStock {
+pub(crate) struct ProductStock {
     pub id: i64,
     pub stock: i64,
     pub sale_starts_at: Option<i64>,
@@ -20,7 +22,7 @@ pub(super) struct ProductStock {
 
 /// What the batch decided for one order before the new rows are written.
 #[derive(Debug)]
-pub(super) enum Decision {
+pub(crate) enum Decision {
     /// Refused, or replayed from an order committed earlier: final.
     Done(StoreResult<Placement>),
     /// Takes its stock; its row is the `n`-th new row of the batch.
@@ -31,14 +33,14 @@ pub(super) enum Decision {
 
 /// One new order: its index in the batch and when its hold ends (epoch ms).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct NewOrder {
+pub(crate) struct NewOrder {
     pub index: usize,
     pub expires_at: i64,
 }
 
 /// Everything the batch knows, and its own changes so far.
 #[derive(Debug, Default)]
-pub(super) struct Ledger {
+pub(crate) struct Ledger {
     /// Products of the batch by id; `stock` goes down as orders take it.
     pub products: HashMap<i64, ProductStock>,
     /// Units held (RESERVED + PAID) per (product, user), committed and from this batch.
@@ -105,6 +107,35 @@ impl Ledger {
         }
         Decision::Take(n)
     }
+}
+
+/// The answer to every order of a committed batch: `rows` are the new orders in the order
+/// of `fresh`, `versions` each product's stock version after the batch.
+pub(crate) fn answers(
+    decisions: Vec<Decision>,
+    rows: &[Order],
+    versions: &BTreeMap<i64, i64>,
+) -> Vec<StoreResult<Placement>> {
+    decisions
+        .into_iter()
+        .map(|d| match d {
+            Decision::Done(answer) => answer,
+            Decision::Take(n) => row(rows, n).map(|o| {
+                let version = versions.get(&o.product_id.get()).copied().unwrap_or(0);
+                Placement::Created(o, version)
+            }),
+            Decision::Replay(n) => row(rows, n).map(Placement::Existing),
+        })
+        .collect()
+}
+
+/// The `n`-th new row; the insert answers one row per new order, so it is always there.
+fn row(rows: &[Order], n: usize) -> StoreResult<Order> {
+    rows.get(n).cloned().ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Protocol(
+            "the order batch insert returned too few rows".into(),
+        ))
+    })
 }
 
 #[cfg(test)]
