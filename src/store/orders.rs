@@ -8,7 +8,7 @@ use crate::domain::clock::from_millis;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, OrderStatus, PaymentRef, Placement, Quantity,
-    Step, Transition,
+    SaleTerms, Step, Transition,
 };
 use crate::domain::page::PageRequest;
 
@@ -94,24 +94,13 @@ pub(crate) struct SaleRow {
 }
 
 impl SaleRow {
-    /// Refuses an order outside the sale window or past the user's limit.
-    pub fn check(
-        &self,
-        now_ms: i64,
-        held: i64,
-        quantity: Quantity,
-    ) -> Result<(), crate::domain::Conflict> {
-        use crate::domain::Conflict;
-        if self.sale_starts_at.is_some_and(|t| now_ms < t) {
-            return Err(Conflict::SaleNotStarted);
+    /// The window and limit an order is checked against.
+    pub fn terms(&self) -> SaleTerms {
+        SaleTerms {
+            starts_at: self.sale_starts_at,
+            ends_at: self.sale_ends_at,
+            per_user_limit: self.per_user_limit,
         }
-        if self.sale_ends_at.is_some_and(|t| now_ms >= t) {
-            return Err(Conflict::SaleEnded);
-        }
-        if held + quantity.get() > self.per_user_limit {
-            return Err(Conflict::PurchaseLimitExceeded);
-        }
-        Ok(())
     }
 }
 

@@ -199,7 +199,7 @@ impl OrderStore for MysqlStore {
         .bind(req.user_id.get())
         .fetch_one(&mut *tx)
         .await?;
-        sale.check(now_ms, held, req.quantity)?;
+        sale.terms().admit(now_ms, held, req.quantity)?;
         let taken = sqlx::query(
             "UPDATE product SET stock = stock - ?, stock_version = stock_version + 1 \
              WHERE id = ? AND stock >= ?",
