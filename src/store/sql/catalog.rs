@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{Database, QueryBuilder};
 
-use super::{DIALECT, Db, SqlStore, inserted_id};
+use super::{Db, SqlStore, inserted_id};
 use crate::domain::ValidationError;
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::ids::{BrandId, ProductId};
@@ -14,15 +14,12 @@ use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
 use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 
-/// The start of every product query, with the brand list folded into text.
-fn select_products() -> String {
-    format!(
-        "SELECT p.id, p.name, {} AS brand_ids, p.price, p.stock, p.restock_round, \
-         p.sale_starts_at, p.sale_ends_at, p.per_user_limit, p.hold_seconds, p.line_policy, \
-         p.created_at, p.updated_at FROM product p",
-        DIALECT.brand_list
-    )
-}
+/// The start of every product query, with the brand list folded into text (MySQL answers
+/// `GROUP_CONCAT` of integers as binary; the CAST changes nothing on SQLite).
+const SELECT_PRODUCTS: &str = "SELECT p.id, p.name, \
+    CAST((SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id) AS CHAR) AS brand_ids, \
+    p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
+    p.hold_seconds, p.line_policy, p.created_at, p.updated_at FROM product p";
 
 /// Binds a product's sale settings, in the column order both product writes use.
 fn bind_sale<'q>(
@@ -54,13 +51,11 @@ impl CatalogStore for SqlStore {
     }
 
     async fn list_brands(&self, page: &PageRequest) -> StoreResult<Vec<Brand>> {
-        let rows: Vec<BrandRow> =
-            sqlx::query_as("SELECT id, name, category FROM brand WHERE id > ? ORDER BY id LIMIT ?")
-                .bind(page.after.unwrap_or(0))
-                .bind(page.fetch())
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows.into_iter().map(Brand::from).collect())
+        self.rows::<BrandRow, _>(
+            "SELECT id, name, category FROM brand WHERE id > ? ORDER BY id LIMIT ?",
+            &[page.after.unwrap_or(0), page.fetch()],
+        )
+        .await
     }
 
     async fn create_product(
@@ -102,14 +97,14 @@ impl CatalogStore for SqlStore {
     }
 
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
-        let mut q = QueryBuilder::new(select_products());
+        let mut q = QueryBuilder::new(SELECT_PRODUCTS);
         q.push(" WHERE p.id = ").push_bind(id.get());
         let row: Option<ProductRow> = q.build_query_as().fetch_optional(self.pool()).await?;
         Ok(row.map(Product::from))
     }
 
     async fn list_products(&self, page: &PageRequest) -> StoreResult<Vec<Product>> {
-        let mut q = QueryBuilder::new(select_products());
+        let mut q = QueryBuilder::new(SELECT_PRODUCTS);
         q.push(" WHERE p.id > ")
             .push_bind(page.after.unwrap_or(0))
             .push(" ORDER BY p.id LIMIT ")

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 
-use super::{DIALECT, Db, SqlStore};
+use super::{DIALECT, Db, LINE_PAGE_SQL, SqlStore};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
@@ -101,15 +101,11 @@ impl LineStore for SqlStore {
         user: UserId,
         page: &PageRequest,
     ) -> StoreResult<Vec<Subscription>> {
-        let rows: Vec<LineRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let sql = format!(
             "{SELECT_LINE} WHERE user_id = ? AND is_active = 1 AND id > ? ORDER BY id LIMIT ?"
-        )))
-        .bind(user.get())
-        .bind(page.after.unwrap_or(0))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Subscription::from).collect())
+        );
+        let binds = [user.get(), page.after.unwrap_or(0), page.fetch()];
+        self.rows::<LineRow, _>(AssertSqlSafe(sql), &binds).await
     }
 
     async fn import_line(
@@ -169,13 +165,7 @@ impl LineStore for SqlStore {
         upto: i64,
         limit: i64,
     ) -> StoreResult<Vec<Subscription>> {
-        let rows: Vec<LineRow> = sqlx::query_as(DIALECT.line_page)
-            .bind(product.get())
-            .bind(after)
-            .bind(upto)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.into_iter().map(Subscription::from).collect())
+        self.rows::<LineRow, _>(LINE_PAGE_SQL, &[product.get(), after, upto, limit])
+            .await
     }
 }

@@ -66,7 +66,7 @@ impl SqlStore {
         let _turn = self.order_turn().await;
         // With row locks, the product's row is locked before the order's, as by every
         // other writer of the product's orders.
-        let product = if DIALECT.row_locks {
+        let product = if DIALECT.row_locks() {
             let order = self.get_order(id).await?.ok_or(StoreError::NotFound)?;
             Some(order.product_id)
         } else {
@@ -163,15 +163,9 @@ impl OrderStore for SqlStore {
     }
 
     async fn user_orders(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Order>> {
-        let rows: Vec<OrderRow> = sqlx::query_as(order_select!(
-            "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(user.get())
-        .bind(page.after.unwrap_or(i64::MAX))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Order::from).collect())
+        let sql = order_select!("WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?");
+        let binds = [user.get(), page.after.unwrap_or(i64::MAX), page.fetch()];
+        self.rows::<OrderRow, _>(sql, &binds).await
     }
 
     async fn pay_order(

@@ -191,16 +191,12 @@ impl RoundStore for SqlStore {
     }
 
     async fn list_rounds(&self, product: ProductId, page: &PageRequest) -> StoreResult<Vec<Round>> {
-        let rows: Vec<RoundRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let sql = format!(
             "{} WHERE product_id = ? AND round < ? ORDER BY round DESC LIMIT ?",
             select_rounds()
-        )))
-        .bind(product.get())
-        .bind(page.after.unwrap_or(i64::MAX))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Round::from).collect())
+        );
+        let binds = [product.get(), page.after.unwrap_or(i64::MAX), page.fetch()];
+        self.rows::<RoundRow, _>(AssertSqlSafe(sql), &binds).await
     }
 
     async fn recipients(
@@ -209,14 +205,9 @@ impl RoundStore for SqlStore {
         round: i64,
         page: &PageRequest,
     ) -> StoreResult<Vec<Recipient>> {
-        let rows: Vec<RecipientRow> = sqlx::query_as(RECIPIENTS_PAGE_SQL)
-            .bind(product.get())
-            .bind(round)
-            .bind(page.after.unwrap_or(0))
-            .bind(page.fetch())
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.into_iter().map(Recipient::from).collect())
+        let binds = [product.get(), round, page.after.unwrap_or(0), page.fetch()];
+        self.rows::<RecipientRow, _>(RECIPIENTS_PAGE_SQL, &binds)
+            .await
     }
 
     async fn recipients_among(

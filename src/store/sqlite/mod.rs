@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{MutexGuard, oneshot};
 
 use super::dialect::Dialect;
-use super::{Backend, StoreError, StoreResult, migrations};
+use super::{Backend, StoreError, StoreResult};
 use crate::domain::order::{OrderRequest, Placement};
 use order_expiry::add_stock;
 pub use sql::HOT_QUERIES;
@@ -35,18 +35,16 @@ type SqlStore = SqliteStore;
 /// SQLite's SQL: no row locks (`BEGIN IMMEDIATE` takes the database's write lock instead).
 const DIALECT: Dialect = Dialect {
     backend: Backend::Sqlite,
-    migrations: migrations::sqlite,
     lock: "",
-    row_locks: false,
     insert_ignore: "INSERT OR IGNORE",
     integer: "INTEGER",
-    brand_list: "(SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id)",
-    // `INDEXED BY` pins the plan: with a wide id range the planner would otherwise walk the
-    // rowid and filter every product's rows.
-    line_page: "SELECT id, product_id, user_id, is_active, created_at \
-     FROM product_user_notification INDEXED BY line_by_product \
-     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?",
 };
+
+/// Reads the line in order: the hottest query of a round. `INDEXED BY` pins the plan: with a
+/// wide id range the planner would otherwise walk the rowid and filter every product's rows.
+const LINE_PAGE_SQL: &str = "SELECT id, product_id, user_id, is_active, created_at \
+     FROM product_user_notification INDEXED BY line_by_product \
+     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?";
 
 /// The id the statement's INSERT gave its row.
 fn inserted_id(done: &SqliteQueryResult) -> i64 {

@@ -6,8 +6,7 @@ use sqlx::{Sqlite, Transaction};
 use std::collections::BTreeMap;
 
 use super::SqliteStore;
-use crate::domain::ids::ProductId;
-use crate::domain::order::{Expired, Returned, StockVersion};
+use crate::domain::order::{Expired, StockVersion};
 use crate::store::{StoreError, StoreResult};
 
 type Tx = Transaction<'static, Sqlite>;
@@ -49,15 +48,7 @@ impl SqliteStore {
         for (product, quantity) in expired {
             *returned.entry(product).or_default() += quantity;
         }
-        let mut done = Vec::with_capacity(returned.len());
-        for (product, units) in returned {
-            let stock_version = add_stock(&mut tx, product, units).await?;
-            done.push(Returned {
-                product: ProductId::from_db(product),
-                units,
-                stock_version,
-            });
-        }
+        let done = super::sql::return_units(&mut tx, returned).await?;
         tx.commit().await?;
         Ok(Expired {
             orders,
