@@ -14,8 +14,8 @@ use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
 use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 
-/// The start of every product query, with the brand list folded into text (MySQL answers
-/// `GROUP_CONCAT` of integers as binary; the CAST changes nothing on SQLite).
+/// The start of every product query, with the brand list folded into text (MySQL can answer
+/// `GROUP_CONCAT` of integers as a binary string; the CAST changes nothing on SQLite).
 const SELECT_PRODUCTS: &str = "SELECT p.id, p.name, \
     CAST((SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id) AS CHAR) AS brand_ids, \
     p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
