@@ -174,6 +174,34 @@ impl OrderRequest {
     }
 }
 
+/// The sale rules an order is checked against, in epoch milliseconds as the stores keep them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaleTerms {
+    /// Orders are refused before this instant, if set.
+    pub starts_at: Option<i64>,
+    /// Orders are refused from this instant on, if set.
+    pub ends_at: Option<i64>,
+    /// Most units one buyer may hold (RESERVED and PAID) at once.
+    pub per_user_limit: i64,
+}
+
+impl SaleTerms {
+    /// Refuses an order placed at `now_ms` outside the sale window, or one that would take a
+    /// buyer who already holds `held` units past the per-user limit. Stock is not its concern.
+    pub fn admit(&self, now_ms: i64, held: i64, quantity: Quantity) -> Result<(), Conflict> {
+        if self.starts_at.is_some_and(|t| now_ms < t) {
+            return Err(Conflict::SaleNotStarted);
+        }
+        if self.ends_at.is_some_and(|t| now_ms >= t) {
+            return Err(Conflict::SaleEnded);
+        }
+        if held + quantity.get() > self.per_user_limit {
+            return Err(Conflict::PurchaseLimitExceeded);
+        }
+        Ok(())
+    }
+}
+
 /// What placing an order did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Placement {
@@ -265,6 +293,51 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sale_window_opens_at_its_start_and_closes_at_its_end() {
+        let terms = SaleTerms {
+            starts_at: Some(100),
+            ends_at: Some(200),
+            per_user_limit: 2,
+        };
+        let one = Quantity::from_db(1);
+        assert_eq!(terms.admit(99, 0, one), Err(Conflict::SaleNotStarted));
+        assert_eq!(terms.admit(100, 0, one), Ok(()));
+        assert_eq!(terms.admit(199, 0, one), Ok(()));
+        assert_eq!(terms.admit(200, 0, one), Err(Conflict::SaleEnded));
+        let open = SaleTerms {
+            starts_at: None,
+            ends_at: None,
+            per_user_limit: 2,
+        };
+        assert_eq!(open.admit(i64::MIN, 0, one), Ok(()));
+        assert_eq!(open.admit(i64::MAX, 0, one), Ok(()));
+    }
+
+    #[test]
+    fn the_per_user_limit_counts_what_the_buyer_already_holds() {
+        let terms = SaleTerms {
+            starts_at: None,
+            ends_at: None,
+            per_user_limit: 3,
+        };
+        assert_eq!(terms.admit(0, 0, Quantity::from_db(3)), Ok(()));
+        assert_eq!(terms.admit(0, 2, Quantity::from_db(1)), Ok(()));
+        assert_eq!(
+            terms.admit(0, 2, Quantity::from_db(2)),
+            Err(Conflict::PurchaseLimitExceeded)
+        );
+        // A closed window is reported before the limit.
+        let closed = SaleTerms {
+            ends_at: Some(0),
+            ..terms
+        };
+        assert_eq!(
+            closed.admit(0, 3, Quantity::from_db(1)),
+            Err(Conflict::SaleEnded)
+        );
+    }
 
     #[test]
     fn idempotency_keys_are_visible_ascii_up_to_64() {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::Conflict;
 use crate::domain::order::{Order, OrderRequest, Placement};
+use crate::store::orders::SaleRow;
 use crate::store::{StoreError, StoreResult};
 
 /// A product's sale settings and stock, read at the start of the batch.
@@ -14,10 +15,8 @@ use crate::store::{StoreError, StoreResult};
 pub(crate) struct ProductStock {
     pub id: i64,
     pub stock: i64,
-    pub sale_starts_at: Option<i64>,
-    pub sale_ends_at: Option<i64>,
-    pub per_user_limit: i64,
-    pub hold_seconds: i64,
+    #[sqlx(flatten)]
+    pub sale: SaleRow,
 }
 
 /// What the batch decided for one order before the new rows are written.
@@ -80,19 +79,11 @@ impl Ledger {
         };
         let q = req.quantity.get();
         let held = self.held.entry((product, user)).or_default();
-        let refused = if p.sale_starts_at.is_some_and(|t| now_ms < t) {
-            Some(Conflict::SaleNotStarted)
-        } else if p.sale_ends_at.is_some_and(|t| now_ms >= t) {
-            Some(Conflict::SaleEnded)
-        } else if *held + q > p.per_user_limit {
-            Some(Conflict::PurchaseLimitExceeded)
-        } else if p.stock < q {
-            Some(Conflict::SoldOut)
-        } else {
-            None
-        };
-        if let Some(c) = refused {
+        if let Err(c) = p.sale.terms().admit(now_ms, *held, req.quantity) {
             return Decision::Done(Err(c.into()));
+        }
+        if p.stock < q {
+            return Decision::Done(Err(Conflict::SoldOut.into()));
         }
         p.stock -= q;
         *held += q;
@@ -100,7 +91,7 @@ impl Ledger {
         let n = self.fresh.len();
         self.fresh.push(NewOrder {
             index,
-            expires_at: now_ms + p.hold_seconds * 1000,
+            expires_at: now_ms + p.sale.hold_seconds * 1000,
         });
         if let Some(key) = &req.idempotency_key {
             self.fresh_keys.insert((user, key.as_str().to_owned()), n);
@@ -151,10 +142,12 @@ mod tests {
             ProductStock {
                 id: 1,
                 stock,
-                sale_starts_at: Some(100),
-                sale_ends_at: Some(200),
-                per_user_limit: limit,
-                hold_seconds: 5,
+                sale: SaleRow {
+                    sale_starts_at: Some(100),
+                    sale_ends_at: Some(200),
+                    per_user_limit: limit,
+                    hold_seconds: 5,
+                },
             },
         );
         l

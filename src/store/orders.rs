@@ -8,7 +8,7 @@ use crate::domain::clock::from_millis;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, OrderStatus, PaymentRef, Placement, Quantity,
-    Step, Transition,
+    SaleTerms, Step, Transition,
 };
 use crate::domain::page::PageRequest;
 
@@ -80,6 +80,26 @@ impl From<OrderRow> for Order {
             expires_at: from_millis(r.expires_at),
             paid_at: r.paid_at.map(from_millis),
             payment_ref: r.payment_ref,
+        }
+    }
+}
+
+/// The sale settings an order is checked against, read under the product's lock.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SaleRow {
+    pub sale_starts_at: Option<i64>,
+    pub sale_ends_at: Option<i64>,
+    pub per_user_limit: i64,
+    pub hold_seconds: i64,
+}
+
+impl SaleRow {
+    /// The window and limit an order is checked against.
+    pub fn terms(&self) -> SaleTerms {
+        SaleTerms {
+            starts_at: self.sale_starts_at,
+            ends_at: self.sale_ends_at,
+            per_user_limit: self.per_user_limit,
         }
     }
 }

@@ -100,17 +100,17 @@ pub(crate) const ROUND_COLUMNS: &str = "product_id, round, status, last_sent_use
 /// A round row.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct RoundRow {
-    pub product_id: i64,
-    pub round: i64,
-    pub status: String,
-    pub last_sent_user_id: Option<i64>,
-    pub line_cursor: i64,
-    pub start_position: i64,
-    pub wrapped: i64,
-    pub notified_count: i64,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub error: Option<String>,
+    product_id: i64,
+    round: i64,
+    status: String,
+    last_sent_user_id: Option<i64>,
+    line_cursor: i64,
+    start_position: i64,
+    wrapped: i64,
+    notified_count: i64,
+    started_at: i64,
+    finished_at: Option<i64>,
+    error: Option<String>,
 }
 
 impl From<RoundRow> for Round {
@@ -135,10 +135,10 @@ impl From<RoundRow> for Round {
 /// A history row.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct RecipientRow {
-    pub user_id: i64,
-    pub position: i64,
-    pub line_id: i64,
-    pub sent_at: i64,
+    user_id: i64,
+    position: i64,
+    line_id: i64,
+    sent_at: i64,
 }
 
 impl From<RecipientRow> for Recipient {

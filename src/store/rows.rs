@@ -9,19 +9,19 @@ use crate::domain::subscription::Subscription;
 /// Columns every product query selects, with the brand list folded into text.
 #[derive(Debug, sqlx::FromRow)]
 pub struct ProductRow {
-    pub id: i64,
-    pub name: String,
-    pub brand_ids: Option<String>,
-    pub price: i64,
-    pub stock: i64,
-    pub restock_round: i64,
-    pub sale_starts_at: Option<i64>,
-    pub sale_ends_at: Option<i64>,
-    pub per_user_limit: i64,
-    pub hold_seconds: i64,
-    pub line_policy: String,
-    pub created_at: i64,
-    pub updated_at: i64,
+    id: i64,
+    name: String,
+    brand_ids: Option<String>,
+    price: i64,
+    stock: i64,
+    restock_round: i64,
+    sale_starts_at: Option<i64>,
+    sale_ends_at: Option<i64>,
+    per_user_limit: i64,
+    hold_seconds: i64,
+    line_policy: String,
+    created_at: i64,
+    updated_at: i64,
 }
 
 impl From<ProductRow> for Product {
@@ -56,9 +56,9 @@ impl From<ProductRow> for Product {
 /// A brand row.
 #[derive(Debug, sqlx::FromRow)]
 pub struct BrandRow {
-    pub id: i64,
-    pub name: String,
-    pub category: String,
+    id: i64,
+    name: String,
+    category: String,
 }
 
 impl From<BrandRow> for Brand {

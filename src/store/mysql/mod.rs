@@ -1,36 +1,54 @@
 //! The server backend: MySQL 8 or MariaDB 10.11, row locks and InnoDB transactions.
 
-mod catalog;
-mod line;
 mod order_batch;
 mod order_expiry;
 mod orders;
 mod reach;
-mod rounds;
+// The shared store code, compiled here against this backend's types (`Db`, `SqlStore`,
+// `DIALECT`); `sqlite` compiles the same files against its own.
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/mod.rs"]
+mod sql;
 
-use async_trait::async_trait;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use chrono::{DateTime, Utc};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlQueryResult};
 use sqlx::{MySql, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::MutexGuard;
 
-use super::{AdminStore, Backend, HotQuery, StoreResult, migrations};
+use super::dialect::Dialect;
+use super::{Backend, StoreResult};
+use crate::domain::order::Expired;
+use orders::add_stock;
+pub use sql::HOT_QUERIES;
 
-/// The queries on hot paths, with the index each must use (checked by a test with EXPLAIN).
-pub const HOT_QUERIES: &[HotQuery] = &[
-    HotQuery {
-        name: "line page",
-        sql: line::LINE_PAGE_SQL,
-        index: "line_by_product",
-        binds: &[1, 0, i64::MAX, 100],
-    },
-    HotQuery {
-        name: "round recipients page",
-        sql: rounds::RECIPIENTS_PAGE_SQL,
-        index: "recipients_in_order",
-        binds: &[1, 1, 0, 100],
-    },
-];
+/// The database type the shared store code (`store/sql`) runs on here.
+type Db = MySql;
+/// The store the shared store code implements the storage traits for here.
+type SqlStore = MysqlStore;
+
+/// MySQL's and MariaDB's SQL: InnoDB row locks.
+const DIALECT: Dialect = Dialect {
+    backend: Backend::Mysql,
+    lock: " FOR UPDATE",
+    insert_ignore: "INSERT IGNORE",
+    integer: "SIGNED",
+};
+
+/// Reads the line in order: the hottest query of a round, served by `line_by_product`.
+///
+/// The index is forced because MariaDB otherwise picks `ref` access on its first two parts and
+/// filters `id` row by row, so every page costs as much as the line before it (measured: 176 ms
+/// per page a million deep, 1.6 ms as a range seek on all three parts).
+const LINE_PAGE_SQL: &str = "SELECT id, product_id, user_id, is_active, created_at \
+     FROM product_user_notification FORCE INDEX (line_by_product) \
+     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?";
+
+/// The id the statement's INSERT gave its row.
+fn inserted_id(done: &MySqlQueryResult) -> i64 {
+    done.last_insert_id() as i64
+}
 
 /// How long a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,32 +84,14 @@ impl MysqlStore {
     pub(crate) fn pool(&self) -> &MySqlPool {
         &self.pool
     }
-}
 
-#[async_trait]
-impl AdminStore for MysqlStore {
-    fn backend(&self) -> Backend {
-        Backend::Mysql
+    /// Order changes queue on the product's row lock, not in process: no turn to wait for.
+    async fn order_turn(&self) -> Option<MutexGuard<'_, ()>> {
+        None
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
-        migrations::mysql().run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    async fn deployment_id(&self) -> StoreResult<String> {
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM deployment LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        id.ok_or(super::StoreError::NotFound)
+    /// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their units.
+    async fn expire(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
+        order_expiry::expire_due(self, now, limit).await
     }
 }

@@ -5,8 +5,7 @@ use sqlx::QueryBuilder;
 use std::collections::BTreeMap;
 
 use super::MysqlStore;
-use crate::domain::ids::ProductId;
-use crate::domain::order::{Expired, Returned};
+use crate::domain::order::Expired;
 use crate::store::StoreResult;
 
 /// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their units.
@@ -57,15 +56,7 @@ pub(super) async fn expire_due(
             *returned.entry(product).or_default() += quantity;
         }
     }
-    let mut done = Vec::with_capacity(returned.len());
-    for (product, units) in returned {
-        let stock_version = super::orders::add_stock(&mut tx, product, units).await?;
-        done.push(Returned {
-            product: ProductId::from_db(product),
-            units,
-            stock_version,
-        });
-    }
+    let done = super::sql::return_units(&mut tx, returned).await?;
     tx.commit().await?;
     Ok(Expired {
         orders,

@@ -2,20 +2,12 @@
 //! the order, so all writers of one product's orders queue in the same lock order;
 //! placements go through the group-commit writers in `order_batch`.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{MySql, Transaction};
 
 use super::MysqlStore;
-use crate::domain::Conflict;
-use crate::domain::ids::{OrderId, ProductId, UserId};
-use crate::domain::order::{
-    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, StockVersion,
-    Transition,
-};
-use crate::domain::page::PageRequest;
-use crate::store::orders::{Change, OrderRow, lost_race, order_select};
-use crate::store::{OrderStore, StoreError, StoreResult};
+use crate::domain::order::{OrderRequest, Placement, StockVersion};
+use crate::store::{StoreError, StoreResult};
 
 type Tx = Transaction<'static, MySql>;
 
@@ -41,178 +33,14 @@ pub(super) async fn stock_version(tx: &mut Tx, product: i64) -> StoreResult<Stoc
     v.ok_or(StoreError::NotFound)
 }
 
-async fn order_in(tx: &mut Tx, id: OrderId, lock: bool) -> StoreResult<Option<Order>> {
-    let sql = if lock {
-        order_select!("WHERE id = ? FOR UPDATE")
-    } else {
-        order_select!("WHERE id = ?")
-    };
-    let row: Option<OrderRow> = sqlx::query_as(sql)
-        .bind(id.get())
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(row.map(Order::from))
-}
-
-/// Moves a RESERVED or PAID order to `to` and returns its units to stock; None when the
-/// order was in neither state, else the product's stock version after the change.
-async fn release(
-    tx: &mut Tx,
-    order: &Order,
-    to: &str,
-    now: i64,
-) -> StoreResult<Option<StockVersion>> {
-    let done = sqlx::query(
-        "UPDATE orders SET status = ?, updated_at = ? \
-         WHERE id = ? AND status IN ('RESERVED', 'PAID')",
-    )
-    .bind(to)
-    .bind(now)
-    .bind(order.id.get())
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(None);
-    }
-    let version = add_stock(tx, order.product_id.get(), order.quantity.get()).await?;
-    Ok(Some(version))
-}
-
 impl MysqlStore {
-    /// Runs a pay or cancel request for one order in one transaction.
-    async fn transition(
+    /// Places an order through its product's group-commit writer: one lock and one commit
+    /// for a batch of orders, decided in arrival order.
+    pub(super) async fn place(
         &self,
-        id: OrderId,
-        change: Change<'_>,
+        req: &OrderRequest,
         now: DateTime<Utc>,
-    ) -> StoreResult<Transition> {
-        let now_ms = now.timestamp_millis();
-        let product = self
-            .get_order(id)
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .product_id;
-        let mut tx = self.write_tx().await?;
-        sqlx::query("SELECT id FROM product WHERE id = ? FOR UPDATE")
-            .bind(product.get())
-            .execute(&mut *tx)
-            .await?;
-        let order = order_in(&mut tx, id, true)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let (done, returned, refused) = match (change.step(&order, now), change) {
-            (Step::Answer(refused), _) => {
-                tx.commit().await?;
-                return Ok(Transition {
-                    order,
-                    returned: 0,
-                    refused,
-                    stock_version: 0,
-                });
-            }
-            (Step::Expire, _) => (
-                release(&mut tx, &order, "EXPIRED", now_ms).await?,
-                order.quantity.get(),
-                Some(Conflict::ReservationExpired),
-            ),
-            (Step::Apply, Change::Cancel) => (
-                release(&mut tx, &order, "CANCELED", now_ms).await?,
-                order.quantity.get(),
-                None,
-            ),
-            (Step::Apply, Change::Pay(payment)) => {
-                let paid = sqlx::query(
-                    "UPDATE orders SET status = 'PAID', paid_at = ?, payment_ref = ?, updated_at = ? \
-                     WHERE id = ? AND status = 'RESERVED' AND expires_at > ?",
-                )
-                .bind(now_ms)
-                .bind(payment.as_str())
-                .bind(now_ms)
-                .bind(id.get())
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-                ((paid.rows_affected() == 1).then_some(0), 0, None)
-            }
-        };
-        // The order row is locked, so it is exactly as read and the update matched.
-        let Some(stock_version) = done else {
-            return Err(lost_race());
-        };
-        let order = order_in(&mut tx, id, false)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        tx.commit().await?;
-        Ok(Transition {
-            order,
-            returned,
-            refused,
-            stock_version,
-        })
-    }
-}
-
-#[async_trait]
-impl OrderStore for MysqlStore {
-    async fn place_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
+    ) -> StoreResult<Placement> {
         self.placements.place(req, now).await
-    }
-
-    async fn order_by_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<Order>> {
-        let row: Option<OrderRow> =
-            sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
-                .bind(user.get())
-                .bind(key.as_str())
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.map(Order::from))
-    }
-
-    async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {
-        let row: Option<OrderRow> = sqlx::query_as(order_select!("WHERE id = ?"))
-            .bind(id.get())
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(Order::from))
-    }
-
-    async fn user_orders(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Order>> {
-        let rows: Vec<OrderRow> = sqlx::query_as(order_select!(
-            "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(user.get())
-        .bind(page.after.unwrap_or(i64::MAX))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Order::from).collect())
-    }
-
-    async fn pay_order(
-        &self,
-        id: OrderId,
-        payment: &PaymentRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Transition> {
-        self.transition(id, Change::Pay(payment), now).await
-    }
-
-    async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition> {
-        self.transition(id, Change::Cancel, now).await
-    }
-
-    async fn units_held(&self, product: ProductId) -> StoreResult<i64> {
-        let held: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders \
-             WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
-        )
-        .bind(product.get())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(held)
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
-        super::order_expiry::expire_due(self, now, limit).await
     }
 }

@@ -1,38 +1,54 @@
 //! The embedded backend: one SQLite file in WAL mode. Writers take the lock up front
 //! (`BEGIN IMMEDIATE`) because SQLite has no row locks.
 
-mod catalog;
-mod line;
 mod order_batch;
-mod orders;
-mod rounds;
+mod order_expiry;
+// The shared store code, compiled here against this backend's types (`Db`, `SqlStore`,
+// `DIALECT`); `mysql` compiles the same files against its own.
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/mod.rs"]
+mod sql;
 
-use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{MutexGuard, oneshot};
 
-use super::{AdminStore, Backend, HotQuery, StoreResult, migrations};
+use super::dialect::Dialect;
+use super::{Backend, StoreError, StoreResult};
+use crate::domain::order::{OrderRequest, Placement};
+use order_expiry::add_stock;
+pub use sql::HOT_QUERIES;
 
-/// The queries on hot paths, with the index each must use (checked by a test with EXPLAIN).
-pub const HOT_QUERIES: &[HotQuery] = &[
-    HotQuery {
-        name: "line page",
-        sql: line::LINE_PAGE_SQL,
-        index: "line_by_product",
-        binds: &[1, 0, i64::MAX, 100],
-    },
-    HotQuery {
-        name: "round recipients page",
-        sql: rounds::RECIPIENTS_PAGE_SQL,
-        index: "recipients_in_order",
-        binds: &[1, 1, 0, 100],
-    },
-];
+/// The database type the shared store code (`store/sql`) runs on here.
+type Db = Sqlite;
+/// The store the shared store code implements the storage traits for here.
+type SqlStore = SqliteStore;
+
+/// SQLite's SQL: no row locks (`BEGIN IMMEDIATE` takes the database's write lock instead).
+const DIALECT: Dialect = Dialect {
+    backend: Backend::Sqlite,
+    lock: "",
+    insert_ignore: "INSERT OR IGNORE",
+    integer: "INTEGER",
+};
+
+/// Reads the line in order: the hottest query of a round. `INDEXED BY` pins the plan: with a
+/// wide id range the planner would otherwise walk the rowid and filter every product's rows.
+const LINE_PAGE_SQL: &str = "SELECT id, product_id, user_id, is_active, created_at \
+     FROM product_user_notification INDEXED BY line_by_product \
+     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?";
+
+/// The id the statement's INSERT gave its row.
+fn inserted_id(done: &SqliteQueryResult) -> i64 {
+    done.last_insert_rowid()
+}
 
 /// A SQLite database.
 #[derive(Debug, Clone)]
@@ -76,32 +92,22 @@ impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-}
 
-#[async_trait]
-impl AdminStore for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
+    /// Waits for this process's turn to change orders (see `order_writes`).
+    async fn order_turn(&self) -> Option<MutexGuard<'_, ()>> {
+        Some(self.order_writes.lock().await)
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
-        migrations::sqlite().run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    async fn deployment_id(&self) -> StoreResult<String> {
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM deployment LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        id.ok_or(super::StoreError::NotFound)
+    /// Queues an order for the group-commit writer and waits for its answer.
+    async fn place(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
+        let (reply, answer) = oneshot::channel();
+        let placing = order_batch::Placing {
+            req: req.clone(),
+            now,
+            reply,
+        };
+        let gone = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.placements.send(placing).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }

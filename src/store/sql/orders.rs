@@ -1,46 +1,32 @@
-//! Orders on SQLite: each change is one `BEGIN IMMEDIATE` transaction, queued in process;
-//! placements go through the group-commit writer in `order_batch`.
+//! Order reads, pay and cancel. Placing and expiring orders is each backend's own.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Sqlite, Transaction};
-use std::collections::BTreeMap;
+use sqlx::{AssertSqlSafe, Transaction};
 
-use tokio::sync::oneshot;
-
-use super::SqliteStore;
-use super::order_batch::Placing;
+use super::{DIALECT, Db, SqlStore, add_stock};
 use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
-    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Returned, Step,
-    StockVersion, Transition,
+    Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, Step, StockVersion,
+    Transition,
 };
 use crate::domain::page::PageRequest;
 use crate::store::orders::{Change, OrderRow, lost_race, order_select};
 use crate::store::{OrderStore, StoreError, StoreResult};
 
-type Tx = Transaction<'static, Sqlite>;
+type Tx = Transaction<'static, Db>;
 
-/// Moves a product's stock by `delta` and bumps its stock version in the same statement;
-/// answers the new version.
-pub(super) async fn add_stock(tx: &mut Tx, product: i64, delta: i64) -> StoreResult<StockVersion> {
-    let version: Option<i64> = sqlx::query_scalar(
-        "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1 \
-         WHERE id = ? RETURNING stock_version",
-    )
-    .bind(delta)
-    .bind(product)
+/// Reads one order inside a transaction; `lock` keeps its row locked until the end.
+pub(crate) async fn order_in(tx: &mut Tx, id: OrderId, lock: bool) -> StoreResult<Option<Order>> {
+    let lock = if lock { DIALECT.lock } else { "" };
+    let row: Option<OrderRow> = sqlx::query_as(AssertSqlSafe(format!(
+        concat!(order_select!("WHERE id = ?"), "{}"),
+        lock
+    )))
+    .bind(id.get())
     .fetch_optional(&mut **tx)
     .await?;
-    version.ok_or(StoreError::NotFound)
-}
-
-async fn order_in(tx: &mut Tx, id: OrderId) -> StoreResult<Option<Order>> {
-    let row: Option<OrderRow> = sqlx::query_as(order_select!("WHERE id = ?"))
-        .bind(id.get())
-        .fetch_optional(&mut **tx)
-        .await?;
     Ok(row.map(Order::from))
 }
 
@@ -68,7 +54,7 @@ async fn release(
     Ok(Some(version))
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Runs a pay or cancel request for one order in one transaction.
     async fn transition(
         &self,
@@ -77,11 +63,31 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Transition> {
         let now_ms = now.timestamp_millis();
-        let _turn = self.order_writes.lock().await;
+        let _turn = self.order_turn().await;
+        // With row locks, the product's row is locked before the order's, as by every
+        // other writer of the product's orders.
+        let product = if DIALECT.row_locks() {
+            let order = self.get_order(id).await?.ok_or(StoreError::NotFound)?;
+            Some(order.product_id)
+        } else {
+            None
+        };
         let mut tx = self.write_tx().await?;
-        let order = order_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        if let Some(product) = product {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT id FROM product WHERE id = ?{}",
+                DIALECT.lock
+            )))
+            .bind(product.get())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let order = order_in(&mut tx, id, true)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let (done, returned, refused) = match (change.step(&order, now), change) {
             (Step::Answer(refused), _) => {
+                tx.commit().await?;
                 return Ok(Transition {
                     order,
                     returned: 0,
@@ -114,11 +120,14 @@ impl SqliteStore {
                 ((paid.rows_affected() == 1).then_some(0), 0, None)
             }
         };
-        // The write lock is held, so the order is exactly as read and the update matched.
+        // The order row is locked (or the whole database is), so it is exactly as read and
+        // the update matched.
         let Some(stock_version) = done else {
             return Err(lost_race());
         };
-        let order = order_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let order = order_in(&mut tx, id, false)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(Transition {
             order,
@@ -130,17 +139,9 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl OrderStore for SqliteStore {
+impl OrderStore for SqlStore {
     async fn place_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
-        let (reply, answer) = oneshot::channel();
-        let placing = Placing {
-            req: req.clone(),
-            now,
-            reply,
-        };
-        let gone = || StoreError::Database(sqlx::Error::PoolClosed);
-        self.placements.send(placing).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.place(req, now).await
     }
 
     async fn order_by_key(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<Order>> {
@@ -162,15 +163,9 @@ impl OrderStore for SqliteStore {
     }
 
     async fn user_orders(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Order>> {
-        let rows: Vec<OrderRow> = sqlx::query_as(order_select!(
-            "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(user.get())
-        .bind(page.after.unwrap_or(i64::MAX))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Order::from).collect())
+        let sql = order_select!("WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?");
+        let binds = [user.get(), page.after.unwrap_or(i64::MAX), page.fetch()];
+        self.rows::<OrderRow, _>(sql, &binds).await
     }
 
     async fn pay_order(
@@ -187,10 +182,11 @@ impl OrderStore for SqliteStore {
     }
 
     async fn units_held(&self, product: ProductId) -> StoreResult<i64> {
-        let held: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(quantity), 0) FROM orders \
+        let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) FROM orders \
              WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
-        )
+            DIALECT.integer
+        )))
         .bind(product.get())
         .fetch_one(self.pool())
         .await?;
@@ -198,38 +194,6 @@ impl OrderStore for SqliteStore {
     }
 
     async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
-        let now_ms = now.timestamp_millis();
-        let _turn = self.order_writes.lock().await;
-        let mut tx = self.write_tx().await?;
-        let expired: Vec<(i64, i64)> = sqlx::query_as(
-            "UPDATE orders SET status = 'EXPIRED', updated_at = ? \
-             WHERE id IN (SELECT id FROM orders WHERE status = 'RESERVED' AND expires_at <= ? \
-             ORDER BY expires_at LIMIT ?) AND status = 'RESERVED' \
-             RETURNING product_id, quantity",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let orders = expired.len();
-        let mut returned: BTreeMap<i64, i64> = BTreeMap::new();
-        for (product, quantity) in expired {
-            *returned.entry(product).or_default() += quantity;
-        }
-        let mut done = Vec::with_capacity(returned.len());
-        for (product, units) in returned {
-            let stock_version = add_stock(&mut tx, product, units).await?;
-            done.push(Returned {
-                product: ProductId::from_db(product),
-                units,
-                stock_version,
-            });
-        }
-        tx.commit().await?;
-        Ok(Expired {
-            orders,
-            returned: done,
-        })
+        self.expire(now, limit).await
     }
 }

@@ -1,25 +1,41 @@
-//! Brands and products on MySQL / MariaDB.
+//! Brands and products.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
+use sqlx::query::Query;
+use sqlx::{Database, QueryBuilder};
 
-use super::MysqlStore;
+use super::{Db, SqlStore, inserted_id};
 use crate::domain::ValidationError;
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
-use crate::domain::product::{NewProduct, Product, ProductChanges};
+use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
 use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 
-const PRODUCT_COLUMNS: &str = "SELECT p.id, p.name, \
+/// The start of every product query, with the brand list folded into text (MySQL can answer
+/// `GROUP_CONCAT` of integers as a binary string; the CAST changes nothing on SQLite).
+const SELECT_PRODUCTS: &str = "SELECT p.id, p.name, \
     CAST((SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id) AS CHAR) AS brand_ids, \
     p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
     p.hold_seconds, p.line_policy, p.created_at, p.updated_at FROM product p";
 
+/// Binds a product's sale settings, in the column order both product writes use.
+fn bind_sale<'q>(
+    q: Query<'q, Db, <Db as Database>::Arguments>,
+    sale: &SaleSettings,
+) -> Query<'q, Db, <Db as Database>::Arguments> {
+    q.bind(sale.price)
+        .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
+        .bind(sale.sale_ends_at.map(|t| t.timestamp_millis()))
+        .bind(sale.per_user_limit)
+        .bind(sale.hold_seconds)
+        .bind(sale.line_policy.as_str())
+}
+
 #[async_trait]
-impl CatalogStore for MysqlStore {
+impl CatalogStore for SqlStore {
     async fn create_brand(&self, brand: &NewBrand, now: DateTime<Utc>) -> StoreResult<Brand> {
         let done = sqlx::query("INSERT INTO brand (name, category, created_at) VALUES (?, ?, ?)")
             .bind(brand.name.as_str())
@@ -28,20 +44,18 @@ impl CatalogStore for MysqlStore {
             .execute(self.pool())
             .await?;
         Ok(Brand {
-            id: BrandId::from_db(done.last_insert_id() as i64),
+            id: BrandId::from_db(inserted_id(&done)),
             name: brand.name.as_str().to_owned(),
             category: brand.category,
         })
     }
 
     async fn list_brands(&self, page: &PageRequest) -> StoreResult<Vec<Brand>> {
-        let rows: Vec<BrandRow> =
-            sqlx::query_as("SELECT id, name, category FROM brand WHERE id > ? ORDER BY id LIMIT ?")
-                .bind(page.after.unwrap_or(0))
-                .bind(page.fetch())
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows.into_iter().map(Brand::from).collect())
+        self.rows::<BrandRow, _>(
+            "SELECT id, name, category FROM brand WHERE id > ? ORDER BY id LIMIT ?",
+            &[page.after.unwrap_or(0), page.fetch()],
+        )
+        .await
     }
 
     async fn create_product(
@@ -58,25 +72,19 @@ impl CatalogStore for MysqlStore {
                 ValidationError::new("brand_ids", "names a brand that does not exist").into(),
             );
         }
-        let sale = &product.sale;
-        let done = sqlx::query(
-            "INSERT INTO product (name, price, stock, restock_round, sale_starts_at, sale_ends_at, \
-             per_user_limit, hold_seconds, line_policy, created_at, updated_at) \
-             VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+        let insert = sqlx::query(
+            "INSERT INTO product (name, price, sale_starts_at, sale_ends_at, per_user_limit, \
+             hold_seconds, line_policy, stock, restock_round, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         )
-        .bind(product.name.as_str())
-        .bind(sale.price)
-        .bind(product.stock)
-        .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
-        .bind(sale.sale_ends_at.map(|t| t.timestamp_millis()))
-        .bind(sale.per_user_limit)
-        .bind(sale.hold_seconds)
-        .bind(sale.line_policy.as_str())
-        .bind(now.timestamp_millis())
-        .bind(now.timestamp_millis())
-        .execute(&mut *tx)
-        .await?;
-        let id = done.last_insert_id() as i64;
+        .bind(product.name.as_str());
+        let done = bind_sale(insert, &product.sale)
+            .bind(product.stock)
+            .bind(now.timestamp_millis())
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+        let id = inserted_id(&done);
         let mut links = QueryBuilder::new("INSERT INTO product_brand (product_id, brand_id) ");
         links.push_values(&product.brand_ids, |mut b, brand| {
             b.push_bind(id).push_bind(brand.get());
@@ -89,14 +97,14 @@ impl CatalogStore for MysqlStore {
     }
 
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
-        let mut q = QueryBuilder::new(PRODUCT_COLUMNS);
+        let mut q = QueryBuilder::new(SELECT_PRODUCTS);
         q.push(" WHERE p.id = ").push_bind(id.get());
         let row: Option<ProductRow> = q.build_query_as().fetch_optional(self.pool()).await?;
         Ok(row.map(Product::from))
     }
 
     async fn list_products(&self, page: &PageRequest) -> StoreResult<Vec<Product>> {
-        let mut q = QueryBuilder::new(PRODUCT_COLUMNS);
+        let mut q = QueryBuilder::new(SELECT_PRODUCTS);
         q.push(" WHERE p.id > ")
             .push_bind(page.after.unwrap_or(0))
             .push(" ORDER BY p.id LIMIT ")
@@ -111,22 +119,16 @@ impl CatalogStore for MysqlStore {
         changes: &ProductChanges,
         now: DateTime<Utc>,
     ) -> StoreResult<Product> {
-        let sale = &changes.sale;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
              per_user_limit = ?, hold_seconds = ?, line_policy = ?, updated_at = ? WHERE id = ?",
         )
-        .bind(changes.name.as_str())
-        .bind(sale.price)
-        .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
-        .bind(sale.sale_ends_at.map(|t| t.timestamp_millis()))
-        .bind(sale.per_user_limit)
-        .bind(sale.hold_seconds)
-        .bind(sale.line_policy.as_str())
-        .bind(now.timestamp_millis())
-        .bind(id.get())
-        .execute(self.pool())
-        .await?;
+        .bind(changes.name.as_str());
+        let done = bind_sale(update, &changes.sale)
+            .bind(now.timestamp_millis())
+            .bind(id.get())
+            .execute(self.pool())
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

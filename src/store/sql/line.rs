@@ -1,10 +1,10 @@
-//! The restock-alert line on MySQL / MariaDB.
+//! The restock-alert line.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
+use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 
-use super::MysqlStore;
+use super::{DIALECT, Db, LINE_PAGE_SQL, SqlStore};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
@@ -13,17 +13,28 @@ use crate::store::rows::{
 };
 use crate::store::{LineStore, StoreResult};
 
-/// Reads the line in order: the hottest query of a round, served by `line_by_product`.
-///
-/// The index is forced because MariaDB otherwise picks `ref` access on its first two parts and
-/// filters `id` row by row, so every page costs as much as the line before it (measured: 176 ms
-/// per page a million deep, 1.6 ms as a range seek on all three parts).
-pub const LINE_PAGE_SQL: &str = "SELECT id, product_id, user_id, is_active, created_at \
-     FROM product_user_notification FORCE INDEX (line_by_product) \
-     WHERE product_id = ? AND is_active = 1 AND id > ? AND id <= ? ORDER BY id LIMIT ?";
+/// The columns every line query selects, in the order of [`LineRow`].
+const SELECT_LINE: &str =
+    "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification";
+
+/// A user's row in a product's line, active or not.
+async fn line_row(
+    tx: &mut Transaction<'static, Db>,
+    product: ProductId,
+    user: UserId,
+) -> StoreResult<Option<LineRow>> {
+    let row = sqlx::query_as(AssertSqlSafe(format!(
+        "{SELECT_LINE} WHERE product_id = ? AND user_id = ?"
+    )))
+    .bind(product.get())
+    .bind(user.get())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row)
+}
 
 #[async_trait]
-impl LineStore for MysqlStore {
+impl LineStore for SqlStore {
     async fn join_line(
         &self,
         product: ProductId,
@@ -31,15 +42,7 @@ impl LineStore for MysqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<(JoinOutcome, Subscription)> {
         let mut tx = self.write_tx().await?;
-        let existing: Option<LineRow> = sqlx::query_as(
-            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-             WHERE product_id = ? AND user_id = ?",
-        )
-        .bind(product.get())
-        .bind(user.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
+        if let Some(row) = line_row(&mut tx, product, user).await? {
             if row.is_active != 0 {
                 tx.commit().await?;
                 return Ok((JoinOutcome::AlreadyIn, row.into()));
@@ -50,11 +53,13 @@ impl LineStore for MysqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        // INSERT IGNORE: a concurrent join of the same user that committed first wins.
-        let done = sqlx::query(
-            "INSERT IGNORE INTO product_user_notification (product_id, user_id, is_active, created_at, updated_at) \
-             VALUES (?, ?, 1, ?, ?)",
-        )
+        // Ignoring a taken key: a concurrent join of the same user that committed first wins
+        // (where the transaction holds the whole database, nothing can have come first).
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "{} INTO product_user_notification (product_id, user_id, is_active, created_at, \
+             updated_at) VALUES (?, ?, 1, ?, ?)",
+            DIALECT.insert_ignore
+        )))
         .bind(product.get())
         .bind(user.get())
         .bind(now.timestamp_millis())
@@ -66,14 +71,9 @@ impl LineStore for MysqlStore {
         } else {
             JoinOutcome::AlreadyIn
         };
-        let row: LineRow = sqlx::query_as(
-            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-             WHERE product_id = ? AND user_id = ?",
-        )
-        .bind(product.get())
-        .bind(user.get())
-        .fetch_one(&mut *tx)
-        .await?;
+        let row = line_row(&mut tx, product, user)
+            .await?
+            .ok_or(crate::store::StoreError::NotFound)?;
         tx.commit().await?;
         Ok((outcome, row.into()))
     }
@@ -101,16 +101,11 @@ impl LineStore for MysqlStore {
         user: UserId,
         page: &PageRequest,
     ) -> StoreResult<Vec<Subscription>> {
-        let rows: Vec<LineRow> = sqlx::query_as(
-            "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-             WHERE user_id = ? AND is_active = 1 AND id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(user.get())
-        .bind(page.after.unwrap_or(0))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Subscription::from).collect())
+        let sql = format!(
+            "{SELECT_LINE} WHERE user_id = ? AND is_active = 1 AND id > ? ORDER BY id LIMIT ?"
+        );
+        let binds = [user.get(), page.after.unwrap_or(0), page.fetch()];
+        self.rows::<LineRow, _>(AssertSqlSafe(sql), &binds).await
     }
 
     async fn import_line(
@@ -126,11 +121,10 @@ impl LineStore for MysqlStore {
         };
         let mut tx = self.write_tx().await?;
         for chunk in fresh.chunks(BATCH_ROWS) {
-            let mut q = QueryBuilder::new(
-                "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification \
-                 WHERE product_id = ",
-            );
-            q.push_bind(product.get()).push(" AND user_id IN ");
+            let mut q = QueryBuilder::new(SELECT_LINE);
+            q.push(" WHERE product_id = ")
+                .push_bind(product.get())
+                .push(" AND user_id IN ");
             push_id_list(&mut q, chunk.iter().map(|u| u.get()));
             let existing: Vec<LineRow> = q.build_query_as().fetch_all(&mut *tx).await?;
             let ImportPlan {
@@ -171,13 +165,7 @@ impl LineStore for MysqlStore {
         upto: i64,
         limit: i64,
     ) -> StoreResult<Vec<Subscription>> {
-        let rows: Vec<LineRow> = sqlx::query_as(LINE_PAGE_SQL)
-            .bind(product.get())
-            .bind(after)
-            .bind(upto)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.into_iter().map(Subscription::from).collect())
+        self.rows::<LineRow, _>(LINE_PAGE_SQL, &[product.get(), after, upto, limit])
+            .await
     }
 }

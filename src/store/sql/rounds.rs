@@ -1,19 +1,18 @@
-//! Restock rounds and their history on MySQL / MariaDB.
+//! Restock rounds and their history.
 
 use async_trait::async_trait;
-
-use crate::domain::order::StockVersion;
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
+use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 
-use super::MysqlStore;
+use super::{DIALECT, Db, SqlStore};
 use crate::domain::Conflict;
 use crate::domain::ids::{ProductId, UserId};
+use crate::domain::order::StockVersion;
 use crate::domain::page::PageRequest;
 use crate::domain::product::{LinePolicy, check_restock};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::store::rounds::{ROUND_COLUMNS, RecipientRow, RoundRow};
-use crate::store::rows::BATCH_ROWS;
+use crate::store::rows::{BATCH_ROWS, push_id_list};
 use crate::store::{RoundStore, StoreError, StoreResult};
 
 /// A round's recipients in line order, a page at a time: served by `recipients_in_order`.
@@ -33,8 +32,27 @@ fn select_rounds() -> String {
     format!("SELECT {ROUND_COLUMNS} FROM product_notification_history")
 }
 
+/// The product's latest round, read inside a transaction that has locked the product.
+///
+/// A plain read: the product row lock already serialises round changes of this product, and
+/// a locking read here would take a gap lock that deadlocks with another product's first
+/// round inserting into the same gap.
+async fn latest_round(
+    tx: &mut Transaction<'static, Db>,
+    product: ProductId,
+) -> StoreResult<Option<Round>> {
+    let latest: Option<RoundRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1",
+        select_rounds()
+    )))
+    .bind(product.get())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(latest.map(Round::from))
+}
+
 #[async_trait]
-impl RoundStore for MysqlStore {
+impl RoundStore for SqlStore {
     async fn open_round(
         &self,
         product: ProductId,
@@ -43,24 +61,16 @@ impl RoundStore for MysqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<(Round, StockVersion)> {
         let mut tx = self.write_tx().await?;
-        let (stock, last_round, policy): (i64, i64, String) = sqlx::query_as(
-            "SELECT stock, restock_round, line_policy FROM product WHERE id = ? FOR UPDATE",
-        )
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        // A plain read: the product row lock above already serialises round changes of this
-        // product, and a locking read here would take a gap lock that deadlocks with another
-        // product's first round inserting into the same gap.
-        let latest: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1",
-            select_rounds()
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let latest = latest.map(Round::from);
+        let (stock, last_round, policy): (i64, i64, String) =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT stock, restock_round, line_policy FROM product WHERE id = ?{}",
+                DIALECT.lock
+            )))
+            .bind(product.get())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let latest = latest_round(&mut tx, product).await?;
         if latest
             .as_ref()
             .is_some_and(|r| r.status == RoundStatus::InProgress)
@@ -71,10 +81,11 @@ impl RoundStore for MysqlStore {
             return Err(Conflict::OutOfStock.into());
         }
         if quantity > 0 {
-            let held: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders \
+            let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) FROM orders \
                  WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
-            )
+                DIALECT.integer
+            )))
             .bind(product.get())
             .fetch_one(&mut *tx)
             .await?;
@@ -130,25 +141,17 @@ impl RoundStore for MysqlStore {
     ) -> StoreResult<Round> {
         let mut tx = self.write_tx().await?;
         // Serialises with open_round, which locks the product row first too.
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM product WHERE id = ? FOR UPDATE")
-                .bind(product.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        // A plain read: the product row lock above already serialises round changes of this
-        // product, and a locking read here would take a gap lock that deadlocks with another
-        // product's first round inserting into the same gap.
-        let latest: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1",
-            select_rounds()
+        let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM product WHERE id = ?{}",
+            DIALECT.lock
         )))
         .bind(product.get())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(latest) = latest.map(Round::from) else {
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let Some(latest) = latest_round(&mut tx, product).await? else {
             return Err(Conflict::NothingToResume.into());
         };
         if !latest.status.can_move_to(RoundStatus::InProgress) {
@@ -176,7 +179,7 @@ impl RoundStore for MysqlStore {
     }
 
     async fn get_round(&self, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
-        let row: Option<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let row: Option<RoundRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{} WHERE product_id = ? AND round = ?",
             select_rounds()
         )))
@@ -188,16 +191,12 @@ impl RoundStore for MysqlStore {
     }
 
     async fn list_rounds(&self, product: ProductId, page: &PageRequest) -> StoreResult<Vec<Round>> {
-        let rows: Vec<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "{} WHERE product_id = ? AND round < ? ORDER BY round DESC LIMIT ?",
             select_rounds()
-        )))
-        .bind(product.get())
-        .bind(page.after.unwrap_or(i64::MAX))
-        .bind(page.fetch())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(Round::from).collect())
+        );
+        let binds = [product.get(), page.after.unwrap_or(i64::MAX), page.fetch()];
+        self.rows::<RoundRow, _>(AssertSqlSafe(sql), &binds).await
     }
 
     async fn recipients(
@@ -206,14 +205,9 @@ impl RoundStore for MysqlStore {
         round: i64,
         page: &PageRequest,
     ) -> StoreResult<Vec<Recipient>> {
-        let rows: Vec<RecipientRow> = sqlx::query_as(RECIPIENTS_PAGE_SQL)
-            .bind(product.get())
-            .bind(round)
-            .bind(page.after.unwrap_or(0))
-            .bind(page.fetch())
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.into_iter().map(Recipient::from).collect())
+        let binds = [product.get(), round, page.after.unwrap_or(0), page.fetch()];
+        self.rows::<RecipientRow, _>(RECIPIENTS_PAGE_SQL, &binds)
+            .await
     }
 
     async fn recipients_among(
@@ -230,12 +224,8 @@ impl RoundStore for MysqlStore {
             q.push_bind(product.get())
                 .push(" AND round = ")
                 .push_bind(round)
-                .push(" AND user_id IN (");
-            let mut ids = q.separated(", ");
-            for u in chunk {
-                ids.push_bind(u.get());
-            }
-            q.push(")");
+                .push(" AND user_id IN ");
+            push_id_list(&mut q, chunk.iter().map(|u| u.get()));
             let rows: Vec<(i64, i64)> = q.build_query_as().fetch_all(self.pool()).await?;
             found.extend(rows.into_iter().map(|(u, p)| (UserId::from_db(u), p)));
         }
@@ -254,10 +244,11 @@ impl RoundStore for MysqlStore {
         let mut tx = self.write_tx().await?;
         let mut inserted = 0_i64;
         for chunk in rows.chunks(BATCH_ROWS) {
-            let mut ins = QueryBuilder::new(
-                "INSERT IGNORE INTO product_user_notification_history \
+            let mut ins = QueryBuilder::new(format!(
+                "{} INTO product_user_notification_history \
                  (product_id, round, user_id, position, line_id, sent_at) ",
-            );
+                DIALECT.insert_ignore
+            ));
             ins.push_values(chunk, |mut b, r| {
                 b.push_bind(product.get())
                     .push_bind(round)

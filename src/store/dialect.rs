@@ -1,0 +1,35 @@
+//! What tells the two SQL databases apart, for the store code they share (`store/sql`).
+
+use sqlx::migrate::Migrator;
+
+use super::{Backend, migrations};
+
+/// The SQL of one database, where the shared store code needs it to differ.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialect {
+    /// Which database this is.
+    pub backend: Backend,
+    /// Ends a SELECT whose rows must stay locked until the transaction ends: ` FOR UPDATE`,
+    /// or nothing where a write transaction already holds the whole database (SQLite).
+    pub lock: &'static str,
+    /// Starts an INSERT that skips the rows whose unique key is taken.
+    pub insert_ignore: &'static str,
+    /// The integer type to CAST a `SUM` to (MySQL sums a BIGINT as DECIMAL).
+    pub integer: &'static str,
+}
+
+impl Dialect {
+    /// Whether `lock` takes row locks; then an order change locks its product's row before
+    /// the order's, the lock order every order writer keeps.
+    pub const fn row_locks(&self) -> bool {
+        !self.lock.is_empty()
+    }
+
+    /// The database's schema, in order.
+    pub fn migrator(&self) -> Migrator {
+        match self.backend {
+            Backend::Sqlite => migrations::sqlite(),
+            Backend::Mysql => migrations::mysql(),
+        }
+    }
+}
