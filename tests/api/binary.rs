@@ -75,23 +75,32 @@ async fn serve_help_shows_no_configured_secret() {
     }
 }
 
+/// Runs `serve` with `envs`, expects it to stop at start, and answers what it said.
+async fn refused_start(envs: &[(&str, &str)]) -> String {
+    let (out, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0"], envs).await;
+    assert!(!out.status.success(), "{stderr}");
+    stderr
+}
+
+/// `serve` on the MySQL `url` stops at start saying `cause`.
+async fn mysql_start_says(url: &str, cause: &str) -> String {
+    let stderr =
+        refused_start(&[("DROPLINE_DATABASE_URL", url), ("DROPLINE_JWT_SECRET", JWT)]).await;
+    assert!(stderr.contains(cause), "{stderr}");
+    stderr
+}
+
 #[tokio::test]
 async fn serve_refuses_a_short_jwt_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_url(&dir);
     let short = "only-31-bytes-of-jwt-secret-abc";
     assert_eq!(short.len(), 31);
-
-    let (out, _, stderr) = run(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("DROPLINE_DATABASE_URL", &db),
-            ("DROPLINE_JWT_SECRET", short),
-        ],
-    )
+    let stderr = refused_start(&[
+        ("DROPLINE_DATABASE_URL", &db),
+        ("DROPLINE_JWT_SECRET", short),
+    ])
     .await;
-
-    assert!(!out.status.success(), "{stderr}");
     assert!(
         stderr.contains("DROPLINE_JWT_SECRET is too short: 31 bytes, at least 32"),
         "{stderr}"
@@ -106,18 +115,12 @@ async fn serve_refuses_a_short_jwt_secret() {
 async fn serve_refuses_an_invalid_log_filter() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_url(&dir);
-
-    let (out, _, stderr) = run(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("DROPLINE_DATABASE_URL", &db),
-            ("DROPLINE_JWT_SECRET", JWT),
-            ("DROPLINE_LOG_LEVEL", "dropline=loudest"),
-        ],
-    )
+    let stderr = refused_start(&[
+        ("DROPLINE_DATABASE_URL", &db),
+        ("DROPLINE_JWT_SECRET", JWT),
+        ("DROPLINE_LOG_LEVEL", "dropline=loudest"),
+    ])
     .await;
-
-    assert!(!out.status.success(), "{stderr}");
     assert!(
         stderr.contains(
             "DROPLINE_LOG_LEVEL / --log-level \"dropline=loudest\" is not a valid filter"
@@ -135,36 +138,16 @@ async fn serve_says_when_mysql_refuses_the_connection() {
         .unwrap()
         .port();
     let url = format!("mysql://root@127.0.0.1:{port}/db");
-
-    let (out, _, stderr) = run(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("DROPLINE_DATABASE_URL", &url),
-            ("DROPLINE_JWT_SECRET", JWT),
-        ],
-    )
-    .await;
-
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains(&format!("connection refused by 127.0.0.1:{port}")),
-        "{stderr}"
-    );
+    mysql_start_says(&url, &format!("connection refused by 127.0.0.1:{port}")).await;
 }
 
 #[tokio::test]
 async fn serve_says_when_the_mysql_host_is_unknown() {
-    let url = "mysql://root@no-such-host.invalid:3306/db";
-    let (out, _, stderr) = run(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[("DROPLINE_DATABASE_URL", url), ("DROPLINE_JWT_SECRET", JWT)],
+    mysql_start_says(
+        "mysql://root@no-such-host.invalid:3306/db",
+        "unknown host no-such-host.invalid: the name does not resolve",
     )
     .await;
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("unknown host no-such-host.invalid: the name does not resolve"),
-        "{stderr}"
-    );
 }
 
 #[tokio::test]
@@ -179,22 +162,12 @@ async fn serve_says_when_mysql_never_answers() {
         }
     });
     let url = format!("mysql://root@127.0.0.1:{port}/db");
-    let (out, _, stderr) = run(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("DROPLINE_DATABASE_URL", &url),
-            ("DROPLINE_JWT_SECRET", JWT),
-        ],
+    mysql_start_says(
+        &url,
+        &format!("no answer from 127.0.0.1:{port} within 10 s (timed out)"),
     )
     .await;
     silent.abort();
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "no answer from 127.0.0.1:{port} within 10 s (timed out)"
-        )),
-        "{stderr}"
-    );
 }
 
 #[tokio::test]
@@ -203,21 +176,9 @@ async fn serve_says_when_the_mysql_password_is_wrong() {
         return;
     };
     // The configured server, with a user that exists nowhere and a password.
-    let rest = server.split_once("@").map_or(server.as_str(), |(_, r)| r);
+    let rest = server.split_once('@').map_or(server.as_str(), |(_, r)| r);
     let url = format!("mysql://nobody-here:wrong-password@{rest}");
-    let (out, _, stderr) = run(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("DROPLINE_DATABASE_URL", &url),
-            ("DROPLINE_JWT_SECRET", JWT),
-        ],
-    )
-    .await;
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("access denied: wrong user name or password"),
-        "{stderr}"
-    );
+    let stderr = mysql_start_says(&url, "access denied: wrong user name or password").await;
     assert!(
         !stderr.contains("wrong-password"),
         "the password is shown:\n{stderr}"

@@ -7,10 +7,9 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::helpers::TestApp;
+use crate::helpers::{ServedBinary, TestApp};
 
 crate::on_every_backend!(
     a_client_request_id_comes_back_on_every_answer,
@@ -404,49 +403,13 @@ async fn configured_origins_get_cors_answers(app: TestApp) {
 async fn the_access_log_has_one_line_per_request_with_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropline"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("DROPLINE_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DROPLINE_DATABASE_URL", &url)
-        .env(
-            "DROPLINE_JWT_SECRET",
-            "access-log-test-secret-0123456789abcdef",
-        )
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, needle: &str| {
-        tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let line = rx.recv().await.expect("dropline ended");
-                if line.contains(needle) {
-                    return line;
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no log line with {needle}"))
-    };
-    let listening = wait_for(&mut rx, "dropline is listening").await;
-    let addr = listening.rsplit("addr=").next().unwrap().trim().to_owned();
+    let secret = "access-log-test-secret-0123456789abcdef";
+    let mut served = ServedBinary::start(&[
+        ("DROPLINE_DATABASE_URL", &url),
+        ("DROPLINE_JWT_SECRET", secret),
+    ])
+    .await;
+    let addr = served.addr.clone();
     let client = reqwest::Client::new();
     let resp = client
         .get(format!("http://{addr}/products/12345?secret=hunter2"))
@@ -456,7 +419,7 @@ async fn the_access_log_has_one_line_per_request_with_its_id() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let line = wait_for(&mut rx, "trace-abc-1").await;
+    let line = served.line_with("trace-abc-1").await;
     for part in [
         "INFO",
         "request answered",
@@ -471,7 +434,7 @@ async fn the_access_log_has_one_line_per_request_with_its_id() {
     for hidden in ["hunter2", "secret", "not-a-token-of-ours", "12345"] {
         assert!(!line.contains(hidden), "{hidden} logged: {line}");
     }
-    let _ = child.kill().await;
+    let _ = served.child.kill().await;
 
     let out = Command::new(env!("CARGO_BIN_EXE_dropline"))
         .args(["serve", "--listen", "127.0.0.1:0"])

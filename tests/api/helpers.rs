@@ -493,3 +493,75 @@ pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) -
         .expect("message")
         .to_owned()
 }
+
+/// A `dropline serve` process on a free loopback port with only the `DROPLINE_*` settings
+/// given (none inherited, no colours), killed when dropped; its log lines arrive on `lines`.
+pub struct ServedBinary {
+    pub child: tokio::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+    pub lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl ServedBinary {
+    /// How long the binary may take to start listening, or to log a line asked for.
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub async fn start(envs: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropline"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("DROPLINE_") || k == "RUST_LOG" {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .envs(envs.iter().copied())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn dropline");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        // Read every line, so the child never blocks on a full pipe.
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut served = Self {
+            child,
+            addr: String::new(),
+            lines,
+        };
+        let listening = served.line_with("dropline is listening").await;
+        served.addr = listening
+            .rsplit("addr=")
+            .next()
+            .expect("addr")
+            .trim()
+            .to_owned();
+        served
+    }
+
+    /// The next log line that contains `needle`.
+    pub async fn line_with(&mut self, needle: &str) -> String {
+        tokio::time::timeout(Self::PATIENCE, async {
+            loop {
+                let line = self.lines.recv().await.expect("dropline ended");
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no log line with {needle}"))
+    }
+}

@@ -1,22 +1,17 @@
 //! `/metrics` of a freshly started binary, on each backend: a process of its own, so the
 //! process-wide counters hold exactly what these requests did.
 
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 use serde_json::json;
 
-use crate::helpers::{MysqlDatabase, TestApp, mysql_url};
+use crate::helpers::{MysqlDatabase, ServedBinary, TestApp, mysql_url};
 use crate::metrics::sample;
 
-/// How long the binary may take to start listening.
-const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// A running `dropline serve`, killed when dropped.
 struct Served {
-    child: Child,
+    binary: ServedBinary,
     base: String,
     client: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
@@ -30,44 +25,17 @@ impl Served {
         dir: Option<tempfile::TempDir>,
         mysql: Option<MysqlDatabase>,
     ) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropline"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("DROPLINE_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DROPLINE_DATABASE_URL", database_url)
-            .env(
+        let binary = ServedBinary::start(&[
+            ("DROPLINE_DATABASE_URL", &database_url),
+            (
                 "DROPLINE_JWT_SECRET",
                 "metrics-test-jwt-value-0123456789abcdef",
-            )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn dropline");
-        let stderr = child.stderr.take().expect("stderr");
-        let addr = tokio::time::timeout(START_LIMIT, async {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Some(line) = lines.next_line().await.expect("read stderr") {
-                if line.contains("dropline is listening") {
-                    let addr = line.rsplit("addr=").next().expect("addr").trim().to_owned();
-                    // Keep draining so the child never blocks on a full pipe.
-                    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                    return addr;
-                }
-            }
-            panic!("dropline ended before listening");
-        })
-        .await
-        .expect("dropline did not start listening in time");
+            ),
+        ])
+        .await;
         Self {
-            child,
-            base: format!("http://{addr}"),
+            base: format!("http://{}", binary.addr),
+            binary,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -117,7 +85,7 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        let _ = self.binary.child.start_kill();
     }
 }
 
