@@ -5,10 +5,64 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
 use crate::domain::Conflict;
 use crate::domain::order::{Order, OrderRequest, Placement};
-use crate::store::orders::SaleRow;
+use crate::store::orders::{OrderRow, SaleRow};
 use crate::store::{StoreError, StoreResult};
+
+/// One order waiting for a group-commit writer.
+pub(crate) struct Placing {
+    pub req: OrderRequest,
+    pub now: DateTime<Utc>,
+    pub reply: oneshot::Sender<StoreResult<Placement>>,
+}
+
+/// A committed order with the key it was placed with.
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyedRow {
+    #[sqlx(flatten)]
+    pub order: OrderRow,
+    pub idempotency_key: String,
+}
+
+/// Sends every order of the batch its answer (all of them refused when the batch rolled
+/// back) and empties the batch for the next one.
+pub(crate) fn answer_all(
+    batch: &mut Vec<Placing>,
+    placed: Result<Vec<StoreResult<Placement>>, sqlx::Error>,
+) {
+    match placed {
+        Ok(answers) => {
+            for (p, answer) in batch.drain(..).zip(answers) {
+                let _ = p.reply.send(answer);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, orders = batch.len(), "order batch rolled back");
+            for p in batch.drain(..) {
+                let _ = p.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
+                    "the order batch was rolled back".into(),
+                ))));
+            }
+        }
+    }
+}
+
+/// The buyers who leave each product's line with the batch's new orders: per product id,
+/// the latest request time (epoch ms) and the users.
+pub(crate) fn departures(batch: &[Placing], fresh: &[NewOrder]) -> BTreeMap<i64, (i64, Vec<i64>)> {
+    let mut buyers: BTreeMap<i64, (i64, Vec<i64>)> = BTreeMap::new();
+    for new in fresh {
+        let p = &batch[new.index];
+        let entry = buyers.entry(p.req.product_id.get()).or_default();
+        entry.0 = entry.0.max(p.now.timestamp_millis());
+        entry.1.push(p.req.user_id.get());
+    }
+    buyers
+}
 
 /// A product's sale settings and stock, read at the start of the batch.
 #[derive(Debug, sqlx::FromRow)]

@@ -8,7 +8,6 @@ use serde_json::json;
 use crate::helpers::{MysqlDatabase, ServedBinary, TestApp, mysql_url};
 use crate::metrics::sample;
 
-
 /// A running `dropline serve`, killed when dropped.
 struct Served {
     binary: ServedBinary,

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
-use crate::store::batch_ledger::{self, Decision, Ledger, NewOrder, ProductStock};
+use crate::store::batch_ledger::{
+    self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
+};
 use crate::store::orders::{OrderRow, is_unique_violation, order_select};
 use crate::store::rows::push_id_list;
 use crate::store::{StoreError, StoreResult};
@@ -27,13 +29,6 @@ const LANES: i64 = 8;
 /// Tries of one batch that lost a race it cannot see coming: a deadlock with another
 /// instance's batch, or a key another instance's batch inserted for another product.
 const ATTEMPTS: usize = 5;
-
-/// One order waiting for a writer.
-struct Placing {
-    req: OrderRequest,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<StoreResult<Placement>>,
-}
 
 /// The writers' queues. Each writer task owns its batch from the moment an order is queued:
 /// a caller that stops waiting changes nothing about whether its order is placed.
@@ -77,21 +72,8 @@ impl Placements {
 async fn run(pool: MySqlPool, mut rx: mpsc::Receiver<Placing>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match place_with_retries(&pool, &batch).await {
-            Ok(answers) => {
-                for (p, answer) in batch.drain(..).zip(answers) {
-                    let _ = p.reply.send(answer);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, orders = batch.len(), "order batch rolled back");
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
-                        "the order batch was rolled back".into(),
-                    ))));
-                }
-            }
-        }
+        let placed = place_with_retries(&pool, &batch).await;
+        batch_ledger::answer_all(&mut batch, placed);
     }
 }
 
@@ -132,14 +114,6 @@ struct LockedProduct {
     #[sqlx(flatten)]
     stock: ProductStock,
     stock_version: i64,
-}
-
-/// A committed order with the key it was placed with.
-#[derive(sqlx::FromRow)]
-struct KeyedRow {
-    #[sqlx(flatten)]
-    order: OrderRow,
-    idempotency_key: String,
 }
 
 /// Places every order of the batch in one transaction; a database error rolls it all back.
@@ -313,14 +287,7 @@ async fn leave_lines(
     batch: &[Placing],
     fresh: &[NewOrder],
 ) -> Result<(), sqlx::Error> {
-    let mut buyers: BTreeMap<i64, (i64, Vec<i64>)> = BTreeMap::new();
-    for new in fresh {
-        let p = &batch[new.index];
-        let entry = buyers.entry(p.req.product_id.get()).or_default();
-        entry.0 = entry.0.max(p.now.timestamp_millis());
-        entry.1.push(p.req.user_id.get());
-    }
-    for (product, (now, users)) in buyers {
+    for (product, (now, users)) in batch_ledger::departures(batch, fresh) {
         let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
         q.push("updated_at = ")
             .push_bind(now)

@@ -58,7 +58,7 @@ pub struct SqliteStore {
     /// waiting here is far cheaper than retrying in SQLite's busy handler, which sleeps.
     order_writes: Arc<tokio::sync::Mutex<()>>,
     /// The group-commit writer that places orders (see `order_batch`).
-    placements: tokio::sync::mpsc::Sender<order_batch::Placing>,
+    placements: tokio::sync::mpsc::Sender<crate::store::batch_ledger::Placing>,
 }
 
 impl SqliteStore {
@@ -101,7 +101,7 @@ impl SqliteStore {
     /// Queues an order for the group-commit writer and waits for its answer.
     async fn place(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
         let (reply, answer) = oneshot::channel();
-        let placing = order_batch::Placing {
+        let placing = crate::store::batch_ledger::Placing {
             req: req.clone(),
             now,
             reply,

@@ -5,26 +5,20 @@
 //! memory (`batch_ledger`), then writes: one conditional stock update per product, the new
 //! orders in multi-row INSERTs, and the buyers' departure from the lines.
 
-use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc};
 
 use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
-use crate::store::batch_ledger::{self, Decision, Ledger, NewOrder, ProductStock};
+use crate::store::StoreResult;
+use crate::store::batch_ledger::{
+    self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
+};
 use crate::store::orders::OrderRow;
-use crate::store::{StoreError, StoreResult};
 
 /// Most orders in one transaction.
 const MAX_BATCH: usize = 256;
-
-/// One order waiting for the writer.
-pub(super) struct Placing {
-    pub req: OrderRequest,
-    pub now: DateTime<Utc>,
-    pub reply: oneshot::Sender<StoreResult<Placement>>,
-}
 
 /// Starts the writer; it ends when every sender (the store and its clones) is gone.
 pub(super) fn spawn(pool: SqlitePool, writes: Arc<Mutex<()>>) -> mpsc::Sender<Placing> {
@@ -42,21 +36,7 @@ async fn run(pool: SqlitePool, writes: Arc<Mutex<()>>, mut rx: mpsc::Receiver<Pl
             let _turn = writes.lock().await;
             place_batch(&pool, &batch).await
         };
-        match placed {
-            Ok(answers) => {
-                for (p, answer) in batch.drain(..).zip(answers) {
-                    let _ = p.reply.send(answer);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, orders = batch.len(), "order batch rolled back");
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
-                        "the order batch was rolled back".into(),
-                    ))));
-                }
-            }
-        }
+        batch_ledger::answer_all(&mut batch, placed);
     }
 }
 
@@ -64,14 +44,6 @@ type Tx = Transaction<'static, Sqlite>;
 
 /// Rows per multi-row INSERT (8 values each, well under SQLite's bound-variable limit).
 const INSERT_ROWS: usize = 128;
-
-/// A committed order with the key it was placed with.
-#[derive(sqlx::FromRow)]
-struct KeyedRow {
-    #[sqlx(flatten)]
-    order: OrderRow,
-    idempotency_key: String,
-}
 
 /// Places every order of the batch in one transaction; a database error rolls it all back.
 async fn place_batch(
@@ -221,14 +193,7 @@ async fn leave_lines(
     batch: &[Placing],
     fresh: &[NewOrder],
 ) -> Result<(), sqlx::Error> {
-    let mut buyers: BTreeMap<i64, (i64, Vec<i64>)> = BTreeMap::new();
-    for new in fresh {
-        let p = &batch[new.index];
-        let entry = buyers.entry(p.req.product_id.get()).or_default();
-        entry.0 = entry.0.max(p.now.timestamp_millis());
-        entry.1.push(p.req.user_id.get());
-    }
-    for (product, (now, users)) in buyers {
+    for (product, (now, users)) in batch_ledger::departures(batch, fresh) {
         // `+is_active` keeps SQLite on the (product_id, user_id) key instead of walking
         // the product's whole active line.
         let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
