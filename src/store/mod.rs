@@ -1,5 +1,6 @@
 //! Storage: one trait per area, one module per backend. Only this module talks SQL.
 
+pub mod cache;
 mod migrations;
 pub mod mysql;
 mod orders;
