@@ -43,8 +43,8 @@ pub enum Change {
 ///
 /// `slots` is guarded by its lock; a slot's generation only grows and outlives its entry.
 /// `epoch` grows with every drop of the whole copy and voids every entry and fill from
-/// before; `absent` grows with every change to a product that had no slot, which voids the
-/// fills that started while it had none (so changes never have to add slots).
+/// before; `absent` grows with every change to a product that had no slot and found the map
+/// full, which voids the fills that started while their product had none.
 pub struct ProductCache {
     slots: RwLock<HashMap<ProductId, Slot>>,
     epoch: AtomicU64,
@@ -182,14 +182,20 @@ impl ProductCache {
     /// Drops a product's entry because it changed here or elsewhere.
     pub fn invalidate(&self, product: ProductId) {
         let mut slots = write(&self.slots);
-        match slots.get_mut(&product) {
-            Some(slot) => {
-                slot.generation += 1;
-                slot.entry = None;
-            }
-            None => {
-                self.absent.fetch_add(1, Ordering::AcqRel);
-            }
+        if let Some(slot) = slots.get_mut(&product) {
+            slot.generation += 1;
+            slot.entry = None;
+        } else if slots.len() < MAX_ENTRIES {
+            // A slot of its own, so the change voids only this product's reads in flight.
+            slots.insert(
+                product,
+                Slot {
+                    generation: 1,
+                    entry: None,
+                },
+            );
+        } else {
+            self.absent.fetch_add(1, Ordering::AcqRel);
         }
     }
 
