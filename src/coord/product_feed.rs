@@ -24,6 +24,9 @@ use crate::store::cache::{Change, ProductCache};
 /// How often an instance publishes a heartbeat (well inside `cache::FEED_SILENCE`).
 pub const HEARTBEAT: Duration = Duration::from_millis(200);
 
+/// Longest a stopping instance waits to publish its last changes.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
+
 /// Past this many products changed at once, one message says "anything may have changed".
 const MAX_IDS: usize = 500;
 
@@ -129,7 +132,10 @@ async fn publish(
     loop {
         let mut beat_due = false;
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => {
+                flush(&client, &mut conn, &channel, &origin, &mut changes, pending).await;
+                return;
+            }
             got = changes.recv() => match got {
                 Some(c) => pending.add(c),
                 None => return,
@@ -158,6 +164,30 @@ async fn publish(
                 }
             }
         }
+    }
+}
+
+/// At shutdown: publishes what is still waiting, once, without holding the stop up for long.
+/// Writes that land after it are bounded by `cache::ENTRY_TTL` on the other instances.
+async fn flush(
+    client: &redis::Client,
+    conn: &mut Option<ConnectionManager>,
+    channel: &str,
+    origin: &str,
+    changes: &mut UnboundedReceiver<Change>,
+    mut pending: Pending,
+) {
+    while let Ok(c) = changes.try_recv() {
+        pending.add(c);
+    }
+    if pending.is_empty() {
+        return;
+    }
+    let message = pending.message(origin);
+    match tokio::time::timeout(FLUSH_WAIT, send(client, conn, channel, &message)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "Failed to publish the last product changes"),
+        Err(_) => tracing::warn!("Timed out publishing the last product changes"),
     }
 }
 
