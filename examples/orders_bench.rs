@@ -4,7 +4,8 @@
 //! `cargo run --release --example orders_bench -- [--database-url URL] [--seconds N]`
 //! Scenarios, in one run: (a) burst: 10,000 distinct buyers race for 100 units over ~500
 //! connections; (b) sustained reservations with ample stock, then sold-out answers beside
-//! `/healthz` at the same time; (c) `GET /products/{id}` reads. Figures go to stdout.
+//! `/healthz` at the same time; (c) `GET /products/{id}` reads beside `/healthz`. Figures go
+//! to stdout.
 
 use anyhow::Context;
 use clap::Parser;
@@ -299,17 +300,19 @@ async fn main() -> anyhow::Result<()> {
         sold.rate(409) / health.rate(200)
     );
 
-    // (c) Product reads.
-    let mut reads = bench
-        .sustain(
-            format!("/products/{ample}"),
-            args.seconds,
-            args.concurrency,
-            |_| None,
-        )
-        .await;
+    // (c) Product reads beside /healthz, both at once as in (b).
+    let (mut health, mut reads) = tokio::join!(
+        bench.sustain("/healthz".into(), args.seconds, half, |_| None),
+        bench.sustain(format!("/products/{ample}"), args.seconds, half, |_| None),
+    );
+    println!("(c) {}", health.line("healthz"));
     println!("(c) {}", reads.line("product reads"));
-    println!("(c) reads/s: {:.0}", reads.rate(200));
+    println!(
+        "(c) healthz/s {:.0}, reads/s {:.0}, ratio {:.2}",
+        health.rate(200),
+        reads.rate(200),
+        reads.rate(200) / health.rate(200)
+    );
 
     stop.cancel();
     Ok(())

@@ -12,12 +12,15 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Principal, TokenKeys};
 use crate::config::Settings;
 use crate::coord::Shared;
+use crate::coord::product_feed::ProductFeed;
 use crate::domain::clock::Clock;
 use crate::events::EventHub;
 use crate::notify::limiter::Limiter;
 use crate::notify::{EngineParts, Notifier};
 use crate::shop::gate::StockGate;
 use crate::state::AppState;
+use crate::store::Store;
+use crate::store::cache::{CachedStore, ProductCache};
 use crate::{coord, http, notify, shop, store, workers};
 
 /// Fewest bytes of a configured JWT secret: HS256 keys shorter than the hash are guessable.
@@ -27,6 +30,8 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 pub struct Application {
     state: AppState,
     shared: Option<Shared>,
+    /// The product change feed, started with the workers when there is a Redis.
+    feed: Option<ProductFeed>,
     listener: TcpListener,
     /// How long client connections may keep the server waiting.
     timeouts: http::serve::Timeouts,
@@ -75,6 +80,15 @@ impl Application {
             }
         };
         let shared = Shared::connect(&settings.redis).await?;
+        // Product reads come from memory; with several instances, the feed keeps it current.
+        let (products, feed) = if shared.is_some() {
+            let (cache, changes) = ProductCache::fed();
+            let cache = Arc::new(cache);
+            (cache.clone(), Some(ProductFeed::new(cache, changes)))
+        } else {
+            (Arc::new(ProductCache::local()), None)
+        };
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(store, products.clone()));
         let gate = Arc::new(match &shared {
             Some(shared) => {
                 let deployment = store
@@ -108,6 +122,7 @@ impl Application {
             store,
             keys,
             clock,
+            products,
             gate,
             events,
             notifier,
@@ -151,6 +166,7 @@ impl Application {
         Ok(Self {
             state,
             shared,
+            feed,
             listener,
             timeouts: http::serve::Timeouts {
                 header_read: Duration::from_millis(settings.http.header_read_timeout_ms),
@@ -183,6 +199,14 @@ impl Application {
         let tracker = self.state.tasks.clone();
         workers::spawn_all(&self.state, &tracker, &shutdown);
         if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
+            if let Some(feed) = self.feed {
+                feed.spawn(
+                    &tracker,
+                    shared.client.clone(),
+                    redis.namespace(),
+                    &shutdown,
+                );
+            }
             tracker.spawn(coord::worker::follow_changes(
                 self.state.clone(),
                 redis.clone(),

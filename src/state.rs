@@ -9,6 +9,7 @@ use crate::notify::Notifier;
 use crate::shop::gate::StockGate;
 use crate::shop::keys::KeyLocks;
 use crate::store::Store;
+use crate::store::cache::ProductCache;
 use tokio_util::task::TaskTracker;
 
 /// The service's shared parts; cheap to clone.
@@ -20,6 +21,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// The server's clock (tests move it forward).
     pub clock: Clock,
+    /// The copy of products `store` answers product reads from.
+    pub products: Arc<ProductCache>,
     /// The stock gate in front of the database.
     pub gate: Arc<StockGate>,
     /// Live round progress for the operators' event stream.

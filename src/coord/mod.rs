@@ -1,6 +1,7 @@
 //! Coordination between instances through Redis: one notification schedule and one stock gate
 //! for all of them. Without a Redis URL none of this runs and everything stays in-process.
 
+pub mod product_feed;
 pub mod schedule;
 pub mod stock;
 mod stock_scripts;

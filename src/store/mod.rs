@@ -2,6 +2,7 @@
 
 pub(crate) mod batch_ledger;
 mod dialect;
+pub mod cache;
 mod migrations;
 pub mod mysql;
 mod orders;

@@ -17,6 +17,7 @@ mod metrics;
 mod metrics_fresh;
 mod openapi;
 mod orders;
+mod product_reads;
 mod products;
 mod restarts;
 mod round_helpers;

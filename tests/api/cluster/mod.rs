@@ -4,6 +4,7 @@
 mod failover;
 mod gate;
 pub(crate) mod processes;
+mod product_feed;
 mod rounds;
 
 /// Runs each named `async fn(Vec<TestApp>)` on three instances sharing a database and Redis.
