@@ -126,11 +126,21 @@ impl Application {
         }
         match state.gate.shared_backend() {
             Some(redis) => {
+                // Refuse to start on a Redis the scripts cannot run on, naming the cause: an
+                // instance that started would answer every order 503.
+                if let Err(e) = redis.probe().await {
+                    anyhow::bail!(
+                        "Redis is not usable, so this instance does not start: {}",
+                        coord::conn::explain(&e)
+                    );
+                }
                 redis
                     .heartbeat()
                     .await
                     .context("Failed to register this instance in Redis")?;
-                coord::worker::resync(&state, redis).await;
+                if coord::worker::resync(&state, redis).await {
+                    state.gate.set_trusted(true);
+                }
             }
             None => {
                 for record in &all_stock {
@@ -181,7 +191,12 @@ impl Application {
             tracker.spawn(coord::worker::follow_changes(
                 self.state.clone(),
                 redis.clone(),
-                shared.client.clone(),
+                shared.subscribe.clone(),
+                shutdown.clone(),
+            ));
+            tracker.spawn(coord::worker::watch_health(
+                self.state.clone(),
+                redis.clone(),
                 shutdown.clone(),
             ));
             tracker.spawn(coord::worker::keep_alive(
