@@ -138,9 +138,9 @@ impl Application {
                     .heartbeat()
                     .await
                     .context("Failed to register this instance in Redis")?;
-                if coord::worker::resync(&state, redis).await {
-                    state.gate.set_trusted(true);
-                }
+                // The gate is trusted (and /readyz ready) once the health check has seen the
+                // scripts run and the change subscription up.
+                coord::worker::resync(&state, redis).await;
             }
             None => {
                 for record in &all_stock {

@@ -13,6 +13,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, TlsCertificates, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::RedisSettings;
@@ -21,15 +22,91 @@ use crate::config::RedisSettings;
 #[derive(Clone)]
 pub enum RedisConn {
     /// One server, reconnecting in the background.
-    Single(ConnectionManager),
+    Single(Arc<Single>),
     /// A Redis Cluster, routed by key slot.
     Cluster(ClusterConnection),
 }
 
 impl From<ConnectionManager> for RedisConn {
     fn from(c: ConnectionManager) -> Self {
-        Self::Single(c)
+        Self::Single(Arc::new(Single {
+            client: None,
+            config: ConnectionManagerConfig::new(),
+            current: std::sync::Mutex::new((0, Some(c))),
+            rebuild: tokio::sync::Mutex::new(()),
+        }))
     }
+}
+
+/// A reconnecting connection to one server that also recovers from refused credentials.
+///
+/// The connection manager reconnects after I/O errors only: once a reconnection is refused
+/// (a password rotated, then rotated back) it would answer that refusal forever. Here a
+/// refusal drops the manager, and the next command builds a new one.
+pub struct Single {
+    /// None for a manager handed in from outside (it is then never rebuilt).
+    client: Option<redis::Client>,
+    config: ConnectionManagerConfig,
+    /// The current manager and its generation, so a stale refusal never drops a newer one.
+    current: std::sync::Mutex<(u64, Option<ConnectionManager>)>,
+    /// One rebuild at a time; the others wait for it and use its manager.
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+impl Single {
+    fn current(&self) -> (u64, Option<ConnectionManager>) {
+        let guard = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        (guard.0, guard.1.clone())
+    }
+
+    async fn manager(&self) -> redis::RedisResult<(u64, ConnectionManager)> {
+        if let (generation, Some(m)) = self.current() {
+            return Ok((generation, m));
+        }
+        let _one = self.rebuild.lock().await;
+        if let (generation, Some(m)) = self.current() {
+            return Ok((generation, m));
+        }
+        let Some(client) = &self.client else {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "the Redis connection was dropped",
+            )));
+        };
+        let m = ConnectionManager::new_with_config(client.clone(), self.config.clone()).await?;
+        let mut guard = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard.0 += 1;
+        guard.1 = Some(m.clone());
+        Ok((guard.0, m))
+    }
+
+    /// Drops the manager of `generation` when Redis refused this client's credentials.
+    fn check(&self, generation: u64, e: &redis::RedisError) {
+        if self.client.is_none() || !is_refusal(e) {
+            return;
+        }
+        let mut guard = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.0 == generation {
+            guard.1 = None;
+        }
+    }
+}
+
+/// Whether Redis refused the credentials (or demands some).
+fn is_refusal(e: &redis::RedisError) -> bool {
+    let upper = e.to_string().to_uppercase();
+    e.kind() == redis::ErrorKind::AuthenticationFailed
+        || upper.contains("WRONGPASS")
+        || upper.contains("NOAUTH")
 }
 
 impl From<ClusterConnection> for RedisConn {
@@ -41,7 +118,14 @@ impl From<ClusterConnection> for RedisConn {
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Single(s) => Box::pin(async move {
+                let (generation, mut m) = s.manager().await?;
+                let r = m.req_packed_command(cmd).await;
+                if let Err(e) = &r {
+                    s.check(generation, e);
+                }
+                r
+            }),
             Self::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -53,14 +137,21 @@ impl ConnectionLike for RedisConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Single(s) => Box::pin(async move {
+                let (generation, mut m) = s.manager().await?;
+                let r = m.req_packed_commands(pipeline, offset, count).await;
+                if let Err(e) = &r {
+                    s.check(generation, e);
+                }
+                r
+            }),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
-            Self::Single(c) => c.get_db(),
+            Self::Single(s) => s.current().1.map_or(0, |m| m.get_db()),
             Self::Cluster(c) => c.get_db(),
         }
     }
@@ -205,16 +296,20 @@ impl Target {
                 .set_response_timeout(Some(self.response_timeout))
                 .set_connection_timeout(Some(self.connect_timeout))
                 .set_number_of_retries(3);
-            let conn = ConnectionManager::new_with_config(client, config)
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "Redis at {} is not usable: {}",
-                        redact(&self.seeds[0]),
-                        explain(&e)
-                    )
-                })?;
-            Ok((RedisConn::Single(conn), false))
+            let single = Arc::new(Single {
+                client: Some(client),
+                config,
+                current: std::sync::Mutex::new((0, None)),
+                rebuild: tokio::sync::Mutex::new(()),
+            });
+            single.manager().await.map_err(|e| {
+                anyhow::anyhow!(
+                    "Redis at {} is not usable: {}",
+                    redact(&self.seeds[0]),
+                    explain(&e)
+                )
+            })?;
+            Ok((RedisConn::Single(single), false))
         }
     }
 
@@ -319,15 +414,15 @@ fn redact(url: &str) -> String {
 pub fn explain(e: &redis::RedisError) -> String {
     let text = e.to_string();
     let upper = text.to_uppercase();
-    let hint = if e.kind() == redis::ErrorKind::AuthenticationFailed
-        || upper.contains("WRONGPASS")
-        || upper.contains("NOAUTH")
+    let hint = if is_refusal(e)
         || upper.contains("INVALID PASSWORD")
         || upper.contains("CALLED WITHOUT ANY PASSWORD")
     {
         "the user or password in DROPLINE_REDIS_URL was refused"
     } else if upper.contains("CLUSTERDOWN") {
         "the Redis Cluster is down (not every hash slot is served)"
+    } else if e.kind() == redis::ErrorKind::ClusterConnectionNotFound {
+        "the Redis Cluster is down (no reachable node serves the key's slot)"
     } else if upper.contains("CROSSSLOT") {
         "a script's keys are in different cluster slots"
     } else if upper.contains("CERTIFICATE") || upper.contains("TLS") || upper.contains("HANDSHAKE")

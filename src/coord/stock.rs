@@ -76,6 +76,8 @@ pub struct RedisStock {
     applied: Mutex<HashMap<ProductId, i64>>,
     /// Settles that failed, retried by the maintenance loop until Redis takes them.
     unsettled: Mutex<Vec<Unsettled>>,
+    /// Whether this instance is subscribed to the change channel (its mirror follows).
+    following: std::sync::atomic::AtomicBool,
 }
 
 impl RedisStock {
@@ -96,6 +98,7 @@ impl RedisStock {
             schedule_probe: Script::new(SCHEDULE_PROBE),
             applied: Mutex::new(HashMap::new()),
             unsettled: Mutex::new(Vec::new()),
+            following: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -414,6 +417,17 @@ impl RedisStock {
         let mut conn = self.conn.clone();
         let _: i64 = conn.zrem(self.instances_key(), instance).await?;
         Ok(())
+    }
+
+    /// Whether the change subscription is up, so the mirror follows the counters.
+    pub fn following(&self) -> bool {
+        self.following.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records whether the change subscription is up.
+    pub fn set_following(&self, following: bool) {
+        self.following
+            .store(following, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// This instance's name.

@@ -37,6 +37,7 @@ pub async fn follow_changes(
                     backoff = Duration::from_millis(100);
                     // Changes missed while (re)subscribing are picked up by a refresh.
                     resync(&state, &redis).await;
+                    redis.set_following(true);
                     let mut messages = pubsub.on_message();
                     loop {
                         tokio::select! {
@@ -51,6 +52,7 @@ pub async fn follow_changes(
                             }
                         }
                     }
+                    redis.set_following(false);
                     tracing::warn!("stock-change subscription ended; reconnecting");
                 }
             }
@@ -80,13 +82,24 @@ pub async fn watch_health(state: AppState, redis: Arc<RedisStock>, shutdown: Can
             _ = tick.tick() => {}
         }
         match redis.probe().await {
-            Ok(()) if !state.gate.trusted() => {
-                if redis.heartbeat().await.is_ok() && resync(&state, &redis).await {
-                    reconcile_once(&state, &redis).await;
-                    state.gate.set_trusted(true);
-                    tracing::info!(
-                        "Redis is usable again: the stock gate is trusted, /readyz is ready"
+            Ok(()) if !redis.following() => {
+                if state.gate.trusted() {
+                    tracing::warn!(
+                        "the stock-change subscription is down: the gate's mirror may be stale, /readyz answers 503"
                     );
+                }
+                state.gate.set_trusted(false);
+            }
+            Ok(()) if !state.gate.trusted() => {
+                // Counters first, then reconciliation (units a failed call could not return),
+                // then the mirror again from what reconciliation left: only then is a 0 true.
+                if redis.heartbeat().await.is_ok()
+                    && resync(&state, &redis).await
+                    && reconcile_once(&state, &redis).await.is_some()
+                    && resync(&state, &redis).await
+                {
+                    state.gate.set_trusted(true);
+                    tracing::info!("Redis is usable: the stock gate is trusted, /readyz is ready");
                 }
             }
             Ok(()) => {}
@@ -133,20 +146,21 @@ pub async fn resync(state: &AppState, redis: &RedisStock) -> bool {
 
 /// One reconciliation pass over every product: in-flight units of dead instances are dropped,
 /// and each counter is reset to the database's figure where nothing is in flight and nothing
-/// moved meanwhile, or rebuilt where it is ahead of the database. Answers how many changed.
-pub async fn reconcile_once(state: &AppState, redis: &RedisStock) -> usize {
+/// moved meanwhile, or rebuilt where it is ahead of the database. Answers how many changed,
+/// None when the products or the live instances could not be listed.
+pub async fn reconcile_once(state: &AppState, redis: &RedisStock) -> Option<usize> {
     let products = match state.store.all_stock().await {
         Ok(all) => all,
         Err(e) => {
             tracing::warn!(error = %e, "Failed to list products to reconcile");
-            return 0;
+            return None;
         }
     };
     let live = match redis.live_instances().await {
         Ok(live) => live,
         Err(e) => {
             tracing::warn!(error = %e, "Failed to list live instances");
-            return 0;
+            return None;
         }
     };
     let mut changed = 0;
@@ -158,7 +172,7 @@ pub async fn reconcile_once(state: &AppState, redis: &RedisStock) -> usize {
             changed += 1;
         }
     }
-    changed
+    Some(changed)
 }
 
 /// Reconciles one product's counter. The counter's change version is read before the

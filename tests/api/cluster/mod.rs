@@ -5,6 +5,7 @@ mod failover;
 mod gate;
 pub(crate) mod processes;
 mod rounds;
+mod unusable;
 
 /// Runs each named `async fn(Vec<TestApp>)` on three instances sharing a database and Redis:
 /// on both databases, and on each kind of Redis (standalone as `sqlite::name`, a Redis
