@@ -461,3 +461,34 @@ async fn sqlite_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the
 async fn mysql_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause() {
     refused_at_start_up(Db::Mysql).await;
 }
+
+async fn tls_without_its_ca(db: Db) {
+    let Some((url, _ca)) = crate::helpers::redis_target(crate::helpers::RedisKind::Tls) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mysql;
+    let database_url = match db {
+        Db::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("dropline.db").display()
+        ),
+        Db::Mysql => {
+            let Some(server) = mysql_url() else { return };
+            mysql = MysqlDatabase::create(&server).await;
+            mysql.url()
+        }
+    };
+    // The test CA is no system root: without DROPLINE_REDIS_CA_FILE the certificate is refused.
+    refuses_to_start(database_url, url, "the TLS handshake failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_server_refuses_to_start_on_tls_it_cannot_verify() {
+    tls_without_its_ca(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_a_server_refuses_to_start_on_tls_it_cannot_verify() {
+    tls_without_its_ca(Db::Mysql).await;
+}
