@@ -2,6 +2,11 @@
 //!
 //!     cargo run --release --example cluster_bench -- p1 [DB_URL]     # pacing over three instances
 //!     cargo run --release --example cluster_bench -- burst [DB_URL]  # order burst over three instances
+//!     cargo run --release --example cluster_bench -- burst-vs-cluster [RUNS]
+//!         # the burst on standalone Redis and on a Redis Cluster, alternating, RUNS each (3)
+//!
+//! `burst-vs-cluster` takes the cluster's nodes from `DROPLINE_REDIS_CLUSTER_URL` and runs each
+//! burst on a fresh SQLite file; it prints every run, the medians and the ratio of the p99s.
 //!
 //! Three instances run in this process, each with its own pool, gate mirror and engine, and share
 //! the database and Redis (`DROPLINE_REDIS_URL`, default redis://127.0.0.1:6379/). DB_URL defaults
@@ -25,13 +30,17 @@ const SECRET: &str = "benchmark-secret-of-a-decent-length";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("burst-vs-cluster") {
+        let runs = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(3);
+        return burst_vs_cluster(runs).await;
+    }
     let db = database(args.get(1).map(String::as_str)).await?;
     let redis =
         std::env::var("DROPLINE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
     match args.first().map(String::as_str) {
         Some("p1") => p1(&db.0, &redis).await,
-        Some("burst") => burst(&db.0, &redis).await,
-        _ => anyhow::bail!("usage: cluster_bench p1|burst [DB_URL]"),
+        Some("burst") => burst(&db.0, &redis).await.map(|_| ()),
+        _ => anyhow::bail!("usage: cluster_bench p1|burst [DB_URL] | burst-vs-cluster [RUNS]"),
     }
 }
 
@@ -68,6 +77,7 @@ async fn cluster(
         let mut settings = Settings::for_database(db);
         settings.jwt_secret = Some(SECRET.into());
         settings.redis.url = Some(redis.to_owned());
+        settings.redis.ca_file = std::env::var("DROPLINE_REDIS_CA_FILE").ok();
         settings.redis.prefix = prefix.clone();
         settings.redis.instance_id = Some(format!("bench-{i}"));
         settings.notify.notify_url = notify_url.clone();
@@ -178,8 +188,60 @@ async fn p1(db: &str, redis: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What one burst measured.
+struct Burst {
+    reserved: usize,
+    other: usize,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// The burst on standalone Redis and on a Redis Cluster, alternating, `runs` times each.
+async fn burst_vs_cluster(runs: usize) -> anyhow::Result<()> {
+    let standalone =
+        std::env::var("DROPLINE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let cluster = std::env::var("DROPLINE_REDIS_CLUSTER_URL")
+        .context("DROPLINE_REDIS_CLUSTER_URL (the cluster's nodes) is not set")?;
+    let mut p99s: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut p50s: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for run in 1..=runs {
+        for (i, (name, url)) in [("standalone", &standalone), ("cluster", &cluster)]
+            .into_iter()
+            .enumerate()
+        {
+            let db = database(None).await?;
+            println!("run {run}, {name} Redis");
+            let b = burst(&db.0, url).await?;
+            anyhow::ensure!(
+                b.reserved == 100 && b.other == 0,
+                "{name}: {} reserved, {} neither 201 nor 409",
+                b.reserved,
+                b.other
+            );
+            p99s[i].push(b.p99);
+            p50s[i].push(b.p50);
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (s99, c99) = (median(&mut p99s[0]), median(&mut p99s[1]));
+    let (s50, c50) = (median(&mut p50s[0]), median(&mut p50s[1]));
+    println!(
+        "medians over {runs} runs: standalone p50 {} ms p99 {} ms; cluster p50 {} ms p99 {} ms; \
+         cluster/standalone p99 {:.2}",
+        s50.as_millis(),
+        s99.as_millis(),
+        c50.as_millis(),
+        c99.as_millis(),
+        c99.as_secs_f64() / s99.as_secs_f64()
+    );
+    Ok(())
+}
+
 /// 10,000 distinct buyers for 100 units, about 500 at once, spread over three instances.
-async fn burst(db: &str, redis: &str) -> anyhow::Result<()> {
+async fn burst(db: &str, redis: &str) -> anyhow::Result<Burst> {
     let (bases, shutdown) = cluster(db, redis, None).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(500)
@@ -223,5 +285,10 @@ async fn burst(db: &str, redis: &str) -> anyhow::Result<()> {
         pct(0.99).as_millis()
     );
     shutdown.cancel();
-    Ok(())
+    Ok(Burst {
+        reserved: ok,
+        other,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
 }

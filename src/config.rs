@@ -131,11 +131,33 @@ impl Default for HttpSettings {
 }
 
 /// Coordination between instances; without a URL everything is in-process.
-#[derive(Debug, Clone, Args, Default)]
+#[derive(Debug, Clone, Args)]
 pub struct RedisSettings {
-    /// Redis URL (redis://HOST:6379/); when set, instances share one stock gate and one rate.
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:6379/, rediss:// for TLS, or nodes of a Redis
+    /// Cluster separated by commas (cluster mode is detected from the server). When set,
+    /// instances share one stock gate and one rate.
     #[arg(long = "redis-url", env = "DROPLINE_REDIS_URL", hide_env_values = true)]
     pub url: Option<String>,
+    /// CA certificate (PEM file) that signed the Redis server's certificate, for rediss://
+    /// with a private CA; the system roots when unset.
+    #[arg(long = "redis-ca-file", env = "DROPLINE_REDIS_CA_FILE")]
+    pub ca_file: Option<String>,
+    /// Most milliseconds one Redis command may take (redirects and retries included).
+    #[arg(
+        long = "redis-timeout-ms",
+        env = "DROPLINE_REDIS_TIMEOUT_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub timeout_ms: u64,
+    /// Most milliseconds one connection attempt to a Redis node may take.
+    #[arg(
+        long = "redis-connect-timeout-ms",
+        env = "DROPLINE_REDIS_CONNECT_TIMEOUT_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub connect_timeout_ms: u64,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(
         long = "redis-prefix",
@@ -148,6 +170,19 @@ pub struct RedisSettings {
     pub instance_id: Option<String>,
 }
 
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            ca_file: None,
+            timeout_ms: 5_000,
+            connect_timeout_ms: 5_000,
+            prefix: "dropline".to_owned(),
+            instance_id: None,
+        }
+    }
+}
+
 impl Settings {
     /// Settings for an embedded test or demo run on `database_url`.
     pub fn for_database(database_url: impl Into<String>) -> Self {
@@ -157,11 +192,7 @@ impl Settings {
                 database_url: database_url.into(),
             },
             jwt_secret: None,
-            redis: RedisSettings {
-                url: None,
-                prefix: "dropline".to_owned(),
-                instance_id: None,
-            },
+            redis: RedisSettings::default(),
             notify: crate::notify::settings::NotifySettings::default(),
             http: HttpSettings::default(),
         }

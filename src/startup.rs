@@ -145,10 +145,20 @@ impl Application {
         }
         match state.gate.shared_backend() {
             Some(redis) => {
+                // Refuse to start on a Redis the scripts cannot run on, naming the cause: an
+                // instance that started would answer every order 503.
+                if let Err(e) = redis.probe().await {
+                    anyhow::bail!(
+                        "Redis is not usable, so this instance does not start: {}",
+                        coord::conn::explain(&e)
+                    );
+                }
                 redis
                     .heartbeat()
                     .await
                     .context("Failed to register this instance in Redis")?;
+                // The gate is trusted (and /readyz ready) once the health check has seen the
+                // scripts run and the change subscription up.
                 coord::worker::resync(&state, redis).await;
             }
             None => {
@@ -199,18 +209,20 @@ impl Application {
         let tracker = self.state.tasks.clone();
         workers::spawn_all(&self.state, &tracker, &shutdown);
         if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
-            if let Some(feed) = self.feed {
-                feed.spawn(
-                    &tracker,
-                    shared.client.clone(),
-                    redis.namespace(),
-                    &shutdown,
-                );
+            // Plain pub/sub reaches every node of a cluster, so the first node serves the
+            // feed; while it is down, reads fall back to the database.
+            if let (Some(feed), Some(node)) = (self.feed, shared.subscribe.first()) {
+                feed.spawn(&tracker, node.clone(), redis.namespace(), &shutdown);
             }
             tracker.spawn(coord::worker::follow_changes(
                 self.state.clone(),
                 redis.clone(),
-                shared.client.clone(),
+                shared.subscribe.clone(),
+                shutdown.clone(),
+            ));
+            tracker.spawn(coord::worker::watch_health(
+                self.state.clone(),
+                redis.clone(),
                 shutdown.clone(),
             ));
             tracker.spawn(coord::worker::keep_alive(

@@ -1,48 +1,55 @@
 //! Coordination between instances through Redis: one notification schedule and one stock gate
 //! for all of them. Without a Redis URL none of this runs and everything stays in-process.
+//!
+//! Redis may be standalone, a Redis Cluster, or behind TLS (see [`conn`]). Every key one
+//! script touches shares one hash tag, so one cluster slot: `{<prefix>:<deployment>:p:<id>}`
+//! for a product's counters, `{<prefix>:<deployment>}` for the heartbeats, `{<prefix>:rate}`
+//! for the notification schedule. No script reads a key it was not given.
 
 pub mod product_feed;
+pub mod conn;
 pub mod schedule;
 pub mod stock;
 mod stock_scripts;
 pub mod worker;
 
-use anyhow::Context;
 use rand::Rng;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::RedisSettings;
+use conn::{RedisConn, Target};
 use stock::RedisStock;
 
 /// A connection to the shared Redis and this instance's identity there.
 #[derive(Clone)]
 pub struct Shared {
-    /// For pub/sub, which needs a connection of its own.
-    pub client: redis::Client,
-    /// Multiplexed, reconnecting connection for scripts.
-    pub conn: ConnectionManager,
+    /// Where Redis is, as configured.
+    pub target: Target,
+    /// Multiplexed, reconnecting connection for scripts (standalone or cluster).
+    pub conn: RedisConn,
+    /// Whether the server is a Redis Cluster.
+    pub cluster: bool,
+    /// Nodes to subscribe to for stock changes (pub/sub needs a connection of its own; in a
+    /// cluster a PUBLISH reaches every node, so any of them will do), tried in turn.
+    pub subscribe: Vec<redis::Client>,
     /// Key prefix.
     pub prefix: String,
     /// This instance's name.
     pub instance: String,
 }
 
+/// The notification schedule's key under `prefix` (its log is the same key plus `:log`).
+pub fn schedule_key(prefix: &str) -> String {
+    format!("{{{prefix}:rate}}:notify-schedule")
+}
+
 impl Shared {
-    /// Connects when a Redis URL is configured.
+    /// Connects when a Redis URL is configured. Fails with the cause when Redis cannot be
+    /// reached or refuses this client (credentials, TLS, a cluster that is down).
     pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Option<Self>> {
-        let Some(url) = settings.url.as_deref().filter(|u| !u.is_empty()) else {
+        let Some(target) = Target::from_settings(settings)? else {
             return Ok(None);
         };
-        let client = redis::Client::open(url).context("Failed to parse the Redis URL")?;
-        // A burst queues thousands of scripts on one multiplexed connection: allow for it.
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        let conn = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .context("Failed to connect to Redis")?;
         let instance = settings.instance_id.clone().unwrap_or_else(|| {
             let mut rng = rand::rng();
             (0..12)
@@ -54,9 +61,18 @@ impl Shared {
             !instance.is_empty() && instance.len() <= 64,
             "The instance id must have 1 to 64 characters"
         );
+        let (conn, cluster) = target.connect().await?;
+        let subscribe = target.node_clients(&conn).await;
+        tracing::info!(
+            redis = %target.display(),
+            mode = if cluster { "cluster" } else { "standalone" },
+            "connected to Redis"
+        );
         Ok(Some(Self {
-            client,
+            target,
             conn,
+            cluster,
+            subscribe,
             prefix: settings.prefix.clone(),
             instance,
         }))
@@ -66,7 +82,7 @@ impl Shared {
     pub fn schedule(&self, rate: u32) -> schedule::RedisSchedule {
         schedule::RedisSchedule::new(
             self.conn.clone(),
-            format!("{{{}:rate}}:notify-schedule", self.prefix),
+            schedule_key(&self.prefix),
             rate,
             &self.instance,
         )

@@ -4,7 +4,8 @@
 //! against Redis's own clock (`TIME`), so instances with drifting clocks still share one pace.
 
 use redis::Script;
-use redis::aio::ConnectionManager;
+
+use super::conn::RedisConn;
 use std::time::Duration;
 
 /// Lua: take the next slot at or after now; answer the slot and now, in microseconds.
@@ -51,7 +52,7 @@ pub struct Slot {
 
 /// The shared schedule of one rate-limited resource.
 pub struct RedisSchedule {
-    conn: ConnectionManager,
+    conn: RedisConn,
     key: String,
     rate: u32,
     interval_us: i64,
@@ -73,12 +74,17 @@ impl std::fmt::Debug for RedisSchedule {
 
 impl RedisSchedule {
     /// A schedule of `rate` starts per second under `key`.
-    pub fn new(conn: ConnectionManager, key: impl Into<String>, rate: u32, instance: &str) -> Self {
+    pub fn new(
+        conn: impl Into<RedisConn>,
+        key: impl Into<String>,
+        rate: u32,
+        instance: &str,
+    ) -> Self {
         Self {
             confirm: Script::new(CONFIRM),
             counter: std::sync::atomic::AtomicU64::new(0),
             instance: instance.to_owned(),
-            conn,
+            conn: conn.into(),
             key: key.into(),
             rate,
             interval_us: interval_us(rate),

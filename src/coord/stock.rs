@@ -7,13 +7,13 @@
 //! taken per request id: a call whose answer was lost is settled or undone by that id, and
 //! units of an instance that died are dropped by [`RedisStock::reconcile`].
 
-use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::stock_scripts::{self, HEARTBEAT, LIVE};
+use super::conn::RedisConn;
+use super::stock_scripts::{self, HEARTBEAT, LIVE, SCHEDULE_PROBE};
 use crate::domain::ids::ProductId;
 use crate::domain::order::StockVersion;
 use crate::shop::gate::{StockGate, StockLevel};
@@ -57,9 +57,11 @@ struct Unsettled {
 
 /// The Redis side of the shared gate.
 pub struct RedisStock {
-    conn: ConnectionManager,
+    conn: RedisConn,
     /// `<prefix>:<deployment>`: every key and the change channel live under it.
     namespace: String,
+    /// The notification schedule's key, which the readiness probe reads.
+    schedule_key: String,
     instance: String,
     take: Script,
     settle: Script,
@@ -68,19 +70,23 @@ pub struct RedisStock {
     reconcile: Script,
     heartbeat: Script,
     live: Script,
+    schedule_probe: Script,
     /// The newest version applied to the local mirror per product; the lock also orders the
     /// mirror updates, so an older message never overwrites a newer level.
     applied: Mutex<HashMap<ProductId, i64>>,
     /// Settles that failed, retried by the maintenance loop until Redis takes them.
     unsettled: Mutex<Vec<Unsettled>>,
+    /// Whether this instance is subscribed to the change channel (its mirror follows).
+    following: std::sync::atomic::AtomicBool,
 }
 
 impl RedisStock {
     /// A shared gate under `prefix` for the database `deployment`, for instance `instance`.
-    pub fn new(conn: ConnectionManager, prefix: &str, deployment: &str, instance: &str) -> Self {
+    pub fn new(conn: impl Into<RedisConn>, prefix: &str, deployment: &str, instance: &str) -> Self {
         Self {
-            conn,
+            conn: conn.into(),
             namespace: format!("{prefix}:{deployment}"),
+            schedule_key: super::schedule_key(prefix),
             instance: instance.to_owned(),
             take: Script::new(&stock_scripts::take()),
             settle: Script::new(&stock_scripts::settle()),
@@ -89,14 +95,21 @@ impl RedisStock {
             reconcile: Script::new(&stock_scripts::reconcile()),
             heartbeat: Script::new(HEARTBEAT),
             live: Script::new(LIVE),
+            schedule_probe: Script::new(SCHEDULE_PROBE),
             applied: Mutex::new(HashMap::new()),
             unsettled: Mutex::new(Vec::new()),
+            following: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// The product's keys; one hash tag, so one cluster slot.
     fn keys(&self, p: ProductId) -> [String; 4] {
-        let tag = format!("{{{}:p:{p}}}", self.namespace);
+        self.keys_of(&p.to_string())
+    }
+
+    /// The keys of the product named `id` (a product id, or `probe` for the readiness probe).
+    fn keys_of(&self, id: &str) -> [String; 4] {
+        let tag = format!("{{{}:p:{id}}}", self.namespace);
         [
             format!("{tag}:stock"),
             format!("{tag}:inflight"),
@@ -353,6 +366,46 @@ impl RedisStock {
         Ok(())
     }
 
+    /// Runs the scripts orders and rounds need, changing nothing: the take script on a
+    /// product that never exists (it answers "unknown" without a write), the heartbeat read,
+    /// and a read of the notification schedule's keys. Fails as those scripts would: refused
+    /// credentials, a cluster that is down, keys in different slots, no answer.
+    pub async fn probe(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.take.prepare_invoke();
+        for k in self.keys_of("probe") {
+            inv.key(k);
+        }
+        let args = [
+            "1".to_owned(),
+            "probe|probe".to_owned(),
+            self.channel(),
+            "0".to_owned(),
+        ];
+        for a in &args {
+            inv.arg(a);
+        }
+        let r: Vec<i64> = inv.invoke_async(&mut conn).await?;
+        if at(&r, 0) != -2 {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "the readiness probe's take found a counter it never made",
+            )));
+        }
+        let _: Vec<String> = self
+            .live
+            .key(self.instances_key())
+            .invoke_async(&mut conn)
+            .await?;
+        let _: i64 = self
+            .schedule_probe
+            .key(&self.schedule_key)
+            .key(format!("{}:log", self.schedule_key))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// Re-reads a product's shared level into the mirror (an add of nothing, which no
     /// counter skips past: version 0 is below every base, so nothing changes).
     pub async fn refresh(&self, gate: &StockGate, p: ProductId) -> redis::RedisResult<()> {
@@ -364,6 +417,17 @@ impl RedisStock {
         let mut conn = self.conn.clone();
         let _: i64 = conn.zrem(self.instances_key(), instance).await?;
         Ok(())
+    }
+
+    /// Whether the change subscription is up, so the mirror follows the counters.
+    pub fn following(&self) -> bool {
+        self.following.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records whether the change subscription is up.
+    pub fn set_following(&self, following: bool) {
+        self.following
+            .store(following, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// This instance's name.

@@ -175,3 +175,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 ";
+
+/// Lua: the readiness probe of the notification schedule: reads its keys (KEYS[1] the
+/// schedule, KEYS[2] its log; one hash tag), changes nothing.
+pub const SCHEDULE_PROBE: &str = r"
+return redis.call('EXISTS', KEYS[1], KEYS[2])
+";

@@ -23,20 +23,25 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and, with Redis, the scripts orders and rounds need run
+/// there and the stock gate's mirror was refreshed since Redis last failed.
 #[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations",
     responses((status = 200, description = "Ready", body = Object, example = json!({"status": "ready"})),
-        (status = 503, description = "The database does not answer", body = super::openapi::ErrorBody)))]
+        (status = 503, description = "The database or Redis cannot be used", body = super::openapi::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "database is not ready");
         ApiError::Unavailable
     })?;
     if let Some(redis) = state.gate.shared_backend() {
-        redis.ping().await.map_err(|e| {
-            tracing::warn!(error = %e, "Redis is not ready");
+        redis.probe().await.map_err(|e| {
+            tracing::warn!(cause = %crate::coord::conn::explain(&e), "Redis is not ready");
             ApiError::Unavailable
         })?;
+        if !state.gate.trusted() {
+            tracing::warn!("Redis answers again; the stock gate is not refreshed yet");
+            return Err(ApiError::Unavailable);
+        }
     }
     Ok(Json(json!({ "status": "ready" })))
 }

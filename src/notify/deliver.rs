@@ -26,12 +26,16 @@ pub(crate) async fn wait_for_stock(
     ctx: &RoundCtx,
     gate: &mut watch::Receiver<StockLevel>,
 ) -> Ready {
+    // A shared gate whose Redis is gone is not believed: its 0 may be stale, so the round
+    // waits for Redis instead of ending as sold out.
+    let mut trusted = ctx.inner.gate.watch_trusted();
     loop {
+        trusted.borrow_and_update();
         let level = *gate.borrow_and_update();
         if level.available > 0 {
             return Ready::Go;
         }
-        if level.is_sold_out() {
+        if ctx.inner.gate.sold_out(&level) {
             return Ready::SoldOut;
         }
         ctx.inner.pauses.send_modify(|n| *n += 1);
@@ -39,6 +43,7 @@ pub(crate) async fn wait_for_stock(
             biased;
             () = ctx.stop.cancelled() => return Ready::Stopped,
             changed = gate.changed() => if changed.is_err() { return Ready::Stopped },
+            changed = trusted.changed() => if changed.is_err() { return Ready::Stopped },
         }
     }
 }
@@ -66,10 +71,10 @@ pub(crate) async fn ready_to_start(
         if level.available > 0 {
             return Ready::Go;
         }
-        if level.is_sold_out() {
+        if ctx.inner.gate.sold_out(&level) {
             return Ready::SoldOut;
         }
-        // An order is being committed: wait it out, then take a fresh slot.
+        // An order is being committed (or Redis is gone): wait it out, then take a fresh slot.
     }
 }
 
@@ -133,7 +138,7 @@ async fn first_start(
         Ready::Stopped
     } else if level.available > 0 {
         Ready::Go
-    } else if level.is_sold_out() {
+    } else if ctx.inner.gate.sold_out(&level) {
         Ready::SoldOut
     } else {
         // An order is being committed: wait it out, then take a fresh slot.

@@ -34,10 +34,24 @@ impl StockLevel {
 ///
 /// With several instances, `shared` holds the counters in Redis (see `shop::take`) and the
 /// local levels become a mirror of the shared ones, fed by each change's publication.
-#[derive(Default)]
+/// While that Redis cannot be used the mirror may be stale: the gate is then not trusted,
+/// and nobody may conclude from it that a product sold out.
 pub struct StockGate {
     products: RwLock<HashMap<ProductId, watch::Sender<StockLevel>>>,
     pub(super) shared: Option<Arc<RedisStock>>,
+    /// Whether the levels can be believed (always, in-process; with Redis, while it is usable
+    /// and the mirror was refreshed since it last was not).
+    trusted: watch::Sender<bool>,
+}
+
+impl Default for StockGate {
+    fn default() -> Self {
+        Self {
+            products: RwLock::default(),
+            shared: None,
+            trusted: watch::Sender::new(true),
+        }
+    }
 }
 
 impl std::fmt::Debug for StockGate {
@@ -59,7 +73,33 @@ impl StockGate {
         Self {
             products: RwLock::default(),
             shared: Some(redis),
+            trusted: watch::Sender::new(false),
         }
+    }
+
+    /// Whether the levels can be believed: a shared gate whose Redis cannot be used (or was
+    /// not refreshed since) is not, and a level of 0 then means nothing.
+    pub fn trusted(&self) -> bool {
+        *self.trusted.borrow()
+    }
+
+    /// Follows [`StockGate::trusted`].
+    pub fn watch_trusted(&self) -> watch::Receiver<bool> {
+        self.trusted.subscribe()
+    }
+
+    /// Records whether the shared levels can be believed (the Redis health check).
+    pub fn set_trusted(&self, trusted: bool) {
+        self.trusted.send_if_modified(|t| {
+            let changed = *t != trusted;
+            *t = trusted;
+            changed
+        });
+    }
+
+    /// Sold out for sure: nothing left, nothing in flight, and the level is believed.
+    pub fn sold_out(&self, level: &StockLevel) -> bool {
+        level.is_sold_out() && self.trusted()
     }
 
     /// The Redis side, when the gate is shared.

@@ -117,6 +117,48 @@ pub fn redis_url() -> Option<String> {
 
 static MYSQL_SKIPPED: std::sync::Once = std::sync::Once::new();
 static REDIS_SKIPPED: std::sync::Once = std::sync::Once::new();
+static REDIS_CLUSTER_SKIPPED: std::sync::Once = std::sync::Once::new();
+static REDIS_TLS_SKIPPED: std::sync::Once = std::sync::Once::new();
+
+/// Which kind of Redis the multi-instance cases share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisKind {
+    /// One server (`DROPLINE_TEST_REDIS_URL`).
+    Standalone,
+    /// A Redis Cluster (`DROPLINE_TEST_REDIS_CLUSTER_URL`: its nodes, comma-separated).
+    Cluster,
+    /// A TLS-only Redis (`DROPLINE_TEST_REDIS_TLS_URL`, rediss://) whose certificate the CA in
+    /// `DROPLINE_TEST_REDIS_CA_FILE` signed.
+    Tls,
+}
+
+/// The URL (and CA file) of `kind`, or None (reported once) when unset.
+pub fn redis_target(kind: RedisKind) -> Option<(String, Option<String>)> {
+    match kind {
+        RedisKind::Standalone => redis_url().map(|u| (u, None)),
+        RedisKind::Cluster => backend_url(
+            "DROPLINE_TEST_REDIS_CLUSTER_URL",
+            "Redis Cluster",
+            &REDIS_CLUSTER_SKIPPED,
+        )
+        .map(|u| (u, None)),
+        RedisKind::Tls => {
+            let url = backend_url(
+                "DROPLINE_TEST_REDIS_TLS_URL",
+                "Redis TLS",
+                &REDIS_TLS_SKIPPED,
+            )?;
+            let ca = std::env::var("DROPLINE_TEST_REDIS_CA_FILE")
+                .ok()
+                .filter(|c| !c.is_empty());
+            assert!(
+                ca.is_some(),
+                "DROPLINE_TEST_REDIS_TLS_URL is set but DROPLINE_TEST_REDIS_CA_FILE is not"
+            );
+            Some((url, ca))
+        }
+    }
+}
 
 fn backend_url(var: &str, name: &str, once: &std::sync::Once) -> Option<String> {
     let url = std::env::var(var).ok().filter(|u| !u.is_empty());
@@ -239,12 +281,27 @@ impl TestApp {
     /// call), as several servers behind a load balancer; None when Redis or the backend is not
     /// configured here. The first instance owns the database.
     pub async fn spawn_cluster(db: Db, n: usize) -> Option<Vec<Self>> {
-        Self::spawn_cluster_under(db, n, &format!("dropline-test-{}", uuid_like())).await
+        Self::spawn_cluster_on(db, RedisKind::Standalone, n).await
+    }
+
+    /// As [`TestApp::spawn_cluster`], on the Redis of `kind`.
+    pub async fn spawn_cluster_on(db: Db, kind: RedisKind, n: usize) -> Option<Vec<Self>> {
+        Self::spawn_cluster_on_under(db, kind, n, &format!("dropline-test-{}", uuid_like())).await
     }
 
     /// As [`TestApp::spawn_cluster`], under a given Redis key prefix.
     pub async fn spawn_cluster_under(db: Db, n: usize, prefix: &str) -> Option<Vec<Self>> {
-        let redis = redis_url()?;
+        Self::spawn_cluster_on_under(db, RedisKind::Standalone, n, prefix).await
+    }
+
+    /// As [`TestApp::spawn_cluster_on`], under a given Redis key prefix.
+    pub async fn spawn_cluster_on_under(
+        db: Db,
+        kind: RedisKind,
+        n: usize,
+        prefix: &str,
+    ) -> Option<Vec<Self>> {
+        let (redis, ca) = redis_target(kind)?;
         let owner = DbHandle::new(db).await?;
         let url = owner.url();
         let prefix = prefix.to_owned();
@@ -254,6 +311,7 @@ impl TestApp {
             let mut settings = Settings::for_database(url.clone());
             settings.jwt_secret = Some(SECRET.into());
             settings.redis.url = Some(redis.clone());
+            settings.redis.ca_file = ca.clone();
             settings.redis.prefix = prefix.clone();
             settings.redis.instance_id = Some(format!("instance-{i}"));
             let h = handle
@@ -262,6 +320,49 @@ impl TestApp {
             apps.push(Self::start(db, h, settings, Clock::default()).await);
         }
         Some(apps)
+    }
+
+    /// A connection to this app's Redis (standalone, cluster or TLS), as the app connects.
+    pub async fn redis_conn(&self) -> dropline::coord::conn::RedisConn {
+        let target = dropline::coord::conn::Target::from_settings(&self.settings.redis)
+            .expect("redis settings")
+            .expect("a Redis URL");
+        target.connect().await.expect("connect to Redis").0
+    }
+
+    /// Deletes every Redis key under this app's prefix on every node (Redis losing its data,
+    /// as in a restart without persistence); answers how many went.
+    pub async fn wipe_redis(&self) -> usize {
+        let target = dropline::coord::conn::Target::from_settings(&self.settings.redis)
+            .expect("redis settings")
+            .expect("a Redis URL");
+        let (conn, _) = target.connect().await.expect("connect to Redis");
+        let pattern = format!("*{}:*", self.settings.redis.prefix);
+        let mut gone = 0;
+        for client in target.node_clients(&conn).await {
+            // KEYS walks the whole keyspace of a Redis other suites share: allow for it.
+            let config = redis::AsyncConnectionConfig::new()
+                .set_response_timeout(Some(Duration::from_secs(30)));
+            let mut node = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .expect("connect to a Redis node");
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut node)
+                .await
+                .expect("KEYS");
+            // One key per DEL: keys of several slots in one command are refused by a cluster.
+            for key in keys {
+                let n: usize = redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async(&mut node)
+                    .await
+                    .expect("DEL");
+                gone += n;
+            }
+        }
+        gone
     }
 
     /// Runs one SQL statement on this app's database, as an operator would (restores, faults).

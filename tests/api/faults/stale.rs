@@ -37,7 +37,7 @@ async fn redis_conn() -> Option<redis::aio::MultiplexedConnection> {
     client.get_multiplexed_async_connection().await.ok()
 }
 
-async fn cmd(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) {
+async fn cmd(conn: &mut impl redis::aio::ConnectionLike, args: &[&str]) {
     let mut c = redis::cmd(args[0]);
     for a in &args[1..] {
         c.arg(*a);
@@ -167,7 +167,7 @@ async fn in_flight_units_of_dead_instances_go_even_while_live_ones_hold_units(ap
     let pid = ProductId::from_db(product);
     let gate = &apps[0].state.gate;
     let redis = gate.shared_backend().unwrap().clone();
-    let mut conn = redis_conn().await.unwrap();
+    let mut conn = apps[0].redis_conn().await;
     let tag = format!("{{{}:p:{product}}}", redis.namespace());
     // A live instance holds 2 units for an order being written; a dead one stranded 3.
     let hold = match gate.take(pid, 2, "live-order").await.unwrap() {
