@@ -6,8 +6,8 @@
 //! for a product's counters, `{<prefix>:<deployment>}` for the heartbeats, `{<prefix>:rate}`
 //! for the notification schedule. No script reads a key it was not given.
 
-pub mod product_feed;
 pub mod conn;
+pub mod product_feed;
 pub mod schedule;
 pub mod stock;
 mod stock_scripts;

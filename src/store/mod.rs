@@ -1,8 +1,8 @@
 //! Storage: one trait per area, one module per backend. Only this module talks SQL.
 
 pub(crate) mod batch_ledger;
-mod dialect;
 pub mod cache;
+mod dialect;
 mod migrations;
 pub mod mysql;
 mod orders;
