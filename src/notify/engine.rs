@@ -31,6 +31,10 @@ pub struct EngineConfig {
     pub batch_rows: usize,
     /// Longest time successes wait in memory before being written.
     pub flush_every: Duration,
+    /// Longest time a write waits, after its first outcome, for the outcomes of requests
+    /// still in flight to join it (it goes at once when the batch is full or nothing more
+    /// can arrive before it is written).
+    pub linger: Duration,
     /// Retries of one notification before the round stops.
     pub max_retries: u32,
     /// First retry delay; doubles with each retry.
@@ -48,6 +52,7 @@ impl Default for EngineConfig {
             page_size: 1000,
             batch_rows: 1000,
             flush_every: Duration::from_secs(1),
+            linger: Duration::from_millis(5),
             max_retries: 5,
             backoff: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),

@@ -30,9 +30,20 @@ struct Progress {
     broken: bool,
     checkpoint: Checkpoint,
     rows: Vec<Recipient>,
+    /// Outcomes received in this run (skipped members included).
+    received: u64,
 }
 
 impl Progress {
+    /// Takes one outcome in; a started request's permit is now the bookkeeping's to give back.
+    fn take(&mut self, done: Done, unreleased: &mut Unreleased) {
+        self.received += 1;
+        if !matches!(done, Done::Skipped(_)) {
+            unreleased.count += 1;
+        }
+        self.add(done);
+    }
+
     fn add(&mut self, done: Done) {
         let seq = match &done {
             Done::Sent(item, at) => {
@@ -82,6 +93,7 @@ pub(crate) async fn collect(
         broken: false,
         checkpoint: initial,
         rows: Vec::with_capacity(config.batch_rows),
+        received: 0,
     };
     let mut tick = tokio::time::interval(config.flush_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -91,20 +103,8 @@ pub(crate) async fn collect(
             tokio::select! {
                 done = rx.recv() => match done {
                     Some(done) => {
-                        p.add(done);
-                        unreleased.count += 1;
-                        // Write what has arrived at once, batching whatever queued up
-                        // meanwhile: a crash then re-sends no more than what was in flight,
-                        // and a fast run still writes full batches.
-                        while p.rows.len() < config.batch_rows {
-                            match rx.try_recv() {
-                                Ok(more) => {
-                                    p.add(more);
-                                    unreleased.count += 1;
-                                }
-                                Err(_) => break,
-                            }
-                        }
+                        p.take(done, &mut unreleased);
+                        gather(&ctx, &mut rx, &mut p, &mut unreleased).await;
                         if !p.rows.is_empty() {
                             flush(&ctx, &mut p).await?;
                         }
@@ -120,10 +120,43 @@ pub(crate) async fn collect(
     .await;
     // Outcomes still queued when the bookkeeping stops hold permits too.
     rx.close();
-    while rx.try_recv().is_ok() {
-        unreleased.count += 1;
+    while let Ok(done) = rx.try_recv() {
+        if !matches!(done, Done::Skipped(_)) {
+            unreleased.count += 1;
+        }
     }
     result
+}
+
+/// Batches, after a write's first outcome, the outcomes that follow it: whatever has queued
+/// up, then what the requests still in flight report within `linger`. The write goes as soon
+/// as the batch is full or nothing more can arrive before it is written: every request the
+/// run started has reported and no free permit lets the walk start another. So a fast run
+/// writes full batches (one transaction each), and a slow one writes within `linger`.
+async fn gather(
+    ctx: &RoundCtx,
+    rx: &mut mpsc::Receiver<Done>,
+    p: &mut Progress,
+    unreleased: &mut Unreleased,
+) {
+    let config = &ctx.inner.config;
+    let deadline = tokio::time::Instant::now() + config.linger;
+    while p.rows.len() < config.batch_rows {
+        while p.rows.len() < config.batch_rows {
+            match rx.try_recv() {
+                Ok(more) => p.take(more, unreleased),
+                Err(_) => break,
+            }
+        }
+        if p.rows.len() >= config.batch_rows || ctx.settled(p.received) {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(more)) => p.take(more, unreleased),
+            // The walk is over (the next receive says so) or the wait is.
+            Ok(None) | Err(_) => return,
+        }
+    }
 }
 
 /// Permits of outcomes received but not yet given back; given back on release or drop, so

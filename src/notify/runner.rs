@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,8 @@ pub(crate) struct RoundCtx {
     pub stop: CancellationToken,
     /// The first reason to stop wins; guarded by its lock.
     ending: Mutex<Option<Ending>>,
+    /// Outcomes the walk has promised the bookkeeping: members skipped or started.
+    dispatched: AtomicU64,
 }
 
 impl RoundCtx {
@@ -49,6 +52,14 @@ impl RoundCtx {
             }
         }
         self.stop.cancel();
+    }
+
+    /// Whether, with `received` outcomes taken in, nothing more can arrive before they are
+    /// written: every started request has reported, and no free permit lets the walk start
+    /// another (the permits of those outcomes come back only after their write).
+    pub fn settled(&self, received: u64) -> bool {
+        received >= self.dispatched.load(Ordering::Acquire)
+            && self.inner.permits.available_permits() == 0
     }
 
     fn ending(&self) -> Option<Ending> {
@@ -178,6 +189,7 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         product_name: Arc::from(p.name.as_str()),
         stop: inner.shutdown.child_token(),
         ending: Mutex::new(None),
+        dispatched: AtomicU64::new(0),
     });
     let walk = Walk {
         start: r.start_position,
@@ -240,31 +252,75 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
     Ok(())
 }
 
+/// A page of the walk, ready to be sent.
+struct Page {
+    members: Vec<Subscription>,
+    wrapped: bool,
+    /// Members of the page already in the round's history, with their positions.
+    already: HashMap<UserId, i64>,
+}
+
+/// Reads the walk's pages ahead of the dispatcher; a read error is handed on as a page, and
+/// the reading stops when the walk is over or the dispatcher no longer takes pages.
+async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<StoreResult<Page>>) {
+    loop {
+        let next = async {
+            let Some((members, wrapped)) = walk.next_page(&ctx).await? else {
+                return Ok(None);
+            };
+            let users: Vec<UserId> = members.iter().map(|s| s.user_id).collect();
+            let already = ctx
+                .inner
+                .store
+                .recipients_among(ctx.product, ctx.round, &users)
+                .await?
+                .into_iter()
+                .collect();
+            Ok(Some(Page {
+                members,
+                wrapped,
+                already,
+            }))
+        }
+        .await;
+        let last = !matches!(next, Ok(Some(_)));
+        let page = match next {
+            Ok(Some(page)) => Ok(page),
+            Ok(None) => return,
+            Err(e) => Err(e),
+        };
+        if pages.send(page).await.is_err() || last {
+            return;
+        }
+    }
+}
+
 /// Starts the line's members in walk order, each after the gate and the limiter allow it.
 async fn dispatch(
     ctx: &Arc<RoundCtx>,
-    mut walk: Walk,
+    walk: Walk,
     mut position: i64,
     tx: mpsc::Sender<Done>,
 ) -> StoreResult<Walked> {
     let mut gate = ctx.inner.gate.subscribe(ctx.product);
     let mut seq = 0_u64;
     let mut after: Option<oneshot::Receiver<()>> = None;
+    // The next page is read (with its members already in the history) while this one is
+    // being sent: one page ahead, so memory stays a few pages whatever the line's length.
+    let (pages_tx, mut pages) = mpsc::channel(1);
+    tokio::spawn(read_ahead(ctx.clone(), walk, pages_tx));
     loop {
         if ctx.stop.is_cancelled() {
             return Ok(Walked::Stopped);
         }
-        let Some((page, wrapped)) = walk.next_page(ctx).await? else {
+        let Some(next) = pages.recv().await else {
             return Ok(Walked::Exhausted);
         };
-        let users: Vec<UserId> = page.iter().map(|s| s.user_id).collect();
-        let already: HashMap<UserId, i64> = ctx
-            .inner
-            .store
-            .recipients_among(ctx.product, ctx.round, &users)
-            .await?
-            .into_iter()
-            .collect();
+        let Page {
+            members: page,
+            wrapped,
+            already,
+        } = next?;
         for sub in page {
             let mut item = Item {
                 seq,
@@ -277,6 +333,7 @@ async fn dispatch(
             if let Some(pos) = already.get(&sub.user_id) {
                 position = position.max(*pos);
                 item.position = *pos;
+                ctx.dispatched.fetch_add(1, Ordering::Release);
                 let _ = tx.send(Done::Skipped(item)).await;
                 continue;
             }
@@ -311,6 +368,7 @@ async fn dispatch(
                 },
                 then,
             };
+            ctx.dispatched.fetch_add(1, Ordering::Release);
             tokio::spawn(deliver::deliver(
                 ctx.clone(),
                 item,
