@@ -18,6 +18,35 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# A cluster node also listens on its port + 10000 (the cluster bus), so both must be free and
+# the port at most 55535; the kernel's ephemeral ports reach higher. Ports in $taken are skipped.
+taken=""
+free_cluster_port() {
+  python3 - "$taken" <<'PY'
+import random, socket, sys
+taken = {int(p) for p in sys.argv[1].split()}
+for _ in range(200):
+    port = random.randint(20000, 45000)
+    if port in taken or port + 10000 in taken or port - 10000 in taken:
+        continue
+    socks = []
+    try:
+        for p in (port, port + 10000):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(port)
+    break
+else:
+    sys.exit("no free port pair for a cluster node")
+PY
+}
+
 wait_until() { # description, command...
   local what=$1; shift
   for _ in $(seq 1 100); do
@@ -31,7 +60,8 @@ wait_until() { # description, command...
 # --- the cluster: three masters, no replicas --------------------------------------------
 nodes=()
 for i in 1 2 3; do
-  port=$(free_port)
+  port=$(free_cluster_port)
+  taken="$taken $port"
   node="$dir/cluster-$i"
   mkdir -p "$node"
   cat >"$node/redis.conf" <<CONF
