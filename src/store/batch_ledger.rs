@@ -28,6 +28,37 @@ pub(crate) struct KeyedRow {
     pub idempotency_key: String,
 }
 
+/// The multi-row INSERT of the new orders `$fresh` (rows of `$batch`), as a `QueryBuilder`
+/// of the backend it expands in; the caller adds what its dialect reads back. A macro, as
+/// each backend binds on its own concrete sqlx types.
+macro_rules! insert_new_orders {
+    ($batch:expr, $fresh:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+             created_at, expires_at, updated_at) ",
+        );
+        q.push_values($fresh, |mut b, new| {
+            let p = &$batch[new.index];
+            let now = p.now.timestamp_millis();
+            b.push_bind(p.req.product_id.get())
+                .push_bind(p.req.user_id.get())
+                .push_bind(p.req.quantity.get())
+                .push_bind("RESERVED")
+                .push_bind(
+                    p.req
+                        .idempotency_key
+                        .as_ref()
+                        .map(crate::domain::order::IdempotencyKey::as_str),
+                )
+                .push_bind(now)
+                .push_bind(new.expires_at)
+                .push_bind(now);
+        });
+        q
+    }};
+}
+pub(crate) use insert_new_orders;
+
 /// Sends every order of the batch its answer (all of them refused when the batch rolled
 /// back) and empties the batch for the next one.
 pub(crate) fn answer_all(

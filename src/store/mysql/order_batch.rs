@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
+use crate::domain::order::{Order, OrderRequest, Placement};
 use crate::store::batch_ledger::{
     self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
 };
@@ -240,22 +240,7 @@ async fn insert_all(
     if fresh.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = QueryBuilder::new(
-        "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
-         created_at, expires_at, updated_at) ",
-    );
-    q.push_values(fresh, |mut b, new| {
-        let p = &batch[new.index];
-        let now = p.now.timestamp_millis();
-        b.push_bind(p.req.product_id.get())
-            .push_bind(p.req.user_id.get())
-            .push_bind(p.req.quantity.get())
-            .push_bind("RESERVED")
-            .push_bind(p.req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
-            .push_bind(now)
-            .push_bind(new.expires_at)
-            .push_bind(now);
-    });
+    let mut q = batch_ledger::insert_new_orders!(batch, fresh);
     let first = q.build().execute(&mut **tx).await?.last_insert_id() as i64;
     // The statement's rows took ascending ids from `first` in VALUES order; whether they are
     // consecutive depends on innodb_autoinc_lock_mode, so read them back. Orders of these

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::domain::order::{IdempotencyKey, Order, OrderRequest, Placement};
+use crate::domain::order::{Order, OrderRequest, Placement};
 use crate::store::StoreResult;
 use crate::store::batch_ledger::{
     self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
@@ -158,22 +158,7 @@ async fn insert_all(
 ) -> Result<Vec<Order>, sqlx::Error> {
     let mut out = Vec::with_capacity(fresh.len());
     for chunk in fresh.chunks(INSERT_ROWS) {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
-             created_at, expires_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut b, new| {
-            let p = &batch[new.index];
-            let now = p.now.timestamp_millis();
-            b.push_bind(p.req.product_id.get())
-                .push_bind(p.req.user_id.get())
-                .push_bind(p.req.quantity.get())
-                .push_bind("RESERVED")
-                .push_bind(p.req.idempotency_key.as_ref().map(IdempotencyKey::as_str))
-                .push_bind(now)
-                .push_bind(new.expires_at)
-                .push_bind(now);
-        });
+        let mut q = batch_ledger::insert_new_orders!(batch, chunk);
         q.push(
             " RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
              paid_at, payment_ref",
