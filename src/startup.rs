@@ -150,7 +150,7 @@ impl Application {
                 if let Err(e) = redis.probe().await {
                     anyhow::bail!(
                         "Redis is not usable, so this instance does not start: {}",
-                        coord::conn::explain(&e)
+                        coord::target::explain(&e)
                     );
                 }
                 redis

@@ -11,14 +11,16 @@ pub mod product_feed;
 pub mod schedule;
 pub mod stock;
 mod stock_scripts;
+pub mod target;
 pub mod worker;
 
 use rand::Rng;
 use std::sync::Arc;
 
 use crate::config::RedisSettings;
-use conn::{RedisConn, Target};
+use conn::RedisConn;
 use stock::RedisStock;
+use target::Target;
 
 /// A connection to the shared Redis and this instance's identity there.
 #[derive(Clone)]

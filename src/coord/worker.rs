@@ -105,7 +105,7 @@ pub async fn watch_health(state: AppState, redis: Arc<RedisStock>, shutdown: Can
             Ok(()) => {}
             Err(e) => {
                 if state.gate.trusted() {
-                    tracing::error!(cause = %super::conn::explain(&e),
+                    tracing::error!(cause = %super::target::explain(&e),
                         "Redis is not usable: /readyz answers 503, orders answer 503, rounds wait");
                 }
                 state.gate.set_trusted(false);

@@ -35,7 +35,7 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     })?;
     if let Some(redis) = state.gate.shared_backend() {
         redis.probe().await.map_err(|e| {
-            tracing::warn!(cause = %crate::coord::conn::explain(&e), "Redis is not ready");
+            tracing::warn!(cause = %crate::coord::target::explain(&e), "Redis is not ready");
             ApiError::Unavailable
         })?;
         if !state.gate.trusted() {

@@ -324,7 +324,7 @@ impl TestApp {
 
     /// A connection to this app's Redis (standalone, cluster or TLS), as the app connects.
     pub async fn redis_conn(&self) -> dropline::coord::conn::RedisConn {
-        let target = dropline::coord::conn::Target::from_settings(&self.settings.redis)
+        let target = dropline::coord::target::Target::from_settings(&self.settings.redis)
             .expect("redis settings")
             .expect("a Redis URL");
         target.connect().await.expect("connect to Redis").0
@@ -333,7 +333,7 @@ impl TestApp {
     /// Deletes every Redis key under this app's prefix on every node (Redis losing its data,
     /// as in a restart without persistence); answers how many went.
     pub async fn wipe_redis(&self) -> usize {
-        let target = dropline::coord::conn::Target::from_settings(&self.settings.redis)
+        let target = dropline::coord::target::Target::from_settings(&self.settings.redis)
             .expect("redis settings")
             .expect("a Redis URL");
         let (conn, _) = target.connect().await.expect("connect to Redis");
