@@ -19,6 +19,22 @@ pub(crate) struct Dialect {
 }
 
 impl Dialect {
+    /// MySQL's and MariaDB's SQL: InnoDB row locks.
+    pub const MYSQL: Self = Self {
+        backend: Backend::Mysql,
+        lock: " FOR UPDATE",
+        insert_ignore: "INSERT IGNORE",
+        integer: "SIGNED",
+    };
+
+    /// SQLite's SQL: no row locks (`BEGIN IMMEDIATE` takes the database's write lock instead).
+    pub const SQLITE: Self = Self {
+        backend: Backend::Sqlite,
+        lock: "",
+        insert_ignore: "INSERT OR IGNORE",
+        integer: "INTEGER",
+    };
+
     /// Whether `lock` takes row locks; then an order change locks its product's row before
     /// the order's, the lock order every order writer keeps.
     pub const fn row_locks(&self) -> bool {

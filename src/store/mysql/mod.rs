@@ -17,8 +17,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::MutexGuard;
 
+use super::StoreResult;
 use super::dialect::Dialect;
-use super::{Backend, StoreResult};
 use crate::domain::order::Expired;
 use orders::add_stock;
 pub use sql::HOT_QUERIES;
@@ -28,13 +28,8 @@ type Db = MySql;
 /// The store the shared store code implements the storage traits for here.
 type SqlStore = MysqlStore;
 
-/// MySQL's and MariaDB's SQL: InnoDB row locks.
-const DIALECT: Dialect = Dialect {
-    backend: Backend::Mysql,
-    lock: " FOR UPDATE",
-    insert_ignore: "INSERT IGNORE",
-    integer: "SIGNED",
-};
+/// The dialect the shared store code is compiled against here.
+const DIALECT: Dialect = Dialect::MYSQL;
 
 /// Reads the line in order: the hottest query of a round, served by `line_by_product`.
 ///

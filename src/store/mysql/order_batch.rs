@@ -150,7 +150,10 @@ async fn place_batch(
         }
     }
     let rows = insert_all(&mut tx, batch, &ledger.fresh, &taken).await?;
-    leave_lines(&mut tx, batch, &ledger.fresh).await?;
+    // The new buyers leave those products' lines, one statement per product.
+    for mut q in batch_ledger::leave_line_queries(batch, &ledger.fresh, "is_active = 1") {
+        q.build().execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(batch_ledger::answers(decisions, &rows, &versions))
 }
@@ -200,32 +203,10 @@ async fn read_ledger(
     for (product, user, units) in held {
         ledger.held.insert((product, user), units);
     }
-    let keyed: Vec<(i64, &str)> = reqs
-        .iter()
-        .filter_map(|r| Some((r.user_id.get(), r.idempotency_key.as_ref()?.as_str())))
-        .collect();
-    if !keyed.is_empty() {
-        let mut q = QueryBuilder::new(
-            "SELECT id, product_id, user_id, quantity, status, created_at, expires_at, paid_at, \
-             payment_ref, idempotency_key FROM orders WHERE user_id IN ",
-        );
-        push_id_list(&mut q, keyed.iter().map(|(user, _)| *user));
-        q.push(" AND idempotency_key IN (");
-        let mut keys = q.separated(", ");
-        for (_, key) in &keyed {
-            keys.push_bind(*key);
-        }
-        q.push(")");
+    let keyed = batch_ledger::keyed(reqs);
+    if let Some(mut q) = batch_ledger::keyed_orders_query(&keyed) {
         let known: Vec<KeyedRow> = q.build_query_as().fetch_all(&mut **tx).await?;
-        for k in known {
-            // The IN lists cross users with keys; keep only the pairs the batch asked for.
-            if keyed.contains(&(k.order.user_id, k.idempotency_key.as_str())) {
-                let user = k.order.user_id;
-                ledger
-                    .known
-                    .insert((user, k.idempotency_key), Order::from(k.order));
-            }
-        }
+        batch_ledger::record_known(&mut ledger, &keyed, known);
     }
     Ok((ledger, versions))
 }
@@ -240,8 +221,34 @@ async fn insert_all(
     if fresh.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = batch_ledger::insert_new_orders!(batch, fresh);
-    let first = q.build().execute(&mut **tx).await?.last_insert_id() as i64;
+    // One statement shape whatever the batch size: the rows travel as one JSON array.
+    let rows: Vec<serde_json::Value> = fresh
+        .iter()
+        .map(|new| {
+            let p = &batch[new.index];
+            serde_json::json!([
+                p.req.product_id.get(),
+                p.req.user_id.get(),
+                p.req.quantity.get(),
+                p.req.idempotency_key.as_ref().map(|k| k.as_str()),
+                p.now.timestamp_millis(),
+                new.expires_at,
+            ])
+        })
+        .collect();
+    let first = sqlx::query(
+        "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+         created_at, expires_at, updated_at) \
+         SELECT j.product_id, j.user_id, j.quantity, 'RESERVED', j.idempotency_key, j.now_ms, \
+         j.expires_at, j.now_ms FROM JSON_TABLE(?, '$[*]' COLUMNS (ord FOR ORDINALITY, \
+         product_id BIGINT PATH '$[0]', user_id BIGINT PATH '$[1]', quantity BIGINT PATH '$[2]', \
+         idempotency_key VARCHAR(64) PATH '$[3]', now_ms BIGINT PATH '$[4]', \
+         expires_at BIGINT PATH '$[5]')) AS j ORDER BY j.ord",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(&mut **tx)
+    .await?
+    .last_insert_id() as i64;
     // The statement's rows took ascending ids from `first` in VALUES order; whether they are
     // consecutive depends on innodb_autoinc_lock_mode, so read them back. Orders of these
     // products are only ever inserted under their locks, held here, so every row of theirs
@@ -264,24 +271,4 @@ async fn insert_all(
         ));
     }
     Ok(rows.into_iter().map(Order::from).collect())
-}
-
-/// The buyers of the new orders leave those products' lines, one statement per product.
-async fn leave_lines(
-    tx: &mut Tx,
-    batch: &[Placing],
-    fresh: &[NewOrder],
-) -> Result<(), sqlx::Error> {
-    for (product, (now, users)) in batch_ledger::departures(batch, fresh) {
-        let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
-        q.push("updated_at = ")
-            .push_bind(now)
-            .push(" WHERE product_id = ")
-            .push_bind(product)
-            .push(" AND user_id IN ");
-        push_id_list(&mut q, users);
-        q.push(" AND is_active = 1");
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
 }

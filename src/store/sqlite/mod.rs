@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::{MutexGuard, oneshot};
 
 use super::dialect::Dialect;
-use super::{Backend, StoreError, StoreResult};
+use super::{StoreError, StoreResult};
 use crate::domain::order::{OrderRequest, Placement};
 use order_expiry::add_stock;
 pub use sql::HOT_QUERIES;
@@ -31,13 +31,8 @@ type Db = Sqlite;
 /// The store the shared store code implements the storage traits for here.
 type SqlStore = SqliteStore;
 
-/// SQLite's SQL: no row locks (`BEGIN IMMEDIATE` takes the database's write lock instead).
-const DIALECT: Dialect = Dialect {
-    backend: Backend::Sqlite,
-    lock: "",
-    insert_ignore: "INSERT OR IGNORE",
-    integer: "INTEGER",
-};
+/// The dialect the shared store code is compiled against here.
+const DIALECT: Dialect = Dialect::SQLITE;
 
 /// Reads the line in order: the hottest query of a round. `INDEXED BY` pins the plan: with a
 /// wide id range the planner would otherwise walk the rowid and filter every product's rows.

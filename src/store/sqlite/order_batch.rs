@@ -76,7 +76,10 @@ async fn place_batch(
         versions.insert(*product, version);
     }
     let rows = insert_all(&mut tx, batch, &ledger.fresh).await?;
-    leave_lines(&mut tx, batch, &ledger.fresh).await?;
+    // The new buyers leave those products' lines, one statement per product.
+    for mut q in batch_ledger::leave_line_queries(batch, &ledger.fresh, "+is_active = 1") {
+        q.build().execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(batch_ledger::answers(decisions, &rows, &versions))
 }
@@ -117,35 +120,10 @@ async fn read_ledger(tx: &mut Tx, reqs: &[&OrderRequest]) -> Result<Ledger, sqlx
             ledger.held.insert((*product, user), units);
         }
     }
-    let keyed: Vec<(i64, &str)> = reqs
-        .iter()
-        .filter_map(|r| Some((r.user_id.get(), r.idempotency_key.as_ref()?.as_str())))
-        .collect();
-    if !keyed.is_empty() {
-        let mut q = QueryBuilder::new(
-            "SELECT id, product_id, user_id, quantity, status, created_at, expires_at, paid_at, \
-             payment_ref, idempotency_key FROM orders WHERE user_id IN (",
-        );
-        let mut ids = q.separated(", ");
-        for (user, _) in &keyed {
-            ids.push_bind(*user);
-        }
-        q.push(") AND idempotency_key IN (");
-        let mut keys = q.separated(", ");
-        for (_, key) in &keyed {
-            keys.push_bind(*key);
-        }
-        q.push(")");
+    let keyed = batch_ledger::keyed(reqs);
+    if let Some(mut q) = batch_ledger::keyed_orders_query(&keyed) {
         let known: Vec<KeyedRow> = q.build_query_as().fetch_all(&mut **tx).await?;
-        for k in known {
-            // The IN lists cross users with keys; keep only the pairs the batch asked for.
-            if keyed.contains(&(k.order.user_id, k.idempotency_key.as_str())) {
-                let user = k.order.user_id;
-                ledger
-                    .known
-                    .insert((user, k.idempotency_key), Order::from(k.order));
-            }
-        }
+        batch_ledger::record_known(&mut ledger, &keyed, known);
     }
     Ok(ledger)
 }
@@ -158,7 +136,7 @@ async fn insert_all(
 ) -> Result<Vec<Order>, sqlx::Error> {
     let mut out = Vec::with_capacity(fresh.len());
     for chunk in fresh.chunks(INSERT_ROWS) {
-        let mut q = batch_ledger::insert_new_orders!(batch, chunk);
+        let mut q = insert_query(batch, chunk);
         q.push(
             " RETURNING id, product_id, user_id, quantity, status, created_at, expires_at, \
              paid_at, payment_ref",
@@ -172,27 +150,24 @@ async fn insert_all(
     Ok(out)
 }
 
-/// The buyers of the new orders leave those products' lines, one statement per product.
-async fn leave_lines(
-    tx: &mut Tx,
-    batch: &[Placing],
-    fresh: &[NewOrder],
-) -> Result<(), sqlx::Error> {
-    for (product, (now, users)) in batch_ledger::departures(batch, fresh) {
-        // `+is_active` keeps SQLite on the (product_id, user_id) key instead of walking
-        // the product's whole active line.
-        let mut q = QueryBuilder::new("UPDATE product_user_notification SET is_active = 0, ");
-        q.push("updated_at = ")
+/// The multi-row INSERT of the new orders `fresh` (rows of `batch`); the caller adds the
+/// `RETURNING` clause.
+fn insert_query(batch: &[Placing], fresh: &[NewOrder]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::new(
+        "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+         created_at, expires_at, updated_at) ",
+    );
+    q.push_values(fresh, |mut b, new| {
+        let p = &batch[new.index];
+        let now = p.now.timestamp_millis();
+        b.push_bind(p.req.product_id.get())
+            .push_bind(p.req.user_id.get())
+            .push_bind(p.req.quantity.get())
+            .push_bind("RESERVED")
+            .push_bind(p.req.idempotency_key.as_ref().map(|k| k.as_str()))
             .push_bind(now)
-            .push(" WHERE product_id = ")
-            .push_bind(product)
-            .push(" AND user_id IN (");
-        let mut ids = q.separated(", ");
-        for u in users {
-            ids.push_bind(u);
-        }
-        q.push(") AND +is_active = 1");
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
+            .push_bind(new.expires_at)
+            .push_bind(now);
+    });
+    q
 }
