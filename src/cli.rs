@@ -44,34 +44,13 @@ pub enum Command {
     Webhook(WebhookCommand),
 }
 
+pub use crate::notify::verify::VerifyArgs;
+
 /// `webhook` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
     /// Check a received notification's signature: prints valid or invalid, exits 0 or 1.
     Verify(VerifyArgs),
-}
-
-/// Arguments of `webhook verify`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct VerifyArgs {
-    /// The signing secret(s), `whsec_…`, separated by spaces.
-    #[arg(long, env = "DROPLINE_NOTIFY_SECRET", hide_env_values = true)]
-    pub secret: Secret,
-    /// The `webhook-id` header.
-    #[arg(long)]
-    pub id: String,
-    /// The `webhook-timestamp` header.
-    #[arg(long)]
-    pub timestamp: String,
-    /// The `webhook-signature` header.
-    #[arg(long)]
-    pub signature: String,
-    /// File holding the exact body received.
-    #[arg(long)]
-    pub body_file: std::path::PathBuf,
-    /// Refuse timestamps further than this from now, in seconds; 0 skips the check.
-    #[arg(long, default_value_t = 300)]
-    pub tolerance_seconds: u64,
 }
 
 /// Arguments of `mock-receiver`.

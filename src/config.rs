@@ -1,5 +1,6 @@
 //! Settings of a running service, from flags and `DROPLINE_*` environment variables.
 
+pub use crate::secret::Secret;
 use clap::{Args, ValueEnum};
 
 /// How log lines are written.
@@ -39,36 +40,6 @@ pub struct DatabaseSettings {
         hide_env_values = true
     )]
     pub database_url: String,
-}
-
-/// A secret setting: its `Debug` never shows the value, so logging settings cannot leak it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret's bytes, for the one place that needs them.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
 }
 
 /// Everything `serve` needs.

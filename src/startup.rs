@@ -130,7 +130,7 @@ impl Application {
             key_locks: Arc::default(),
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
-        shop::holds::expire_all_due(&state)
+        shop::holds::expire_all_due(&state.shop())
             .await
             .context("Failed to expire the holds that passed while stopped")?;
         let all_stock = state
@@ -159,7 +159,13 @@ impl Application {
                     .context("Failed to register this instance in Redis")?;
                 // The gate is trusted (and /readyz ready) once the health check has seen the
                 // scripts run and the change subscription up.
-                coord::worker::resync(&state, redis).await;
+                shop::gate_sync::GateSync {
+                    store: state.store.clone(),
+                    gate: state.gate.clone(),
+                    redis: redis.clone(),
+                }
+                .resync()
+                .await;
             }
             None => {
                 for record in &all_stock {
@@ -207,46 +213,11 @@ impl Application {
     /// Serves HTTP and runs the background workers until `shutdown` fires, then drains both.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tracker = self.state.tasks.clone();
-        workers::spawn_all(&self.state, &tracker, &shutdown);
-        if let (Some(shared), Some(redis)) = (&self.shared, self.state.gate.shared_backend()) {
-            // Plain pub/sub reaches every node of a cluster, so the first node serves the
-            // feed; while it is down, reads fall back to the database.
-            if let (Some(feed), Some(node)) = (self.feed, shared.subscribe.first()) {
-                feed.spawn(&tracker, node.clone(), redis.namespace(), &shutdown);
-            }
-            tracker.spawn(coord::worker::follow_changes(
-                self.state.clone(),
-                redis.clone(),
-                shared.subscribe.clone(),
-                shutdown.clone(),
-            ));
-            tracker.spawn(coord::worker::watch_health(
-                self.state.clone(),
-                redis.clone(),
-                shutdown.clone(),
-            ));
-            tracker.spawn(coord::worker::keep_alive(
-                self.state.clone(),
-                redis.clone(),
-                shutdown.clone(),
-            ));
-            tracker.spawn(coord::worker::maintain(
-                self.state.clone(),
-                redis.clone(),
-                shutdown.clone(),
-            ));
-        }
-        // Rounds stop starting requests as soon as shutdown begins, so `?wait=true` callers
-        // get their answer and the HTTP drain below can finish.
-        let notifier = self.state.notifier.clone();
-        let events = self.state.events.clone();
-        let stopping = shutdown.clone();
-        tracker.spawn(async move {
-            stopping.cancelled().await;
-            notifier.cancel();
-            // Open event streams end too, or the HTTP drain would wait for them forever.
-            events.close();
+        let coordination = self.shared.as_ref().map(|shared| workers::Coordination {
+            shared,
+            feed: self.feed,
         });
+        workers::spawn_all(&self.state, coordination, &tracker, &shutdown);
         let app = http::router(self.state.clone(), self.cors.clone());
         http::serve::serve(self.listener, app, self.timeouts, shutdown.clone()).await;
         shutdown.cancel();

@@ -6,6 +6,7 @@ use crate::auth::TokenKeys;
 use crate::domain::clock::Clock;
 use crate::events::EventHub;
 use crate::notify::Notifier;
+use crate::shop::Shop;
 use crate::shop::gate::StockGate;
 use crate::shop::keys::KeyLocks;
 use crate::store::Store;
@@ -34,4 +35,17 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Serialises one user's requests with the same idempotency key.
     pub key_locks: Arc<KeyLocks>,
+}
+
+impl AppState {
+    /// The parts the shop's use cases work with.
+    pub fn shop(&self) -> Shop {
+        Shop {
+            store: self.store.clone(),
+            gate: self.gate.clone(),
+            clock: self.clock.clone(),
+            tasks: self.tasks.clone(),
+            key_locks: self.key_locks.clone(),
+        }
+    }
 }

@@ -31,9 +31,7 @@ async fn check(db: &str, world: &World, instances: &[Instance]) -> anyhow::Resul
     for (n, inst) in instances.iter().enumerate() {
         for &product in &world.products {
             let pid = ProductId::from_db(product);
-            if let Some(redis) = inst.state.gate.shared_backend() {
-                redis.refresh(&inst.state.gate, pid).await?;
-            }
+            inst.state.gate.refresh(pid).await?;
             let free = inst
                 .state
                 .store

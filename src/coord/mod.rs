@@ -8,11 +8,11 @@
 
 pub mod conn;
 pub mod product_feed;
+pub mod pubsub;
 pub mod schedule;
 pub mod stock;
 mod stock_scripts;
 pub mod target;
-pub mod worker;
 
 use rand::Rng;
 use std::sync::Arc;

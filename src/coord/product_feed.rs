@@ -8,7 +8,7 @@
 //! database until the feed is back. Plain PUBLISH reaches subscribers on every node of a
 //! Redis Cluster, so one subscription to any node carries it.
 
-use futures::StreamExt;
+use super::pubsub::{Heard, next_heard};
 use rand::Rng;
 use redis::aio::ConnectionManager;
 use std::collections::BTreeSet;
@@ -226,17 +226,13 @@ async fn follow(
                     backoff = Duration::from_millis(50);
                     let mut messages = pubsub.on_message();
                     loop {
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            msg = messages.next() => match msg {
-                                Some(m) => {
-                                    cache.heard();
-                                    if let Ok(payload) = m.get_payload::<String>() {
-                                        apply(&cache, &origin, &payload);
-                                    }
-                                }
-                                None => break,
+                        match next_heard(&mut messages, &shutdown).await {
+                            Heard::Payload(payload) => {
+                                cache.heard();
+                                apply(&cache, &origin, &payload);
                             }
+                            Heard::Ended => break,
+                            Heard::Shutdown => return,
                         }
                     }
                     tracing::warn!("product change subscription ended; subscribing again");

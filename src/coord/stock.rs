@@ -8,14 +8,12 @@
 //! units of an instance that died are dropped by [`RedisStock::reconcile`].
 
 use redis::{AsyncCommands, Script};
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::conn::RedisConn;
 use super::stock_scripts::{self, HEARTBEAT, LIVE, SCHEDULE_PROBE};
 use crate::domain::ids::ProductId;
 use crate::domain::order::StockVersion;
-use crate::shop::gate::{StockGate, StockLevel};
 use crate::store::StockRecord;
 
 mod liveness;
@@ -31,6 +29,20 @@ pub enum TakeOutcome {
     NotEnough,
     /// Redis has no counter for the product (first use, or Redis lost its data).
     Unknown,
+}
+
+/// A product's level in the shared counters at one change version: what every answer of a
+/// stock script carries, for the local gate to mirror (newer versions win).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedLevel {
+    /// The product.
+    pub product: ProductId,
+    /// Units free to take now.
+    pub available: i64,
+    /// Units taken by requests not settled yet.
+    pub pending: i64,
+    /// The counter's change version.
+    pub version: i64,
 }
 
 /// What a reconciliation of one counter did.
@@ -71,9 +83,6 @@ pub struct RedisStock {
     heartbeat: Script,
     live: Script,
     schedule_probe: Script,
-    /// The newest version applied to the local mirror per product; the lock also orders the
-    /// mirror updates, so an older message never overwrites a newer level.
-    applied: Mutex<HashMap<ProductId, i64>>,
     /// Settles that failed, retried by the maintenance loop until Redis takes them.
     unsettled: Mutex<Vec<Unsettled>>,
     /// Whether this instance is subscribed to the change channel (its mirror follows).
@@ -96,7 +105,6 @@ impl RedisStock {
             heartbeat: Script::new(HEARTBEAT),
             live: Script::new(LIVE),
             schedule_probe: Script::new(SCHEDULE_PROBE),
-            applied: Mutex::new(HashMap::new()),
             unsettled: Mutex::new(Vec::new()),
             following: std::sync::atomic::AtomicBool::new(false),
         }
@@ -145,15 +153,14 @@ impl RedisStock {
         inv.invoke_async(&mut conn).await
     }
 
-    /// Takes `q` units of `p` for `request`, and mirrors the new level into `gate`. Taking
-    /// again with the same request takes nothing more.
+    /// Takes `q` units of `p` for `request`; answers the outcome and the level after it (none
+    /// when Redis has no counter). Taking again with the same request takes nothing more.
     pub async fn take(
         &self,
-        gate: &StockGate,
         p: ProductId,
         q: i64,
         request: &str,
-    ) -> redis::RedisResult<TakeOutcome> {
+    ) -> redis::RedisResult<(TakeOutcome, Option<SharedLevel>)> {
         let args = [
             q.to_string(),
             self.field(request),
@@ -162,26 +169,25 @@ impl RedisStock {
         ];
         let r: Vec<i64> = self.invoke(&self.take, p, &args).await?;
         let code = at(&r, 0);
-        if code != -2 {
-            self.apply(gate, p, level(at(&r, 1), at(&r, 2)), at(&r, 3));
-        }
-        Ok(match code {
+        let seen = (code != -2).then(|| level(p, &r[1.min(r.len())..]));
+        let outcome = match code {
             1 => TakeOutcome::Taken,
             -1 => TakeOutcome::NotEnough,
             _ => TakeOutcome::Unknown,
-        })
+        };
+        Ok((outcome, seen))
     }
 
     /// Settles `request`'s units: committed by the database at `version` (they stay taken)
-    /// or given back. Idempotent: an unknown or already settled request changes nothing.
+    /// or given back; answers the level after it. Idempotent: an unknown or already settled
+    /// request changes nothing.
     pub async fn settle(
         &self,
-        gate: &StockGate,
         p: ProductId,
         request: &str,
         give_back: bool,
         version: StockVersion,
-    ) -> redis::RedisResult<()> {
+    ) -> redis::RedisResult<Option<SharedLevel>> {
         let args = [
             self.field(request),
             if give_back { "1" } else { "0" }.to_owned(),
@@ -190,60 +196,62 @@ impl RedisStock {
             version.to_string(),
         ];
         let r: Vec<i64> = self.invoke(&self.settle, p, &args).await?;
-        if at(&r, 0) >= 0 {
-            self.apply(gate, p, level(at(&r, 0), at(&r, 1)), at(&r, 2));
-        }
-        Ok(())
+        Ok((at(&r, 0) >= 0).then(|| level(p, &r)))
     }
 
     /// As [`RedisStock::settle`]; when Redis does not answer, the settle is kept and retried
     /// by [`RedisStock::retry_unsettled`] until it lands.
     pub async fn settle_or_keep(
         &self,
-        gate: &StockGate,
         p: ProductId,
         request: &str,
         give_back: bool,
         version: StockVersion,
-    ) {
-        if let Err(e) = self.settle(gate, p, request, give_back, version).await {
-            tracing::warn!(error = %e, product = %p, "Failed to settle taken units; retrying later");
-            lock(&self.unsettled).push(Unsettled {
-                product: p,
-                request: request.to_owned(),
-                give_back,
-                version,
-            });
+    ) -> Option<SharedLevel> {
+        match self.settle(p, request, give_back, version).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::warn!(error = %e, product = %p, "Failed to settle taken units; retrying later");
+                lock(&self.unsettled).push(Unsettled {
+                    product: p,
+                    request: request.to_owned(),
+                    give_back,
+                    version,
+                });
+                None
+            }
         }
     }
 
-    /// Tries every kept settle once more; answers how many are still waiting.
-    pub async fn retry_unsettled(&self, gate: &StockGate) -> usize {
+    /// Tries every kept settle once more; answers how many are still waiting and the levels
+    /// the settles that landed saw.
+    pub async fn retry_unsettled(&self) -> (usize, Vec<SharedLevel>) {
         let pending = std::mem::take(&mut *lock(&self.unsettled));
         let mut left = Vec::new();
+        let mut seen = Vec::new();
         for u in pending {
-            if self
-                .settle(gate, u.product, &u.request, u.give_back, u.version)
+            match self
+                .settle(u.product, &u.request, u.give_back, u.version)
                 .await
-                .is_err()
             {
-                left.push(u);
+                Ok(level) => seen.extend(level),
+                Err(_) => left.push(u),
             }
         }
         let n = left.len();
         lock(&self.unsettled).extend(left);
-        n
+        (n, seen)
     }
 
-    /// Adds `q` units that a database change at stock `version` gave back. Answers false when
-    /// there is no counter (the next load builds it from the database, which has them).
+    /// Adds `q` units that a database change at stock `version` gave back; answers the level
+    /// after it, or None when there is no counter (the next load builds it from the database,
+    /// which has them).
     pub async fn add(
         &self,
-        gate: &StockGate,
         p: ProductId,
         q: i64,
         version: StockVersion,
-    ) -> redis::RedisResult<bool> {
+    ) -> redis::RedisResult<Option<SharedLevel>> {
         let args = [
             q.to_string(),
             version.to_string(),
@@ -251,16 +259,12 @@ impl RedisStock {
             p.to_string(),
         ];
         let r: Vec<i64> = self.invoke(&self.add, p, &args).await?;
-        if at(&r, 0) == -2 {
-            return Ok(false);
-        }
-        self.apply(gate, p, level(at(&r, 0), at(&r, 1)), at(&r, 2));
-        Ok(true)
+        Ok((at(&r, 0) != -2).then(|| level(p, &r)))
     }
 
-    /// Creates the counter from the database's record unless it exists, and mirrors the
-    /// shared level. Answers the stock version the counter has seen, to compare with the record.
-    pub async fn load(&self, gate: &StockGate, record: StockRecord) -> redis::RedisResult<i64> {
+    /// Creates the counter from the database's record unless it exists. Answers the shared
+    /// level and the stock version the counter has seen, to compare with the record.
+    pub async fn load(&self, record: StockRecord) -> redis::RedisResult<(SharedLevel, i64)> {
         let p = record.product;
         let args = [
             record.stock.to_string(),
@@ -269,8 +273,7 @@ impl RedisStock {
             p.to_string(),
         ];
         let r: Vec<i64> = self.invoke(&self.load, p, &args).await?;
-        self.apply(gate, p, level(at(&r, 1), at(&r, 2)), at(&r, 3));
-        Ok(at(&r, 4))
+        Ok((level(p, &r[1.min(r.len())..]), at(&r, 4)))
     }
 
     /// The change version of a product's counter, read before the database figure a
@@ -308,29 +311,24 @@ impl RedisStock {
         })
     }
 
-    /// Applies a published change (`"<product> <available> <pending> <version>"`).
-    pub fn apply_message(&self, gate: &StockGate, payload: &str) {
+    /// Reads a published change (`"<product> <available> <pending> <version>"`).
+    pub fn parse_message(payload: &str) -> Option<SharedLevel> {
         let parts: Vec<i64> = payload.split(' ').filter_map(|s| s.parse().ok()).collect();
-        if let [p, available, pending, ver] = parts[..]
-            && let Ok(p) = ProductId::try_from(p)
-        {
-            self.apply(gate, p, StockLevel { available, pending }, ver);
-        }
+        let [p, available, pending, version] = parts[..] else {
+            return None;
+        };
+        Some(SharedLevel {
+            product: ProductId::try_from(p).ok()?,
+            available,
+            pending,
+            version,
+        })
     }
 
-    fn apply(&self, gate: &StockGate, p: ProductId, level: StockLevel, ver: i64) {
-        let mut applied = lock(&self.applied);
-        let last = applied.entry(p).or_insert(i64::MIN);
-        if ver > *last {
-            *last = ver;
-            gate.set_level(p, level);
-        }
-    }
-
-    /// Re-reads a product's shared level into the mirror (an add of nothing, which no
-    /// counter skips past: version 0 is below every base, so nothing changes).
-    pub async fn refresh(&self, gate: &StockGate, p: ProductId) -> redis::RedisResult<()> {
-        self.add(gate, p, 0, 0).await.map(|_| ())
+    /// Reads a product's shared level (an add of nothing, which no counter skips past:
+    /// version 0 is below every base, so nothing changes).
+    pub async fn read_level(&self, p: ProductId) -> redis::RedisResult<Option<SharedLevel>> {
+        self.add(p, 0, 0).await
     }
 
     /// Whether the change subscription is up, so the mirror follows the counters.
@@ -355,8 +353,14 @@ impl RedisStock {
     }
 }
 
-fn level(available: i64, pending: i64) -> StockLevel {
-    StockLevel { available, pending }
+/// The level in a script's answer `[available, pending, version, ..]`.
+fn level(product: ProductId, r: &[i64]) -> SharedLevel {
+    SharedLevel {
+        product,
+        available: at(r, 0),
+        pending: at(r, 1),
+        version: at(r, 2),
+    }
 }
 
 fn at(r: &[i64], i: usize) -> i64 {

@@ -158,24 +158,21 @@ async fn story(
         admin,
     });
     let created = StatusCode::CREATED;
-    let a = client
-        .admin_post(
-            "/brands",
-            json!({"name": "Helinox", "category": "camping"}),
-            created,
-        )
-        .await?;
-    let b = client
-        .admin_post(
-            "/brands",
-            json!({"name": "Kith", "category": "fashion"}),
-            created,
-        )
-        .await?;
+    let mut brands = Vec::new();
+    for (name, category) in [("Helinox", "camping"), ("Kith", "fashion")] {
+        let brand = client
+            .admin_post(
+                "/brands",
+                json!({"name": name, "category": category}),
+                created,
+            )
+            .await?;
+        brands.push(brand["id"].clone());
+    }
     let product = client
         .admin_post(
             "/products",
-            json!({"name": "Chair One x Kith", "brand_ids": [a["id"], b["id"]],
+            json!({"name": "Chair One x Kith", "brand_ids": brands,
                    "price": 189_000, "stock": 0, "per_user_limit": 1}),
             created,
         )

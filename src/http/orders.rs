@@ -142,7 +142,7 @@ async fn place(
         quantity,
         idempotency_key: idempotency_key(&headers)?,
     };
-    let placed = orders::place(&state, &req).await;
+    let placed = orders::place(&state.shop(), &req).await;
     metrics::order(match &placed {
         Ok(Placement::Created(..)) => "reserved",
         Ok(Placement::Existing(_)) => "replayed",
@@ -169,7 +169,9 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    Ok(Json(orders::get(&state, &caller.0, id).await?.into()))
+    Ok(Json(
+        orders::get(&state.shop(), &caller.0, id).await?.into(),
+    ))
 }
 
 /// The body of `POST /orders/{id}/pay`.
@@ -196,7 +198,7 @@ async fn pay(
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
     let payment = PaymentRef::try_from(body.payment_ref.as_str())?;
-    let paid = orders::pay(&state, &caller.0, id, &payment).await?;
+    let paid = orders::pay(&state.shop(), &caller.0, id, &payment).await?;
     metrics::order("paid");
     Ok(Json(paid.into()))
 }
@@ -213,7 +215,7 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let id: OrderId = path_id(&id, "order")?;
-    let canceled = orders::cancel(&state, &caller.0, id).await?;
+    let canceled = orders::cancel(&state.shop(), &caller.0, id).await?;
     metrics::order("canceled");
     Ok(Json(canceled.into()))
 }
@@ -230,7 +232,7 @@ async fn mine(
 ) -> ApiResult<Json<Page<OrderView>>> {
     let user = caller.require_user()?;
     let page = q.parse()?;
-    let rows = orders::list_mine(&state, user, &page).await?;
+    let rows = orders::list_mine(&state.shop(), user, &page).await?;
     Ok(Json(
         Page::from_rows(rows, &page, |o| o.id.get()).map(OrderView::from),
     ))

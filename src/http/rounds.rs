@@ -18,7 +18,6 @@ use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::product::MAX_STOCK;
 use crate::domain::round::{Round, RoundStatus};
-use crate::shop::detach::detached;
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -125,22 +124,10 @@ async fn restock(
             );
         }
     };
-    let st = state.clone();
-    let (round, watch) = detached(&state.tasks, async move {
-        // Recovery leaves the product alone until the gate has the new stock and the runner
-        // is started; all of it runs to the end even when the client goes away.
-        let opening = st.notifier.opening(product.id);
-        let (round, version) = st
-            .store
-            .open_round(product.id, quantity, &st.notifier.lease(), st.clock.now())
-            .await?;
-        st.gate.returned(product.id, quantity, version).await;
-        let watch = st.notifier.start(product.id, round.round);
-        drop(opening);
-        Ok::<_, ApiError>((round, watch))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (round, watch) = state
+        .notifier
+        .restock(&state.tasks, product.id, quantity)
+        .await?;
     answer(&state, round, wait.then_some(watch)).await
 }
 
@@ -163,19 +150,7 @@ async fn resume(
     caller.require_admin()?;
     let product = load(&state, &id).await?;
     let wait = query(q)?.parse()?;
-    let st = state.clone();
-    let (round, watch) = detached(&state.tasks, async move {
-        let opening = st.notifier.opening(product.id);
-        let round = st
-            .store
-            .resume_round(product.id, &st.notifier.lease(), st.clock.now())
-            .await?;
-        let watch = st.notifier.start(product.id, round.round);
-        drop(opening);
-        Ok::<_, ApiError>((round, watch))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (round, watch) = state.notifier.resume(&state.tasks, product.id).await?;
     answer(&state, round, wait.then_some(watch)).await
 }
 
@@ -201,4 +176,14 @@ async fn answer(
         StatusCode::OK
     };
     Ok((status, Json(ended.into())))
+}
+
+impl From<crate::notify::restock::BeginError> for ApiError {
+    fn from(e: crate::notify::restock::BeginError) -> Self {
+        use crate::notify::restock::BeginError;
+        match e {
+            BeginError::Store(s) => s.into(),
+            BeginError::Interrupted(i) => Self::Internal(i.to_string()),
+        }
+    }
 }

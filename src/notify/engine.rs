@@ -193,6 +193,21 @@ impl Notifier {
         self.inner.lease()
     }
 
+    /// The database the engine runs on.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The stock gate the engine watches.
+    pub(crate) fn gate(&self) -> &Arc<StockGate> {
+        &self.inner.gate
+    }
+
+    /// The server's time.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+
     /// Marks `product` as being opened until the guard drops.
     pub fn opening(&self, product: ProductId) -> OpeningGuard {
         lock(&self.inner.opening).insert(product);

@@ -8,6 +8,7 @@ pub mod limiter;
 pub mod owners;
 mod progress;
 pub mod recovery;
+pub mod restock;
 mod runner;
 pub mod settings;
 pub mod signing;

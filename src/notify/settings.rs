@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// How restock notifications are sent.
 #[derive(Debug, Clone, Args)]

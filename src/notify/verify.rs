@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use super::signing::SigningKeys;
-use crate::cli::VerifyArgs;
+use crate::secret::Secret;
 
 /// The outcome of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,29 @@ pub enum Verdict {
     Valid,
     /// Why the request must not be trusted.
     Invalid(String),
+}
+
+/// Arguments of `webhook verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The signing secret(s), `whsec_…`, separated by spaces.
+    #[arg(long, env = "DROPLINE_NOTIFY_SECRET", hide_env_values = true)]
+    pub secret: Secret,
+    /// The `webhook-id` header.
+    #[arg(long)]
+    pub id: String,
+    /// The `webhook-timestamp` header.
+    #[arg(long)]
+    pub timestamp: String,
+    /// The `webhook-signature` header.
+    #[arg(long)]
+    pub signature: String,
+    /// File holding the exact body received.
+    #[arg(long)]
+    pub body_file: std::path::PathBuf,
+    /// Refuse timestamps further than this from now, in seconds; 0 skips the check.
+    #[arg(long, default_value_t = 300)]
+    pub tolerance_seconds: u64,
 }
 
 /// Reads the body file and checks the headers against the secrets at `now` (Unix seconds).

@@ -5,10 +5,10 @@
 //! learns of a sell-out the instant it happens.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 
-use crate::coord::stock::RedisStock;
+use crate::coord::stock::{RedisStock, SharedLevel};
 use crate::domain::ids::ProductId;
 
 /// What the gate knows of one product's stock.
@@ -39,6 +39,9 @@ impl StockLevel {
 pub struct StockGate {
     products: RwLock<HashMap<ProductId, watch::Sender<StockLevel>>>,
     pub(super) shared: Option<Arc<RedisStock>>,
+    /// The newest shared version mirrored per product; the lock also orders the mirror
+    /// updates, so an older answer or message never overwrites a newer level.
+    mirrored: Mutex<HashMap<ProductId, i64>>,
     /// Whether the levels can be believed (always, in-process; with Redis, while it is usable
     /// and the mirror was refreshed since it last was not).
     trusted: watch::Sender<bool>,
@@ -49,6 +52,7 @@ impl Default for StockGate {
         Self {
             products: RwLock::default(),
             shared: None,
+            mirrored: Mutex::default(),
             trusted: watch::Sender::new(true),
         }
     }
@@ -73,6 +77,7 @@ impl StockGate {
         Self {
             products: RwLock::default(),
             shared: Some(redis),
+            mirrored: Mutex::default(),
             trusted: watch::Sender::new(false),
         }
     }
@@ -107,13 +112,33 @@ impl StockGate {
         self.shared.as_ref()
     }
 
-    /// Mirrors a level read from the shared counters.
-    pub fn set_level(&self, product: ProductId, level: StockLevel) {
-        self.sender(product).send_if_modified(|l| {
+    /// Mirrors a level read from the shared counters, unless a newer one is mirrored already.
+    pub fn mirror(&self, seen: SharedLevel) {
+        let mut mirrored = match self.mirrored.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let last = mirrored.entry(seen.product).or_insert(i64::MIN);
+        if seen.version <= *last {
+            return;
+        }
+        *last = seen.version;
+        let level = StockLevel {
+            available: seen.available,
+            pending: seen.pending,
+        };
+        self.sender(seen.product).send_if_modified(|l| {
             let changed = *l != level;
             *l = level;
             changed
         });
+    }
+
+    /// Mirrors every level in `seen`.
+    pub fn mirror_all(&self, seen: impl IntoIterator<Item = SharedLevel>) {
+        for s in seen {
+            self.mirror(s);
+        }
     }
 
     fn sender(&self, product: ProductId) -> watch::Sender<StockLevel> {

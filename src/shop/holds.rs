@@ -3,8 +3,9 @@
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
+use super::Shop;
 use crate::store::StoreResult;
+use crate::ticks::Ticks;
 
 /// Orders expired per transaction.
 pub const BATCH: i64 = 500;
@@ -14,11 +15,10 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// One step: expires up to [`BATCH`] due holds in one transaction, then gives their units
 /// back to the gate (after the commit; no restock round opens). Answers how many expired.
-pub async fn expire_due(state: &AppState) -> StoreResult<usize> {
-    let done = state.store.expire_due(state.clock.now(), BATCH).await?;
+pub async fn expire_due(shop: &Shop) -> StoreResult<usize> {
+    let done = shop.store.expire_due(shop.clock.now(), BATCH).await?;
     for r in &done.returned {
-        state
-            .gate
+        shop.gate
             .returned(r.product, r.units, r.stock_version)
             .await;
     }
@@ -30,10 +30,10 @@ pub async fn expire_due(state: &AppState) -> StoreResult<usize> {
 }
 
 /// Runs steps until no full batch is left.
-pub async fn expire_all_due(state: &AppState) -> StoreResult<usize> {
+pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
     let mut total = 0;
     loop {
-        let n = expire_due(state).await?;
+        let n = expire_due(shop).await?;
         total += n;
         if (n as i64) < BATCH {
             return Ok(total);
@@ -42,15 +42,10 @@ pub async fn expire_all_due(state: &AppState) -> StoreResult<usize> {
 }
 
 /// The sweeper loop: at start and then about every [`INTERVAL`], until `shutdown` fires.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = expire_all_due(&state).await {
+pub async fn run(shop: Shop, shutdown: CancellationToken) {
+    let mut ticks = Ticks::new(INTERVAL, &shutdown);
+    while ticks.next().await {
+        if let Err(e) = expire_all_due(&shop).await {
             tracing::warn!(error = %e, "Failed to expire due holds; retrying next tick");
         }
     }

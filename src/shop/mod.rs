@@ -2,7 +2,29 @@
 
 pub mod detach;
 pub mod gate;
+pub mod gate_sync;
 pub mod holds;
 pub mod keys;
 pub mod orders;
 pub mod take;
+
+use std::sync::Arc;
+use tokio_util::task::TaskTracker;
+
+use crate::domain::clock::Clock;
+use crate::store::Store;
+
+/// What the shop's use cases work with; cheap to clone.
+#[derive(Clone)]
+pub struct Shop {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The stock gate in front of it.
+    pub gate: Arc<gate::StockGate>,
+    /// The server's clock.
+    pub clock: Clock,
+    /// Where detached work runs (see [`detach`]).
+    pub tasks: TaskTracker,
+    /// Serialises one user's requests with the same idempotency key.
+    pub key_locks: Arc<keys::KeyLocks>,
+}

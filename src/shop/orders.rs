@@ -1,6 +1,7 @@
 //! Placing, paying, canceling and reading orders: the stock gate in front, one database
 //! transaction behind, and who may touch which order.
 
+use super::Shop;
 use crate::auth::Principal;
 use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, UserId};
@@ -8,7 +9,6 @@ use crate::domain::order::{Order, OrderRequest, PaymentRef, Placement, Transitio
 use crate::domain::page::PageRequest;
 use crate::shop::detach::{Interrupted, detached};
 use crate::shop::take::{GateUnavailable, Hold, Take};
-use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Why an order use case did not succeed.
@@ -48,35 +48,35 @@ const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Places an order. The work runs detached: a client that goes away mid-request changes
 /// nothing about the outcome (the order is committed and the gate settled, or neither).
-pub async fn place(state: &AppState, req: &OrderRequest) -> Result<Placement, OrderError> {
-    let (st, rq) = (state.clone(), req.clone());
-    detached(&state.tasks, async move { place_now(&st, &rq).await }).await?
+pub async fn place(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderError> {
+    let (st, rq) = (shop.clone(), req.clone());
+    detached(&shop.tasks, async move { place_now(&st, &rq).await }).await?
 }
 
 /// Places an order: requests with one key go one at a time and a known key replays; the
 /// gate turns away sold-out requests without a write; its units are committed only after
 /// the database committed the order, and given back otherwise.
-async fn place_now(state: &AppState, req: &OrderRequest) -> Result<Placement, OrderError> {
+async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderError> {
     let _turn = match &req.idempotency_key {
-        Some(key) => Some(state.key_locks.turn(req.user_id, key).await),
+        Some(key) => Some(shop.key_locks.turn(req.user_id, key).await),
         None => None,
     };
-    if let Some(existing) = known(state, req).await? {
+    if let Some(existing) = known(shop, req).await? {
         return Ok(req.replay(existing)?);
     }
     let request = request_id();
-    let Some(hold) = take(state, req, &request).await? else {
+    let Some(hold) = take(shop, req, &request).await? else {
         // The same key may be deciding on another instance right now, holding the units:
         // wait for the units in flight to settle, then a repeat answers with its order.
         if req.idempotency_key.is_some() {
-            state.gate.settled(req.product_id, KEY_WAIT).await;
-            if let Some(existing) = known(state, req).await? {
+            shop.gate.settled(req.product_id, KEY_WAIT).await;
+            if let Some(existing) = known(shop, req).await? {
                 return Ok(req.replay(existing)?);
             }
         }
         return Err(Conflict::SoldOut.into());
     };
-    match state.store.place_order(req, state.clock.now()).await {
+    match shop.store.place_order(req, shop.clock.now()).await {
         Ok(Placement::Created(order, version)) => {
             hold.commit(version).await;
             Ok(Placement::Created(order, version))
@@ -96,33 +96,29 @@ async fn place_now(state: &AppState, req: &OrderRequest) -> Result<Placement, Or
 }
 
 /// The order the request's key already placed, if it has a key and one was placed.
-async fn known(state: &AppState, req: &OrderRequest) -> Result<Option<Order>, OrderError> {
+async fn known(shop: &Shop, req: &OrderRequest) -> Result<Option<Order>, OrderError> {
     match &req.idempotency_key {
-        Some(key) => Ok(state.store.order_by_key(req.user_id, key).await?),
+        Some(key) => Ok(shop.store.order_by_key(req.user_id, key).await?),
         None => Ok(None),
     }
 }
 
 /// Takes the order's units from the gate, loading the product's counter first when the gate
 /// has none; None when there are not enough.
-async fn take(
-    state: &AppState,
-    req: &OrderRequest,
-    request: &str,
-) -> Result<Option<Hold>, OrderError> {
+async fn take(shop: &Shop, req: &OrderRequest, request: &str) -> Result<Option<Hold>, OrderError> {
     let q = req.quantity.get();
-    match state.gate.take(req.product_id, q, request).await? {
+    match shop.gate.take(req.product_id, q, request).await? {
         Take::Taken(hold) => return Ok(Some(hold)),
         Take::NotEnough => return Ok(None),
         Take::Unknown => {}
     }
-    let record = state
+    let record = shop
         .store
         .stock_of(req.product_id)
         .await?
         .ok_or(OrderError::NotFound("product"))?;
-    state.gate.ensure_loaded(record).await?;
-    match state.gate.take(req.product_id, q, request).await? {
+    shop.gate.ensure_loaded(record).await?;
+    match shop.gate.take(req.product_id, q, request).await? {
         Take::Taken(hold) => Ok(Some(hold)),
         _ => Ok(None),
     }
@@ -146,8 +142,8 @@ fn may_manage(who: &Principal, order: &Order) -> Result<(), OrderError> {
 }
 
 /// Reads one order the caller may see.
-pub async fn get(state: &AppState, who: &Principal, id: OrderId) -> Result<Order, OrderError> {
-    let order = state
+pub async fn get(shop: &Shop, who: &Principal, id: OrderId) -> Result<Order, OrderError> {
+    let order = shop
         .store
         .get_order(id)
         .await?
@@ -158,7 +154,7 @@ pub async fn get(state: &AppState, who: &Principal, id: OrderId) -> Result<Order
 
 /// Pays an order; only its user may.
 pub async fn pay(
-    state: &AppState,
+    shop: &Shop,
     who: &Principal,
     id: OrderId,
     payment: &PaymentRef,
@@ -166,9 +162,9 @@ pub async fn pay(
     if !matches!(who, Principal::User(_)) {
         return Err(OrderError::Forbidden);
     }
-    get(state, who, id).await?;
-    let (st, payment) = (state.clone(), payment.clone());
-    detached(&state.tasks, async move {
+    get(shop, who, id).await?;
+    let (st, payment) = (shop.clone(), payment.clone());
+    detached(&shop.tasks, async move {
         let done = st
             .store
             .pay_order(id, &payment, st.clock.now())
@@ -180,10 +176,10 @@ pub async fn pay(
 }
 
 /// Cancels an order (its user or an operator); its units return to stock.
-pub async fn cancel(state: &AppState, who: &Principal, id: OrderId) -> Result<Order, OrderError> {
-    get(state, who, id).await?;
-    let st = state.clone();
-    detached(&state.tasks, async move {
+pub async fn cancel(shop: &Shop, who: &Principal, id: OrderId) -> Result<Order, OrderError> {
+    get(shop, who, id).await?;
+    let st = shop.clone();
+    detached(&shop.tasks, async move {
         let done = st
             .store
             .cancel_order(id, st.clock.now())
@@ -196,18 +192,17 @@ pub async fn cancel(state: &AppState, who: &Principal, id: OrderId) -> Result<Or
 
 /// A user's orders, newest first.
 pub async fn list_mine(
-    state: &AppState,
+    shop: &Shop,
     user: UserId,
     page: &PageRequest,
 ) -> Result<Vec<Order>, OrderError> {
-    Ok(state.store.user_orders(user, page).await?)
+    Ok(shop.store.user_orders(user, page).await?)
 }
 
 /// After a committed pay or cancel: units that came back go to the gate (no restock round
 /// opens for them), then the answer is the order or the refusal.
-async fn settle(state: &AppState, done: Transition) -> Result<Order, OrderError> {
-    state
-        .gate
+async fn settle(shop: &Shop, done: Transition) -> Result<Order, OrderError> {
+    shop.gate
         .returned(done.order.product_id, done.returned, done.stock_version)
         .await;
     match done.refused {

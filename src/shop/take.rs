@@ -55,9 +55,10 @@ impl Hold {
             Self::Shared(mut h) => {
                 h.settled = true;
                 if let Some(redis) = h.gate.shared.clone() {
-                    redis
-                        .settle_or_keep(&h.gate, h.product, &h.request, false, version)
+                    let seen = redis
+                        .settle_or_keep(h.product, &h.request, false, version)
                         .await;
+                    h.gate.mirror_all(seen);
                 }
             }
         }
@@ -70,9 +71,8 @@ impl Hold {
             Self::Shared(mut h) => {
                 h.settled = true;
                 if let Some(redis) = h.gate.shared.clone() {
-                    redis
-                        .settle_or_keep(&h.gate, h.product, &h.request, true, 0)
-                        .await;
+                    let seen = redis.settle_or_keep(h.product, &h.request, true, 0).await;
+                    h.gate.mirror_all(seen);
                 }
             }
         }
@@ -88,9 +88,8 @@ impl Drop for SharedHold {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 if let Some(redis) = gate.shared.clone() {
-                    redis
-                        .settle_or_keep(&gate, product, &request, true, 0)
-                        .await;
+                    let seen = redis.settle_or_keep(product, &request, true, 0).await;
+                    gate.mirror_all(seen);
                 }
             });
         }
@@ -113,21 +112,28 @@ impl StockGate {
                 .try_take(product, quantity)
                 .map_or(Take::NotEnough, |h| Take::Taken(Hold::Local(h))));
         };
-        match redis.take(self, product, quantity, request).await {
-            Ok(TakeOutcome::Taken) => Ok(Take::Taken(Hold::Shared(SharedHold {
+        let outcome = match redis.take(product, quantity, request).await {
+            Ok((outcome, seen)) => {
+                self.mirror_all(seen);
+                outcome
+            }
+            Err(e) => {
+                // The script may have run with its answer lost: undo it by its request id.
+                let seen = redis.settle_or_keep(product, request, true, 0).await;
+                self.mirror_all(seen);
+                return Err(GateUnavailable(e.to_string()));
+            }
+        };
+        Ok(match outcome {
+            TakeOutcome::Taken => Take::Taken(Hold::Shared(SharedHold {
                 gate: self.clone(),
                 product,
                 request: request.to_owned(),
                 settled: false,
-            }))),
-            Ok(TakeOutcome::NotEnough) => Ok(Take::NotEnough),
-            Ok(TakeOutcome::Unknown) => Ok(Take::Unknown),
-            Err(e) => {
-                // The script may have run with its answer lost: undo it by its request id.
-                redis.settle_or_keep(self, product, request, true, 0).await;
-                Err(GateUnavailable(e.to_string()))
-            }
-        }
+            })),
+            TakeOutcome::NotEnough => Take::NotEnough,
+            TakeOutcome::Unknown => Take::Unknown,
+        })
     }
 
     /// Creates the product's counter from the database's record unless it exists.
@@ -137,11 +143,14 @@ impl StockGate {
                 self.load_if_unknown(record.product, record.stock);
                 Ok(())
             }
-            Some(redis) => redis
-                .load(self, record)
-                .await
-                .map(|_| ())
-                .map_err(|e| GateUnavailable(e.to_string())),
+            Some(redis) => {
+                let (seen, _) = redis
+                    .load(record)
+                    .await
+                    .map_err(|e| GateUnavailable(e.to_string()))?;
+                self.mirror(seen);
+                Ok(())
+            }
         }
     }
 
@@ -153,11 +162,35 @@ impl StockGate {
         }
         match &self.shared {
             None => self.add(product, quantity),
-            Some(redis) => {
-                if let Err(e) = redis.add(self, product, quantity, version).await {
+            Some(redis) => match redis.add(product, quantity, version).await {
+                Ok(seen) => self.mirror_all(seen),
+                Err(e) => {
                     tracing::warn!(error = %e, %product, "Failed to return units to the shared gate; reconciliation will");
                 }
-            }
+            },
         }
+    }
+}
+
+impl StockGate {
+    /// Re-reads a product's shared level into the mirror (nothing to do in-process).
+    pub async fn refresh(&self, product: ProductId) -> Result<(), GateUnavailable> {
+        if let Some(redis) = &self.shared {
+            let seen = redis
+                .read_level(product)
+                .await
+                .map_err(|e| GateUnavailable(e.to_string()))?;
+            self.mirror_all(seen);
+        }
+        Ok(())
+    }
+
+    /// Tries every settle the shared gate kept once more and mirrors what they saw; answers
+    /// how many are still waiting.
+    pub async fn retry_unsettled(&self) -> usize {
+        let Some(redis) = &self.shared else { return 0 };
+        let (left, seen) = redis.retry_unsettled().await;
+        self.mirror_all(seen);
+        left
     }
 }

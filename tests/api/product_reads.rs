@@ -135,7 +135,7 @@ async fn a_read_after_holds_expire_shows_their_units_back(app: TestApp) {
     let (s, _) = app.pay(late, 1, "too-late").await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(app.read_product(product).await["stock"], 1);
-    let expired = dropline::shop::holds::expire_all_due(&app.state)
+    let expired = dropline::shop::holds::expire_all_due(&app.state.shop())
         .await
         .unwrap();
     assert_eq!(expired, 1);

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 
+use crate::faults::reconcile_once;
 use crate::helpers::TestApp;
 
 crate::on_every_cluster!(
@@ -76,13 +77,12 @@ async fn units_stranded_by_a_dead_instance_come_back_by_reconciliation(mut apps:
     dead.stop().await;
     redis.forget_instance(redis.instance()).await.unwrap();
     let alive = &apps[0];
-    let shared = alive.state.gate.shared_backend().unwrap();
-    shared.refresh(&alive.state.gate, pid).await.unwrap();
+    alive.state.gate.refresh(pid).await.unwrap();
     assert_eq!(alive.state.gate.level(pid).available, 3);
 
     // The live instances' own reconciliation may get there first; either way the units are back.
-    dropline::coord::worker::reconcile_once(&alive.state, shared).await;
-    shared.refresh(&alive.state.gate, pid).await.unwrap();
+    reconcile_once(&alive.state).await;
+    alive.state.gate.refresh(pid).await.unwrap();
     assert_eq!(alive.state.gate.level(pid).available, 5);
     assert_eq!(burst(&apps[..2], product, 1..20).await, 5);
 }

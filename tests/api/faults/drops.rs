@@ -38,7 +38,7 @@ async fn drop_at_every_await(app: &TestApp, product: i64, stocked: i64) {
     for n in 0..200usize {
         let user = 10_000 + n as i64;
         let req = request(product, user, Some("drop-test"));
-        let outcome = PollAtMost::new(orders::place(&app.state, &req), n).await;
+        let outcome = PollAtMost::new(orders::place(&app.state.shop(), &req), n).await;
         settled(app, product, baseline).await;
         assert_accounted(app, product, stocked).await;
         // A retry with the key answers with the order if the dropped request committed it.
@@ -79,8 +79,11 @@ async fn a_cancel_dropped_at_any_await_returns_its_units_exactly_once(app: TestA
         let user = 20_000 + n as i64;
         let order = app.reserve(product, user).await;
         let who = Principal::User(UserId::from_db(user));
-        let outcome =
-            PollAtMost::new(orders::cancel(&app.state, &who, OrderId::from_db(order)), n).await;
+        let outcome = PollAtMost::new(
+            orders::cancel(&app.state.shop(), &who, OrderId::from_db(order)),
+            n,
+        )
+        .await;
         settled(&app, product, baseline).await;
         assert_accounted(&app, product, 300).await;
         assert_eq!(app.cancel(order, &app.user(user)).await.0, 200);

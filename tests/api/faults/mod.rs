@@ -57,9 +57,7 @@ pub async fn settled(app: &TestApp, product: i64, baseline: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut quiet = 0;
     loop {
-        if let Some(redis) = app.state.gate.shared_backend() {
-            let _ = redis.refresh(&app.state.gate, pid).await;
-        }
+        let _ = app.state.gate.refresh(pid).await;
         let idle = app.state.gate.level(pid).pending == 0 && app.state.tasks.len() <= baseline;
         quiet = if idle { quiet + 1 } else { 0 };
         if quiet >= 5 {
@@ -83,9 +81,7 @@ pub async fn assert_accounted(app: &TestApp, product: i64, stocked: i64) {
         .expect("product")
         .stock;
     let held = app.state.store.units_held(pid).await.expect("held");
-    if let Some(redis) = app.state.gate.shared_backend() {
-        redis.refresh(&app.state.gate, pid).await.expect("redis");
-    }
+    app.state.gate.refresh(pid).await.expect("redis");
     assert_eq!(
         free + held,
         stocked,
@@ -163,4 +159,16 @@ impl<F: Future> Future for PollAtMost<F> {
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// One reconciliation pass of `state`'s shared gate, as its maintenance loop runs it.
+pub async fn reconcile_once(state: &dropline::state::AppState) -> Option<usize> {
+    let redis = state.gate.shared_backend()?.clone();
+    dropline::shop::gate_sync::GateSync {
+        store: state.store.clone(),
+        gate: state.gate.clone(),
+        redis,
+    }
+    .reconcile_once()
+    .await
 }

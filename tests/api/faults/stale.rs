@@ -2,7 +2,7 @@
 //! the same prefix, counters from after the point a database was restored to, and in-flight
 //! units of instances that are gone. None of it may answer a buyer.
 
-use dropline::coord::worker::reconcile_once;
+use super::reconcile_once;
 use dropline::domain::ids::ProductId;
 use dropline::http::mock_receiver::MockReceiver;
 use futures::future::join_all;
@@ -138,7 +138,7 @@ async fn a_database_restored_under_a_live_redis_sells_what_it_holds(apps: Vec<Te
         ))
         .await;
     // The running instances' reconciliation finds the counter ahead of the database.
-    reconcile_once(&apps[1].state, apps[1].state.gate.shared_backend().unwrap()).await;
+    reconcile_once(&apps[1].state).await;
     for app in &apps {
         assert_accounted(app, product, 10).await;
     }
@@ -181,7 +181,7 @@ async fn in_flight_units_of_dead_instances_go_even_while_live_ones_hold_units(ap
     .await;
     cmd(&mut conn, &["DECRBY", &format!("{tag}:stock"), "3"]).await;
 
-    reconcile_once(&apps[1].state, apps[1].state.gate.shared_backend().unwrap()).await;
+    reconcile_once(&apps[1].state).await;
     let left: Vec<String> = redis::cmd("HKEYS")
         .arg(format!("{tag}:inflight"))
         .query_async(&mut conn)
@@ -195,7 +195,7 @@ async fn in_flight_units_of_dead_instances_go_even_while_live_ones_hold_units(ap
     assert!(left[0].ends_with("|live-order"), "{left:?}");
 
     hold.give_back().await;
-    reconcile_once(&apps[1].state, apps[1].state.gate.shared_backend().unwrap()).await;
+    reconcile_once(&apps[1].state).await;
     for app in &apps {
         assert_accounted(app, product, 10).await;
     }

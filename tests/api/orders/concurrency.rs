@@ -115,7 +115,8 @@ async fn paying_canceling_and_expiring_at_once_leave_each_order_in_one_state_and
             .iter()
             .map(|(u, id)| async move { app.cancel(*id, &app.user(*u)).await }),
     );
-    let sweep = dropline::shop::holds::expire_due(&app.state);
+    let shop = app.state.shop();
+    let sweep = dropline::shop::holds::expire_due(&shop);
     let (late, cancels, swept) = tokio::join!(late, cancels, sweep);
 
     swept.expect("sweep");

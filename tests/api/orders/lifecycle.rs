@@ -38,7 +38,9 @@ async fn paying_marks_the_order_paid_and_the_same_reference_again_changes_nothin
     );
     // A paid order keeps its units even after its hold time has passed.
     app.state.clock.advance(Duration::from_secs(3600));
-    dropline::shop::holds::expire_due(&app.state).await.unwrap();
+    dropline::shop::holds::expire_due(&app.state.shop())
+        .await
+        .unwrap();
     assert_eq!(app.order_status(id).await, "PAID");
     assert_eq!(app.stock(product).await, 2);
 }
@@ -140,7 +142,7 @@ async fn the_sweeper_expires_due_holds_and_returns_their_stock_to_new_buyers(app
     assert_error(&app.order(short, 2).await, StatusCode::CONFLICT, "sold_out");
 
     app.state.clock.advance(Duration::from_secs(6));
-    dropline::shop::holds::expire_due(&app.state)
+    dropline::shop::holds::expire_due(&app.state.shop())
         .await
         .expect("sweep");
 
