@@ -355,14 +355,16 @@ async fn dispatch(
             }
             position += 1;
             item.position = position;
-            // The slot is taken now, in line order; the task sleeps until it and starts only
-            // after its predecessor did, so starts stay in line order at any rate.
-            // Without a limiter (benchmarks) there is no schedule to keep in order, and the
-            // hand-off would only cost a wake-up per request.
+            // The slot is taken now, in line order (in process; the shared Redis schedule
+            // hands out its slot in `admit`); the task sleeps until it and starts only after
+            // its predecessor did, so starts stay in line order at any rate, also when the
+            // slots come from Redis in the order the tasks ask. Without a limiter
+            // (benchmarks) there is no schedule to keep in order, and the hand-off would
+            // only cost a wake-up per request.
             let slot = ctx.inner.limiter.reserve();
             let (then, next_after) = oneshot::channel();
             let turn = Turn {
-                after: match slot {
+                after: match ctx.inner.limiter.rate() {
                     Some(_) => after.replace(next_after),
                     None => None,
                 },

@@ -13,6 +13,7 @@ use crate::round_helpers::{Tuning, users};
 
 crate::on_every_cluster!(
     rounds_on_different_instances_share_one_rate,
+    under_the_shared_schedule_each_round_starts_its_line_in_order,
     a_round_whose_instance_stopped_is_finished_by_another_without_duplicates,
 );
 
@@ -54,6 +55,39 @@ async fn rounds_on_different_instances_share_one_rate(apps: Vec<TestApp>) {
         busiest <= 200,
         "the busiest sliding second held {busiest} starts"
     );
+}
+
+async fn under_the_shared_schedule_each_round_starts_its_line_in_order(apps: Vec<TestApp>) {
+    let receiver = MockReceiver::start().await.unwrap();
+    // Slots 10 ms apart: the receiver sees requests in the order they started. With 16
+    // requests in flight, tasks that asked Redis for slots in the order they happened to
+    // run would start out of line order.
+    let apps = wire(apps, &receiver, || Tuning {
+        rate: 100,
+        concurrency: 16,
+        max_retries: 2,
+    })
+    .await;
+    let line = users(60);
+    let a = apps[0].product_with_line(1_000, &line, json!({})).await;
+    let b = apps[0].product_with_line(1_000, &line, json!({})).await;
+
+    let (ra, rb) = tokio::join!(
+        apps[1].restock_and_wait(a, None),
+        apps[2].restock_and_wait(b, None)
+    );
+
+    assert_eq!(ra["status"], "COMPLETED");
+    assert_eq!(rb["status"], "COMPLETED");
+    let arrivals = receiver.arrivals();
+    for product in [a, b] {
+        let started: Vec<i64> = arrivals
+            .iter()
+            .filter(|x| x.product_id == product)
+            .map(|x| x.user_id)
+            .collect();
+        assert_eq!(started, line, "product {product} started out of line order");
+    }
 }
 
 async fn a_round_whose_instance_stopped_is_finished_by_another_without_duplicates(
