@@ -1,6 +1,6 @@
 //! Three real `dropline` processes on loopback ports, one MariaDB database, one Redis: orders
 //! spread over them sell exactly the stock, and a round survives its instance being killed.
-//! Runs when both DROPLINE_TEST_MYSQL_URL and DROPLINE_TEST_REDIS_URL are set.
+//! Runs on standalone Redis, a Redis Cluster and TLS, each when MariaDB and its URL are set.
 
 use dropline::auth::{Principal, TokenKeys};
 use dropline::http::mock_receiver::MockReceiver;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
-use crate::helpers::{MysqlDatabase, SECRET, uuid_like};
+use crate::helpers::{MysqlDatabase, RedisKind, SECRET, uuid_like};
 use crate::round_helpers::users;
 
 /// A `dropline serve` process and its base URL.
@@ -82,16 +82,30 @@ pub(crate) async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {
-    let (Ok(mysql), Ok(redis)) = (
+    three_processes_on(RedisKind::Standalone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_redis_cluster_three_processes_share_stock_and_finish_a_killed_round() {
+    three_processes_on(RedisKind::Cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_tls_three_processes_share_stock_and_finish_a_killed_round() {
+    three_processes_on(RedisKind::Tls).await;
+}
+
+async fn three_processes_on(kind: RedisKind) {
+    let (Ok(mysql), Ok((redis, ca))) = (
         crate::helpers::mysql_url().ok_or(()),
-        crate::helpers::redis_url().ok_or(()),
+        crate::helpers::redis_target(kind).ok_or(()),
     ) else {
         return;
     };
     let db = MysqlDatabase::create(&mysql).await;
     let receiver = MockReceiver::start().await.expect("receiver");
     receiver.set_latency(Duration::from_millis(20));
-    let env = vec![
+    let mut env = vec![
         ("DROPLINE_DATABASE_URL", db.url()),
         ("DROPLINE_REDIS_URL", redis),
         (
@@ -104,6 +118,9 @@ async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_kille
         ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
         ("DROPLINE_NOTIFY_LEASE_SECONDS", "2".to_owned()),
     ];
+    if let Some(ca) = ca {
+        env.push(("DROPLINE_REDIS_CA_FILE", ca));
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
