@@ -29,26 +29,37 @@ async fn wire(
     wired
 }
 
-async fn rounds_on_different_instances_share_one_rate(apps: Vec<TestApp>) {
+/// Two products with the same line of `n`, created on the first instance; the second and
+/// third each run one's round at once, at `rate` per second shared, 16 in flight each. Both
+/// rounds complete; answers what the receiver saw and the two product ids.
+async fn two_rounds_on_two_instances(
+    apps: Vec<TestApp>,
+    rate: u32,
+    line: &[i64],
+) -> (Vec<dropline::http::mock_receiver::Arrival>, [i64; 2]) {
     let receiver = MockReceiver::start().await.unwrap();
     let apps = wire(apps, &receiver, || Tuning {
-        rate: 200,
+        rate,
         concurrency: 16,
         max_retries: 2,
     })
     .await;
-    let line = users(300);
-    let a = apps[0].product_with_line(1_000, &line, json!({})).await;
-    let b = apps[0].product_with_line(1_000, &line, json!({})).await;
+    let a = apps[0].product_with_line(1_000, line, json!({})).await;
+    let b = apps[0].product_with_line(1_000, line, json!({})).await;
 
     let (ra, rb) = tokio::join!(
         apps[1].restock_and_wait(a, None),
         apps[2].restock_and_wait(b, None)
     );
+
     assert_eq!(ra["status"], "COMPLETED");
     assert_eq!(rb["status"], "COMPLETED");
+    (receiver.arrivals(), [a, b])
+}
 
-    let arrivals = receiver.arrivals();
+async fn rounds_on_different_instances_share_one_rate(apps: Vec<TestApp>) {
+    let (arrivals, _) = two_rounds_on_two_instances(apps, 200, &users(300)).await;
+
     assert_eq!(arrivals.len(), 600);
     let busiest = busiest_second(&arrivals);
     assert!(
@@ -58,29 +69,13 @@ async fn rounds_on_different_instances_share_one_rate(apps: Vec<TestApp>) {
 }
 
 async fn under_the_shared_schedule_each_round_starts_its_line_in_order(apps: Vec<TestApp>) {
-    let receiver = MockReceiver::start().await.unwrap();
     // Slots 10 ms apart: the receiver sees requests in the order they started. With 16
     // requests in flight, tasks that asked Redis for slots in the order they happened to
     // run would start out of line order.
-    let apps = wire(apps, &receiver, || Tuning {
-        rate: 100,
-        concurrency: 16,
-        max_retries: 2,
-    })
-    .await;
     let line = users(60);
-    let a = apps[0].product_with_line(1_000, &line, json!({})).await;
-    let b = apps[0].product_with_line(1_000, &line, json!({})).await;
+    let (arrivals, products) = two_rounds_on_two_instances(apps, 100, &line).await;
 
-    let (ra, rb) = tokio::join!(
-        apps[1].restock_and_wait(a, None),
-        apps[2].restock_and_wait(b, None)
-    );
-
-    assert_eq!(ra["status"], "COMPLETED");
-    assert_eq!(rb["status"], "COMPLETED");
-    let arrivals = receiver.arrivals();
-    for product in [a, b] {
+    for product in products {
         let started: Vec<i64> = arrivals
             .iter()
             .filter(|x| x.product_id == product)
