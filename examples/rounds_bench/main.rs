@@ -103,6 +103,7 @@ async fn product_with_line(
         per_user_limit: 1,
         hold_seconds: 1800,
         line_policy: LinePolicy::Restart,
+        sale_mode: Default::default(),
     };
     let product = store
         .create_product(

@@ -312,6 +312,8 @@ mod tests {
             per_user_limit: 1,
             hold_seconds: 5,
             line_policy: Default::default(),
+            sale_mode: Default::default(),
+            draw_seed_hash: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
         };

@@ -2,6 +2,7 @@
 
 pub mod brand;
 pub mod clock;
+pub mod draw;
 pub mod ids;
 pub mod order;
 pub mod page;
@@ -65,6 +66,18 @@ pub enum Conflict {
     /// The latest round is not CANCELED_BY_ERROR.
     #[error("the latest round was not canceled by an error")]
     NothingToResume,
+    /// An entry outside the draw's entry window.
+    #[error("the entry window of this draw is closed")]
+    EntryClosed,
+    /// An entry for a product that is not sold by draw.
+    #[error("this product is not sold by draw")]
+    NotADraw,
+    /// An order for a product that is sold by draw only.
+    #[error("this product is sold by draw only: enter the draw instead")]
+    DrawOnly,
+    /// A change of `sale_mode` on a product that has orders or entries.
+    #[error("sale_mode cannot change once the product has orders or entries")]
+    SaleModeLocked,
 }
 
 impl Conflict {
@@ -82,6 +95,10 @@ impl Conflict {
             Self::RoundInProgress => "round_in_progress",
             Self::OutOfStock => "out_of_stock",
             Self::NothingToResume => "nothing_to_resume",
+            Self::EntryClosed => "entry_closed",
+            Self::NotADraw => "not_a_draw",
+            Self::DrawOnly => "draw_only",
+            Self::SaleModeLocked => "sale_mode_locked",
         }
     }
 }

@@ -183,12 +183,17 @@ pub struct SaleTerms {
     pub ends_at: Option<i64>,
     /// Most units one buyer may hold (RESERVED and PAID) at once.
     pub per_user_limit: i64,
+    /// The product is sold by draw: no order may be placed for it.
+    pub draw_only: bool,
 }
 
 impl SaleTerms {
     /// Refuses an order placed at `now_ms` outside the sale window, or one that would take a
     /// buyer who already holds `held` units past the per-user limit. Stock is not its concern.
     pub fn admit(&self, now_ms: i64, held: i64, quantity: Quantity) -> Result<(), Conflict> {
+        if self.draw_only {
+            return Err(Conflict::DrawOnly);
+        }
         if self.starts_at.is_some_and(|t| now_ms < t) {
             return Err(Conflict::SaleNotStarted);
         }
@@ -300,6 +305,7 @@ mod tests {
             starts_at: Some(100),
             ends_at: Some(200),
             per_user_limit: 2,
+            draw_only: false,
         };
         let one = Quantity::from_db(1);
         assert_eq!(terms.admit(99, 0, one), Err(Conflict::SaleNotStarted));
@@ -310,6 +316,7 @@ mod tests {
             starts_at: None,
             ends_at: None,
             per_user_limit: 2,
+            draw_only: false,
         };
         assert_eq!(open.admit(i64::MIN, 0, one), Ok(()));
         assert_eq!(open.admit(i64::MAX, 0, one), Ok(()));
@@ -321,6 +328,7 @@ mod tests {
             starts_at: None,
             ends_at: None,
             per_user_limit: 3,
+            draw_only: false,
         };
         assert_eq!(terms.admit(0, 0, Quantity::from_db(3)), Ok(()));
         assert_eq!(terms.admit(0, 2, Quantity::from_db(1)), Ok(()));

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ValidationError;
 use super::brand::Name;
+use super::draw::SaleMode;
 use super::ids::{BrandId, ProductId};
 
 /// How each restock round walks the line.
@@ -76,6 +77,10 @@ pub struct Product {
     pub hold_seconds: i64,
     /// How rounds walk the line.
     pub line_policy: LinePolicy,
+    /// How the product is sold.
+    pub sale_mode: SaleMode,
+    /// SHA-256 of the draw's secret seed; None unless sold by draw.
+    pub draw_seed_hash: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -104,6 +109,8 @@ pub struct SaleSettings {
     pub hold_seconds: i64,
     /// Line policy.
     pub line_policy: LinePolicy,
+    /// How the product is sold; a draw needs both ends of the window.
+    pub sale_mode: SaleMode,
 }
 
 impl SaleSettings {
@@ -128,6 +135,20 @@ impl SaleSettings {
                 "hold_seconds",
                 "must be between 5 and 86400",
             ));
+        }
+        if self.sale_mode == SaleMode::Draw {
+            if self.sale_starts_at.is_none() {
+                return Err(ValidationError::new(
+                    "sale_starts_at",
+                    "is required when sale_mode is draw (the entry window opens then)",
+                ));
+            }
+            if self.sale_ends_at.is_none() {
+                return Err(ValidationError::new(
+                    "sale_ends_at",
+                    "is required when sale_mode is draw (the draw runs then)",
+                ));
+            }
         }
         if let (Some(start), Some(end)) = (self.sale_starts_at, self.sale_ends_at)
             && end <= start
@@ -171,6 +192,8 @@ pub struct NewProduct {
     pub stock: i64,
     /// Sale settings.
     pub sale: SaleSettings,
+    /// The draw's secret seed (64 lowercase hex digits), for a draw product.
+    pub draw_seed: Option<String>,
 }
 
 impl NewProduct {
@@ -194,6 +217,7 @@ impl NewProduct {
             brand_ids,
             stock,
             sale: sale.validate()?,
+            draw_seed: None,
         })
     }
 }
@@ -228,6 +252,9 @@ pub struct ProductChanges {
     pub name: Name,
     /// New sale settings.
     pub sale: SaleSettings,
+    /// A fresh seed when the product becomes a draw product (else the stored one stays,
+    /// and leaving draw mode clears it).
+    pub draw_seed: Option<String>,
 }
 
 #[cfg(test)]
@@ -242,6 +269,7 @@ mod tests {
             per_user_limit: 1,
             hold_seconds: 1800,
             line_policy: LinePolicy::Restart,
+            sale_mode: SaleMode::FirstCome,
         }
     }
 
@@ -289,6 +317,28 @@ mod tests {
             check_restock(MAX_STOCK, 0, MAX_STOCK).unwrap_err().field,
             "quantity"
         );
+    }
+
+    #[test]
+    fn a_draw_needs_both_ends_of_its_window() {
+        let t = chrono::Utc::now();
+        let draw = SaleSettings {
+            sale_mode: SaleMode::Draw,
+            sale_starts_at: Some(t),
+            ..sale()
+        };
+        assert_eq!(draw.clone().validate().unwrap_err().field, "sale_ends_at");
+        let no_start = SaleSettings {
+            sale_starts_at: None,
+            sale_ends_at: Some(t),
+            ..draw.clone()
+        };
+        assert_eq!(no_start.validate().unwrap_err().field, "sale_starts_at");
+        let full = SaleSettings {
+            sale_ends_at: Some(t + chrono::Duration::seconds(1)),
+            ..draw
+        };
+        assert!(full.validate().is_ok());
     }
 
     #[test]

@@ -84,11 +84,14 @@ pub struct MockReceiver {
     shutdown: CancellationToken,
 }
 
+/// The fields recorded from a body; a draw's win has no round nor position (0 here).
 #[derive(Deserialize)]
 struct Body {
     product_id: i64,
+    #[serde(default)]
     round: i64,
     user_id: i64,
+    #[serde(default)]
     position: i64,
 }
 

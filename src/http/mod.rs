@@ -3,6 +3,7 @@
 mod brands;
 pub mod cors;
 mod dashboard;
+mod draws;
 pub mod edge;
 pub mod error;
 mod events;
@@ -59,6 +60,7 @@ pub fn router(state: AppState, cors: Option<tower_http::cors::CorsLayer>) -> Rou
         .merge(events::router())
         .merge(dashboard::router())
         .merge(orders::router())
+        .merge(draws::router())
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -9,12 +9,15 @@ pub use super::error::{ErrorBody, ErrorDetail};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::brands::BrandView;
+use super::draws::EntryView;
 use super::orders::OrderView;
 use super::products::ProductView;
 use super::round_reads::RecipientView;
 use super::rounds::RoundView;
 use super::subscriptions::{LineEntryView, SubscriptionView};
-use super::{brands, events, health, ops, orders, products, round_reads, rounds, subscriptions};
+use super::{
+    brands, draws, events, health, ops, orders, products, round_reads, rounds, subscriptions,
+};
 use crate::state::AppState;
 
 /// Where the document is served.
@@ -35,6 +38,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         rounds::restock, rounds::resume, round_reads::list, round_reads::show, round_reads::recipients,
         events::stream,
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
+        draws::enter, draws::withdraw, draws::mine, draws::draw, draws::entries,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &PublicOperations),
@@ -44,6 +48,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         (name = "line", description = "Restock-alert subscriptions: the line a restock notifies in join order"),
         (name = "rounds", description = "Restocks and the notification rounds they open"),
         (name = "orders", description = "First come, first served orders with a payment hold"),
+        (name = "draws", description = "Limited editions sold by a verifiable lottery over an entry window"),
         (name = "operations", description = "Probes, metrics and this document"),
     )
 )]
@@ -118,6 +123,7 @@ page_schema!(LinePage, LineEntryView);
 page_schema!(OrderPage, OrderView);
 page_schema!(RoundPage, RoundView);
 page_schema!(RecipientPage, RecipientView);
+page_schema!(EntryPage, EntryView);
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "getOpenApiDocument",

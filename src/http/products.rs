@@ -15,6 +15,7 @@ use super::openapi::{ErrorBody, ProductPage};
 use super::query::PageQuery;
 use crate::auth::Principal;
 use crate::domain::brand::Name;
+use crate::domain::draw::SaleMode;
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::Page;
 use crate::domain::product::{LinePolicy, NewProduct, Product, ProductChanges, SaleSettings};
@@ -43,6 +44,7 @@ pub enum StockStatus {
     "id": 3, "name": "Chair One x Kith", "brand_ids": [1, 2], "price": 189000, "stock": 0,
     "stock_status": "SOLD_OUT", "restock_round": 1, "sale_starts_at": "2026-12-14T10:00:00Z",
     "sale_ends_at": null, "per_user_limit": 1, "hold_seconds": 1800, "line_policy": "restart",
+    "sale_mode": "first_come", "draw_seed_hash": null,
     "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-14T10:05:00Z"}))]
 pub struct ProductView {
     #[schema(value_type = i64, minimum = 1)]
@@ -66,6 +68,10 @@ pub struct ProductView {
     per_user_limit: i64,
     hold_seconds: i64,
     line_policy: LinePolicy,
+    sale_mode: SaleMode,
+    /// Lowercase hex SHA-256 of the draw's secret seed; null unless `sale_mode` is `draw`.
+    #[schema(required = true)]
+    draw_seed_hash: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -89,6 +95,8 @@ impl From<Product> for ProductView {
             per_user_limit: p.per_user_limit,
             hold_seconds: p.hold_seconds,
             line_policy: p.line_policy,
+            sale_mode: p.sale_mode,
+            draw_seed_hash: p.draw_seed_hash,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -111,6 +119,23 @@ pub struct CreateProduct {
     /// Default `restart`.
     #[schema(value_type = Option<LinePolicy>)]
     line_policy: Option<String>,
+    /// Default `first_come`; `draw` needs `sale_starts_at` and `sale_ends_at`.
+    #[schema(value_type = Option<SaleMode>)]
+    sale_mode: Option<String>,
+}
+
+fn parse_mode(raw: Option<&str>, current: SaleMode) -> Result<SaleMode, ApiError> {
+    Ok(raw.map(SaleMode::try_from).transpose()?.unwrap_or(current))
+}
+
+/// A fresh seed when a product is (or becomes) sold by draw.
+fn seed_if_draw(mode: SaleMode) -> ApiResult<Option<String>> {
+    match mode {
+        SaleMode::Draw => crate::shop::draws::new_seed()
+            .map(Some)
+            .map_err(|e| ApiError::Internal(e.to_string())),
+        SaleMode::FirstCome => Ok(None),
+    }
 }
 
 fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, ApiError> {
@@ -155,8 +180,10 @@ async fn create(
             .hold_seconds
             .unwrap_or(SaleSettings::DEFAULT_HOLD_SECONDS),
         line_policy: parse_policy(body.line_policy.as_deref(), LinePolicy::default())?,
+        sale_mode: parse_mode(body.sale_mode.as_deref(), SaleMode::default())?,
     };
-    let product = NewProduct::parse(&body.name, &body.brand_ids, body.stock, sale)?;
+    let mut product = NewProduct::parse(&body.name, &body.brand_ids, body.stock, sale)?;
+    product.draw_seed = seed_if_draw(product.sale.sale_mode)?;
     caller.require_admin_or_brand(&product.brand_ids)?;
     let created = state
         .store
@@ -253,6 +280,9 @@ pub struct PatchProduct {
     hold_seconds: Option<i64>,
     #[schema(value_type = Option<LinePolicy>)]
     line_policy: Option<String>,
+    /// Cannot change once the product has an order or an entry (409 `sale_mode_locked`).
+    #[schema(value_type = Option<SaleMode>)]
+    sale_mode: Option<String>,
 }
 
 /// Changes a product's name or sale settings (admin or an owning brand).
@@ -262,6 +292,7 @@ pub struct PatchProduct {
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "The token does not allow this", body = ErrorBody),
         (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "`sale_mode_locked`: the product has orders or entries", body = ErrorBody),
         (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
@@ -278,11 +309,18 @@ async fn update(
         per_user_limit: body.per_user_limit.unwrap_or(current.per_user_limit),
         hold_seconds: body.hold_seconds.unwrap_or(current.hold_seconds),
         line_policy: parse_policy(body.line_policy.as_deref(), current.line_policy)?,
+        sale_mode: parse_mode(body.sale_mode.as_deref(), current.sale_mode)?,
     }
     .validate()?;
+    let draw_seed = if sale.sale_mode != current.sale_mode {
+        seed_if_draw(sale.sale_mode)?
+    } else {
+        None
+    };
     let changes = ProductChanges {
         name: Name::parse("name", body.name.as_deref().unwrap_or(&current.name))?,
         sale,
+        draw_seed,
     };
     let updated = state
         .store

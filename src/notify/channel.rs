@@ -7,11 +7,22 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::ids::{ProductId, UserId};
+use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::order::Quantity;
 
-/// One notification, as the recipient system receives it.
+/// One notification, as the recipient system receives it: its body carries `kind`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Notification {
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notification {
+    /// A restock alert of a round.
+    Restock(RestockAlert),
+    /// A draw's win (or a waitlist promotion): the winner's order is RESERVED.
+    DrawWon(DrawWon),
+}
+
+/// The body of a restock alert (with `"kind": "restock"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestockAlert {
     /// The restocked product.
     pub product_id: ProductId,
     /// The round number.
@@ -31,10 +42,39 @@ fn as_str<S: serde::Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(name)
 }
 
+/// The body of a win notification (with `"kind": "draw_won"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DrawWon {
+    /// The product drawn.
+    pub product_id: ProductId,
+    /// The winner.
+    pub user_id: UserId,
+    /// The winner's RESERVED order.
+    pub order_id: OrderId,
+    /// Its units.
+    pub quantity: Quantity,
+    /// When its payment hold ends.
+    pub expires_at: DateTime<Utc>,
+    /// When this attempt started.
+    pub sent_at: DateTime<Utc>,
+}
+
 impl Notification {
-    /// The key a recipient uses to drop repeats: `<product>-<round>-<user>`.
+    /// The key a recipient uses to drop repeats: `<product>-<round>-<user>` for a restock
+    /// alert, `draw-<product>-<order>` for a win.
     pub fn idempotency_key(&self) -> String {
-        format!("{}-{}-{}", self.product_id, self.round, self.user_id)
+        match self {
+            Self::Restock(n) => format!("{}-{}-{}", n.product_id, n.round, n.user_id),
+            Self::DrawWon(n) => format!("draw-{}-{}", n.product_id, n.order_id),
+        }
+    }
+
+    /// When this attempt started.
+    pub fn sent_at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Restock(n) => n.sent_at,
+            Self::DrawWon(n) => n.sent_at,
+        }
     }
 }
 

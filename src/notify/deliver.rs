@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::channel::{Notification, SendError};
+use super::channel::{Notification, RestockAlert, SendError};
 use super::runner::{Done, Ending, Item, RoundCtx};
 use crate::shop::gate::StockLevel;
 
@@ -179,14 +179,14 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
     let mut retries = 0;
     loop {
         let sent_at = ctx.inner.now();
-        let notification = Notification {
+        let notification = Notification::Restock(RestockAlert {
             product_id: ctx.product,
             round: ctx.round,
             user_id: item.user,
             position: item.position,
             product_name: ctx.product_name.clone(),
             sent_at,
-        };
+        });
         ctx.inner.events.started(ctx.product, ctx.round);
         let sent = ctx.inner.channel.send(&notification).await;
         match &sent {

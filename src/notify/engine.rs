@@ -188,6 +188,16 @@ impl Notifier {
         }
     }
 
+    /// The parts every run shares (the channel, the limiter, the tuning).
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// This instance's name in lease columns.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
     /// A lease for this instance, valid from now.
     pub fn lease(&self) -> Lease {
         self.inner.lease()

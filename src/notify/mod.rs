@@ -3,6 +3,7 @@
 
 pub mod channel;
 mod deliver;
+mod draw_won;
 pub mod engine;
 pub mod limiter;
 pub mod owners;

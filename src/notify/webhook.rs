@@ -89,7 +89,7 @@ impl Channel for WebhookChannel {
             .header("Idempotency-Key", &key);
         if let Some(keys) = &self.keys {
             // The attempt's own start time, so a retry carries a new timestamp and signature.
-            let timestamp = n.sent_at.timestamp();
+            let timestamp = n.sent_at().timestamp();
             request = request
                 .header("webhook-id", &key)
                 .header("webhook-timestamp", timestamp.to_string())

@@ -1,6 +1,7 @@
 //! The shop's use cases that sit between HTTP and storage: the stock gate, orders and holds.
 
 pub mod detach;
+pub mod draws;
 pub mod gate;
 pub mod gate_sync;
 pub mod holds;

@@ -57,6 +57,12 @@ pub async fn place(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
 /// gate turns away sold-out requests without a write; its units are committed only after
 /// the database committed the order, and given back otherwise.
 async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderError> {
+    // A draw product takes no orders: refused before the gate (its database batch refuses too).
+    if let Some(product) = shop.store.get_product(req.product_id).await?
+        && product.sale_mode == crate::domain::draw::SaleMode::Draw
+    {
+        return Err(Conflict::DrawOnly.into());
+    }
     let _turn = match &req.idempotency_key {
         Some(key) => Some(shop.key_locks.turn(req.user_id, key).await),
         None => None,

@@ -194,3 +194,27 @@ impl StockGate {
         left
     }
 }
+
+impl StockGate {
+    /// Units a committed change took from free stock without a hold of this gate's (a draw's
+    /// winners), at stock `version`. An in-process gate without a counter for the product
+    /// loads the database's figure when it first needs one.
+    pub async fn taken(&self, product: ProductId, quantity: i64, version: StockVersion) {
+        if quantity <= 0 {
+            return;
+        }
+        match &self.shared {
+            None => {
+                if self.knows(product) {
+                    self.add(product, -quantity);
+                }
+            }
+            Some(redis) => match redis.add(product, -quantity, version).await {
+                Ok(seen) => self.mirror_all(seen),
+                Err(e) => {
+                    tracing::warn!(error = %e, %product, "Failed to take units from the shared gate; reconciliation will");
+                }
+            },
+        }
+    }
+}

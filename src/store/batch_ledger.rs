@@ -282,6 +282,7 @@ mod tests {
                     sale_ends_at: Some(200),
                     per_user_limit: limit,
                     hold_seconds: 5,
+                    sale_mode: "first_come".into(),
                 },
             },
         );

@@ -33,6 +33,11 @@ pub fn sqlite() -> Migrator {
             "stock_version",
             include_str!("../../migrations/sqlite/0002_stock_version.sql"),
         ),
+        (
+            3,
+            "draws",
+            include_str!("../../migrations/sqlite/0003_draws.sql"),
+        ),
     ])
 }
 
@@ -48,6 +53,11 @@ pub fn mysql() -> Migrator {
             2,
             "stock_version",
             include_str!("../../migrations/mysql/0002_stock_version.sql"),
+        ),
+        (
+            3,
+            "draws",
+            include_str!("../../migrations/mysql/0003_draws.sql"),
         ),
     ])
 }

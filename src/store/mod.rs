@@ -3,6 +3,7 @@
 pub(crate) mod batch_ledger;
 pub mod cache;
 mod dialect;
+pub mod draws;
 mod migrations;
 pub mod mysql;
 mod orders;
@@ -21,6 +22,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
+pub use draws::DrawStore;
 pub use rounds::RoundStore;
 
 pub use self::orders::OrderStore;
@@ -170,9 +172,12 @@ pub trait LineStore: Send + Sync {
 }
 
 /// Everything the service needs from a database.
-pub trait Store: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore {}
+pub trait Store:
+    AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore
+{
+}
 
-impl<T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore> Store for T {}
+impl<T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore> Store for T {}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

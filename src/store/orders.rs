@@ -91,6 +91,7 @@ pub(crate) struct SaleRow {
     pub sale_ends_at: Option<i64>,
     pub per_user_limit: i64,
     pub hold_seconds: i64,
+    pub sale_mode: String,
 }
 
 impl SaleRow {
@@ -100,6 +101,7 @@ impl SaleRow {
             starts_at: self.sale_starts_at,
             ends_at: self.sale_ends_at,
             per_user_limit: self.per_user_limit,
+            draw_only: self.sale_mode == "draw",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::domain::brand::{Brand, BrandCategory};
 use crate::domain::clock::from_millis;
+use crate::domain::draw::SaleMode;
 use crate::domain::ids::{BrandId, ProductId, UserId};
 use crate::domain::product::{LinePolicy, Product};
 use crate::domain::subscription::Subscription;
@@ -20,6 +21,8 @@ pub struct ProductRow {
     per_user_limit: i64,
     hold_seconds: i64,
     line_policy: String,
+    sale_mode: String,
+    draw_seed_hash: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -47,6 +50,8 @@ impl From<ProductRow> for Product {
             per_user_limit: r.per_user_limit,
             hold_seconds: r.hold_seconds,
             line_policy: LinePolicy::from_db(&r.line_policy),
+            sale_mode: SaleMode::from_db(&r.sale_mode),
+            draw_seed_hash: r.draw_seed_hash,
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
         }

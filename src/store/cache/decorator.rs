@@ -16,9 +16,11 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
+use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
+use crate::domain::order::Quantity;
 use crate::store::{
-    AdminStore, Backend, CatalogStore, LineStore, OrderStore, RoundStore, StockRecord, Store,
-    StoreError, StoreResult,
+    AdminStore, Backend, CatalogStore, DrawStore, LineStore, OrderStore, RoundStore, StockRecord,
+    Store, StoreError, StoreResult,
 };
 
 /// The product a pay or cancel changed: only one that gave units back touched its row.
@@ -302,5 +304,77 @@ impl RoundStore for CachedStore {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         self.inner.take_rounds_of(owner, lease, now).await
+    }
+}
+
+#[async_trait]
+impl DrawStore for CachedStore {
+    async fn enter(
+        &self,
+        product: ProductId,
+        user: UserId,
+        quantity: Quantity,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(EntryOutcome, Entry)> {
+        self.inner.enter(product, user, quantity, now).await
+    }
+    async fn withdraw(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.withdraw(product, user, now).await
+    }
+    async fn user_entries(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Entry>> {
+        self.inner.user_entries(user, page).await
+    }
+    async fn draw_record(&self, product: ProductId) -> StoreResult<Option<DrawRecord>> {
+        self.inner.draw_record(product).await
+    }
+    async fn draw_entries(
+        &self,
+        product: ProductId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Entry>> {
+        self.inner.draw_entries(product, page).await
+    }
+    async fn due_draws(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>> {
+        self.inner.due_draws(now).await
+    }
+    async fn run_draw(
+        &self,
+        product: ProductId,
+        now: DateTime<Utc>,
+        notify_lease: DateTime<Utc>,
+    ) -> StoreResult<Option<DrawOutcome>> {
+        let _changing = Changing::new(&self.cache, product);
+        self.inner.run_draw(product, now, notify_lease).await
+    }
+    async fn waitlists_to_offer(&self) -> StoreResult<Vec<ProductId>> {
+        self.inner.waitlists_to_offer().await
+    }
+    async fn promote_waitlist(
+        &self,
+        product: ProductId,
+        now: DateTime<Utc>,
+        notify_lease: DateTime<Utc>,
+    ) -> StoreResult<DrawOutcome> {
+        let _changing = Changing::new(&self.cache, product);
+        self.inner.promote_waitlist(product, now, notify_lease).await
+    }
+    async fn unnotified_wins(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Win>> {
+        self.inner.unnotified_wins(now, limit).await
+    }
+    async fn claim_win_notice(
+        &self,
+        win: &Win,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.claim_win_notice(win, now, until).await
+    }
+    async fn win_notified(&self, win: &Win, now: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.win_notified(win, now).await
     }
 }

@@ -15,6 +15,8 @@ fn product(id: i64, stock: i64) -> Product {
         per_user_limit: 1,
         hold_seconds: 1800,
         line_policy: LinePolicy::Restart,
+        sale_mode: Default::default(),
+        draw_seed_hash: None,
         created_at: t,
         updated_at: t,
     }

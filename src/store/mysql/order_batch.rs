@@ -172,7 +172,7 @@ async fn read_ledger(
     products.dedup();
     let mut q = QueryBuilder::new(
         "SELECT id, stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds, \
-         stock_version FROM product WHERE id IN ",
+         sale_mode, stock_version FROM product WHERE id IN ",
     );
     push_id_list(&mut q, products.iter().copied());
     q.push(" ORDER BY id FOR UPDATE");

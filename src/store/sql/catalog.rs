@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{Database, QueryBuilder};
 
-use super::{Db, SqlStore, inserted_id};
-use crate::domain::ValidationError;
+use sqlx::AssertSqlSafe;
+
+use super::{DIALECT, Db, SqlStore, inserted_id};
+use crate::domain::draw::{SaleMode, seed_hash};
+use crate::domain::{Conflict, ValidationError};
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
@@ -19,7 +22,9 @@ use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 const SELECT_PRODUCTS: &str = "SELECT p.id, p.name, \
     CAST((SELECT GROUP_CONCAT(pb.brand_id) FROM product_brand pb WHERE pb.product_id = p.id) AS CHAR) AS brand_ids, \
     p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
-    p.hold_seconds, p.line_policy, p.created_at, p.updated_at FROM product p";
+    p.hold_seconds, p.line_policy, p.sale_mode, \
+    CASE WHEN p.sale_mode = 'draw' THEN p.draw_seed_hash END AS draw_seed_hash, \
+    p.created_at, p.updated_at FROM product p";
 
 /// Binds a product's sale settings, in the column order both product writes use.
 fn bind_sale<'q>(
@@ -32,6 +37,7 @@ fn bind_sale<'q>(
         .bind(sale.per_user_limit)
         .bind(sale.hold_seconds)
         .bind(sale.line_policy.as_str())
+        .bind(sale.sale_mode.as_str())
 }
 
 #[async_trait]
@@ -74,11 +80,15 @@ impl CatalogStore for SqlStore {
         }
         let insert = sqlx::query(
             "INSERT INTO product (name, price, sale_starts_at, sale_ends_at, per_user_limit, \
-             hold_seconds, line_policy, stock, restock_round, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+             hold_seconds, line_policy, sale_mode, draw_seed, draw_seed_hash, stock, \
+             restock_round, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         )
         .bind(product.name.as_str());
+        let seed = seed_for(product.sale.sale_mode, product.draw_seed.as_deref());
         let done = bind_sale(insert, &product.sale)
+            .bind(seed)
+            .bind(seed.map(seed_hash))
             .bind(product.stock)
             .bind(now.timestamp_millis())
             .bind(now.timestamp_millis())
@@ -119,19 +129,54 @@ impl CatalogStore for SqlStore {
         changes: &ProductChanges,
         now: DateTime<Utc>,
     ) -> StoreResult<Product> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT sale_mode FROM product WHERE id = ?{}",
+            DIALECT.lock
+        )))
+        .bind(id.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Err(StoreError::NotFound);
+        };
+        let mode = changes.sale.sale_mode;
+        let switching = SaleMode::from_db(&current) != mode;
+        if switching {
+            // The product row is locked (or the database is): no order or entry can start.
+            let used: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM orders WHERE product_id = ?) + \
+                 (SELECT COUNT(*) FROM draw_entry WHERE product_id = ?)",
+            )
+            .bind(id.get())
+            .bind(id.get())
+            .fetch_one(&mut *tx)
+            .await?;
+            if used > 0 {
+                return Err(Conflict::SaleModeLocked.into());
+            }
+        }
         let update = sqlx::query(
             "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
-             per_user_limit = ?, hold_seconds = ?, line_policy = ?, updated_at = ? WHERE id = ?",
+             per_user_limit = ?, hold_seconds = ?, line_policy = ?, sale_mode = ?, updated_at = ? \
+             WHERE id = ?",
         )
         .bind(changes.name.as_str());
-        let done = bind_sale(update, &changes.sale)
+        bind_sale(update, &changes.sale)
             .bind(now.timestamp_millis())
             .bind(id.get())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        if switching {
+            let seed = seed_for(mode, changes.draw_seed.as_deref());
+            sqlx::query("UPDATE product SET draw_seed = ?, draw_seed_hash = ? WHERE id = ?")
+                .bind(seed)
+                .bind(seed.map(seed_hash))
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
         }
+        tx.commit().await?;
         self.get_product(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -158,5 +203,13 @@ fn stock_record((id, stock, version): (i64, i64, i64)) -> StockRecord {
         product: ProductId::from_db(id),
         stock,
         version,
+    }
+}
+
+/// The seed to store: the given one for a draw product, none otherwise.
+fn seed_for(mode: SaleMode, seed: Option<&str>) -> Option<&str> {
+    match mode {
+        SaleMode::Draw => seed,
+        SaleMode::FirstCome => None,
     }
 }

@@ -5,6 +5,8 @@
 //! what differs in the code (connecting, placing and expiring orders) stays in the backend.
 
 mod catalog;
+mod draw_run;
+mod draws;
 mod line;
 pub(super) mod orders;
 mod rounds;

@@ -95,7 +95,7 @@ async fn read_ledger(tx: &mut Tx, reqs: &[&OrderRequest]) -> Result<Ledger, sqlx
             .push(r.user_id.get());
     }
     let mut q = QueryBuilder::new(
-        "SELECT id, stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds \
+        "SELECT id, stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds, sale_mode \
          FROM product WHERE id IN (",
     );
     let mut ids = q.separated(", ");

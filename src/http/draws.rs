@@ -1,0 +1,249 @@
+//! Draws: enter and withdraw, one's own entries, a product's draw and its entry list.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Created;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Caller, OptionalBody};
+use super::openapi::{EntryPage, ErrorBody};
+use super::products::{load, load_managed};
+use super::query::PageQuery;
+use crate::domain::Conflict;
+use crate::domain::draw::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
+use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::order::Quantity;
+use crate::domain::page::Page;
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products/{id}/entry", put(enter).delete(withdraw))
+        .route("/me/entries", get(mine))
+        .route("/products/{id}/draw", get(draw))
+        .route("/products/{id}/draw/entries", get(entries))
+}
+
+/// An entry in a product's draw as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Entry, example = json!({"product_id": 3, "user_id": 42, "quantity": 1,
+    "status": "WON", "rank": 7, "order_id": 120, "created_at": "2026-12-14T10:00:05Z"}))]
+pub struct EntryView {
+    #[schema(value_type = i64)]
+    product_id: ProductId,
+    #[schema(value_type = i64)]
+    user_id: UserId,
+    #[schema(value_type = i64, minimum = 1)]
+    quantity: Quantity,
+    status: EntryStatus,
+    /// 1-based rank; null before the draw and for withdrawn entries.
+    #[schema(required = true)]
+    rank: Option<i64>,
+    /// The order a win placed; null otherwise.
+    #[schema(value_type = Option<i64>, required = true)]
+    order_id: Option<OrderId>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Entry> for EntryView {
+    fn from(e: Entry) -> Self {
+        Self {
+            product_id: e.product_id,
+            user_id: e.user_id,
+            quantity: e.quantity,
+            status: e.status,
+            rank: e.rank,
+            order_id: e.order_id,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// A product's draw: its commitment before, its seed and digest after.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Draw, example = json!({"product_id": 3, "status": "DRAWN", "entries": 1200,
+    "seed_hash": "5f1d…", "seed": "9c0e…", "drawn_at": "2026-12-14T12:00:01Z",
+    "entries_digest": "a41b…"}))]
+pub struct DrawView {
+    #[schema(value_type = i64)]
+    product_id: ProductId,
+    status: DrawStatus,
+    /// Entries taking part (not withdrawn).
+    entries: i64,
+    /// Lowercase hex SHA-256 of the seed, published before the window opens.
+    seed_hash: String,
+    /// The seed, 64 lowercase hex digits; null until DRAWN.
+    #[schema(required = true)]
+    seed: Option<String>,
+    /// Null until DRAWN.
+    #[schema(required = true)]
+    drawn_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the `"{user_id}:{quantity}\n"` lines of the entries by user id; null until DRAWN.
+    #[schema(required = true)]
+    entries_digest: Option<String>,
+}
+
+impl DrawView {
+    fn new(d: DrawRecord, now: DateTime<Utc>) -> Self {
+        let status = d.status(now);
+        Self {
+            product_id: d.product_id,
+            status,
+            entries: d.entries,
+            seed_hash: d.seed_hash.unwrap_or_default(),
+            seed: d.seed.filter(|_| status == DrawStatus::Drawn),
+            drawn_at: d.drawn_at,
+            entries_digest: d.entries_digest,
+        }
+    }
+}
+
+/// The optional body of `PUT /products/{id}/entry`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"quantity": 1}))]
+pub struct EntryBody {
+    /// 1..=per_user_limit, default 1.
+    #[schema(minimum = 1)]
+    quantity: Option<i64>,
+}
+
+/// Enters the product's draw (user), or replaces the quantity of the entry.
+#[utoipa::path(put, path = "/products/{id}/entry", operation_id = "enterDraw", tag = "draws",
+    params(("id" = i64, Path, description = "Product id")),
+    request_body(content = Option<EntryBody>), security(("bearer" = [])),
+    responses((status = 201, description = "Entered", body = EntryView, headers(("Location" = String, description = "The path of the entry"))),
+        (status = 200, description = "Already entered: the quantity was replaced", body = EntryView),
+        (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "`entry_closed` outside the window, `not_a_draw`", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+async fn enter(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalBody(body): OptionalBody<EntryBody>,
+) -> ApiResult<Response> {
+    let user = caller.require_user()?;
+    let product = load(&state, &id).await?;
+    let quantity = Quantity::try_from(body.and_then(|b| b.quantity).unwrap_or(1))?;
+    let (outcome, entry) = state
+        .store
+        .enter(product.id, user, quantity, state.clock.now())
+        .await
+        .map_err(not_found_is_product)?;
+    let view = EntryView::from(entry);
+    Ok(match outcome {
+        EntryOutcome::Entered => {
+            Created(format!("/products/{}/entry", product.id), view).into_response()
+        }
+        EntryOutcome::Replaced => (StatusCode::OK, Json(view)).into_response(),
+    })
+}
+
+/// Withdraws from the product's draw (user); also when not entered.
+#[utoipa::path(delete, path = "/products/{id}/entry", operation_id = "withdrawFromDraw", tag = "draws",
+    params(("id" = i64, Path, description = "Product id")), security(("bearer" = [])),
+    responses((status = 204, description = "Not entered any more"),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "`entry_closed` after the window, `not_a_draw`", body = ErrorBody)))]
+async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user = caller.require_user()?;
+    let product = load(&state, &id).await?;
+    state
+        .store
+        .withdraw(product.id, user, state.clock.now())
+        .await
+        .map_err(not_found_is_product)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's entries (user), newest first.
+#[utoipa::path(get, path = "/me/entries", operation_id = "listMyEntries", tag = "draws", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of entries", body = EntryPage),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+async fn mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<EntryView>>> {
+    let user = caller.require_user()?;
+    let page = q.parse()?;
+    let rows = state.store.user_entries(user, &page).await?;
+    Ok(Json(
+        Page::from_rows(rows, &page, |e| e.cursor).map(EntryView::from),
+    ))
+}
+
+/// A product's draw (public): the seed's hash before, the seed and the digest after.
+#[utoipa::path(get, path = "/products/{id}/draw", operation_id = "getDraw", tag = "draws",
+    params(("id" = i64, Path, description = "Product id")),
+    responses((status = 200, description = "The draw", body = DrawView),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "`not_a_draw`: the product is sold first come", body = ErrorBody)))]
+async fn draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<DrawView>> {
+    let product = load(&state, &id).await?;
+    let record = state
+        .store
+        .draw_record(product.id)
+        .await
+        .map_err(not_found_is_product)?
+        .ok_or(Conflict::NotADraw)?;
+    Ok(Json(DrawView::new(record, state.clock.now())))
+}
+
+/// A product's entries (admin or an owning brand): by rank after the draw (withdrawn ones
+/// last), by user id before.
+#[utoipa::path(get, path = "/products/{id}/draw/entries", operation_id = "listDrawEntries", tag = "draws",
+    params(("id" = i64, Path, description = "Product id"), PageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "A page of entries", body = EntryPage),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token does not allow this", body = ErrorBody),
+        (status = 404, description = "Unknown id", body = ErrorBody),
+        (status = 409, description = "`not_a_draw`: the product is sold first come", body = ErrorBody),
+        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+async fn entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<EntryView>>> {
+    let product = load_managed(&state, &caller, &id).await?;
+    let page = q.parse()?;
+    if product.sale_mode != crate::domain::draw::SaleMode::Draw {
+        return Err(Conflict::NotADraw.into());
+    }
+    let rows = state
+        .store
+        .draw_entries(product.id, &page)
+        .await
+        .map_err(not_found_is_product)?;
+    Ok(Json(
+        Page::from_rows(rows, &page, |e| e.cursor).map(EntryView::from),
+    ))
+}
+
+fn not_found_is_product(e: crate::store::StoreError) -> ApiError {
+    match e {
+        crate::store::StoreError::NotFound => ApiError::NotFound("product"),
+        other => other.into(),
+    }
+}

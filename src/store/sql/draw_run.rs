@@ -1,0 +1,265 @@
+//! The draw and the waitlist, each one transaction: the draw claims its product with a
+//! conditional update first, so it runs once however many instances try; ranks are numbered
+//! in the database (one statement), winners get ordinary RESERVED orders, written in chunks.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+
+use super::{DIALECT, Db, SqlStore, add_stock};
+use crate::domain::draw::{DrawOutcome, EntriesDigest, Win};
+use crate::domain::ids::ProductId;
+use crate::store::StoreResult;
+use crate::store::draws::WinRow;
+use crate::store::rows::push_id_list;
+
+type Tx = Transaction<'static, Db>;
+
+/// Entries read per page while walking the ranks or the user ids.
+const PAGE: i64 = 10_000;
+/// Rows per multi-row statement (7 values an order: well under every bound-variable limit).
+const CHUNK: usize = 1000;
+
+/// The product's figures the draw and the waitlist need, read with its row locked.
+#[derive(Debug, sqlx::FromRow)]
+struct Locked {
+    stock: i64,
+    hold_seconds: i64,
+    drawn_at: Option<i64>,
+}
+
+async fn locked(tx: &mut Tx, product: ProductId) -> StoreResult<Option<Locked>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT stock, hold_seconds, drawn_at FROM product WHERE id = ?{}",
+        DIALECT.lock
+    )))
+    .bind(product.get())
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Runs the draw of `product` if it is due and nobody ran it.
+pub(super) async fn run_draw(
+    store: &SqlStore,
+    product: ProductId,
+    now: DateTime<Utc>,
+    notify_lease: DateTime<Utc>,
+) -> StoreResult<Option<DrawOutcome>> {
+    let now_ms = now.timestamp_millis();
+    let mut tx = store.write_tx().await?;
+    let claimed = sqlx::query(
+        "UPDATE product SET drawn_at = ? WHERE id = ? AND sale_mode = 'draw' \
+         AND drawn_at IS NULL AND sale_ends_at <= ?",
+    )
+    .bind(now_ms)
+    .bind(product.get())
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let Some(p) = locked(&mut tx, product).await? else {
+        return Ok(None);
+    };
+    let (digest, entries) = digest(&mut tx, product).await?;
+    number(
+        &mut tx,
+        product,
+        &format!("draw_rank = r.rn, list_pos = r.rn, status = 'WAITLISTED', updated_at = {now_ms}"),
+        "ENTERED",
+        "draw_key",
+    )
+    .await?;
+    number(
+        &mut tx,
+        product,
+        &format!("list_pos = {entries} + r.rn"),
+        "WITHDRAWN",
+        "user_id",
+    )
+    .await?;
+    let picked = pick(&mut tx, product, p.stock).await?;
+    let outcome = place_wins(&mut tx, product, &picked, now_ms, p.hold_seconds, notify_lease).await?;
+    sqlx::query(
+        "UPDATE product SET entries_digest = ?, draw_entries = ?, \
+         waitlist_version = stock_version WHERE id = ?",
+    )
+    .bind(digest)
+    .bind(entries)
+    .bind(product.get())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// Offers the free units of a drawn product down its waitlist.
+pub(super) async fn promote(
+    store: &SqlStore,
+    product: ProductId,
+    now: DateTime<Utc>,
+    notify_lease: DateTime<Utc>,
+) -> StoreResult<DrawOutcome> {
+    let now_ms = now.timestamp_millis();
+    let mut tx = store.write_tx().await?;
+    let Some(p) = locked(&mut tx, product).await? else {
+        return Ok(DrawOutcome::default());
+    };
+    if p.drawn_at.is_none() {
+        return Ok(DrawOutcome::default());
+    }
+    let picked = pick(&mut tx, product, p.stock).await?;
+    let outcome = place_wins(&mut tx, product, &picked, now_ms, p.hold_seconds, notify_lease).await?;
+    sqlx::query("UPDATE product SET waitlist_version = stock_version WHERE id = ?")
+        .bind(product.get())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The digest and count of the entries that take part, by ascending user id.
+async fn digest(tx: &mut Tx, product: ProductId) -> StoreResult<(String, i64)> {
+    let mut d = EntriesDigest::default();
+    let mut after = 0_i64;
+    loop {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT user_id, quantity FROM draw_entry WHERE product_id = ? AND user_id > ? \
+             AND status <> 'WITHDRAWN' ORDER BY user_id LIMIT ?",
+        )
+        .bind(product.get())
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut **tx)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (user, quantity) in &rows {
+            d.add(*user, *quantity);
+        }
+    }
+    let count = d.count();
+    Ok((d.finish(), count))
+}
+
+/// Numbers the product's entries of `status` by `order` (1, 2, …) in one statement.
+async fn number(
+    tx: &mut Tx,
+    product: ProductId,
+    set: &str,
+    status: &str,
+    order: &str,
+) -> StoreResult<()> {
+    let sql = DIALECT
+        .number_entries
+        .replace("{set}", set)
+        .replace("{status}", status)
+        .replace("{order}", order);
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(product.get())
+        .bind(product.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Walks the waitlist by rank with `units` free: `(user, quantity)` of each entry whose
+/// whole quantity fits in what is left, in rank order.
+async fn pick(tx: &mut Tx, product: ProductId, units: i64) -> StoreResult<Vec<(i64, i64)>> {
+    let mut left = units;
+    let mut after = 0_i64;
+    let mut won = Vec::new();
+    while left > 0 {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT user_id, quantity, draw_rank FROM draw_entry WHERE product_id = ? \
+             AND status = 'WAITLISTED' AND draw_rank > ? AND quantity <= ? \
+             ORDER BY draw_rank LIMIT ?",
+        )
+        .bind(product.get())
+        .bind(after)
+        .bind(left)
+        .bind(PAGE)
+        .fetch_all(&mut **tx)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for (user, quantity, rank) in rows {
+            after = rank;
+            if quantity <= left {
+                left -= quantity;
+                won.push((user, quantity));
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(won)
+}
+
+/// Gives each picked entry a RESERVED order with the product's hold, takes their units from
+/// stock and marks the entries WON, their notification held by this instance until
+/// `notify_lease`. Answers the wins in rank order.
+async fn place_wins(
+    tx: &mut Tx,
+    product: ProductId,
+    picked: &[(i64, i64)],
+    now_ms: i64,
+    hold_seconds: i64,
+    notify_lease: DateTime<Utc>,
+) -> StoreResult<DrawOutcome> {
+    if picked.is_empty() {
+        return Ok(DrawOutcome::default());
+    }
+    let units: i64 = picked.iter().map(|(_, q)| q).sum();
+    let stock_version = add_stock(tx, product.get(), -units).await?;
+    let expires_at = now_ms + hold_seconds * 1000;
+    let mut wins: Vec<Win> = Vec::with_capacity(picked.len());
+    for chunk in picked.chunks(CHUNK) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO orders (product_id, user_id, quantity, status, created_at, \
+             expires_at, updated_at) ",
+        );
+        insert.push_values(chunk, |mut b, (user, quantity)| {
+            b.push_bind(product.get())
+                .push_bind(*user)
+                .push_bind(*quantity)
+                .push_bind("RESERVED")
+                .push_bind(now_ms)
+                .push_bind(expires_at)
+                .push_bind(now_ms);
+        });
+        insert.build().execute(&mut **tx).await?;
+        // Each winner has one order of this product: no entry wins twice, and a draw product
+        // takes no other order.
+        let mut mark = QueryBuilder::new("UPDATE draw_entry SET status = 'WON', order_id = ");
+        mark.push(
+            "(SELECT MAX(o.id) FROM orders o WHERE o.product_id = draw_entry.product_id \
+             AND o.user_id = draw_entry.user_id), notify_lease = ",
+        )
+        .push_bind(notify_lease.timestamp_millis())
+        .push(", updated_at = ")
+        .push_bind(now_ms)
+        .push(" WHERE product_id = ")
+        .push_bind(product.get())
+        .push(" AND status = 'WAITLISTED' AND user_id IN ");
+        push_id_list(&mut mark, chunk.iter().map(|(u, _)| *u));
+        mark.build().execute(&mut **tx).await?;
+        let mut read = QueryBuilder::new(
+            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.draw_rank \
+             FROM draw_entry e JOIN orders o ON o.id = e.order_id WHERE e.product_id = ",
+        );
+        read.push_bind(product.get()).push(" AND e.user_id IN ");
+        push_id_list(&mut read, chunk.iter().map(|(u, _)| *u));
+        read.push(" ORDER BY e.draw_rank");
+        let rows: Vec<WinRow> = read.build_query_as().fetch_all(&mut **tx).await?;
+        wins.extend(rows.into_iter().map(Win::from));
+    }
+    wins.sort_by_key(|w| w.rank);
+    Ok(DrawOutcome {
+        wins,
+        units,
+        stock_version,
+    })
+}

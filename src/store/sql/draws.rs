@@ -1,0 +1,350 @@
+//! Draw entries, the draw's reads and its winners' notices. The draw itself and the waitlist
+//! are in `draw_run.rs`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+
+use super::{DIALECT, SqlStore, draw_run};
+use crate::domain::clock::from_millis;
+use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win, rank_key};
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::order::Quantity;
+use crate::domain::page::PageRequest;
+use crate::domain::{Conflict, ValidationError};
+use crate::store::draws::{DrawStore, ENTRY_COLUMNS, EntryCursor, EntryRow, WinRow};
+use crate::store::orders::is_unique_violation;
+use crate::store::{StoreError, StoreResult};
+
+/// What an entry is checked against, read under a shared lock on the product row (the draw's
+/// claim takes it exclusively, so no entry commits after the draw read the list).
+#[derive(Debug, sqlx::FromRow)]
+struct EntryTerms {
+    sale_mode: String,
+    sale_starts_at: Option<i64>,
+    sale_ends_at: Option<i64>,
+    per_user_limit: i64,
+    draw_seed: Option<String>,
+    drawn_at: Option<i64>,
+}
+
+impl EntryTerms {
+    /// Refuses a change of entries at `now`: not a draw, or after the window (and before it,
+    /// when `before_counts`).
+    fn check(&self, now: i64, before_counts: bool) -> Result<(), Conflict> {
+        if SaleMode::from_db(&self.sale_mode) != SaleMode::Draw {
+            return Err(Conflict::NotADraw);
+        }
+        let before = self.sale_starts_at.is_some_and(|t| now < t);
+        let after = self.sale_ends_at.is_none_or(|t| now >= t);
+        if self.drawn_at.is_some() || after || (before_counts && before) {
+            return Err(Conflict::EntryClosed);
+        }
+        Ok(())
+    }
+}
+
+fn entry_select(rest: &str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM draw_entry {rest}"))
+}
+
+impl SqlStore {
+    async fn entry_terms(
+        &self,
+        tx: &mut sqlx::Transaction<'static, super::Db>,
+        product: ProductId,
+    ) -> StoreResult<EntryTerms> {
+        let terms: Option<EntryTerms> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT sale_mode, sale_starts_at, sale_ends_at, per_user_limit, draw_seed, drawn_at \
+             FROM product WHERE id = ?{}",
+            DIALECT.lock_shared
+        )))
+        .bind(product.get())
+        .fetch_optional(&mut **tx)
+        .await?;
+        terms.ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl DrawStore for SqlStore {
+    async fn enter(
+        &self,
+        product: ProductId,
+        user: UserId,
+        quantity: Quantity,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(EntryOutcome, Entry)> {
+        let now_ms = now.timestamp_millis();
+        let _turn = self.order_turn().await;
+        let mut tx = self.write_tx().await?;
+        let terms = self.entry_terms(&mut tx, product).await?;
+        terms.check(now_ms, true)?;
+        if quantity.get() > terms.per_user_limit {
+            return Err(ValidationError::new(
+                "quantity",
+                format!(
+                    "must be between 1 and the per-user limit, {}",
+                    terms.per_user_limit
+                ),
+            )
+            .into());
+        }
+        let seed = terms.draw_seed.as_deref().unwrap_or_default();
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM draw_entry WHERE product_id = ? AND user_id = ?",
+        )
+        .bind(product.get())
+        .bind(user.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let inserted = if before.is_none() {
+            let done = sqlx::query(
+                "INSERT INTO draw_entry (product_id, user_id, quantity, status, draw_key, \
+                 created_at, updated_at) VALUES (?, ?, ?, 'ENTERED', ?, ?, ?)",
+            )
+            .bind(product.get())
+            .bind(user.get())
+            .bind(quantity.get())
+            .bind(rank_key(seed, user.get()))
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await;
+            match done {
+                Ok(_) => true,
+                // The same user's other request inserted it first: replace its quantity.
+                Err(e) if is_unique_violation(&e) => false,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            false
+        };
+        if !inserted {
+            sqlx::query(
+                "UPDATE draw_entry SET quantity = ?, updated_at = ?, \
+                 created_at = CASE WHEN status = 'WITHDRAWN' THEN ? ELSE created_at END, \
+                 status = 'ENTERED' WHERE product_id = ? AND user_id = ?",
+            )
+            .bind(quantity.get())
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(product.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let row: EntryRow = sqlx::query_as(entry_select("WHERE product_id = ? AND user_id = ?"))
+            .bind(product.get())
+            .bind(user.get())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let outcome = match before.as_deref() {
+            Some("ENTERED") => EntryOutcome::Replaced,
+            None if !inserted => EntryOutcome::Replaced,
+            _ => EntryOutcome::Entered,
+        };
+        Ok((outcome, row.entry(EntryCursor::Id)))
+    }
+
+    async fn withdraw(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let now_ms = now.timestamp_millis();
+        let _turn = self.order_turn().await;
+        let mut tx = self.write_tx().await?;
+        let terms = self.entry_terms(&mut tx, product).await?;
+        terms.check(now_ms, false)?;
+        sqlx::query(
+            "UPDATE draw_entry SET status = 'WITHDRAWN', updated_at = ? \
+             WHERE product_id = ? AND user_id = ? AND status = 'ENTERED'",
+        )
+        .bind(now_ms)
+        .bind(product.get())
+        .bind(user.get())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_entries(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Entry>> {
+        let rows: Vec<EntryRow> =
+            sqlx::query_as(entry_select("WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"))
+                .bind(user.get())
+                .bind(page.after.unwrap_or(i64::MAX))
+                .bind(page.fetch())
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|r| r.entry(EntryCursor::Id)).collect())
+    }
+
+    async fn draw_record(&self, product: ProductId) -> StoreResult<Option<DrawRecord>> {
+        type Row = (
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT sale_mode, sale_ends_at, draw_seed, draw_seed_hash, drawn_at, \
+             entries_digest, draw_entries FROM product WHERE id = ?",
+        )
+        .bind(product.get())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((mode, ends_at, seed, seed_hash, drawn_at, digest, drawn_entries)) = row else {
+            return Err(StoreError::NotFound);
+        };
+        if SaleMode::from_db(&mode) != SaleMode::Draw {
+            return Ok(None);
+        }
+        let entries = match drawn_entries {
+            Some(n) => n,
+            None => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM draw_entry WHERE product_id = ? AND status <> 'WITHDRAWN'",
+                )
+                .bind(product.get())
+                .fetch_one(self.pool())
+                .await?
+            }
+        };
+        Ok(Some(DrawRecord {
+            product_id: product,
+            ends_at: ends_at.map(from_millis),
+            seed,
+            seed_hash,
+            drawn_at: drawn_at.map(from_millis),
+            entries,
+            entries_digest: digest,
+        }))
+    }
+
+    async fn draw_entries(
+        &self,
+        product: ProductId,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Entry>> {
+        let drawn: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT drawn_at FROM product WHERE id = ?")
+                .bind(product.get())
+                .fetch_optional(self.pool())
+                .await?;
+        let (sql, by) = match drawn {
+            None => return Err(StoreError::NotFound),
+            Some(Some(_)) => (
+                "WHERE product_id = ? AND list_pos > ? ORDER BY list_pos LIMIT ?",
+                EntryCursor::Listed,
+            ),
+            Some(None) => (
+                "WHERE product_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+                EntryCursor::User,
+            ),
+        };
+        let rows: Vec<EntryRow> = sqlx::query_as(entry_select(sql))
+            .bind(product.get())
+            .bind(page.after.unwrap_or(0))
+            .bind(page.fetch())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|r| r.entry(by)).collect())
+    }
+
+    async fn due_draws(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM product WHERE sale_mode = 'draw' AND drawn_at IS NULL \
+             AND sale_ends_at <= ? ORDER BY id LIMIT 100",
+        )
+        .bind(now.timestamp_millis())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(ProductId::from_db).collect())
+    }
+
+    async fn run_draw(
+        &self,
+        product: ProductId,
+        now: DateTime<Utc>,
+        notify_lease: DateTime<Utc>,
+    ) -> StoreResult<Option<DrawOutcome>> {
+        let _turn = self.order_turn().await;
+        draw_run::run_draw(self, product, now, notify_lease).await
+    }
+
+    async fn waitlists_to_offer(&self) -> StoreResult<Vec<ProductId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM product WHERE sale_mode = 'draw' AND drawn_at IS NOT NULL \
+             AND stock > 0 AND (waitlist_version IS NULL OR waitlist_version <> stock_version) \
+             ORDER BY id LIMIT 100",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(ProductId::from_db).collect())
+    }
+
+    async fn promote_waitlist(
+        &self,
+        product: ProductId,
+        now: DateTime<Utc>,
+        notify_lease: DateTime<Utc>,
+    ) -> StoreResult<DrawOutcome> {
+        let _turn = self.order_turn().await;
+        draw_run::promote(self, product, now, notify_lease).await
+    }
+
+    async fn unnotified_wins(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Win>> {
+        let rows: Vec<WinRow> = sqlx::query_as(
+            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.draw_rank \
+             FROM product p JOIN draw_entry e ON e.product_id = p.id AND e.status = 'WON' \
+             JOIN orders o ON o.id = e.order_id \
+             WHERE p.sale_mode = 'draw' AND p.drawn_at IS NOT NULL AND e.notified_at IS NULL \
+             AND (e.notify_lease IS NULL OR e.notify_lease < ?) \
+             ORDER BY e.product_id, e.draw_rank LIMIT ?",
+        )
+        .bind(now.timestamp_millis())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(Win::from).collect())
+    }
+
+    async fn claim_win_notice(
+        &self,
+        win: &Win,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE draw_entry SET notify_lease = ? WHERE product_id = ? AND user_id = ? \
+             AND notified_at IS NULL AND (notify_lease IS NULL OR notify_lease < ?)",
+        )
+        .bind(until.timestamp_millis())
+        .bind(win.product_id.get())
+        .bind(win.user_id.get())
+        .bind(now.timestamp_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn win_notified(&self, win: &Win, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE draw_entry SET notified_at = ?, notify_lease = NULL \
+             WHERE product_id = ? AND user_id = ?",
+        )
+        .bind(now.timestamp_millis())
+        .bind(win.product_id.get())
+        .bind(win.user_id.get())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
