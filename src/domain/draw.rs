@@ -341,7 +341,10 @@ mod tests {
         let seed = "0".repeat(64);
         assert!(is_seed(&seed));
         assert!(!is_seed("0A"));
-        assert_eq!(rank_key(&seed, 7), sha256_hex(format!("{seed}:7").as_bytes()));
+        assert_eq!(
+            rank_key(&seed, 7),
+            sha256_hex(format!("{seed}:7").as_bytes())
+        );
         assert_eq!(entries_digest([(1, 2)]), sha256_hex(b"1:2\n"));
     }
 }

@@ -23,8 +23,12 @@ pub trait DrawStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<(EntryOutcome, Entry)>;
     /// Withdraws the user's entry (nothing when not entered); `EntryClosed` after the window.
-    async fn withdraw(&self, product: ProductId, user: UserId, now: DateTime<Utc>)
-    -> StoreResult<()>;
+    async fn withdraw(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// A user's entries, newest first (`page.after` is the cursor to continue below).
     async fn user_entries(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Entry>>;
     /// A draw product's draw; None for a first-come product, `NotFound` for no product.

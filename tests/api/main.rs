@@ -8,6 +8,7 @@ mod brands;
 mod cluster;
 mod conventions;
 mod dashboard;
+mod draws;
 mod events;
 mod faults;
 mod hardening;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use super::{Change, Changing, Lookup, ProductCache};
 use crate::domain::brand::{Brand, NewBrand};
+use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::order::Quantity;
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, StockVersion, Transition,
 };
@@ -16,8 +18,6 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
-use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
-use crate::domain::order::Quantity;
 use crate::store::{
     AdminStore, Backend, CatalogStore, DrawStore, LineStore, OrderStore, RoundStore, StockRecord,
     Store, StoreError, StoreResult,
@@ -361,7 +361,9 @@ impl DrawStore for CachedStore {
         notify_lease: DateTime<Utc>,
     ) -> StoreResult<DrawOutcome> {
         let _changing = Changing::new(&self.cache, product);
-        self.inner.promote_waitlist(product, now, notify_lease).await
+        self.inner
+            .promote_waitlist(product, now, notify_lease)
+            .await
     }
     async fn unnotified_wins(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Win>> {
         self.inner.unnotified_wins(now, limit).await

@@ -8,12 +8,12 @@ use sqlx::{Database, QueryBuilder};
 use sqlx::AssertSqlSafe;
 
 use super::{DIALECT, Db, SqlStore, inserted_id};
-use crate::domain::draw::{SaleMode, seed_hash};
-use crate::domain::{Conflict, ValidationError};
 use crate::domain::brand::{Brand, NewBrand};
+use crate::domain::draw::{SaleMode, seed_hash};
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};
+use crate::domain::{Conflict, ValidationError};
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
 use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 

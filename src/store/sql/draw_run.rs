@@ -79,7 +79,15 @@ pub(super) async fn run_draw(
     )
     .await?;
     let picked = pick(&mut tx, product, p.stock).await?;
-    let outcome = place_wins(&mut tx, product, &picked, now_ms, p.hold_seconds, notify_lease).await?;
+    let outcome = place_wins(
+        &mut tx,
+        product,
+        &picked,
+        now_ms,
+        p.hold_seconds,
+        notify_lease,
+    )
+    .await?;
     sqlx::query(
         "UPDATE product SET entries_digest = ?, draw_entries = ?, \
          waitlist_version = stock_version WHERE id = ?",
@@ -109,7 +117,15 @@ pub(super) async fn promote(
         return Ok(DrawOutcome::default());
     }
     let picked = pick(&mut tx, product, p.stock).await?;
-    let outcome = place_wins(&mut tx, product, &picked, now_ms, p.hold_seconds, notify_lease).await?;
+    let outcome = place_wins(
+        &mut tx,
+        product,
+        &picked,
+        now_ms,
+        p.hold_seconds,
+        notify_lease,
+    )
+    .await?;
     sqlx::query("UPDATE product SET waitlist_version = stock_version WHERE id = ?")
         .bind(product.get())
         .execute(&mut *tx)

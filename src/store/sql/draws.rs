@@ -173,13 +173,14 @@ impl DrawStore for SqlStore {
     }
 
     async fn user_entries(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Entry>> {
-        let rows: Vec<EntryRow> =
-            sqlx::query_as(entry_select("WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"))
-                .bind(user.get())
-                .bind(page.after.unwrap_or(i64::MAX))
-                .bind(page.fetch())
-                .fetch_all(self.pool())
-                .await?;
+        let rows: Vec<EntryRow> = sqlx::query_as(entry_select(
+            "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        ))
+        .bind(user.get())
+        .bind(page.after.unwrap_or(i64::MAX))
+        .bind(page.fetch())
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.into_iter().map(|r| r.entry(EntryCursor::Id)).collect())
     }
 
@@ -208,14 +209,12 @@ impl DrawStore for SqlStore {
         }
         let entries = match drawn_entries {
             Some(n) => n,
-            None => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM draw_entry WHERE product_id = ? AND status <> 'WITHDRAWN'",
-                )
-                .bind(product.get())
-                .fetch_one(self.pool())
-                .await?
-            }
+            None => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM draw_entry WHERE product_id = ? AND status <> 'WITHDRAWN'",
+            )
+            .bind(product.get())
+            .fetch_one(self.pool())
+            .await?,
         };
         Ok(Some(DrawRecord {
             product_id: product,
