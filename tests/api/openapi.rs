@@ -35,6 +35,10 @@ const CONTRACT: &[(&str, &[&str])] = &[
     ("/orders/{id}/cancel", &["post"]),
     ("/orders/{id}", &["get"]),
     ("/me/orders", &["get"]),
+    ("/products/{id}/entry", &["put", "delete"]),
+    ("/me/entries", &["get"]),
+    ("/products/{id}/draw", &["get"]),
+    ("/products/{id}/draw/entries", &["get"]),
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),
     ("/metrics", &["get"]),
@@ -150,6 +154,11 @@ async fn every_operation_has_a_distinct_operation_id_named_for_what_it_does(app:
         ("/products/{id}/subscription", "put", "joinLine"),
         ("/products/{id}/subscription", "delete", "leaveLine"),
         ("/me/subscriptions", "get", "listMySubscriptions"),
+        ("/products/{id}/entry", "put", "enterDraw"),
+        ("/products/{id}/entry", "delete", "withdrawFromDraw"),
+        ("/me/entries", "get", "listMyEntries"),
+        ("/products/{id}/draw", "get", "getDraw"),
+        ("/products/{id}/draw/entries", "get", "listDrawEntries"),
         (
             "/products/{id}/notifications/re-stock",
             "post",
@@ -219,6 +228,15 @@ async fn closed_sets_of_strings_are_enums(app: TestApp) {
         ("CreateBrand", "category", &["camping", "fashion", "other"]),
         ("CreateProduct", "line_policy", &["restart", "rotate"]),
         ("PatchProduct", "line_policy", &["restart", "rotate"]),
+        ("Product", "sale_mode", &["first_come", "draw"]),
+        ("CreateProduct", "sale_mode", &["first_come", "draw"]),
+        ("PatchProduct", "sale_mode", &["first_come", "draw"]),
+        (
+            "Entry",
+            "status",
+            &["ENTERED", "WON", "WAITLISTED", "WITHDRAWN"],
+        ),
+        ("Draw", "status", &["OPEN", "CLOSED", "DRAWN"]),
     ];
     for (schema, field, values) in cases {
         let prop = &schemas[*schema]["properties"][*field];
@@ -243,11 +261,23 @@ async fn fields_always_sent_are_required_and_nullable_where_null(app: TestApp) {
                 "per_user_limit",
                 "hold_seconds",
                 "line_policy",
+                "sale_mode",
                 "created_at",
                 "updated_at",
             ],
-            &["sale_starts_at", "sale_ends_at"],
+            &["sale_starts_at", "sale_ends_at", "draw_seed_hash"],
         ),
+        (
+            "Entry",
+            &["product_id", "user_id", "quantity", "status", "created_at"],
+            &["rank", "order_id"],
+        ),
+        (
+            "Draw",
+            &["product_id", "status", "entries", "seed_hash"],
+            &["seed", "drawn_at", "entries_digest"],
+        ),
+        ("EntryPage", &["items"], &["next"]),
         (
             "Round",
             &[
@@ -323,6 +353,7 @@ async fn public_operations_have_empty_security_and_the_rest_name_bearer(app: Tes
         ("/brands", "get"),
         ("/products", "get"),
         ("/products/{id}", "get"),
+        ("/products/{id}/draw", "get"),
     ];
     for (path, method, op) in operations(&doc) {
         let expected = if public.contains(&(path.as_str(), method.as_str())) {
