@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `token`, `mock-receiver`, `demo`,
-//! `webhook verify`.
+//! `webhook verify`, `draw verify`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -42,6 +42,32 @@ pub enum Command {
     /// Tools for receivers of signed notifications.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Tools for checking a draw without trusting the server.
+    #[command(subcommand)]
+    Draw(DrawCommand),
+}
+
+/// `draw` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DrawCommand {
+    /// Recompute a draw from its revealed seed and entry list: prints the seed's hash, the
+    /// entries digest, every rank and (with --units) the winners.
+    Verify(DrawVerifyArgs),
+}
+
+/// Arguments of `draw verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrawVerifyArgs {
+    /// The revealed seed (`seed` of `GET /products/{id}/draw`).
+    #[arg(long)]
+    pub seed: String,
+    /// The entries: saved `GET /products/{id}/draw/entries` pages (JSON), or one
+    /// `user_id,quantity` per line. Repeat for several files.
+    #[arg(long, required = true)]
+    pub entries: Vec<std::path::PathBuf>,
+    /// The units the draw had (the product's free stock at the draw), to compute the winners.
+    #[arg(long)]
+    pub units: Option<i64>,
 }
 
 pub use crate::notify::verify::VerifyArgs;

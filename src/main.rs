@@ -5,7 +5,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::cli::{Cli, Command, Role, TokenArgs, WebhookCommand};
+use dropline::cli::{Cli, Command, DrawCommand, Role, TokenArgs, WebhookCommand};
 use dropline::config::Settings;
 use dropline::domain::ids::{BrandId, UserId};
 use dropline::notify::signing::SigningKeys;
@@ -53,6 +53,10 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             }
+        }
+        Some(Command::Draw(DrawCommand::Verify(args))) => {
+            print!("{}", draw_verify(&args)?);
+            Ok(())
         }
         Some(Command::MockReceiver(args)) => {
             let keys = args
@@ -125,4 +129,17 @@ fn token(args: &TokenArgs) -> anyhow::Result<String> {
         }
     };
     Ok(TokenKeys::new(args.jwt_secret.as_bytes()).mint(principal, args.ttl)?)
+}
+
+/// Reads the entry files and recomputes the draw.
+fn draw_verify(args: &dropline::cli::DrawVerifyArgs) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use dropline::domain::draw_verify::{parse_entries, report};
+    let mut entries = Vec::new();
+    for file in &args.entries {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("Failed to read {}", file.display()))?;
+        entries.extend(parse_entries(&text)?);
+    }
+    Ok(report(&args.seed, &entries, args.units)?)
 }

@@ -3,6 +3,7 @@
 pub mod brand;
 pub mod clock;
 pub mod draw;
+pub mod draw_verify;
 pub mod ids;
 pub mod order;
 pub mod page;

@@ -4,6 +4,7 @@
 mod cluster;
 mod draw;
 mod entries;
+mod verify;
 mod waitlist;
 
 use chrono::{DateTime, Utc};
