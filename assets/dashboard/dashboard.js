@@ -78,11 +78,40 @@ function card(product) {
   $(".brands", el).textContent = product.brand_ids.map((b) => state.brands.get(b) || `#${b}`).join(" × ");
   $(".window", el).textContent = saleWindow(product);
   $(".round-no", el).textContent = product.restock_round;
+  $(".draw", el).hidden = product.sale_mode !== "draw";
   return el;
 }
 
+// A draw product: its window, entries, status and seed hash; after the draw the revealed
+// seed, the entries digest and the winners (the winners need an admin token).
+async function refreshDraw(product) {
+  const el = state.cards.get(product.id);
+  if (!el || product.sale_mode !== "draw") return;
+  const d = await api("GET", `/products/${product.id}/draw`);
+  const st = $(".draw-status", el);
+  st.textContent = d.status;
+  st.className = "pill draw-status " + d.status;
+  $(".draw-entries", el).textContent = fmtNum(d.entries);
+  $(".draw-window", el).textContent = saleWindow(product);
+  $(".draw-hash", el).textContent = d.seed_hash;
+  $(".draw-revealed", el).hidden = !d.seed;
+  $(".draw-seed", el).textContent = d.seed || "";
+  $(".draw-digest", el).textContent = d.entries_digest || "";
+  const winners = $(".draw-winners", el);
+  winners.hidden = d.status !== "DRAWN" || !state.token;
+  if (!winners.hidden) {
+    const page = await api("GET", `/products/${product.id}/draw/entries?limit=1000`);
+    const won = page.items.filter((e) => e.status === "WON");
+    $(".winners", el).textContent = won.length
+      ? won.map((e) => `#${e.rank} user ${e.user_id} ×${e.quantity}`).join(", ")
+      : "none";
+  }
+}
+
 async function refreshProduct(id) {
-  card(await api("GET", `/products/${id}`));
+  const product = await api("GET", `/products/${id}`);
+  card(product);
+  await refreshDraw(product).catch(() => {});
   if (state.token) await refreshRounds(id);
 }
 
@@ -316,6 +345,7 @@ async function load() {
     state.brands = new Map(brands.map((b) => [b.id, b.name]));
     const products = await all("/products");
     for (const p of products) card(p);
+    await Promise.all(products.map((p) => refreshDraw(p).catch(() => {})));
     if (!products.length) notice("No products yet.");
     else if (!state.token) notice("Paste an admin token to see rounds, restock and resume.");
     if (state.token) await Promise.all(products.map((p) => refreshRounds(p.id)));

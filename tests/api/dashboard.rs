@@ -31,6 +31,7 @@ async fn the_dashboard_and_its_assets_are_served_from_the_binary(app: TestApp) {
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("text/javascript"), "{ct}");
     assert!(js.contains("/admin/events?token="));
+    assert!(js.contains("/draw/entries"), "the dashboard shows draws");
     let (s, ct, _) = get("/assets/dashboard.css").await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("text/css"), "{ct}");
