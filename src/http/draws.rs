@@ -22,6 +22,7 @@ use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::Page;
 use crate::state::AppState;
+use crate::telemetry::metrics;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -142,6 +143,10 @@ async fn enter(
         .await
         .map_err(not_found_is_product)?;
     let view = EntryView::from(entry);
+    metrics::draw_entry(match outcome {
+        EntryOutcome::Entered => "entered",
+        EntryOutcome::Replaced => "replaced",
+    });
     Ok(match outcome {
         EntryOutcome::Entered => {
             Created(format!("/products/{}/entry", product.id), view).into_response()
@@ -170,6 +175,7 @@ async fn withdraw(
         .withdraw(product.id, user, state.clock.now())
         .await
         .map_err(not_found_is_product)?;
+    metrics::draw_entry("withdrawn");
     Ok(StatusCode::NO_CONTENT)
 }
 

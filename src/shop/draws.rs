@@ -65,6 +65,7 @@ pub async fn step(state: &AppState) -> StoreResult<StepOutcome> {
             continue;
         };
         out.draws += 1;
+        crate::telemetry::metrics::draw_ran();
         tracing::info!(%product, winners = drawn.wins.len(), units = drawn.units, "ran a draw");
         out.wins += drawn.wins.len();
         out.notified += settle(state, drawn).await;

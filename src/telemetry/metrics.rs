@@ -39,6 +39,10 @@ pub const ORDERS: &str = "dropline_orders_total";
 pub const STOCK: &str = "dropline_stock_available";
 /// Units taken by orders whose commit is under way, by product.
 pub const STOCK_PENDING: &str = "dropline_stock_pending";
+/// Draws run by this process.
+pub const DRAWS: &str = "dropline_draws_total";
+/// Draw entries by outcome (`entered`, `replaced`, `withdrawn`).
+pub const DRAW_ENTRIES: &str = "dropline_draw_entries_total";
 /// 1, labelled with the version of the running binary.
 pub const BUILD_INFO: &str = "dropline_build_info";
 
@@ -55,7 +59,12 @@ pub const ORDER_OUTCOMES: &[&str] = &[
     "paid",
     "canceled",
     "expired",
+    "draw_only",
+    "draw_won",
 ];
+
+/// Every outcome `dropline_draw_entries_total` counts.
+pub const ENTRY_OUTCOMES: &[&str] = &["entered", "replaced", "withdrawn"];
 
 /// The `method` label of requests with a method outside the standard set.
 pub const OTHER_METHOD: &str = "OTHER";
@@ -119,6 +128,10 @@ fn register_at_zero() {
     }
     gauge!(ROUNDS_IN_PROGRESS).increment(0.0);
     gauge!(SEND_RATE).increment(0.0);
+    counter!(DRAWS).increment(0);
+    for outcome in ENTRY_OUTCOMES {
+        counter!(DRAW_ENTRIES, "outcome" => *outcome).increment(0);
+    }
 }
 
 /// Creates `product`'s notification counters at 0 (at start-up and when a round of it runs),
@@ -165,6 +178,8 @@ fn describe() {
     metrics::describe_counter!(ORDERS, "Orders by outcome");
     metrics::describe_gauge!(STOCK, "Units free to order, by product");
     metrics::describe_gauge!(STOCK_PENDING, "Units being committed by orders, by product");
+    metrics::describe_counter!(DRAWS, "Draws run by this process");
+    metrics::describe_counter!(DRAW_ENTRIES, "Draw entries by outcome");
     metrics::describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label names the running build"
@@ -216,6 +231,16 @@ pub fn round_entered(status: RoundStatus, from: Option<RoundStatus>) {
 /// An order request or change ended with `outcome` (`reserved`, `sold_out`, `paid`, …).
 pub fn order(outcome: &'static str) {
     counter!(ORDERS, "outcome" => outcome).increment(1);
+}
+
+/// A draw ran here.
+pub fn draw_ran() {
+    counter!(DRAWS).increment(1);
+}
+
+/// A draw entry request ended with `outcome` (`entered`, `replaced`, `withdrawn`).
+pub fn draw_entry(outcome: &'static str) {
+    counter!(DRAW_ENTRIES, "outcome" => outcome).increment(1);
 }
 
 /// `n` unpaid holds expired.

@@ -12,6 +12,7 @@ crate::on_every_backend!(
     entries_are_refused_outside_the_window_and_on_first_come_products,
     orders_are_refused_on_a_draw_product,
     the_sale_mode_cannot_change_once_the_product_has_entries_or_orders,
+    the_entry_list_is_for_operators_and_owning_brands_by_user_id_before_the_draw,
 );
 
 async fn a_draw_product_needs_both_window_ends_and_publishes_only_the_seed_hash(app: TestApp) {
@@ -229,4 +230,40 @@ async fn the_sale_mode_cannot_change_once_the_product_has_entries_or_orders(app:
     let (_, b) = app.get(&format!("/products/{sold}"), None).await;
     assert_eq!(b["sale_mode"], "first_come");
     assert!(b["draw_seed_hash"].is_null());
+}
+
+async fn the_entry_list_is_for_operators_and_owning_brands_by_user_id_before_the_draw(
+    app: TestApp,
+) {
+    let product = app.draw_product(3, json!({})).await;
+    for user in [30, 10, 20] {
+        app.entered(product, user, 1).await;
+    }
+    let (_, shown) = app.get(&format!("/products/{product}"), None).await;
+    let owner = shown["brand_ids"][0].as_i64().unwrap();
+    let path = format!("/products/{product}/draw/entries");
+
+    let (s, page) = app.get(&path, Some(&app.brand(owner))).await;
+
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let users: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["user_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(users, [10, 20, 30]);
+    assert!(page["items"][0]["rank"].is_null());
+    let other = app.create_brand("Other", "other").await;
+    let got = app.get(&path, Some(&app.brand(other))).await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
+    let got = app.get(&path, Some(&app.user(10))).await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
+    let got = app.get(&path, None).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "unauthorized");
+    let first_come = app.product(json!({})).await;
+    let got = app
+        .get(&format!("/products/{first_come}/draw/entries"), Some(&app.admin()))
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "not_a_draw");
 }
