@@ -128,7 +128,6 @@ impl Application {
             notifier,
             tasks: TaskTracker::new(),
             key_locks: Arc::default(),
-            draw_turn: Arc::default(),
         };
         // Holds that passed while the server was down expire before the gate loads the stock.
         shop::holds::expire_all_due(&state.shop())

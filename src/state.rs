@@ -35,9 +35,6 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Serialises one user's requests with the same idempotency key.
     pub key_locks: Arc<KeyLocks>,
-    /// Serialises this process's draw steps (the worker's and any other caller's), so a step
-    /// that returns has seen every draw and notification the one before it started.
-    pub draw_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {

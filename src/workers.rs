@@ -25,7 +25,10 @@ pub fn spawn_all(
     shutdown: &CancellationToken,
 ) {
     tracker.spawn(crate::shop::holds::run(state.shop(), shutdown.clone()));
-    tracker.spawn(crate::shop::draws::run(state.clone(), shutdown.clone()));
+    tracker.spawn(crate::notify::draws::run(
+        state.notifier.clone(),
+        shutdown.clone(),
+    ));
     crate::notify::recovery::spawn(state.notifier.clone(), tracker, shutdown);
     if let (Some(c), Some(redis)) = (coordination, state.gate.shared_backend()) {
         // Plain pub/sub reaches every node of a cluster, so the first node serves the

@@ -104,6 +104,9 @@ pub(crate) struct Inner {
     /// leaves their rounds alone so a runner never starts before the gate has the new stock.
     opening: Mutex<HashSet<ProductId>>,
     tracker: TaskTracker,
+    /// Serialises this process's draw steps (the worker's and any other caller's), so a step
+    /// that returns has seen every draw and notification the one before it started.
+    pub draw_turn: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
@@ -184,6 +187,7 @@ impl Notifier {
                 running: Mutex::new(HashMap::new()),
                 opening: Mutex::new(HashSet::new()),
                 tracker: TaskTracker::new(),
+                draw_turn: tokio::sync::Mutex::new(()),
             }),
         }
     }

@@ -4,6 +4,7 @@
 pub mod channel;
 mod deliver;
 mod draw_won;
+pub mod draws;
 pub mod engine;
 pub mod limiter;
 pub mod owners;

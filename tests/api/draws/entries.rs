@@ -263,7 +263,10 @@ async fn the_entry_list_is_for_operators_and_owning_brands_by_user_id_before_the
     assert_error(&got, StatusCode::UNAUTHORIZED, "unauthorized");
     let first_come = app.product(json!({})).await;
     let got = app
-        .get(&format!("/products/{first_come}/draw/entries"), Some(&app.admin()))
+        .get(
+            &format!("/products/{first_come}/draw/entries"),
+            Some(&app.admin()),
+        )
         .await;
     assert_error(&got, StatusCode::CONFLICT, "not_a_draw");
 }

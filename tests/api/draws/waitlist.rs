@@ -96,7 +96,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
     }
 
     app.state.clock.advance(Duration::from_secs(60));
-    dropline::shop::holds::expire_all_due(&app.state)
+    dropline::shop::holds::expire_all_due(&app.state.shop())
         .await
         .unwrap();
     app.draw_step().await;
@@ -116,7 +116,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
 
     // Expired again, then nobody is left who fits: the units stay free.
     app.state.clock.advance(Duration::from_secs(60));
-    dropline::shop::holds::expire_all_due(&app.state)
+    dropline::shop::holds::expire_all_due(&app.state.shop())
         .await
         .unwrap();
     app.draw_step().await;
