@@ -16,8 +16,10 @@ ALTER TABLE product
 CREATE INDEX draws_due ON product (sale_mode, drawn_at, sale_ends_at);
 
 -- One row per product and user. `draw_key` is SHA-256 of "{seed}:{user_id}" (the rank
--- order), `draw_rank` is set by the draw (null for WITHDRAWN), `list_pos` is the place in the
--- list after the draw (the rank, then the withdrawn entries by user id).
+-- order). `list_pos`, set by the draw, is the place in the list after it: the rank for the
+-- entries that took part, then the withdrawn ones by user id. The draw rewrites every row
+-- once (status and `list_pos`), so only `entries_listed` among the indexes changes with it;
+-- `entries_won` (by `order_id`) finds the few winners.
 CREATE TABLE draw_entry (
     id           BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
     product_id   BIGINT      NOT NULL,
@@ -25,7 +27,6 @@ CREATE TABLE draw_entry (
     quantity     BIGINT      NOT NULL,
     status       VARCHAR(16) NOT NULL,
     draw_key     CHAR(64)    NOT NULL,
-    draw_rank    BIGINT      NULL,
     list_pos     BIGINT      NULL,
     order_id     BIGINT      NULL,
     notified_at  BIGINT      NULL,
@@ -33,9 +34,9 @@ CREATE TABLE draw_entry (
     created_at   BIGINT      NOT NULL,
     updated_at   BIGINT      NOT NULL,
     UNIQUE KEY entries_by_user_of_product (product_id, user_id),
-    KEY entries_by_key (product_id, status, draw_key),
-    KEY entries_by_rank (product_id, status, draw_rank),
+    KEY entries_by_key (product_id, draw_key),
     KEY entries_listed (product_id, list_pos),
+    KEY entries_won (product_id, order_id),
     KEY entries_by_user (user_id, id),
     CONSTRAINT entry_quantity CHECK (quantity > 0),
     CONSTRAINT entry_status CHECK (status IN ('ENTERED', 'WON', 'WAITLISTED', 'WITHDRAWN')),

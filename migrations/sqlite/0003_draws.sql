@@ -16,8 +16,10 @@ ALTER TABLE product ADD COLUMN waitlist_version INTEGER NULL;
 CREATE INDEX draws_due ON product (sale_mode, drawn_at, sale_ends_at);
 
 -- One row per product and user. `draw_key` is SHA-256 of "{seed}:{user_id}" (the rank
--- order), `draw_rank` is set by the draw (null for WITHDRAWN), `list_pos` is the place in the
--- list after the draw (the rank, then the withdrawn entries by user id).
+-- order). `list_pos`, set by the draw, is the place in the list after it: the rank for the
+-- entries that took part, then the withdrawn ones by user id. The draw rewrites every row
+-- once (status and `list_pos`), so only `entries_listed` among the indexes changes with it;
+-- `entries_won` (by `order_id`) finds the few winners.
 CREATE TABLE draw_entry (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     product_id   INTEGER NOT NULL REFERENCES product (id),
@@ -25,7 +27,6 @@ CREATE TABLE draw_entry (
     quantity     INTEGER NOT NULL CHECK (quantity > 0),
     status       TEXT    NOT NULL CHECK (status IN ('ENTERED', 'WON', 'WAITLISTED', 'WITHDRAWN')),
     draw_key     TEXT    NOT NULL,
-    draw_rank    INTEGER NULL,
     list_pos     INTEGER NULL,
     order_id     INTEGER NULL,
     notified_at  INTEGER NULL,
@@ -34,7 +35,7 @@ CREATE TABLE draw_entry (
     updated_at   INTEGER NOT NULL,
     UNIQUE (product_id, user_id)
 );
-CREATE INDEX entries_by_key ON draw_entry (product_id, status, draw_key);
-CREATE INDEX entries_by_rank ON draw_entry (product_id, status, draw_rank);
+CREATE INDEX entries_by_key ON draw_entry (product_id, draw_key);
 CREATE INDEX entries_listed ON draw_entry (product_id, list_pos);
+CREATE INDEX entries_won ON draw_entry (product_id, order_id);
 CREATE INDEX entries_by_user ON draw_entry (user_id, id);

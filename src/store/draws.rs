@@ -72,7 +72,7 @@ pub trait DrawStore: Send + Sync {
 
 /// The columns every entry query selects, in the order of [`EntryRow`].
 pub(crate) const ENTRY_COLUMNS: &str =
-    "id, product_id, user_id, quantity, status, draw_rank, list_pos, order_id, created_at";
+    "id, product_id, user_id, quantity, status, list_pos, order_id, created_at";
 
 /// An entry row.
 #[derive(Debug, sqlx::FromRow)]
@@ -82,7 +82,6 @@ pub(crate) struct EntryRow {
     pub user_id: i64,
     pub quantity: i64,
     pub status: String,
-    pub draw_rank: Option<i64>,
     pub list_pos: Option<i64>,
     pub order_id: Option<i64>,
     pub created_at: i64,
@@ -107,12 +106,14 @@ impl EntryRow {
             EntryCursor::User => self.user_id,
             EntryCursor::Listed => self.list_pos.unwrap_or(0),
         };
+        let status = EntryStatus::from_db(&self.status);
         Entry {
             product_id: ProductId::from_db(self.product_id),
             user_id: UserId::from_db(self.user_id),
             quantity: Quantity::from_db(self.quantity),
-            status: EntryStatus::from_db(&self.status),
-            rank: self.draw_rank,
+            status,
+            // A withdrawn entry's place in the list comes after every rank.
+            rank: self.list_pos.filter(|_| status != EntryStatus::Withdrawn),
             order_id: self.order_id.map(OrderId::from_db),
             created_at: from_millis(self.created_at),
             cursor,
@@ -128,7 +129,7 @@ pub(crate) struct WinRow {
     pub order_id: i64,
     pub quantity: i64,
     pub expires_at: i64,
-    pub draw_rank: i64,
+    pub list_pos: i64,
 }
 
 impl From<WinRow> for Win {
@@ -139,7 +140,7 @@ impl From<WinRow> for Win {
             order_id: OrderId::from_db(r.order_id),
             quantity: Quantity::from_db(r.quantity),
             expires_at: from_millis(r.expires_at),
-            rank: r.draw_rank,
+            rank: r.list_pos,
         }
     }
 }

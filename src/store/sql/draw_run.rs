@@ -65,7 +65,7 @@ pub(super) async fn run_draw(
     number(
         &mut tx,
         product,
-        &format!("draw_rank = r.rn, list_pos = r.rn, status = 'WAITLISTED', updated_at = {now_ms}"),
+        &format!("list_pos = r.rn, status = 'WAITLISTED', updated_at = {now_ms}"),
         "ENTERED",
         "draw_key",
     )
@@ -187,9 +187,9 @@ async fn pick(tx: &mut Tx, product: ProductId, units: i64) -> StoreResult<Vec<(i
     let mut won = Vec::new();
     while left > 0 {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT user_id, quantity, draw_rank FROM draw_entry WHERE product_id = ? \
-             AND status = 'WAITLISTED' AND draw_rank > ? AND quantity <= ? \
-             ORDER BY draw_rank LIMIT ?",
+            "SELECT user_id, quantity, list_pos FROM draw_entry WHERE product_id = ? \
+             AND list_pos > ? AND status = 'WAITLISTED' AND quantity <= ? \
+             ORDER BY list_pos LIMIT ?",
         )
         .bind(product.get())
         .bind(after)
@@ -263,12 +263,12 @@ async fn place_wins(
         push_id_list(&mut mark, chunk.iter().map(|(u, _)| *u));
         mark.build().execute(&mut **tx).await?;
         let mut read = QueryBuilder::new(
-            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.draw_rank \
+            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.list_pos \
              FROM draw_entry e JOIN orders o ON o.id = e.order_id WHERE e.product_id = ",
         );
         read.push_bind(product.get()).push(" AND e.user_id IN ");
         push_id_list(&mut read, chunk.iter().map(|(u, _)| *u));
-        read.push(" ORDER BY e.draw_rank");
+        read.push(" ORDER BY e.list_pos");
         let rows: Vec<WinRow> = read.build_query_as().fetch_all(&mut **tx).await?;
         wins.extend(rows.into_iter().map(Win::from));
     }

@@ -301,12 +301,13 @@ impl DrawStore for SqlStore {
 
     async fn unnotified_wins(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Win>> {
         let rows: Vec<WinRow> = sqlx::query_as(
-            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.draw_rank \
-             FROM product p JOIN draw_entry e ON e.product_id = p.id AND e.status = 'WON' \
+            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.list_pos \
+             FROM product p JOIN draw_entry e ON e.product_id = p.id \
+             AND e.order_id IS NOT NULL AND e.status = 'WON' \
              JOIN orders o ON o.id = e.order_id \
              WHERE p.sale_mode = 'draw' AND p.drawn_at IS NOT NULL AND e.notified_at IS NULL \
              AND (e.notify_lease IS NULL OR e.notify_lease < ?) \
-             ORDER BY e.product_id, e.draw_rank LIMIT ?",
+             ORDER BY e.product_id, e.list_pos LIMIT ?",
         )
         .bind(now.timestamp_millis())
         .bind(limit)
