@@ -144,3 +144,52 @@ impl From<WinRow> for Win {
         }
     }
 }
+
+/// One entry waiting for its batch (SQLite: see [`EntryQueue`]).
+pub(crate) struct Entering {
+    pub product: ProductId,
+    pub user: UserId,
+    pub quantity: Quantity,
+    pub now: DateTime<Utc>,
+    pub reply: tokio::sync::oneshot::Sender<StoreResult<(EntryOutcome, Entry)>>,
+}
+
+/// Entries queued for SQLite's one writer: the caller that takes the turn writes all of
+/// them in one transaction, so a burst of entries costs one commit per batch.
+#[derive(Default)]
+pub(crate) struct EntryQueue {
+    /// Entries not yet taken by a batch; the lock only guards the list.
+    pending: std::sync::Mutex<Vec<Entering>>,
+    /// Held while a batch is taken and written.
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for EntryQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryQueue")
+            .field("pending", &self.pending().len())
+            .finish()
+    }
+}
+
+impl EntryQueue {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<Entering>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues an entry.
+    pub fn push(&self, e: Entering) {
+        self.pending().push(e);
+    }
+
+    /// Waits for the writer's turn.
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
+    }
+
+    /// Takes every queued entry, oldest first (the caller's own among them, unless an
+    /// earlier batch took it).
+    pub fn drain(&self) -> Vec<Entering> {
+        std::mem::take(&mut *self.pending())
+    }
+}

@@ -80,6 +80,11 @@ impl MysqlStore {
         &self.pool
     }
 
+    /// Entries run in transactions of their own, side by side: no queue.
+    fn entry_queue(&self) -> Option<&crate::store::draws::EntryQueue> {
+        None
+    }
+
     /// Order changes queue on the product's row lock, not in process: no turn to wait for.
     async fn order_turn(&self) -> Option<MutexGuard<'_, ()>> {
         None

@@ -5,14 +5,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use super::{DIALECT, SqlStore, draw_run};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+use super::{DIALECT, SqlStore, draw_run, inserted_id};
 use crate::domain::clock::from_millis;
 use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win, rank_key};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::PageRequest;
 use crate::domain::{Conflict, ValidationError};
-use crate::store::draws::{DrawStore, ENTRY_COLUMNS, EntryCursor, EntryRow, WinRow};
+use crate::store::draws::{DrawStore, ENTRY_COLUMNS, Entering, EntryCursor, EntryRow, WinRow};
 use crate::store::orders::is_unique_violation;
 use crate::store::{StoreError, StoreResult};
 
@@ -66,6 +69,183 @@ impl SqlStore {
     }
 }
 
+/// Tells one entry's refusal (answered, the batch goes on) from a database failure (the
+/// batch rolls back).
+enum Step {
+    Refused(StoreError),
+    Failed(StoreError),
+}
+
+impl From<sqlx::Error> for Step {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl From<StoreError> for Step {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound | StoreError::Invalid(_) | StoreError::Conflict(_) => {
+                Self::Refused(e)
+            }
+            other => Self::Failed(other),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Enters (or replaces) one entry inside `tx`; `terms` caches each product's terms for
+    /// the transaction.
+    async fn enter_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, super::Db>,
+        terms: &mut HashMap<ProductId, EntryTerms>,
+        e: &Entering,
+    ) -> Result<(EntryOutcome, Entry), Step> {
+        let now_ms = e.now.timestamp_millis();
+        let (product, user, quantity) = (e.product, e.user, e.quantity);
+        if !terms.contains_key(&product) {
+            let t = self.entry_terms(tx, product).await?;
+            terms.insert(product, t);
+        }
+        let Some(t) = terms.get(&product) else {
+            return Err(Step::Refused(StoreError::NotFound));
+        };
+        t.check(now_ms, true).map_err(|c| Step::Refused(c.into()))?;
+        if quantity.get() > t.per_user_limit {
+            return Err(Step::Refused(
+                ValidationError::new(
+                    "quantity",
+                    format!(
+                        "must be between 1 and the per-user limit, {}",
+                        t.per_user_limit
+                    ),
+                )
+                .into(),
+            ));
+        }
+        let before: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT id, status, created_at FROM draw_entry WHERE product_id = ? AND user_id = ?",
+        )
+        .bind(product.get())
+        .bind(user.get())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let fresh = |id: i64, created_at: i64| EntryRow {
+            id,
+            product_id: product.get(),
+            user_id: user.get(),
+            quantity: quantity.get(),
+            status: "ENTERED".into(),
+            list_pos: None,
+            order_id: None,
+            created_at,
+        };
+        if let Some((id, status, created_at)) = before {
+            sqlx::query(
+                "UPDATE draw_entry SET quantity = ?, updated_at = ?, created_at = ?, \
+                 status = 'ENTERED' WHERE id = ?",
+            )
+            .bind(quantity.get())
+            .bind(now_ms)
+            .bind(if status == "WITHDRAWN" {
+                now_ms
+            } else {
+                created_at
+            })
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(if status == "WITHDRAWN" {
+                (
+                    EntryOutcome::Entered,
+                    fresh(id, now_ms).entry(EntryCursor::Id),
+                )
+            } else {
+                (
+                    EntryOutcome::Replaced,
+                    fresh(id, created_at).entry(EntryCursor::Id),
+                )
+            });
+        }
+        let seed = t.draw_seed.as_deref().unwrap_or_default();
+        let done = sqlx::query(
+            "INSERT INTO draw_entry (product_id, user_id, quantity, status, draw_key, \
+             created_at, updated_at) VALUES (?, ?, ?, 'ENTERED', ?, ?, ?)",
+        )
+        .bind(product.get())
+        .bind(user.get())
+        .bind(quantity.get())
+        .bind(rank_key(seed, user.get()))
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await;
+        match done {
+            Ok(done) => Ok((
+                EntryOutcome::Entered,
+                fresh(inserted_id(&done), now_ms).entry(EntryCursor::Id),
+            )),
+            // The same user's request on another instance inserted it first: replace it.
+            Err(err) if is_unique_violation(&err) => {
+                sqlx::query(
+                    "UPDATE draw_entry SET quantity = ?, updated_at = ? \
+                     WHERE product_id = ? AND user_id = ?",
+                )
+                .bind(quantity.get())
+                .bind(now_ms)
+                .bind(product.get())
+                .bind(user.get())
+                .execute(&mut **tx)
+                .await?;
+                let row: EntryRow =
+                    sqlx::query_as(entry_select("WHERE product_id = ? AND user_id = ?"))
+                        .bind(product.get())
+                        .bind(user.get())
+                        .fetch_one(&mut **tx)
+                        .await?;
+                Ok((EntryOutcome::Replaced, row.entry(EntryCursor::Id)))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Enters a batch in one transaction (SQLite's one writer), answering each entry.
+    async fn enter_batch(&self, batch: Vec<Entering>) {
+        let _turn = self.order_turn().await;
+        let mut answers = Vec::with_capacity(batch.len());
+        let done: Result<(), StoreError> = async {
+            let mut tx = self.write_tx().await?;
+            let mut terms = HashMap::new();
+            for e in &batch {
+                match self.enter_in(&mut tx, &mut terms, e).await {
+                    Ok(entered) => answers.push(Ok(entered)),
+                    Err(Step::Refused(why)) => answers.push(Err(why)),
+                    Err(Step::Failed(why)) => return Err(why),
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        match done {
+            Ok(()) => {
+                for (e, answer) in batch.into_iter().zip(answers) {
+                    let _ = e.reply.send(answer);
+                }
+            }
+            Err(why) => {
+                tracing::error!(error = %why, entries = batch.len(), "entry batch rolled back");
+                for e in batch {
+                    let _ = e.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
+                        "the entry batch was rolled back".into(),
+                    ))));
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl DrawStore for SqlStore {
     async fn enter(
@@ -75,77 +255,38 @@ impl DrawStore for SqlStore {
         quantity: Quantity,
         now: DateTime<Utc>,
     ) -> StoreResult<(EntryOutcome, Entry)> {
-        let now_ms = now.timestamp_millis();
-        let _turn = self.order_turn().await;
-        let mut tx = self.write_tx().await?;
-        let terms = self.entry_terms(&mut tx, product).await?;
-        terms.check(now_ms, true)?;
-        if quantity.get() > terms.per_user_limit {
-            return Err(ValidationError::new(
-                "quantity",
-                format!(
-                    "must be between 1 and the per-user limit, {}",
-                    terms.per_user_limit
-                ),
-            )
-            .into());
-        }
-        let seed = terms.draw_seed.as_deref().unwrap_or_default();
-        let before: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM draw_entry WHERE product_id = ? AND user_id = ?",
-        )
-        .bind(product.get())
-        .bind(user.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let inserted = if before.is_none() {
-            let done = sqlx::query(
-                "INSERT INTO draw_entry (product_id, user_id, quantity, status, draw_key, \
-                 created_at, updated_at) VALUES (?, ?, ?, 'ENTERED', ?, ?, ?)",
-            )
-            .bind(product.get())
-            .bind(user.get())
-            .bind(quantity.get())
-            .bind(rank_key(seed, user.get()))
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await;
-            match done {
-                Ok(_) => true,
-                // The same user's other request inserted it first: replace its quantity.
-                Err(e) if is_unique_violation(&e) => false,
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            false
+        let (reply, answer) = oneshot::channel();
+        let entering = Entering {
+            product,
+            user,
+            quantity,
+            now,
+            reply,
         };
-        if !inserted {
-            sqlx::query(
-                "UPDATE draw_entry SET quantity = ?, updated_at = ?, \
-                 created_at = CASE WHEN status = 'WITHDRAWN' THEN ? ELSE created_at END, \
-                 status = 'ENTERED' WHERE product_id = ? AND user_id = ?",
-            )
-            .bind(quantity.get())
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(product.get())
-            .bind(user.get())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let row: EntryRow = sqlx::query_as(entry_select("WHERE product_id = ? AND user_id = ?"))
-            .bind(product.get())
-            .bind(user.get())
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let outcome = match before.as_deref() {
-            Some("ENTERED") => EntryOutcome::Replaced,
-            None if !inserted => EntryOutcome::Replaced,
-            _ => EntryOutcome::Entered,
+        let Some(queue) = self.entry_queue() else {
+            // With row locks, entries of one product run side by side in transactions of
+            // their own (their shared lock on the product row does not block each other).
+            let mut tx = self.write_tx().await?;
+            let mut terms = HashMap::new();
+            let entered = match self.enter_in(&mut tx, &mut terms, &entering).await {
+                Ok(entered) => entered,
+                Err(Step::Refused(e) | Step::Failed(e)) => return Err(e),
+            };
+            tx.commit().await?;
+            return Ok(entered);
         };
-        Ok((outcome, row.entry(EntryCursor::Id)))
+        queue.push(entering);
+        // Whoever takes the writer's turn writes every entry queued by then in one
+        // transaction, on a task of its own (a caller that goes away cannot cut it short).
+        let _turn = queue.turn().await;
+        let batch = queue.drain();
+        if !batch.is_empty() {
+            let store = self.clone();
+            let _ = tokio::spawn(async move { store.enter_batch(batch).await }).await;
+        }
+        answer.await.map_err(|_| {
+            StoreError::Database(sqlx::Error::Protocol("the entry batch was lost".into()))
+        })?
     }
 
     async fn withdraw(

@@ -54,6 +54,8 @@ pub struct SqliteStore {
     order_writes: Arc<tokio::sync::Mutex<()>>,
     /// The group-commit writer that places orders (see `order_batch`).
     placements: tokio::sync::mpsc::Sender<crate::store::batch_ledger::Placing>,
+    /// Draw entries waiting for the one writer, written a batch per transaction.
+    entries: Arc<crate::store::draws::EntryQueue>,
 }
 
 impl SqliteStore {
@@ -75,6 +77,7 @@ impl SqliteStore {
             pool,
             order_writes,
             placements,
+            entries: Arc::default(),
         })
     }
 
@@ -86,6 +89,11 @@ impl SqliteStore {
     /// The connection pool.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Entries queue for the one writer (see `store::draws::EntryQueue`).
+    fn entry_queue(&self) -> Option<&crate::store::draws::EntryQueue> {
+        Some(&self.entries)
     }
 
     /// Waits for this process's turn to change orders (see `order_writes`).
