@@ -104,9 +104,8 @@ impl SqlStore {
     ) -> Result<(EntryOutcome, Entry), Step> {
         let now_ms = e.now.timestamp_millis();
         let (product, user, quantity) = (e.product, e.user, e.quantity);
-        if !terms.contains_key(&product) {
-            let t = self.entry_terms(tx, product).await?;
-            terms.insert(product, t);
+        if let std::collections::hash_map::Entry::Vacant(slot) = terms.entry(product) {
+            slot.insert(self.entry_terms(tx, product).await?);
         }
         let Some(t) = terms.get(&product) else {
             return Err(Step::Refused(StoreError::NotFound));
