@@ -19,9 +19,6 @@ pub(crate) struct Dialect {
     /// Ends a SELECT whose rows must not change until the transaction ends while other
     /// readers may hold them too (` LOCK IN SHARE MODE`; nothing on SQLite).
     pub lock_shared: &'static str,
-    /// An UPDATE of `draw_entry` from a numbered list of its own rows: `{set}` (may use
-    /// `r.rn`), `{status}` and `{order}` are filled in; binds the product twice.
-    pub number_entries: &'static str,
 }
 
 impl Dialect {
@@ -32,10 +29,6 @@ impl Dialect {
         insert_ignore: "INSERT IGNORE",
         integer: "SIGNED",
         lock_shared: " LOCK IN SHARE MODE",
-        number_entries: "UPDATE draw_entry e JOIN (SELECT user_id AS ru, \
-            ROW_NUMBER() OVER (ORDER BY {order}) AS rn FROM draw_entry \
-            WHERE product_id = ? AND status = '{status}') r ON e.user_id = r.ru \
-            SET {set} WHERE e.product_id = ?",
     };
 
     /// SQLite's SQL: no row locks (`BEGIN IMMEDIATE` takes the database's write lock instead).
@@ -45,10 +38,6 @@ impl Dialect {
         insert_ignore: "INSERT OR IGNORE",
         integer: "INTEGER",
         lock_shared: "",
-        number_entries: "UPDATE draw_entry SET {set} FROM (SELECT user_id AS ru, \
-            ROW_NUMBER() OVER (ORDER BY {order}) AS rn FROM draw_entry \
-            WHERE product_id = ? AND status = '{status}') AS r \
-            WHERE draw_entry.product_id = ? AND draw_entry.user_id = r.ru",
     };
 
     /// Whether `lock` takes row locks; then an order change locks its product's row before

@@ -70,9 +70,12 @@ pub trait DrawStore: Send + Sync {
     async fn win_notified(&self, win: &Win, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
-/// The columns every entry query selects, in the order of [`EntryRow`].
-pub(crate) const ENTRY_COLUMNS: &str =
-    "id, product_id, user_id, quantity, status, list_pos, order_id, created_at";
+/// The columns every entry query selects, in the order of [`EntryRow`], from `draw_entry e`
+/// and its rank row `r` (none before the draw): an entry that took part and neither won nor
+/// withdrew is WAITLISTED once ranked.
+pub(crate) const ENTRY_COLUMNS: &str = "e.id, e.product_id, e.user_id, e.quantity, \
+     CASE WHEN e.status = 'ENTERED' AND r.list_pos IS NOT NULL THEN 'WAITLISTED' \
+     ELSE e.status END AS status, r.list_pos, e.order_id, e.created_at";
 
 /// An entry row.
 #[derive(Debug, sqlx::FromRow)]

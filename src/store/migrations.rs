@@ -38,6 +38,11 @@ pub fn sqlite() -> Migrator {
             "draws",
             include_str!("../../migrations/sqlite/0003_draws.sql"),
         ),
+        (
+            4,
+            "draw_ranks",
+            include_str!("../../migrations/sqlite/0004_draw_ranks.sql"),
+        ),
     ])
 }
 
@@ -58,6 +63,11 @@ pub fn mysql() -> Migrator {
             3,
             "draws",
             include_str!("../../migrations/mysql/0003_draws.sql"),
+        ),
+        (
+            4,
+            "draw_ranks",
+            include_str!("../../migrations/mysql/0004_draw_ranks.sql"),
         ),
     ])
 }

@@ -1,6 +1,7 @@
 //! The draw and the waitlist, each one transaction: the draw claims its product with a
 //! conditional update first, so it runs once however many instances try; ranks are numbered
-//! in the database (one statement), winners get ordinary RESERVED orders, written in chunks.
+//! in the database and appended to `draw_rank` in rank order (one statement, the entries
+//! themselves are not rewritten), winners get ordinary RESERVED orders, written in chunks.
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
@@ -61,23 +62,9 @@ pub(super) async fn run_draw(
     let Some(p) = locked(&mut tx, product).await? else {
         return Ok(None);
     };
-    let (digest, entries) = digest(&mut tx, product).await?;
-    number(
-        &mut tx,
-        product,
-        &format!("list_pos = r.rn, status = 'WAITLISTED', updated_at = {now_ms}"),
-        "ENTERED",
-        "draw_key",
-    )
-    .await?;
-    number(
-        &mut tx,
-        product,
-        &format!("list_pos = {entries} + r.rn"),
-        "WITHDRAWN",
-        "user_id",
-    )
-    .await?;
+    let entries = number(&mut tx, product, 0, "ENTERED", "draw_key").await?;
+    number(&mut tx, product, entries, "WITHDRAWN", "user_id").await?;
+    let digest = digest(&mut tx, product, entries).await?;
     let picked = pick(&mut tx, product, p.stock).await?;
     let outcome = place_wins(
         &mut tx,
@@ -134,17 +121,19 @@ pub(super) async fn promote(
     Ok(outcome)
 }
 
-/// The digest and count of the entries that take part, by ascending user id.
-async fn digest(tx: &mut Tx, product: ProductId) -> StoreResult<(String, i64)> {
+/// The digest of the `entries` ranked entries that take part, by ascending user id (read
+/// from their rank rows, whose index by user covers it).
+async fn digest(tx: &mut Tx, product: ProductId, entries: i64) -> StoreResult<String> {
     let mut d = EntriesDigest::default();
     let mut after = 0_i64;
     loop {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT user_id, quantity FROM draw_entry WHERE product_id = ? AND user_id > ? \
-             AND status <> 'WITHDRAWN' ORDER BY user_id LIMIT ?",
+            "SELECT user_id, quantity FROM draw_rank WHERE product_id = ? AND user_id > ? \
+             AND list_pos <= ? ORDER BY user_id LIMIT ?",
         )
         .bind(product.get())
         .bind(after)
+        .bind(entries)
         .bind(PAGE)
         .fetch_all(&mut **tx)
         .await?;
@@ -154,29 +143,29 @@ async fn digest(tx: &mut Tx, product: ProductId) -> StoreResult<(String, i64)> {
             d.add(*user, *quantity);
         }
     }
-    let count = d.count();
-    Ok((d.finish(), count))
+    Ok(d.finish())
 }
 
-/// Numbers the product's entries of `status` by `order` (1, 2, …) in one statement.
+/// Appends the product's entries of `status`, numbered by `order`, to its list after the
+/// first `base` places, in one statement; answers how many it listed.
 async fn number(
     tx: &mut Tx,
     product: ProductId,
-    set: &str,
-    status: &str,
-    order: &str,
-) -> StoreResult<()> {
-    let sql = DIALECT
-        .number_entries
-        .replace("{set}", set)
-        .replace("{status}", status)
-        .replace("{order}", order);
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(product.get())
+    base: i64,
+    status: &'static str,
+    order: &'static str,
+) -> StoreResult<i64> {
+    let sql = format!(
+        "INSERT INTO draw_rank (product_id, list_pos, user_id, quantity) \
+         SELECT product_id, ? + ROW_NUMBER() OVER (ORDER BY {order}), user_id, quantity \
+         FROM draw_entry WHERE product_id = ? AND status = '{status}'"
+    );
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .bind(base)
         .bind(product.get())
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(i64::try_from(done.rows_affected()).unwrap_or(i64::MAX))
 }
 
 /// Walks the waitlist by rank with `units` free: `(user, quantity)` of each entry whose
@@ -187,9 +176,10 @@ async fn pick(tx: &mut Tx, product: ProductId, units: i64) -> StoreResult<Vec<(i
     let mut won = Vec::new();
     while left > 0 {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT user_id, quantity, list_pos FROM draw_entry WHERE product_id = ? \
-             AND list_pos > ? AND status = 'WAITLISTED' AND quantity <= ? \
-             ORDER BY list_pos LIMIT ?",
+            "SELECT r.user_id, r.quantity, r.list_pos FROM draw_rank r JOIN draw_entry e \
+             ON e.product_id = r.product_id AND e.user_id = r.user_id \
+             WHERE r.product_id = ? AND r.list_pos > ? AND r.quantity <= ? \
+             AND e.status = 'ENTERED' ORDER BY r.list_pos LIMIT ?",
         )
         .bind(product.get())
         .bind(after)
@@ -259,16 +249,17 @@ async fn place_wins(
         .push_bind(now_ms)
         .push(" WHERE product_id = ")
         .push_bind(product.get())
-        .push(" AND status = 'WAITLISTED' AND user_id IN ");
+        .push(" AND status = 'ENTERED' AND user_id IN ");
         push_id_list(&mut mark, chunk.iter().map(|(u, _)| *u));
         mark.build().execute(&mut **tx).await?;
         let mut read = QueryBuilder::new(
-            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.list_pos \
-             FROM draw_entry e JOIN orders o ON o.id = e.order_id WHERE e.product_id = ",
+            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, r.list_pos \
+             FROM draw_entry e JOIN orders o ON o.id = e.order_id JOIN draw_rank r \
+             ON r.product_id = e.product_id AND r.user_id = e.user_id WHERE e.product_id = ",
         );
         read.push_bind(product.get()).push(" AND e.user_id IN ");
         push_id_list(&mut read, chunk.iter().map(|(u, _)| *u));
-        read.push(" ORDER BY e.list_pos");
+        read.push(" ORDER BY r.list_pos");
         let rows: Vec<WinRow> = read.build_query_as().fetch_all(&mut **tx).await?;
         wins.extend(rows.into_iter().map(Win::from));
     }

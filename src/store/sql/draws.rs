@@ -47,8 +47,20 @@ impl EntryTerms {
     }
 }
 
+/// Entries with their ranks, `rest` naming `draw_entry e` and `draw_rank r`.
 fn entry_select(rest: &str) -> AssertSqlSafe<String> {
-    AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM draw_entry {rest}"))
+    AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM draw_entry e LEFT JOIN draw_rank r \
+         ON r.product_id = e.product_id AND r.user_id = e.user_id {rest}"
+    ))
+}
+
+/// The ranked entries of a drawn product, in list order, `rest` naming both tables.
+fn ranked_select(rest: &str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM draw_rank r JOIN draw_entry e \
+         ON e.product_id = r.product_id AND e.user_id = r.user_id {rest}"
+    ))
 }
 
 impl SqlStore {
@@ -198,7 +210,7 @@ impl SqlStore {
                 .execute(&mut **tx)
                 .await?;
                 let row: EntryRow =
-                    sqlx::query_as(entry_select("WHERE product_id = ? AND user_id = ?"))
+                    sqlx::query_as(entry_select("WHERE e.product_id = ? AND e.user_id = ?"))
                         .bind(product.get())
                         .bind(user.get())
                         .fetch_one(&mut **tx)
@@ -314,7 +326,7 @@ impl DrawStore for SqlStore {
 
     async fn user_entries(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Entry>> {
         let rows: Vec<EntryRow> = sqlx::query_as(entry_select(
-            "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            "WHERE e.user_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?",
         ))
         .bind(user.get())
         .bind(page.after.unwrap_or(i64::MAX))
@@ -380,15 +392,17 @@ impl DrawStore for SqlStore {
         let (sql, by) = match drawn {
             None => return Err(StoreError::NotFound),
             Some(Some(_)) => (
-                "WHERE product_id = ? AND list_pos > ? ORDER BY list_pos LIMIT ?",
+                ranked_select(
+                    "WHERE r.product_id = ? AND r.list_pos > ? ORDER BY r.list_pos LIMIT ?",
+                ),
                 EntryCursor::Listed,
             ),
             Some(None) => (
-                "WHERE product_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+                entry_select("WHERE e.product_id = ? AND e.user_id > ? ORDER BY e.user_id LIMIT ?"),
                 EntryCursor::User,
             ),
         };
-        let rows: Vec<EntryRow> = sqlx::query_as(entry_select(sql))
+        let rows: Vec<EntryRow> = sqlx::query_as(sql)
             .bind(product.get())
             .bind(page.after.unwrap_or(0))
             .bind(page.fetch())
@@ -441,13 +455,14 @@ impl DrawStore for SqlStore {
 
     async fn unnotified_wins(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Win>> {
         let rows: Vec<WinRow> = sqlx::query_as(
-            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, e.list_pos \
+            "SELECT e.product_id, e.user_id, e.order_id, e.quantity, o.expires_at, r.list_pos \
              FROM product p JOIN draw_entry e ON e.product_id = p.id \
              AND e.order_id IS NOT NULL AND e.status = 'WON' \
              JOIN orders o ON o.id = e.order_id \
+             JOIN draw_rank r ON r.product_id = e.product_id AND r.user_id = e.user_id \
              WHERE p.sale_mode = 'draw' AND p.drawn_at IS NOT NULL AND e.notified_at IS NULL \
              AND (e.notify_lease IS NULL OR e.notify_lease < ?) \
-             ORDER BY e.product_id, e.list_pos LIMIT ?",
+             ORDER BY e.product_id, r.list_pos LIMIT ?",
         )
         .bind(now.timestamp_millis())
         .bind(limit)
