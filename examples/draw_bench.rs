@@ -251,27 +251,48 @@ async fn entries_over_http(url: &str, args: &Args) -> anyhow::Result<()> {
         .await?;
     let id = product["id"].as_i64().context("product id")?;
     let path = format!("{base}/products/{id}/entry");
-    let next = Arc::new(AtomicI64::new(10_000_000));
+    // Tokens are minted before the clock starts (as a client population would hold them):
+    // enough for 20,000 entries a second, minted on demand beyond that.
+    let first_user = 10_000_000_i64;
+    let premint = i64::try_from(args.seconds)
+        .unwrap_or(60)
+        .saturating_mul(20_000);
+    let tokens: Arc<Vec<String>> = Arc::new(
+        (first_user..first_user + premint)
+            .map(|u| {
+                keys.mint(
+                    Principal::User(UserId::from_db(u)),
+                    Duration::from_secs(3600),
+                )
+            })
+            .collect::<Result<_, _>>()?,
+    );
+    let next = Arc::new(AtomicI64::new(first_user));
     let accepted = Arc::new(AtomicI64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let workers = (0..args.concurrency).map(|_| {
-        let (client, path, next, accepted, keys) = (
+        let (client, path, next, accepted, keys, tokens) = (
             client.clone(),
             path.clone(),
             next.clone(),
             accepted.clone(),
             keys.clone(),
+            tokens.clone(),
         );
         tokio::spawn(async move {
             while Instant::now() < deadline {
                 let user = next.fetch_add(1, Ordering::Relaxed);
-                let token = keys
-                    .mint(
-                        Principal::User(UserId::from_db(user)),
-                        Duration::from_secs(3600),
-                    )
-                    .unwrap_or_default();
+                let token = usize::try_from(user - first_user)
+                    .ok()
+                    .and_then(|i| tokens.get(i).cloned())
+                    .unwrap_or_else(|| {
+                        keys.mint(
+                            Principal::User(UserId::from_db(user)),
+                            Duration::from_secs(3600),
+                        )
+                        .unwrap_or_default()
+                    });
                 let resp = client
                     .put(&path)
                     .bearer_auth(token)
