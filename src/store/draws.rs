@@ -148,21 +148,24 @@ impl From<WinRow> for Win {
     }
 }
 
-/// One entry waiting for its batch (SQLite: see [`EntryQueue`]).
+/// One entry waiting for its batch (see [`EntryQueue`]).
 pub(crate) struct Entering {
     pub product: ProductId,
     pub user: UserId,
     pub quantity: Quantity,
     pub now: DateTime<Utc>,
-    pub reply: tokio::sync::oneshot::Sender<StoreResult<(EntryOutcome, Entry)>>,
 }
 
-/// Entries queued for SQLite's one writer: the caller that takes the turn writes all of
-/// them in one transaction, so a burst of entries costs one commit per batch.
+/// Where an entry's answer goes.
+pub(crate) type EntryReply = tokio::sync::oneshot::Sender<StoreResult<(EntryOutcome, Entry)>>;
+
+/// Entries queued for the process's entry writer: the caller that takes the turn writes all
+/// of them in one transaction, so a burst of entries costs one commit per batch (SQLite's
+/// one writer; on MySQL one log flush, the product row shared-locked once).
 #[derive(Default)]
 pub(crate) struct EntryQueue {
     /// Entries not yet taken by a batch; the lock only guards the list.
-    pending: std::sync::Mutex<Vec<Entering>>,
+    pending: std::sync::Mutex<Vec<(Entering, EntryReply)>>,
     /// Held while a batch is taken and written.
     writer: tokio::sync::Mutex<()>,
 }
@@ -176,13 +179,13 @@ impl std::fmt::Debug for EntryQueue {
 }
 
 impl EntryQueue {
-    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<Entering>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(Entering, EntryReply)>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues an entry.
-    pub fn push(&self, e: Entering) {
-        self.pending().push(e);
+    pub fn push(&self, e: Entering, reply: EntryReply) {
+        self.pending().push((e, reply));
     }
 
     /// Waits for the writer's turn.
@@ -192,7 +195,7 @@ impl EntryQueue {
 
     /// Takes every queued entry, oldest first (the caller's own among them, unless an
     /// earlier batch took it).
-    pub fn drain(&self) -> Vec<Entering> {
+    pub fn drain(&self) -> Vec<(Entering, EntryReply)> {
         std::mem::take(&mut *self.pending())
     }
 }

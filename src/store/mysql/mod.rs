@@ -54,6 +54,9 @@ pub struct MysqlStore {
     pool: MySqlPool,
     /// The group-commit writers that place orders (see `order_batch`).
     placements: order_batch::Placements,
+    /// Draw entries waiting for this instance's entry writer, written a batch per
+    /// transaction (one commit, so one log flush, for a burst of entries).
+    entries: std::sync::Arc<crate::store::draws::EntryQueue>,
 }
 
 impl MysqlStore {
@@ -67,7 +70,11 @@ impl MysqlStore {
             .connect_with(options)
             .await?;
         let placements = order_batch::Placements::spawn(&pool);
-        Ok(Self { pool, placements })
+        Ok(Self {
+            pool,
+            placements,
+            entries: std::sync::Arc::default(),
+        })
     }
 
     /// Starts a transaction; rows it reads `FOR UPDATE` stay locked until it ends.
@@ -80,9 +87,9 @@ impl MysqlStore {
         &self.pool
     }
 
-    /// Entries run in transactions of their own, side by side: no queue.
-    fn entry_queue(&self) -> Option<&crate::store::draws::EntryQueue> {
-        None
+    /// Entries queue for this instance's entry writer (see `store::draws::EntryQueue`).
+    fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
+        &self.entries
     }
 
     /// Order changes queue on the product's row lock, not in process: no turn to wait for.

@@ -5,50 +5,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use std::collections::HashMap;
-use tokio::sync::oneshot;
-
-use super::{DIALECT, SqlStore, draw_run, inserted_id};
+use super::{SqlStore, draw_run};
 use crate::domain::clock::from_millis;
-use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win, rank_key};
+use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::PageRequest;
-use crate::domain::{Conflict, ValidationError};
 use crate::store::draws::{DrawStore, ENTRY_COLUMNS, Entering, EntryCursor, EntryRow, WinRow};
-use crate::store::orders::is_unique_violation;
 use crate::store::{StoreError, StoreResult};
 
-/// What an entry is checked against, read under a shared lock on the product row (the draw's
-/// claim takes it exclusively, so no entry commits after the draw read the list).
-#[derive(Debug, sqlx::FromRow)]
-struct EntryTerms {
-    sale_mode: String,
-    sale_starts_at: Option<i64>,
-    sale_ends_at: Option<i64>,
-    per_user_limit: i64,
-    draw_seed: Option<String>,
-    drawn_at: Option<i64>,
-}
-
-impl EntryTerms {
-    /// Refuses a change of entries at `now`: not a draw, or after the window (and before it,
-    /// when `before_counts`).
-    fn check(&self, now: i64, before_counts: bool) -> Result<(), Conflict> {
-        if SaleMode::from_db(&self.sale_mode) != SaleMode::Draw {
-            return Err(Conflict::NotADraw);
-        }
-        let before = self.sale_starts_at.is_some_and(|t| now < t);
-        let after = self.sale_ends_at.is_none_or(|t| now >= t);
-        if self.drawn_at.is_some() || after || (before_counts && before) {
-            return Err(Conflict::EntryClosed);
-        }
-        Ok(())
-    }
-}
-
 /// Entries with their ranks, `rest` naming `draw_entry e` and `draw_rank r`.
-fn entry_select(rest: &str) -> AssertSqlSafe<String> {
+pub(super) fn entry_select(rest: &str) -> AssertSqlSafe<String> {
     AssertSqlSafe(format!(
         "SELECT {ENTRY_COLUMNS} FROM draw_entry e LEFT JOIN draw_rank r \
          ON r.product_id = e.product_id AND r.user_id = e.user_id {rest}"
@@ -63,200 +30,6 @@ fn ranked_select(rest: &str) -> AssertSqlSafe<String> {
     ))
 }
 
-impl SqlStore {
-    async fn entry_terms(
-        &self,
-        tx: &mut sqlx::Transaction<'static, super::Db>,
-        product: ProductId,
-    ) -> StoreResult<EntryTerms> {
-        let terms: Option<EntryTerms> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT sale_mode, sale_starts_at, sale_ends_at, per_user_limit, draw_seed, drawn_at \
-             FROM product WHERE id = ?{}",
-            DIALECT.lock_shared
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut **tx)
-        .await?;
-        terms.ok_or(StoreError::NotFound)
-    }
-}
-
-/// Tells one entry's refusal (answered, the batch goes on) from a database failure (the
-/// batch rolls back).
-enum Step {
-    Refused(StoreError),
-    Failed(StoreError),
-}
-
-impl From<sqlx::Error> for Step {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Failed(e.into())
-    }
-}
-
-impl From<StoreError> for Step {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound | StoreError::Invalid(_) | StoreError::Conflict(_) => {
-                Self::Refused(e)
-            }
-            other => Self::Failed(other),
-        }
-    }
-}
-
-impl SqlStore {
-    /// Enters (or replaces) one entry inside `tx`; `terms` caches each product's terms for
-    /// the transaction.
-    async fn enter_in(
-        &self,
-        tx: &mut sqlx::Transaction<'static, super::Db>,
-        terms: &mut HashMap<ProductId, EntryTerms>,
-        e: &Entering,
-    ) -> Result<(EntryOutcome, Entry), Step> {
-        let now_ms = e.now.timestamp_millis();
-        let (product, user, quantity) = (e.product, e.user, e.quantity);
-        if let std::collections::hash_map::Entry::Vacant(slot) = terms.entry(product) {
-            slot.insert(self.entry_terms(tx, product).await?);
-        }
-        let Some(t) = terms.get(&product) else {
-            return Err(Step::Refused(StoreError::NotFound));
-        };
-        t.check(now_ms, true).map_err(|c| Step::Refused(c.into()))?;
-        if quantity.get() > t.per_user_limit {
-            return Err(Step::Refused(
-                ValidationError::new(
-                    "quantity",
-                    format!(
-                        "must be between 1 and the per-user limit, {}",
-                        t.per_user_limit
-                    ),
-                )
-                .into(),
-            ));
-        }
-        let before: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, status, created_at FROM draw_entry WHERE product_id = ? AND user_id = ?",
-        )
-        .bind(product.get())
-        .bind(user.get())
-        .fetch_optional(&mut **tx)
-        .await?;
-        let fresh = |id: i64, created_at: i64| EntryRow {
-            id,
-            product_id: product.get(),
-            user_id: user.get(),
-            quantity: quantity.get(),
-            status: "ENTERED".into(),
-            list_pos: None,
-            order_id: None,
-            created_at,
-        };
-        if let Some((id, status, created_at)) = before {
-            sqlx::query(
-                "UPDATE draw_entry SET quantity = ?, updated_at = ?, created_at = ?, \
-                 status = 'ENTERED' WHERE id = ?",
-            )
-            .bind(quantity.get())
-            .bind(now_ms)
-            .bind(if status == "WITHDRAWN" {
-                now_ms
-            } else {
-                created_at
-            })
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-            return Ok(if status == "WITHDRAWN" {
-                (
-                    EntryOutcome::Entered,
-                    fresh(id, now_ms).entry(EntryCursor::Id),
-                )
-            } else {
-                (
-                    EntryOutcome::Replaced,
-                    fresh(id, created_at).entry(EntryCursor::Id),
-                )
-            });
-        }
-        let seed = t.draw_seed.as_deref().unwrap_or_default();
-        let done = sqlx::query(
-            "INSERT INTO draw_entry (product_id, user_id, quantity, status, draw_key, \
-             created_at, updated_at) VALUES (?, ?, ?, 'ENTERED', ?, ?, ?)",
-        )
-        .bind(product.get())
-        .bind(user.get())
-        .bind(quantity.get())
-        .bind(rank_key(seed, user.get()))
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await;
-        match done {
-            Ok(done) => Ok((
-                EntryOutcome::Entered,
-                fresh(inserted_id(&done), now_ms).entry(EntryCursor::Id),
-            )),
-            // The same user's request on another instance inserted it first: replace it.
-            Err(err) if is_unique_violation(&err) => {
-                sqlx::query(
-                    "UPDATE draw_entry SET quantity = ?, updated_at = ? \
-                     WHERE product_id = ? AND user_id = ?",
-                )
-                .bind(quantity.get())
-                .bind(now_ms)
-                .bind(product.get())
-                .bind(user.get())
-                .execute(&mut **tx)
-                .await?;
-                let row: EntryRow =
-                    sqlx::query_as(entry_select("WHERE e.product_id = ? AND e.user_id = ?"))
-                        .bind(product.get())
-                        .bind(user.get())
-                        .fetch_one(&mut **tx)
-                        .await?;
-                Ok((EntryOutcome::Replaced, row.entry(EntryCursor::Id)))
-            }
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    /// Enters a batch in one transaction (SQLite's one writer), answering each entry.
-    async fn enter_batch(&self, batch: Vec<Entering>) {
-        let _turn = self.order_turn().await;
-        let mut answers = Vec::with_capacity(batch.len());
-        let done: Result<(), StoreError> = async {
-            let mut tx = self.write_tx().await?;
-            let mut terms = HashMap::new();
-            for e in &batch {
-                match self.enter_in(&mut tx, &mut terms, e).await {
-                    Ok(entered) => answers.push(Ok(entered)),
-                    Err(Step::Refused(why)) => answers.push(Err(why)),
-                    Err(Step::Failed(why)) => return Err(why),
-                }
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-        .await;
-        match done {
-            Ok(()) => {
-                for (e, answer) in batch.into_iter().zip(answers) {
-                    let _ = e.reply.send(answer);
-                }
-            }
-            Err(why) => {
-                tracing::error!(error = %why, entries = batch.len(), "entry batch rolled back");
-                for e in batch {
-                    let _ = e.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
-                        "the entry batch was rolled back".into(),
-                    ))));
-                }
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl DrawStore for SqlStore {
     async fn enter(
@@ -266,38 +39,13 @@ impl DrawStore for SqlStore {
         quantity: Quantity,
         now: DateTime<Utc>,
     ) -> StoreResult<(EntryOutcome, Entry)> {
-        let (reply, answer) = oneshot::channel();
-        let entering = Entering {
+        self.enter_queued(Entering {
             product,
             user,
             quantity,
             now,
-            reply,
-        };
-        let Some(queue) = self.entry_queue() else {
-            // With row locks, entries of one product run side by side in transactions of
-            // their own (their shared lock on the product row does not block each other).
-            let mut tx = self.write_tx().await?;
-            let mut terms = HashMap::new();
-            let entered = match self.enter_in(&mut tx, &mut terms, &entering).await {
-                Ok(entered) => entered,
-                Err(Step::Refused(e) | Step::Failed(e)) => return Err(e),
-            };
-            tx.commit().await?;
-            return Ok(entered);
-        };
-        queue.push(entering);
-        // Whoever takes the writer's turn writes every entry queued by then in one
-        // transaction, on a task of its own (a caller that goes away cannot cut it short).
-        let _turn = queue.turn().await;
-        let batch = queue.drain();
-        if !batch.is_empty() {
-            let store = self.clone();
-            let _ = tokio::spawn(async move { store.enter_batch(batch).await }).await;
-        }
-        answer.await.map_err(|_| {
-            StoreError::Database(sqlx::Error::Protocol("the entry batch was lost".into()))
-        })?
+        })
+        .await
     }
 
     async fn withdraw(

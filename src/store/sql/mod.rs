@@ -5,8 +5,10 @@
 //! what differs in the code (connecting, placing and expiring orders) stays in the backend.
 
 mod catalog;
+mod draw_entries;
 mod draw_run;
 mod draws;
+mod entry_one;
 mod line;
 pub(super) mod orders;
 mod rounds;

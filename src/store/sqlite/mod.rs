@@ -96,8 +96,8 @@ impl SqliteStore {
     }
 
     /// Entries queue for the one writer (see `store::draws::EntryQueue`).
-    fn entry_queue(&self) -> Option<&crate::store::draws::EntryQueue> {
-        Some(&self.entries)
+    fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
+        &self.entries
     }
 
     /// Waits for this process's turn to change orders (see `order_writes`).

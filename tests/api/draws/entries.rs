@@ -13,6 +13,7 @@ crate::on_every_backend!(
     orders_are_refused_on_a_draw_product,
     the_sale_mode_cannot_change_once_the_product_has_entries_or_orders,
     the_entry_list_is_for_operators_and_owning_brands_by_user_id_before_the_draw,
+    a_burst_of_entries_answers_each_entry_as_if_it_came_alone,
 );
 
 async fn a_draw_product_needs_both_window_ends_and_publishes_only_the_seed_hash(app: TestApp) {
@@ -269,4 +270,96 @@ async fn the_entry_list_is_for_operators_and_owning_brands_by_user_id_before_the
         )
         .await;
     assert_error(&got, StatusCode::CONFLICT, "not_a_draw");
+}
+
+/// Entries arriving together are written a batch per transaction; each still gets the answer
+/// it would get alone: new entries 201, a repeat of the same user 200 with its quantity,
+/// a re-entry after withdrawing 201, refusals their own code, on two products at once.
+async fn a_burst_of_entries_answers_each_entry_as_if_it_came_alone(app: TestApp) {
+    let a = app.draw_product(10, json!({"per_user_limit": 2})).await;
+    let b = app.draw_product(10, json!({"per_user_limit": 2})).await;
+    for user in 41..=45 {
+        app.entered(a, user, 1).await;
+        assert_eq!(app.withdraw(a, user).await.0, StatusCode::NO_CONTENT);
+    }
+    app.state.clock.advance(Duration::from_secs(1));
+    // (product, user, quantity) in the order sent, all in flight together.
+    let mut sent = Vec::new();
+    for user in 1..=40 {
+        sent.push((a, user, 1));
+    }
+    for user in 1..=10 {
+        sent.push((a, user, 2));
+    }
+    for user in 41..=45 {
+        sent.push((a, user, 2));
+    }
+    for user in 1..=20 {
+        sent.push((b, user, 2));
+    }
+    for user in 46..=50 {
+        sent.push((a, user, 3));
+    }
+    let answers = futures::future::join_all(
+        sent.iter()
+            .map(|&(product, user, quantity)| app.enter(product, user, Some(quantity))),
+    )
+    .await;
+
+    let mut created = std::collections::HashMap::new();
+    let mut last_quantity = std::collections::HashMap::new();
+    for (&(product, user, quantity), (status, body)) in sent.iter().zip(&answers) {
+        if quantity == 3 {
+            assert_error(
+                &(*status, body.clone()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            );
+            continue;
+        }
+        assert!(
+            *status == StatusCode::CREATED || *status == StatusCode::OK,
+            "{status} {body}"
+        );
+        assert_eq!(body["product_id"], product, "{body}");
+        assert_eq!(body["user_id"], user, "{body}");
+        assert_eq!(body["quantity"], quantity, "{body}");
+        assert_eq!(body["status"], "ENTERED", "{body}");
+        if *status == StatusCode::CREATED {
+            assert!(
+                created
+                    .insert((product, user), body["created_at"].clone())
+                    .is_none(),
+                "two entries created for user {user} of product {product}"
+            );
+        }
+        // The later of two answers for one user is the one that replaced the other: its
+        // quantity is the entry's.
+        let e = last_quantity.entry((product, user)).or_insert(quantity);
+        if *status == StatusCode::OK {
+            *e = quantity;
+        }
+    }
+    // Every user of each product was created exactly once (the re-entries too).
+    let mut expected: Vec<(i64, i64)> = (1..=45).map(|u| (a, u)).collect();
+    expected.extend((1..=20).map(|u| (b, u)));
+    let mut got: Vec<(i64, i64)> = created.keys().copied().collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+
+    for (product, users) in [(a, 45), (b, 20)] {
+        let listed = app.draw_entries(product, 100).await;
+        let ids: Vec<i64> = listed
+            .iter()
+            .map(|e| e["user_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, (1..=users).collect::<Vec<_>>(), "product {product}");
+        for e in &listed {
+            let user = e["user_id"].as_i64().unwrap();
+            assert_eq!(e["quantity"], last_quantity[&(product, user)], "{e}");
+            assert_eq!(e["created_at"], created[&(product, user)], "{e}");
+        }
+        assert_eq!(app.draw(product).await["entries"], users);
+    }
 }
