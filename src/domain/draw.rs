@@ -132,8 +132,9 @@ impl DrawRecord {
     }
 }
 
-/// A winner's order, as the draw or a waitlist promotion placed it (for the notification).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A winner's order, as the draw or a waitlist promotion placed it (for the notification,
+/// whose body carries all of it but the rank).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Win {
     /// The product.
     pub product_id: ProductId,
@@ -146,6 +147,7 @@ pub struct Win {
     /// When its hold ends.
     pub expires_at: DateTime<Utc>,
     /// The entry's rank.
+    #[serde(skip)]
     pub rank: i64,
 }
 
