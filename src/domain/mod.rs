@@ -1,7 +1,8 @@
 //! Domain types and rules: no I/O, no framework. Everything the HTTP edge parses ends up here.
 
 /// Declares a setting a client chooses by name from a closed set: each variant has one
-/// spelling, in storage and on the wire (serde and the schema use it too). `as_str` gives it,
+/// spelling, in storage and on the wire, its snake_case name (as serde and the schema spell
+/// it; the text given for it must be the same). `as_str` gives it,
 /// `from_db` reads it back (unknown text is the `#[default]` variant) and `TryFrom<&str>`
 /// refuses any other text as a bad `field` with `message`.
 macro_rules! named_setting {
@@ -23,12 +24,9 @@ macro_rules! named_setting {
             serde::Deserialize,
             utoipa::ToSchema,
         )]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $(
-                $(#[$variant_meta])*
-                #[serde(rename = $text)]
-                $variant,
-            )+
+            $($(#[$variant_meta])* $variant,)+
         }
 
         impl $name {

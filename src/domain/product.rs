@@ -308,6 +308,25 @@ mod tests {
     }
 
     #[test]
+    fn a_named_setting_is_spelled_alike_in_storage_and_in_json() {
+        use crate::domain::brand::BrandCategory;
+        let spelled = |json: serde_json::Value, stored: &str| assert_eq!(json, stored);
+        for p in [LinePolicy::Restart, LinePolicy::Rotate] {
+            spelled(serde_json::json!(p), p.as_str());
+        }
+        for m in [SaleMode::FirstCome, SaleMode::Draw] {
+            spelled(serde_json::json!(m), m.as_str());
+        }
+        for c in [
+            BrandCategory::Camping,
+            BrandCategory::Fashion,
+            BrandCategory::Other,
+        ] {
+            spelled(serde_json::json!(c), c.as_str());
+        }
+    }
+
+    #[test]
     fn a_sale_must_end_after_it_starts() {
         let t = chrono::Utc::now();
         let bad = SaleSettings {
