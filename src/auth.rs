@@ -183,24 +183,21 @@ mod tests {
             .mint(Principal::Admin, Duration::from_secs(60))
             .unwrap();
         assert!(keys.verify(&other).is_err());
-        let expired = keys
-            .sign(&Claims {
+        // Claims with a role and an expiry only, signed with `keys`.
+        let signed = |role: &str, exp: u64| {
+            keys.sign(&Claims {
                 sub: None,
-                role: "admin".into(),
+                role: role.into(),
                 brand_id: None,
-                exp: 1,
+                exp,
             })
-            .unwrap();
-        assert!(keys.verify(&expired).is_err());
-        let no_sub = keys
-            .sign(&Claims {
-                sub: None,
-                role: "user".into(),
-                brand_id: None,
-                exp: u64::MAX / 2,
-            })
-            .unwrap();
-        assert_eq!(keys.verify(&no_sub), Err(TokenError::Claims("sub")));
+            .unwrap()
+        };
+        assert!(keys.verify(&signed("admin", 1)).is_err());
+        assert_eq!(
+            keys.verify(&signed("user", u64::MAX / 2)),
+            Err(TokenError::Claims("sub"))
+        );
     }
 
     #[test]

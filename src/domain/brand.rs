@@ -1,46 +1,21 @@
 //! Brands: the camping and fashion labels that release collaborations.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 use super::ValidationError;
 use super::ids::BrandId;
 
-/// What a brand makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BrandCategory {
-    /// Outdoor and camping gear.
-    Camping,
-    /// Clothing and accessories.
-    Fashion,
-    /// Anything else.
-    Other,
-}
-
-impl BrandCategory {
-    /// The storage and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Camping => "camping",
-            Self::Fashion => "fashion",
-            Self::Other => "other",
-        }
-    }
-}
-
-impl TryFrom<&str> for BrandCategory {
-    type Error = ValidationError;
-    fn try_from(raw: &str) -> Result<Self, Self::Error> {
-        match raw {
-            "camping" => Ok(Self::Camping),
-            "fashion" => Ok(Self::Fashion),
-            "other" => Ok(Self::Other),
-            _ => Err(ValidationError::new(
-                "category",
-                "must be one of camping, fashion, other",
-            )),
-        }
+named_setting! {
+    /// What a brand makes.
+    pub enum BrandCategory for "category", "must be one of camping, fashion, other" {
+        /// Outdoor and camping gear.
+        Camping = "camping",
+        /// Clothing and accessories.
+        Fashion = "fashion",
+        /// Anything else; what an unknown stored spelling reads as.
+        #[default]
+        Other = "other",
     }
 }
 

@@ -5,54 +5,20 @@
 //! ranks, an entry wins when its whole quantity fits in the units left.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::ValidationError;
 use super::ids::{OrderId, ProductId, UserId};
 use super::order::Quantity;
 
-/// How a product is sold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SaleMode {
-    /// Orders are served first come, first served.
-    #[default]
-    FirstCome,
-    /// Buyers enter during the sale window; winners are drawn when it closes.
-    Draw,
-}
-
-impl SaleMode {
-    /// The storage and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FirstCome => "first_come",
-            Self::Draw => "draw",
-        }
-    }
-
-    /// Reads the stored spelling; unknown text falls back to the default.
-    pub fn from_db(raw: &str) -> Self {
-        if raw == "draw" {
-            Self::Draw
-        } else {
-            Self::FirstCome
-        }
-    }
-}
-
-impl TryFrom<&str> for SaleMode {
-    type Error = ValidationError;
-    fn try_from(raw: &str) -> Result<Self, Self::Error> {
-        match raw {
-            "first_come" => Ok(Self::FirstCome),
-            "draw" => Ok(Self::Draw),
-            _ => Err(ValidationError::new(
-                "sale_mode",
-                "must be first_come or draw",
-            )),
-        }
+named_setting! {
+    /// How a product is sold.
+    pub enum SaleMode for "sale_mode", "must be first_come or draw" {
+        /// Orders are served first come, first served.
+        #[default]
+        FirstCome = "first_come",
+        /// Buyers enter during the sale window; winners are drawn when it closes.
+        Draw = "draw",
     }
 }
 
@@ -166,8 +132,9 @@ impl DrawRecord {
     }
 }
 
-/// A winner's order, as the draw or a waitlist promotion placed it (for the notification).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A winner's order, as the draw or a waitlist promotion placed it (for the notification,
+/// whose body carries all of it but the rank).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Win {
     /// The product.
     pub product_id: ProductId,
@@ -180,6 +147,7 @@ pub struct Win {
     /// When its hold ends.
     pub expires_at: DateTime<Utc>,
     /// The entry's rank.
+    #[serde(skip)]
     pub rank: i64,
 }
 

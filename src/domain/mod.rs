@@ -1,5 +1,60 @@
 //! Domain types and rules: no I/O, no framework. Everything the HTTP edge parses ends up here.
 
+/// Declares a setting a client chooses by name from a closed set: each variant has one
+/// spelling, in storage and on the wire, its snake_case name (as serde and the schema spell
+/// it; the text given for it must be the same). `as_str` gives it,
+/// `from_db` reads it back (unknown text is the `#[default]` variant) and `TryFrom<&str>`
+/// refuses any other text as a bad `field` with `message`.
+macro_rules! named_setting {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident for $field:literal, $message:literal {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Default,
+            serde::Serialize,
+            serde::Deserialize,
+            utoipa::ToSchema,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            /// The storage and wire spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// Reads the stored spelling; unknown text falls back to the default.
+            pub fn from_db(raw: &str) -> Self {
+                Self::try_from(raw).unwrap_or_default()
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = $crate::domain::ValidationError;
+            fn try_from(raw: &str) -> Result<Self, Self::Error> {
+                match raw {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err($crate::domain::ValidationError::new($field, $message)),
+                }
+            }
+        }
+    };
+}
+
 pub mod brand;
 pub mod clock;
 pub mod draw;

@@ -1,54 +1,20 @@
 //! Limited-edition products and the rules for creating and changing them.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::ValidationError;
 use super::brand::Name;
 use super::draw::SaleMode;
 use super::ids::{BrandId, ProductId};
 
-/// How each restock round walks the line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LinePolicy {
-    /// Every round starts at the front of the line.
-    #[default]
-    Restart,
-    /// A round starts where the previous sold-out round stopped and wraps around.
-    Rotate,
-}
-
-impl LinePolicy {
-    /// The storage and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Restart => "restart",
-            Self::Rotate => "rotate",
-        }
-    }
-
-    /// Reads the stored spelling; unknown text falls back to the default.
-    pub fn from_db(raw: &str) -> Self {
-        if raw == "rotate" {
-            Self::Rotate
-        } else {
-            Self::Restart
-        }
-    }
-}
-
-impl TryFrom<&str> for LinePolicy {
-    type Error = ValidationError;
-    fn try_from(raw: &str) -> Result<Self, Self::Error> {
-        match raw {
-            "restart" => Ok(Self::Restart),
-            "rotate" => Ok(Self::Rotate),
-            _ => Err(ValidationError::new(
-                "line_policy",
-                "must be restart or rotate",
-            )),
-        }
+named_setting! {
+    /// How each restock round walks the line.
+    pub enum LinePolicy for "line_policy", "must be restart or rotate" {
+        /// Every round starts at the front of the line.
+        #[default]
+        Restart = "restart",
+        /// A round starts where the previous sold-out round stopped and wraps around.
+        Rotate = "rotate",
     }
 }
 
@@ -339,6 +305,25 @@ mod tests {
             ..draw
         };
         assert!(full.validate().is_ok());
+    }
+
+    #[test]
+    fn a_named_setting_is_spelled_alike_in_storage_and_in_json() {
+        use crate::domain::brand::BrandCategory;
+        let spelled = |json: serde_json::Value, stored: &str| assert_eq!(json, stored);
+        for p in [LinePolicy::Restart, LinePolicy::Rotate] {
+            spelled(serde_json::json!(p), p.as_str());
+        }
+        for m in [SaleMode::FirstCome, SaleMode::Draw] {
+            spelled(serde_json::json!(m), m.as_str());
+        }
+        for c in [
+            BrandCategory::Camping,
+            BrandCategory::Fashion,
+            BrandCategory::Other,
+        ] {
+            spelled(serde_json::json!(c), c.as_str());
+        }
     }
 
     #[test]

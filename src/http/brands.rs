@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::Created;
 use super::error::ApiResult;
 use super::extract::{Caller, DeferredJson};
-use super::openapi::{BrandPage, ErrorBody};
+use super::openapi::{BadBody, BrandPage, Invalid, NeedsToken};
 use super::query::PageQuery;
 use crate::domain::brand::{Brand, BrandCategory, Name, NewBrand};
 use crate::domain::ids::BrandId;
@@ -55,10 +55,8 @@ pub struct CreateBrand {
 /// Creates a brand (admin).
 #[utoipa::path(post, path = "/brands", operation_id = "createBrand", tag = "brands", request_body = CreateBrand,
     security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = BrandView, headers(("Location" = String, description = "The path of the brand"))), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = BrandView, headers(("Location" = String, description = "The path of the brand"))),
+        BadBody, NeedsToken, Invalid))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,7 +74,8 @@ async fn create(
 
 /// Lists brands by id.
 #[utoipa::path(get, path = "/brands", operation_id = "listBrands", tag = "brands", params(PageQuery),
-    responses((status = 200, description = "A page of brands", body = BrandPage), (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of brands", body = BrandPage),
+        Invalid))]
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,

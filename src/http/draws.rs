@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, OptionalBody};
-use super::openapi::{EntryPage, ErrorBody};
+use super::openapi::{BadBody, EntryPage, ErrorBody, Invalid, NeedsToken, UnknownId};
 use super::products::{load, load_managed};
 use super::query::PageQuery;
 use crate::domain::Conflict;
@@ -122,12 +122,8 @@ pub struct EntryBody {
     request_body(content = Option<EntryBody>), security(("bearer" = [])),
     responses((status = 201, description = "Entered", body = EntryView, headers(("Location" = String, description = "The path of the entry"))),
         (status = 200, description = "Already entered: the quantity was replaced", body = EntryView),
-        (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
         (status = 409, description = "`entry_closed` outside the window, `not_a_draw`", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        BadBody, NeedsToken, UnknownId, Invalid))]
 async fn enter(
     State(state): State<AppState>,
     caller: Caller,
@@ -159,10 +155,8 @@ async fn enter(
 #[utoipa::path(delete, path = "/products/{id}/entry", operation_id = "withdrawFromDraw", tag = "draws",
     params(("id" = i64, Path, description = "Product id")), security(("bearer" = [])),
     responses((status = 204, description = "Not entered any more"),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "`entry_closed` after the window, `not_a_draw`", body = ErrorBody)))]
+        (status = 409, description = "`entry_closed` after the window, `not_a_draw`", body = ErrorBody),
+        NeedsToken, UnknownId))]
 async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,9 +177,7 @@ async fn withdraw(
 #[utoipa::path(get, path = "/me/entries", operation_id = "listMyEntries", tag = "draws", params(PageQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of entries", body = EntryPage),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        NeedsToken, Invalid))]
 async fn mine(
     State(state): State<AppState>,
     caller: Caller,
@@ -203,8 +195,8 @@ async fn mine(
 #[utoipa::path(get, path = "/products/{id}/draw", operation_id = "getDraw", tag = "draws",
     params(("id" = i64, Path, description = "Product id")),
     responses((status = 200, description = "The draw", body = DrawView),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "`not_a_draw`: the product is sold first come", body = ErrorBody)))]
+        (status = 409, description = "`not_a_draw`: the product is sold first come", body = ErrorBody),
+        UnknownId))]
 async fn draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<DrawView>> {
     let product = load(&state, &id).await?;
     let record = state
@@ -221,11 +213,8 @@ async fn draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 #[utoipa::path(get, path = "/products/{id}/draw/entries", operation_id = "listDrawEntries", tag = "draws",
     params(("id" = i64, Path, description = "Product id"), PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "A page of entries", body = EntryPage),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
         (status = 409, description = "`not_a_draw`: the product is sold first come", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        NeedsToken, UnknownId, Invalid))]
 async fn entries(
     State(state): State<AppState>,
     caller: Caller,

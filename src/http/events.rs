@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::bearer_token;
-use super::openapi::ErrorBody;
+use super::openapi::NeedsToken;
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -56,8 +56,7 @@ fn admin(state: &AppState, headers: &HeaderMap, q: &EventsQuery) -> ApiResult<Du
     security(("bearer" = [])),
     responses((status = 200, description = "A text/event-stream of `round` events whose data is a RoundProgress JSON object",
         content_type = "text/event-stream", body = String),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody)))]
+        NeedsToken))]
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

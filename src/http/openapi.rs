@@ -2,8 +2,10 @@
 
 use axum::Router;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, ResponsesBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 pub use super::error::{ErrorBody, ErrorDetail};
 use utoipa_swagger_ui::SwaggerUi;
@@ -124,6 +126,48 @@ page_schema!(OrderPage, OrderView);
 page_schema!(RoundPage, RoundView);
 page_schema!(RecipientPage, RecipientView);
 page_schema!(EntryPage, EntryView);
+
+/// Declares error answers that several operations document alike, each in one place: an
+/// operation lists them in its `responses(...)` after its own answers.
+macro_rules! shared_errors {
+    ($($(#[$doc:meta])* $name:ident: $(($status:literal, $description:literal))+;)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                ResponsesBuilder::new()
+                    $(.response($status, error_answer($description)))+
+                    .build()
+                    .into()
+            }
+        }
+    )+};
+}
+
+shared_errors! {
+    /// 400: the body is not JSON, or not sent as JSON.
+    BadBody: ("400", "Malformed JSON or wrong content type");
+    /// 401 and 403: the operation needs a token that allows it.
+    NeedsToken: ("401", "No or bad token") ("403", "The token does not allow this");
+    /// 404: the path names nothing.
+    UnknownId: ("404", "Unknown id");
+    /// 409, with the code of whichever conflict refused the request.
+    Refused: ("409", "The state of things refuses the request");
+    /// 422: a value breaks a rule.
+    Invalid: ("422", "A field has an invalid value");
+}
+
+/// An error answer: `description`, with the error envelope as its JSON body.
+fn error_answer(description: &str) -> Response {
+    let body = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", body)
+        .build()
+}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "getOpenApiDocument",

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, OptionalBody, path_id};
-use super::openapi::{ErrorBody, OrderPage};
+use super::openapi::{BadBody, Invalid, NeedsToken, OrderPage, Refused, UnknownId};
 use super::query::PageQuery;
 use crate::domain::ValidationError;
 use crate::domain::ids::{OrderId, ProductId, UserId};
@@ -120,12 +120,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
     request_body(content = Option<PlaceBody>), security(("bearer" = [])),
     responses((status = 201, description = "Reserved", body = OrderView, headers(("Location" = String, description = "The path of the order"))),
         (status = 200, description = "The order this idempotency key already placed", body = OrderView),
-        (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        BadBody, NeedsToken, UnknownId, Refused, Invalid))]
 async fn place(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,9 +155,8 @@ async fn place(
 
 /// Reads an order (its user, or admin).
 #[utoipa::path(get, path = "/orders/{id}", operation_id = "getOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
-    responses((status = 200, description = "The order", body = OrderView), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody)))]
+    responses((status = 200, description = "The order", body = OrderView),
+        NeedsToken, UnknownId))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -184,12 +178,8 @@ pub struct PayBody {
 /// Pays a reserved order (its user); idempotent for the same `payment_ref`.
 #[utoipa::path(post, path = "/orders/{id}/pay", operation_id = "payOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PayBody,
     security(("bearer" = [])),
-    responses((status = 200, description = "Paid", body = OrderView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "Paid", body = OrderView),
+        BadBody, NeedsToken, UnknownId, Refused, Invalid))]
 async fn pay(
     State(state): State<AppState>,
     caller: Caller,
@@ -205,10 +195,8 @@ async fn pay(
 
 /// Cancels an order (its user, or admin); its units return to stock. Idempotent.
 #[utoipa::path(post, path = "/orders/{id}/cancel", operation_id = "cancelOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
-    responses((status = 200, description = "Canceled", body = OrderView), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "The state of things refuses the request", body = ErrorBody)))]
+    responses((status = 200, description = "Canceled", body = OrderView),
+        NeedsToken, UnknownId, Refused))]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,9 +210,8 @@ async fn cancel(
 
 /// The caller's orders, newest first; `next` continues with older ones.
 #[utoipa::path(get, path = "/me/orders", operation_id = "listMyOrders", tag = "orders", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, description = "A page of orders", body = OrderPage), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of orders", body = OrderPage),
+        NeedsToken, Invalid))]
 async fn mine(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson, path_id};
-use super::openapi::{ErrorBody, ProductPage};
+use super::openapi::{BadBody, ErrorBody, Invalid, NeedsToken, ProductPage, UnknownId};
 use super::query::PageQuery;
 use crate::auth::Principal;
 use crate::domain::brand::Name;
@@ -148,10 +148,8 @@ fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, Ap
 /// Creates a collaboration (admin, or a brand listed in `brand_ids`).
 #[utoipa::path(post, path = "/products", operation_id = "createProduct", tag = "products", request_body = CreateProduct,
     security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = ProductView, headers(("Location" = String, description = "The path of the product"))), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = ProductView, headers(("Location" = String, description = "The path of the product"))),
+        BadBody, NeedsToken, Invalid))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -233,7 +231,8 @@ pub async fn load_managed(state: &AppState, caller: &Caller, raw_id: &str) -> Ap
 
 /// Reads one product.
 #[utoipa::path(get, path = "/products/{id}", operation_id = "getProduct", tag = "products", params(("id" = i64, Path, description = "Product id")),
-    responses((status = 200, description = "The product", body = ProductView), (status = 404, description = "Unknown id", body = ErrorBody)))]
+    responses((status = 200, description = "The product", body = ProductView),
+        UnknownId))]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -243,7 +242,8 @@ async fn show(
 
 /// Lists products by id.
 #[utoipa::path(get, path = "/products", operation_id = "listProducts", tag = "products", params(PageQuery),
-    responses((status = 200, description = "A page of products", body = ProductPage), (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of products", body = ProductPage),
+        Invalid))]
 async fn list(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
@@ -288,12 +288,9 @@ pub struct PatchProduct {
 /// Changes a product's name or sale settings (admin or an owning brand).
 #[utoipa::path(patch, path = "/products/{id}", operation_id = "updateProduct", tag = "products", params(("id" = i64, Path, description = "Product id")), request_body = PatchProduct,
     security(("bearer" = [])),
-    responses((status = 200, description = "The changed product", body = ProductView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
+    responses((status = 200, description = "The changed product", body = ProductView),
         (status = 409, description = "`sale_mode_locked`: the product has orders or entries", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        BadBody, NeedsToken, UnknownId, Invalid))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Caller;
-use super::openapi::{ErrorBody, RecipientPage, RoundPage};
+use super::openapi::{Invalid, NeedsToken, RecipientPage, RoundPage, UnknownId};
 use super::products::load_managed;
 use super::query::PageQuery;
 use super::rounds::RoundView;
@@ -48,10 +48,8 @@ fn round_number(raw: &str) -> Result<i64, ApiError> {
 /// A product's rounds, newest first (admin or an owning brand).
 #[utoipa::path(get, path = "/products/{id}/notifications/rounds", operation_id = "listRounds", tag = "rounds", params(("id" = i64, Path, description = "Product id"), PageQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of rounds", body = RoundPage), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of rounds", body = RoundPage),
+        NeedsToken, UnknownId, Invalid))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,9 +67,8 @@ async fn list(
 /// One round (admin or an owning brand).
 #[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}", operation_id = "getRound", tag = "rounds", params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The round", body = RoundView), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody)))]
+    responses((status = 200, description = "The round", body = RoundView),
+        NeedsToken, UnknownId))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,10 +86,8 @@ async fn show(
 /// The users a round notified, in line order (admin or an owning brand).
 #[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}/recipients", operation_id = "listRoundRecipients", tag = "rounds",
     params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number"), PageQuery), security(("bearer" = [])),
-    responses((status = 200, description = "A page of recipients", body = RecipientPage), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of recipients", body = RecipientPage),
+        NeedsToken, UnknownId, Invalid))]
 async fn recipients(
     State(state): State<AppState>,
     caller: Caller,

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson, query};
-use super::openapi::ErrorBody;
+use super::openapi::{BadBody, Invalid, NeedsToken, Refused, UnknownId};
 use super::products::{load, load_managed};
 use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
@@ -99,12 +99,7 @@ pub struct RestockRequest {
     request_body(content = Option<RestockRequest>), security(("bearer" = [])),
     responses((status = 202, description = "The round opened and is notifying the line", body = RoundView),
         (status = 200, description = "With wait=true: the round as it ended", body = RoundView),
-        (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        BadBody, NeedsToken, UnknownId, Refused, Invalid))]
 async fn restock(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,11 +131,7 @@ async fn restock(
     security(("bearer" = [])),
     responses((status = 202, description = "The round goes on from the next subscriber", body = RoundView),
         (status = 200, description = "With wait=true: the round as it ended", body = RoundView),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 409, description = "The state of things refuses the request", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+        NeedsToken, UnknownId, Refused, Invalid))]
 async fn resume(
     State(state): State<AppState>,
     caller: Caller,

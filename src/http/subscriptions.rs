@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson};
-use super::openapi::{ErrorBody, LinePage, SubscriptionPage};
+use super::openapi::{BadBody, Invalid, LinePage, NeedsToken, SubscriptionPage, UnknownId};
 use super::products::load;
 use super::query::PageQuery;
 use crate::domain::ValidationError;
@@ -66,9 +66,8 @@ impl From<Subscription> for SubscriptionView {
 #[utoipa::path(put, path = "/products/{id}/subscription", operation_id = "joinLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     security(("bearer" = [])),
     responses((status = 201, description = "Joined the line", body = SubscriptionView, headers(("Location" = String, description = "The path of the subscription"))),
-        (status = 200, description = "Already in the line", body = SubscriptionView), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody)))]
+        (status = 200, description = "Already in the line", body = SubscriptionView),
+        NeedsToken, UnknownId))]
 async fn join(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,9 +91,8 @@ async fn join(
 /// Leaves the product's line (user).
 #[utoipa::path(delete, path = "/products/{id}/subscription", operation_id = "leaveLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     security(("bearer" = [])),
-    responses((status = 204, description = "Not in the line any more"), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody)))]
+    responses((status = 204, description = "Not in the line any more"),
+        NeedsToken, UnknownId))]
 async fn leave(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,9 +110,8 @@ async fn leave(
 /// The caller's lines (user).
 #[utoipa::path(get, path = "/me/subscriptions", operation_id = "listMySubscriptions", tag = "line", params(PageQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of subscriptions", body = SubscriptionPage), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of subscriptions", body = SubscriptionPage),
+        NeedsToken, Invalid))]
 async fn mine(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,10 +137,8 @@ pub struct LineEntryView {
 /// The product's line, front first (admin).
 #[utoipa::path(get, path = "/admin/products/{id}/subscriptions", operation_id = "listLine", tag = "line", params(("id" = i64, Path, description = "Product id"), PageQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "A page of the line", body = LinePage), (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "A page of the line", body = LinePage),
+        NeedsToken, UnknownId, Invalid))]
 async fn line(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,11 +178,8 @@ pub struct ImportView {
 /// Appends users to the line in order (admin); those already in it keep their place.
 #[utoipa::path(post, path = "/admin/products/{id}/subscriptions/import", operation_id = "importLine", tag = "line", params(("id" = i64, Path, description = "Product id")),
     request_body = ImportRequest, security(("bearer" = [])),
-    responses((status = 200, description = "Imported", body = ImportView), (status = 400, description = "Malformed JSON or wrong content type", body = ErrorBody),
-        (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token does not allow this", body = ErrorBody),
-        (status = 404, description = "Unknown id", body = ErrorBody),
-        (status = 422, description = "A field has an invalid value", body = ErrorBody)))]
+    responses((status = 200, description = "Imported", body = ImportView),
+        BadBody, NeedsToken, UnknownId, Invalid))]
 async fn import(
     State(state): State<AppState>,
     caller: Caller,

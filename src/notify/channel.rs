@@ -7,8 +7,8 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::ids::{OrderId, ProductId, UserId};
-use crate::domain::order::Quantity;
+use crate::domain::draw::Win;
+use crate::domain::ids::{ProductId, UserId};
 
 /// One notification, as the recipient system receives it: its body carries `kind`.
 #[derive(Debug, Clone, Serialize)]
@@ -42,19 +42,13 @@ fn as_str<S: serde::Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(name)
 }
 
-/// The body of a win notification (with `"kind": "draw_won"`).
+/// The body of a win notification (with `"kind": "draw_won"`): the product, the winner, the
+/// winner's RESERVED order, its units and when its payment hold ends.
 #[derive(Debug, Clone, Serialize)]
 pub struct DrawWon {
-    /// The product drawn.
-    pub product_id: ProductId,
-    /// The winner.
-    pub user_id: UserId,
-    /// The winner's RESERVED order.
-    pub order_id: OrderId,
-    /// Its units.
-    pub quantity: Quantity,
-    /// When its payment hold ends.
-    pub expires_at: DateTime<Utc>,
+    /// The win.
+    #[serde(flatten)]
+    pub win: Win,
     /// When this attempt started.
     pub sent_at: DateTime<Utc>,
 }
@@ -65,7 +59,7 @@ impl Notification {
     pub fn idempotency_key(&self) -> String {
         match self {
             Self::Restock(n) => format!("{}-{}-{}", n.product_id, n.round, n.user_id),
-            Self::DrawWon(n) => format!("draw-{}-{}", n.product_id, n.order_id),
+            Self::DrawWon(n) => format!("draw-{}-{}", n.win.product_id, n.win.order_id),
         }
     }
 

@@ -6,6 +6,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::channel::{Notification, RestockAlert, SendError};
+use super::engine::EngineConfig;
 use super::runner::{Done, Ending, Item, RoundCtx};
 use crate::shop::gate::StockLevel;
 
@@ -28,14 +29,14 @@ pub(crate) async fn wait_for_stock(
 ) -> Ready {
     // A shared gate whose Redis is gone is not believed: its 0 may be stale, so the round
     // waits for Redis instead of ending as sold out.
-    let mut trusted = ctx.inner.gate.watch_trusted();
+    let mut trusted = ctx.inner.parts.gate.watch_trusted();
     loop {
         trusted.borrow_and_update();
         let level = *gate.borrow_and_update();
         if level.available > 0 {
             return Ready::Go;
         }
-        if ctx.inner.gate.sold_out(&level) {
+        if ctx.inner.parts.gate.sold_out(&level) {
             return Ready::SoldOut;
         }
         ctx.inner.pauses.send_modify(|n| *n += 1);
@@ -62,7 +63,7 @@ pub(crate) async fn ready_to_start(
         tokio::select! {
             biased;
             () = ctx.stop.cancelled() => return Ready::Stopped,
-            () = ctx.inner.limiter.acquire() => {}
+            () = ctx.inner.parts.limiter.acquire() => {}
         }
         if ctx.stop.is_cancelled() {
             return Ready::Stopped;
@@ -71,7 +72,7 @@ pub(crate) async fn ready_to_start(
         if level.available > 0 {
             return Ready::Go;
         }
-        if ctx.inner.gate.sold_out(&level) {
+        if ctx.inner.parts.gate.sold_out(&level) {
             return Ready::SoldOut;
         }
         // An order is being committed (or Redis is gone): wait it out, then take a fresh slot.
@@ -94,6 +95,37 @@ pub(crate) fn backoff(
     let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
     let jittered = Duration::from_millis(rng.random_range(0..=ceiling_ms));
     jittered.max(asked.unwrap_or_default()).min(max)
+}
+
+/// After a failed send, counted in `retries`: how long to wait before trying again, or, when
+/// the failure is permanent or the retries have run out, why to give up.
+pub(crate) fn retry_delay(
+    config: &EngineConfig,
+    retries: &mut u32,
+    failure: SendError,
+) -> Result<Duration, String> {
+    match failure {
+        SendError::Permanent(reason) => Err(reason),
+        SendError::Retryable {
+            reason,
+            retry_after,
+        } => {
+            if *retries >= config.max_retries {
+                return Err(format!(
+                    "{reason} (gave up after {} attempts)",
+                    *retries + 1
+                ));
+            }
+            *retries += 1;
+            Ok(backoff(
+                config.backoff,
+                config.backoff_max,
+                *retries,
+                retry_after,
+                &mut rand::rng(),
+            ))
+        }
+    }
 }
 
 /// Where one request stands in the line's order of starts: it may start once the request
@@ -131,14 +163,14 @@ async fn first_start(
     tokio::select! {
         biased;
         () = ctx.stop.cancelled() => return Ready::Stopped,
-        () = ctx.inner.limiter.admit() => {}
+        () = ctx.inner.parts.limiter.admit() => {}
     }
     let level = *gate.borrow_and_update();
     let verdict = if ctx.stop.is_cancelled() {
         Ready::Stopped
     } else if level.available > 0 {
         Ready::Go
-    } else if ctx.inner.gate.sold_out(&level) {
+    } else if ctx.inner.parts.gate.sold_out(&level) {
         Ready::SoldOut
     } else {
         // An order is being committed: wait it out, then take a fresh slot.
@@ -187,49 +219,31 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             product_name: ctx.product_name.clone(),
             sent_at,
         });
-        ctx.inner.events.started(ctx.product, ctx.round);
-        let sent = ctx.inner.channel.send(&notification).await;
+        ctx.inner.parts.events.started(ctx.product, ctx.round);
+        let sent = ctx.inner.parts.channel.send(&notification).await;
         match &sent {
-            Ok(()) => ctx.inner.events.succeeded(
+            Ok(()) => ctx.inner.parts.events.succeeded(
                 ctx.product,
                 ctx.round,
-                ctx.inner.gate.level(ctx.product).available,
+                ctx.inner.parts.gate.level(ctx.product).available,
                 sent_at,
             ),
-            Err(_) => ctx.inner.events.failed(ctx.product),
+            Err(_) => ctx.inner.parts.events.failed(ctx.product),
         }
-        let asked = match sent {
+        let failure = match sent {
             Ok(()) => return Done::Sent(item, sent_at),
-            Err(SendError::Permanent(reason)) => {
+            Err(failure) => failure,
+        };
+        let delay = match retry_delay(config, &mut retries, failure) {
+            Ok(delay) => delay,
+            Err(reason) => {
                 ctx.end(Ending::Failed(format!(
                     "notifying user {}: {reason}",
                     item.user
                 )));
                 return Done::Broken(item);
             }
-            Err(SendError::Retryable {
-                reason,
-                retry_after,
-            }) => {
-                if retries >= config.max_retries {
-                    ctx.end(Ending::Failed(format!(
-                        "notifying user {}: {reason} (gave up after {} attempts)",
-                        item.user,
-                        retries + 1
-                    )));
-                    return Done::Broken(item);
-                }
-                retry_after
-            }
         };
-        retries += 1;
-        let delay = backoff(
-            config.backoff,
-            config.backoff_max,
-            retries,
-            asked,
-            &mut rand::rng(),
-        );
         tokio::select! {
             biased;
             () = ctx.stop.cancelled() => return Done::Broken(item),

@@ -1,8 +1,8 @@
 //! Win notifications of draws: one request per win, through the channel, the global rate
 //! limit and the retries of restock alerts.
 
-use super::channel::{DrawWon, Notification, SendError};
-use super::deliver::backoff;
+use super::channel::{DrawWon, Notification};
+use super::deliver::retry_delay;
 use super::engine::Notifier;
 use crate::domain::draw::Win;
 use crate::telemetry::metrics;
@@ -18,45 +18,22 @@ impl Notifier {
             tokio::select! {
                 biased;
                 () = inner.shutdown.cancelled() => return Err("the server is stopping".into()),
-                () = inner.limiter.acquire() => {}
+                () = inner.parts.limiter.acquire() => {}
             }
             let notification = Notification::DrawWon(DrawWon {
-                product_id: win.product_id,
-                user_id: win.user_id,
-                order_id: win.order_id,
-                quantity: win.quantity,
-                expires_at: win.expires_at,
+                win: win.clone(),
                 sent_at: inner.now(),
             });
             metrics::notification_started(win.product_id);
-            let asked = match inner.channel.send(&notification).await {
+            let failure = match inner.parts.channel.send(&notification).await {
                 Ok(()) => {
                     metrics::notification_succeeded(win.product_id);
                     return Ok(());
                 }
-                Err(SendError::Permanent(reason)) => {
-                    metrics::notification_failed(win.product_id);
-                    return Err(reason);
-                }
-                Err(SendError::Retryable {
-                    reason,
-                    retry_after,
-                }) => {
-                    metrics::notification_failed(win.product_id);
-                    if retries >= config.max_retries {
-                        return Err(format!("{reason} (gave up after {} attempts)", retries + 1));
-                    }
-                    retry_after
-                }
+                Err(failure) => failure,
             };
-            retries += 1;
-            let delay = backoff(
-                config.backoff,
-                config.backoff_max,
-                retries,
-                asked,
-                &mut rand::rng(),
-            );
+            metrics::notification_failed(win.product_id);
+            let delay = retry_delay(config, &mut retries, failure)?;
             tokio::select! {
                 biased;
                 () = inner.shutdown.cancelled() => return Err("the server is stopping".into()),

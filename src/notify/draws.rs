@@ -44,7 +44,7 @@ impl Notifier {
     pub async fn draw_step(&self) -> StoreResult<StepOutcome> {
         let inner = self.inner();
         let _turn = inner.draw_turn.lock().await;
-        let store = &inner.store;
+        let store = &inner.parts.store;
         let mut out = StepOutcome::default();
         for product in store.due_draws(inner.now()).await? {
             let Some(drawn) = store
@@ -86,6 +86,7 @@ impl Notifier {
     async fn settle_wins(&self, done: DrawOutcome) -> usize {
         if let Some(first) = done.wins.first() {
             self.inner()
+                .parts
                 .gate
                 .taken(first.product_id, done.units, done.stock_version)
                 .await;
@@ -107,6 +108,7 @@ impl Notifier {
             Ok(()) => {
                 if let Err(e) = self
                     .inner()
+                    .parts
                     .store
                     .win_notified(win, self.inner().now())
                     .await

@@ -81,12 +81,8 @@ type RoundKey = (ProductId, i64);
 
 /// Shared by the notifier's clones and every runner.
 pub(crate) struct Inner {
-    pub store: Arc<dyn Store>,
-    pub gate: Arc<StockGate>,
-    pub clock: Clock,
-    pub channel: Arc<dyn Channel>,
-    pub limiter: Arc<Limiter>,
-    pub events: Arc<EventHub>,
+    /// What the engine runs on.
+    pub parts: EngineParts,
     /// Bounds the requests in flight across all rounds.
     pub permits: Arc<Semaphore>,
     pub config: EngineConfig,
@@ -116,13 +112,13 @@ impl Inner {
             .unwrap_or(chrono::Duration::seconds(30));
         Lease {
             owner: self.owner.clone(),
-            expires_at: self.clock.now() + ttl,
+            expires_at: self.parts.clock.now() + ttl,
         }
     }
 
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.parts.clock.now()
     }
 }
 
@@ -173,12 +169,7 @@ impl Notifier {
         };
         Self {
             inner: Arc::new(Inner {
-                store: parts.store,
-                gate: parts.gate,
-                clock: parts.clock,
-                channel: parts.channel,
-                limiter: parts.limiter,
-                events: parts.events,
+                parts,
                 permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
                 config,
                 owner,
@@ -209,12 +200,12 @@ impl Notifier {
 
     /// The database the engine runs on.
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        &self.inner.parts.store
     }
 
     /// The stock gate the engine watches.
     pub(crate) fn gate(&self) -> &Arc<StockGate> {
-        &self.inner.gate
+        &self.inner.parts.gate
     }
 
     /// The server's time.
@@ -249,7 +240,7 @@ impl Notifier {
         self.inner.tracker.spawn(
             async move {
                 runner::run(&inner, product, round).await;
-                inner.events.forget(product, round);
+                inner.parts.events.forget(product, round);
                 lock(&inner.running).remove(&key);
                 tx.send_replace(true);
             }
@@ -278,7 +269,12 @@ impl Notifier {
         owners::take_from_gone(&self.inner, Moment::Running).await?;
         let lease = self.inner.lease();
         let now = self.inner.now();
-        let held = self.inner.store.claim_rounds(&lease, now, 100).await?;
+        let held = self
+            .inner
+            .parts
+            .store
+            .claim_rounds(&lease, now, 100)
+            .await?;
         let mut started = 0;
         for (product, round) in held {
             if lock(&self.inner.opening).contains(&product) || self.watch(product, round).is_some()
@@ -300,7 +296,7 @@ impl Notifier {
             if let Some(w) = self.watch(product, round) {
                 w.ended().await;
             }
-            let Some(r) = self.inner.store.get_round(product, round).await? else {
+            let Some(r) = self.inner.parts.store.get_round(product, round).await? else {
                 return Ok(None);
             };
             if r.status != RoundStatus::InProgress || self.inner.shutdown.is_cancelled() {
@@ -309,7 +305,7 @@ impl Notifier {
             self.recover_once().await?;
             if self.watch(product, round).is_none() {
                 // Held by another instance, or ended between the two reads.
-                let r = self.inner.store.get_round(product, round).await?;
+                let r = self.inner.parts.store.get_round(product, round).await?;
                 return Ok(r);
             }
         }
@@ -341,7 +337,7 @@ impl Notifier {
     /// with Redis at least every [`owners::HEARTBEAT_CHECK`].
     pub fn recovery_interval(&self) -> Duration {
         let every = (self.inner.config.lease_ttl / 3).max(Duration::from_millis(100));
-        match self.inner.gate.shared_backend() {
+        match self.inner.parts.gate.shared_backend() {
             Some(_) => every.min(owners::HEARTBEAT_CHECK),
             None => every,
         }

@@ -22,7 +22,7 @@ pub(crate) enum Moment {
 
 /// Whether the instance named `owner` is certainly gone.
 async fn is_gone(inner: &Inner, owner: &str, moment: Moment) -> bool {
-    match inner.gate.shared_backend() {
+    match inner.parts.gate.shared_backend() {
         // Without Redis one instance serves a database (decision 2), so a round held by
         // another name is a leftover of an earlier run of this service that did not stop
         // cleanly. Later on, only a lapsed lease says so.
@@ -40,15 +40,16 @@ async fn is_gone(inner: &Inner, owner: &str, moment: Moment) -> bool {
 
 /// Takes every running round held by an owner that is gone; answers how many it took.
 pub(crate) async fn take_from_gone(inner: &Inner, moment: Moment) -> StoreResult<u64> {
-    if inner.gate.shared_backend().is_none() && moment == Moment::Running {
+    if inner.parts.gate.shared_backend().is_none() && moment == Moment::Running {
         return Ok(0);
     }
     let mut taken = 0;
-    for owner in inner.store.round_owners(&inner.owner).await? {
+    for owner in inner.parts.store.round_owners(&inner.owner).await? {
         if !is_gone(inner, &owner, moment).await {
             continue;
         }
         let n = inner
+            .parts
             .store
             .take_rounds_of(&owner, &inner.lease(), inner.now())
             .await?;

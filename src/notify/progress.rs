@@ -187,6 +187,7 @@ async fn flush(ctx: &RoundCtx, p: &mut Progress) -> Result<(), Lost> {
         let lease = ctx.inner.lease();
         let written = ctx
             .inner
+            .parts
             .store
             .record_progress(
                 ctx.product,
@@ -200,11 +201,11 @@ async fn flush(ctx: &RoundCtx, p: &mut Progress) -> Result<(), Lost> {
         match written {
             Ok(true) => {
                 p.rows.clear();
-                ctx.inner.events.checkpoint(
+                ctx.inner.parts.events.checkpoint(
                     ctx.product,
                     ctx.round,
                     p.checkpoint.last_sent_user_id,
-                    ctx.inner.gate.level(ctx.product).available,
+                    ctx.inner.parts.gate.level(ctx.product).available,
                     ctx.inner.now(),
                 );
                 return Ok(());

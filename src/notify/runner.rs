@@ -112,6 +112,7 @@ impl Walk {
             let upto = if self.wrapped { self.start } else { i64::MAX };
             let page = ctx
                 .inner
+                .parts
                 .store
                 .line_page(ctx.product, self.after, upto, ctx.inner.config.page_size)
                 .await?;
@@ -141,6 +142,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, product: ProductId, round: i64) {
     if let Err(e) = run_round(inner, product, round).await {
         tracing::error!(%product, round, error = %e, "round runner failed; it will be recovered");
         let _ = inner
+            .parts
             .store
             .release_round(product, round, &inner.owner)
             .await;
@@ -148,33 +150,36 @@ pub(crate) async fn run(inner: &Arc<Inner>, product: ProductId, round: i64) {
 }
 
 async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreResult<()> {
-    let Some(r) = inner.store.get_round(product, round).await? else {
+    let Some(r) = inner.parts.store.get_round(product, round).await? else {
         return Ok(());
     };
     if r.status != RoundStatus::InProgress {
         return Ok(());
     }
-    let Some(p) = inner.store.get_product(product).await? else {
+    let Some(p) = inner.parts.store.get_product(product).await? else {
         return Ok(());
     };
     // The round decides on the gate's level: read it from the gate's truth first (a mirror
     // may not have heard of the product yet). A gate that cannot answer ends nothing.
-    if let Some(record) = inner.store.stock_of(product).await?
-        && let Err(e) = inner.gate.ensure_loaded(record).await
+    if let Some(record) = inner.parts.store.stock_of(product).await?
+        && let Err(e) = inner.parts.gate.ensure_loaded(record).await
     {
         tracing::warn!(%product, round, error = %e, "the stock gate does not answer; the round waits for recovery");
         inner
+            .parts
             .store
             .release_round(product, round, &inner.owner)
             .await?;
         return Ok(());
     }
     inner
+        .parts
         .events
-        .begin(&r, inner.gate.level(product).available, inner.now());
+        .begin(&r, inner.parts.gate.level(product).available, inner.now());
     // Positions go on from the end of the unbroken run.
     let base = match r.last_sent_user_id {
         Some(u) => inner
+            .parts
             .store
             .recipients_among(product, round, &[u])
             .await?
@@ -226,6 +231,7 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         (None, Walked::Exhausted) => (RoundStatus::Completed, None),
         (None, Walked::Stopped) => {
             inner
+                .parts
                 .store
                 .release_round(product, round, &inner.owner)
                 .await?;
@@ -234,6 +240,7 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         }
     };
     inner
+        .parts
         .store
         .finish_round(
             product,
@@ -244,9 +251,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
             inner.now(),
         )
         .await?;
-    if let Some(ended) = inner.store.get_round(product, round).await? {
-        let stock = inner.gate.level(product).available;
-        inner.events.finished(&ended, stock, inner.now());
+    if let Some(ended) = inner.parts.store.get_round(product, round).await? {
+        let stock = inner.parts.gate.level(product).available;
+        inner.parts.events.finished(&ended, stock, inner.now());
     }
     tracing::info!(%product, round, status = status.as_str(), "round ended");
     Ok(())
@@ -271,6 +278,7 @@ async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<Stor
             let users: Vec<UserId> = members.iter().map(|s| s.user_id).collect();
             let already = ctx
                 .inner
+                .parts
                 .store
                 .recipients_among(ctx.product, ctx.round, &users)
                 .await?
@@ -302,7 +310,7 @@ async fn dispatch(
     mut position: i64,
     tx: mpsc::Sender<Done>,
 ) -> StoreResult<Walked> {
-    let mut gate = ctx.inner.gate.subscribe(ctx.product);
+    let mut gate = ctx.inner.parts.gate.subscribe(ctx.product);
     let mut seq = 0_u64;
     let mut after: Option<oneshot::Receiver<()>> = None;
     // The next page is read (with its members already in the history) while this one is
@@ -361,10 +369,10 @@ async fn dispatch(
             // slots come from Redis in the order the tasks ask. Without a limiter
             // (benchmarks) there is no schedule to keep in order, and the hand-off would
             // only cost a wake-up per request.
-            let slot = ctx.inner.limiter.reserve();
+            let slot = ctx.inner.parts.limiter.reserve();
             let (then, next_after) = oneshot::channel();
             let turn = Turn {
-                after: match ctx.inner.limiter.rate() {
+                after: match ctx.inner.parts.limiter.rate() {
                     Some(_) => after.replace(next_after),
                     None => None,
                 },

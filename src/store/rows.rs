@@ -71,7 +71,7 @@ impl From<BrandRow> for Brand {
         Brand {
             id: BrandId::from_db(r.id),
             name: r.name,
-            category: BrandCategory::try_from(r.category.as_str()).unwrap_or(BrandCategory::Other),
+            category: BrandCategory::from_db(&r.category),
         }
     }
 }
