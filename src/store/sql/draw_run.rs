@@ -65,25 +65,13 @@ pub(super) async fn run_draw(
     let entries = number(&mut tx, product, 0, "ENTERED", "draw_key").await?;
     number(&mut tx, product, entries, "WITHDRAWN", "user_id").await?;
     let digest = digest(&mut tx, product, entries).await?;
-    let picked = pick(&mut tx, product, p.stock).await?;
-    let outcome = place_wins(
-        &mut tx,
-        product,
-        &picked,
-        now_ms,
-        p.hold_seconds,
-        notify_lease,
-    )
-    .await?;
-    sqlx::query(
-        "UPDATE product SET entries_digest = ?, draw_entries = ?, \
-         waitlist_version = stock_version WHERE id = ?",
-    )
-    .bind(digest)
-    .bind(entries)
-    .bind(product.get())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE product SET entries_digest = ?, draw_entries = ? WHERE id = ?")
+        .bind(digest)
+        .bind(entries)
+        .bind(product.get())
+        .execute(&mut *tx)
+        .await?;
+    let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
     tx.commit().await?;
     Ok(Some(outcome))
 }
@@ -103,21 +91,26 @@ pub(super) async fn promote(
     if p.drawn_at.is_none() {
         return Ok(DrawOutcome::default());
     }
-    let picked = pick(&mut tx, product, p.stock).await?;
-    let outcome = place_wins(
-        &mut tx,
-        product,
-        &picked,
-        now_ms,
-        p.hold_seconds,
-        notify_lease,
-    )
-    .await?;
+    let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Gives the product's free units to the waitlist by rank and records the stock version
+/// they were offered at.
+async fn offer(
+    tx: &mut Tx,
+    product: ProductId,
+    p: &Locked,
+    now_ms: i64,
+    notify_lease: DateTime<Utc>,
+) -> StoreResult<DrawOutcome> {
+    let picked = pick(tx, product, p.stock).await?;
+    let outcome = place_wins(tx, product, &picked, now_ms, p.hold_seconds, notify_lease).await?;
     sqlx::query("UPDATE product SET waitlist_version = stock_version WHERE id = ?")
         .bind(product.get())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(outcome)
 }
 
