@@ -1,5 +1,7 @@
-//! Two instances sharing a database and Redis race for one draw: it runs exactly once.
+//! Two instances sharing a database and Redis race for one draw: it runs exactly once; the
+//! same users entering through both at once each get one entry.
 
+use reqwest::StatusCode;
 use serde_json::json;
 
 use super::expected_draw;
@@ -52,5 +54,53 @@ async fn sqlite_two_instances_racing_for_a_draw_run_it_exactly_once() {
 async fn mysql_two_instances_racing_for_a_draw_run_it_exactly_once() {
     if crate::helpers::mysql_url().is_some() {
         two_instances_racing_for_a_draw_run_it_exactly_once(Db::Mysql).await;
+    }
+}
+
+/// Each user enters through both instances at once (quantity 1 through one, 2 through the
+/// other): each batch writer finds the other's row or loses the insert race, and either way
+/// the user has one entry, created once, with the quantity of the answer that replaced it.
+async fn the_same_users_entering_through_two_instances_get_one_entry_each(db: Db) {
+    let Some(apps) = TestApp::spawn_cluster(db, 2).await else {
+        return;
+    };
+    let (a, b) = (&apps[0], &apps[1]);
+    let product = a.draw_product(3, json!({"per_user_limit": 2})).await;
+    let users: Vec<i64> = (1..=30).collect();
+    let answers = futures::future::join_all(users.iter().map(|&user| async move {
+        tokio::join!(
+            a.enter(product, user, Some(1)),
+            b.enter(product, user, Some(2))
+        )
+    }))
+    .await;
+    let listed = a.draw_entries(product, 100).await;
+    for (user, ((sa, ea), (sb, eb))) in users.iter().zip(&answers) {
+        let mut statuses = [*sa, *sb];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CREATED],
+            "user {user}: {ea} {eb}"
+        );
+        assert_eq!(ea["quantity"], 1);
+        assert_eq!(eb["quantity"], 2);
+        let replaced = if *sa == StatusCode::OK { 1 } else { 2 };
+        let mine: Vec<_> = listed.iter().filter(|e| e["user_id"] == *user).collect();
+        assert_eq!(mine.len(), 1, "user {user}: {listed:?}");
+        assert_eq!(mine[0]["quantity"], replaced, "user {user}");
+    }
+    assert_eq!(b.draw(product).await["entries"], 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_the_same_users_entering_through_two_instances_get_one_entry_each() {
+    the_same_users_entering_through_two_instances_get_one_entry_each(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_the_same_users_entering_through_two_instances_get_one_entry_each() {
+    if crate::helpers::mysql_url().is_some() {
+        the_same_users_entering_through_two_instances_get_one_entry_each(Db::Mysql).await;
     }
 }
