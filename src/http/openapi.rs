@@ -35,7 +35,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         health::healthz, health::readyz, ops::scrape, spec,
         brands::list, brands::create,
         products::list, products::create, products::show, products::update,
-        subscriptions::join, subscriptions::leave, subscriptions::mine,
+        subscriptions::show, subscriptions::join, subscriptions::leave, subscriptions::mine,
         subscriptions::line, subscriptions::import,
         rounds::restock, rounds::resume, round_reads::list, round_reads::show, round_reads::recipients,
         events::stream,

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,7 +29,10 @@ pub const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/products/{id}/subscription", put(join).delete(leave))
+        .route(
+            "/products/{id}/subscription",
+            get(show).put(join).delete(leave),
+        )
         .route("/me/subscriptions", get(mine))
         .route("/admin/products/{id}/subscriptions", get(line))
         .route(
@@ -60,6 +63,47 @@ impl From<Subscription> for SubscriptionView {
             created_at: s.created_at,
         }
     }
+}
+
+/// The caller's subscription to a product's line with the caller's place in it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SubscriptionPlace, example = json!({"product_id": 3, "user_id": 42, "active": true,
+    "created_at": "2026-12-01T09:30:00Z", "place": 17}))]
+pub struct PlaceView {
+    #[schema(value_type = i64)]
+    product_id: ProductId,
+    #[schema(value_type = i64)]
+    user_id: UserId,
+    active: bool,
+    created_at: DateTime<Utc>,
+    /// 1-based place among the line's active members.
+    place: i64,
+}
+
+/// The caller's place in the product's line (user); 404 when not in it.
+#[utoipa::path(get, path = "/products/{id}/subscription", operation_id = "getMySubscription", tag = "line", params(("id" = i64, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "In the line, at this place", body = PlaceView),
+        NeedsToken, UnknownId))]
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PlaceView>> {
+    let user = caller.require_user()?;
+    let product = load(&state, &id).await?;
+    let (sub, place) = state
+        .store
+        .line_place(product.id, user)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    Ok(Json(PlaceView {
+        product_id: sub.product_id,
+        user_id: sub.user_id,
+        active: sub.active,
+        created_at: sub.created_at,
+        place,
+    }))
 }
 
 /// Joins the product's line (user); 200 when already in it.

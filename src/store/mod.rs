@@ -148,6 +148,13 @@ pub trait LineStore: Send + Sync {
         user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// A user's subscription to a product's line while active, with the user's 1-based place
+    /// among the line's active members; None when not in the line.
+    async fn line_place(
+        &self,
+        product: ProductId,
+        user: UserId,
+    ) -> StoreResult<Option<(Subscription, i64)>>;
     /// A user's active subscriptions, by line position.
     async fn user_subscriptions(
         &self,

@@ -11,6 +11,7 @@ crate::on_every_backend!(
     an_import_keeps_existing_places_and_appends_the_rest_in_order,
     an_import_rejects_bad_ids_and_oversized_lists,
     ten_thousand_imported_users_read_back_in_order,
+    a_user_reads_their_place_among_the_active_members_of_the_line,
 );
 
 async fn product(app: &TestApp) -> i64 {
@@ -143,4 +144,62 @@ async fn ten_thousand_imported_users_read_back_in_order(app: TestApp) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b, json!({"imported": 10_000, "already_active": 0}));
     assert_eq!(app.line(p).await, users);
+}
+
+async fn a_user_reads_their_place_among_the_active_members_of_the_line(app: TestApp) {
+    let p = product(&app).await;
+    let other = product(&app).await;
+    for u in [7, 8, 9, 10] {
+        assert_eq!(app.join(p, u).await, StatusCode::CREATED);
+    }
+    assert_eq!(app.join(other, 10).await, StatusCode::CREATED);
+    let path = format!("/products/{p}/subscription");
+    let app = &app;
+    let place = |user: i64| {
+        let path = path.clone();
+        async move { app.get(&path, Some(&app.user(user))).await }
+    };
+    let (s, nine) = place(9).await;
+    assert_eq!(s, StatusCode::OK, "{nine}");
+    assert_eq!(nine["product_id"], p);
+    assert_eq!(nine["user_id"], 9);
+    assert_eq!(nine["active"], true);
+    assert_eq!(nine["place"], 3);
+    assert!(nine["created_at"].is_string());
+    assert_eq!(place(7).await.1["place"], 1);
+
+    // Leaving moves everyone behind up; the one who left is not in the line.
+    assert_eq!(app.leave(p, 8).await, StatusCode::NO_CONTENT);
+    assert_eq!(place(9).await.1["place"], 2);
+    assert_eq!(place(10).await.1["place"], 3);
+    assert_error(&place(8).await, StatusCode::NOT_FOUND, "not_found");
+    // Rejoining goes to the back.
+    assert_eq!(app.join(p, 8).await, StatusCode::CREATED);
+    assert_eq!(place(8).await.1["place"], 4);
+    // Another product's line counts on its own.
+    let (_, theirs) = app
+        .get(
+            &format!("/products/{other}/subscription"),
+            Some(&app.user(10)),
+        )
+        .await;
+    assert_eq!(theirs["place"], 1);
+
+    assert_error(&place(99).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &app.get("/products/999999/subscription", Some(&app.user(7)))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &app.get(&path, None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    assert_error(
+        &app.get(&path, Some(&app.admin())).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
 }

@@ -156,6 +156,7 @@ wrap! {
     LineStore {
         join_line(product: ProductId, user: UserId, now: DateTime<Utc>) -> (JoinOutcome, Subscription);
         leave_line(product: ProductId, user: UserId, now: DateTime<Utc>) -> ();
+        line_place(product: ProductId, user: UserId) -> Option<(Subscription, i64)>;
         user_subscriptions(user: UserId, page: &PageRequest) -> Vec<Subscription>;
         import_line(product: ProductId, users: &[UserId], now: DateTime<Utc>) -> ImportOutcome;
         line_page(product: ProductId, after: i64, upto: i64, limit: i64) -> Vec<Subscription>;

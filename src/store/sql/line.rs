@@ -96,6 +96,31 @@ impl LineStore for SqlStore {
         Ok(())
     }
 
+    async fn line_place(
+        &self,
+        product: ProductId,
+        user: UserId,
+    ) -> StoreResult<Option<(Subscription, i64)>> {
+        let row: Option<LineRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{SELECT_LINE} WHERE product_id = ? AND user_id = ? AND is_active = 1"
+        )))
+        .bind(product.get())
+        .bind(user.get())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        // Counted on the line's index (product, active, id): as far as the user's place.
+        let place: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM product_user_notification \
+             WHERE product_id = ? AND is_active = 1 AND id <= ?",
+        )
+        .bind(product.get())
+        .bind(row.id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Some((row.into(), place)))
+    }
+
     async fn user_subscriptions(
         &self,
         user: UserId,
