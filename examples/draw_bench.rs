@@ -14,16 +14,19 @@ use sqlx::{Connection, QueryBuilder};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::config::Settings;
-use dropline::domain::brand::{BrandCategory, Name, NewBrand};
 use dropline::domain::draw::{SaleMode, rank_key};
 use dropline::domain::ids::UserId;
 use dropline::domain::product::{LinePolicy, NewProduct, SaleSettings};
-use dropline::startup::Application;
 use dropline::store::Store;
+
+#[path = "common/brand.rs"]
+mod brand;
+#[path = "common/server.rs"]
+mod server;
+use brand::camping_brand;
+use server::start_server;
 
 const SECRET: &str = "draw-bench-secret-of-a-decent-length";
 
@@ -135,15 +138,7 @@ async fn seed_of(url: &str, product: i64) -> anyhow::Result<String> {
 /// The timed draw on the store: loads the entries, runs the draw, prints its figures.
 async fn draw(store: &Arc<dyn Store>, url: &str, args: &Args) -> anyhow::Result<()> {
     let now = Utc::now();
-    let brand = store
-        .create_brand(
-            &NewBrand {
-                name: Name::parse("name", "Helinox")?,
-                category: BrandCategory::Camping,
-            },
-            now,
-        )
-        .await?;
+    let brand = camping_brand(store.as_ref(), now).await?;
     let window = (
         now - ChronoDuration::hours(1),
         now + ChronoDuration::hours(1),
@@ -186,42 +181,9 @@ async fn draw(store: &Arc<dyn Store>, url: &str, args: &Args) -> anyhow::Result<
     Ok(())
 }
 
-/// Starts the server on a runtime of its own; answers its base URL and a stop handle.
-fn start_server(url: String, threads: usize) -> anyhow::Result<(String, CancellationToken)> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stop = CancellationToken::new();
-    let shutdown = stop.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build();
-        let Ok(rt) = rt else { return };
-        rt.block_on(async move {
-            let mut settings = Settings::for_database(url);
-            settings.jwt_secret = Some(SECRET.into());
-            let started = async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                Application::build(&settings, listener).await
-            };
-            match started.await {
-                Ok(app) => {
-                    let addr = app.local_addr().map(|a| format!("http://{a}"));
-                    let _ = tx.send(addr);
-                    let _ = app.run(shutdown).await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            }
-        });
-    });
-    Ok((rx.recv().context("server thread died")??, stop))
-}
-
 /// Entries over HTTP: distinct users `PUT /products/{id}/entry` for `seconds`.
 async fn entries_over_http(url: &str, args: &Args) -> anyhow::Result<()> {
-    let (base, stop) = start_server(url.to_owned(), args.server_threads)?;
+    let (base, stop) = start_server(url.to_owned(), args.server_threads, SECRET)?;
     let keys = TokenKeys::new(SECRET.as_bytes());
     let admin = keys.mint(Principal::Admin, Duration::from_secs(3600))?;
     let client = reqwest::Client::builder()

@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::config::Settings;
 use dropline::domain::ids::UserId;
-use dropline::startup::Application;
+
+#[path = "common/server.rs"]
+mod server;
+use server::start_server;
 
 const SECRET: &str = "orders-bench-secret-of-a-decent-length";
 
@@ -43,39 +44,6 @@ struct Args {
     /// Server runtime worker threads.
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
-}
-
-/// Starts the server on a runtime of its own; answers its base URL and a stop handle.
-fn start_server(url: String, threads: usize) -> anyhow::Result<(String, CancellationToken)> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stop = CancellationToken::new();
-    let shutdown = stop.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build();
-        let Ok(rt) = rt else { return };
-        rt.block_on(async move {
-            let mut settings = Settings::for_database(url);
-            settings.jwt_secret = Some(SECRET.into());
-            let started = async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                Application::build(&settings, listener).await
-            };
-            match started.await {
-                Ok(app) => {
-                    let addr = app.local_addr().map(|a| format!("http://{a}"));
-                    let _ = tx.send(addr);
-                    let _ = app.run(shutdown).await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            }
-        });
-    });
-    Ok((rx.recv().context("server thread died")??, stop))
 }
 
 struct Bench {
@@ -228,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
             dir.path().join("bench.db").display()
         )
     });
-    let (base, stop) = start_server(url, args.server_threads)?;
+    let (base, stop) = start_server(url, args.server_threads, SECRET)?;
     let keys = TokenKeys::new(SECRET.as_bytes());
     let admin = keys.mint(Principal::Admin, Duration::from_secs(3600))?;
     let client = reqwest::Client::builder()

@@ -11,7 +11,6 @@ use anyhow::Context;
 use async_trait::async_trait;
 use dropline::auth::{Principal, TokenKeys};
 use dropline::config::Settings;
-use dropline::domain::brand::{BrandCategory, Name, NewBrand};
 use dropline::domain::ids::{ProductId, UserId};
 use dropline::domain::product::{LinePolicy, NewProduct, SaleSettings};
 use dropline::domain::round::{Checkpoint, Recipient};
@@ -30,9 +29,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+#[path = "../common/brand.rs"]
+mod brand;
 mod pacing;
 mod watching;
 
+use brand::camping_brand;
 use pacing::{limiter_alone, p1, p1_engine};
 use watching::watched_engine;
 
@@ -87,15 +89,7 @@ async fn product_with_line(
     n: i64,
 ) -> anyhow::Result<ProductId> {
     let now = chrono::Utc::now();
-    let brand = store
-        .create_brand(
-            &NewBrand {
-                name: Name::parse("name", "Helinox")?,
-                category: BrandCategory::Camping,
-            },
-            now,
-        )
-        .await?;
+    let brand = camping_brand(store.as_ref(), now).await?;
     let sale = SaleSettings {
         price: 1000,
         sale_starts_at: None,
