@@ -43,7 +43,8 @@ impl SqlStore {
                 }
             }
         }
-        // Whoever held the turn before took this entry or left it to this batch: answered.
+        // The entry went into this batch or an earlier one (still running on its task when
+        // its caller went away): either answers it.
         answer.await.map_err(|_| lost())?
     }
 
