@@ -17,6 +17,14 @@ use crate::store::{LineStore, StoreResult};
 const SELECT_LINE: &str =
     "SELECT id, product_id, user_id, is_active, created_at FROM product_user_notification";
 
+/// A member's row with its place among the line's active members.
+#[derive(Debug, sqlx::FromRow)]
+struct PlacedRow {
+    #[sqlx(flatten)]
+    line: LineRow,
+    place: i64,
+}
+
 /// A user's row in a product's line, active or not.
 async fn line_row(
     tx: &mut Transaction<'static, Db>,
@@ -101,24 +109,20 @@ impl LineStore for SqlStore {
         product: ProductId,
         user: UserId,
     ) -> StoreResult<Option<(Subscription, i64)>> {
-        let row: Option<LineRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{SELECT_LINE} WHERE product_id = ? AND user_id = ? AND is_active = 1"
-        )))
+        // One statement, so the row and its place come from one snapshot; the place is
+        // counted on the line's index (product, active, id), as far as the user's id.
+        let row: Option<PlacedRow> = sqlx::query_as(
+            "SELECT n.id, n.product_id, n.user_id, n.is_active, n.created_at, \
+             (SELECT COUNT(*) FROM product_user_notification c WHERE c.product_id = n.product_id \
+             AND c.is_active = 1 AND c.id <= n.id) AS place \
+             FROM product_user_notification n \
+             WHERE n.product_id = ? AND n.user_id = ? AND n.is_active = 1",
+        )
         .bind(product.get())
         .bind(user.get())
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        // Counted on the line's index (product, active, id): as far as the user's place.
-        let place: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM product_user_notification \
-             WHERE product_id = ? AND is_active = 1 AND id <= ?",
-        )
-        .bind(product.get())
-        .bind(row.id)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(Some((row.into(), place)))
+        Ok(row.map(|r| (r.line.into(), r.place)))
     }
 
     async fn user_subscriptions(
