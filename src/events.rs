@@ -264,6 +264,9 @@ mod tests {
             started_at: Utc::now(),
             finished_at: None,
             error: None,
+            alert_mode: Default::default(),
+            claim_seconds: 600,
+            claims: Default::default(),
         }
     }
 

@@ -314,6 +314,7 @@ mod tests {
             line_policy: Default::default(),
             sale_mode: Default::default(),
             draw_seed_hash: None,
+            alert: Default::default(),
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
         };

@@ -56,6 +56,7 @@ macro_rules! named_setting {
 }
 
 pub mod brand;
+pub mod claim;
 pub mod clock;
 pub mod draw;
 pub mod draw_verify;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::ValidationError;
 use super::brand::Name;
+use super::claim::AlertSettings;
 use super::draw::SaleMode;
 use super::ids::{BrandId, ProductId};
 
@@ -47,6 +48,8 @@ pub struct Product {
     pub sale_mode: SaleMode,
     /// SHA-256 of the draw's secret seed; None unless sold by draw.
     pub draw_seed_hash: Option<String>,
+    /// How its restock rounds alert the line.
+    pub alert: AlertSettings,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -160,6 +163,8 @@ pub struct NewProduct {
     pub sale: SaleSettings,
     /// The draw's secret seed (64 lowercase hex digits), for a draw product.
     pub draw_seed: Option<String>,
+    /// How its restock rounds alert the line.
+    pub alert: AlertSettings,
 }
 
 impl NewProduct {
@@ -184,6 +189,7 @@ impl NewProduct {
             stock,
             sale: sale.validate()?,
             draw_seed: None,
+            alert: AlertSettings::default(),
         })
     }
 }
@@ -221,6 +227,8 @@ pub struct ProductChanges {
     /// A fresh seed when the product becomes a draw product (else the stored one stays,
     /// and leaving draw mode clears it).
     pub draw_seed: Option<String>,
+    /// New alert settings.
+    pub alert: AlertSettings,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::claim::{AlertMode, ClaimCounts};
 use super::ids::{ProductId, UserId};
 use super::product::LinePolicy;
 
@@ -79,6 +80,12 @@ pub struct Round {
     pub finished_at: Option<DateTime<Utc>>,
     /// The failure, for CANCELED_BY_ERROR.
     pub error: Option<String>,
+    /// What the round sends (the product's mode when it opened).
+    pub alert_mode: AlertMode,
+    /// How long each of its claims lasts (claim rounds).
+    pub claim_seconds: i64,
+    /// Its claims by status (all 0 in broadcast mode).
+    pub claims: ClaimCounts,
 }
 
 impl Round {
@@ -157,6 +164,9 @@ mod tests {
             started_at: chrono::Utc::now(),
             finished_at: None,
             error: None,
+            alert_mode: Default::default(),
+            claim_seconds: 600,
+            claims: Default::default(),
         }
     }
 

@@ -75,6 +75,8 @@ struct Shared {
     hook: Mutex<Option<Hook>>,
     /// Requests whose signature was missing or wrong (only counted with a secret).
     bad_signatures: AtomicU64,
+    /// How many requests arrived so far, for those who wait for some.
+    arrived: tokio::sync::watch::Sender<usize>,
 }
 
 /// A running receiver.
@@ -169,6 +171,7 @@ async fn receive(
             accepted: fail_from == 0 || seq < fail_from || (fail_until != 0 && seq > fail_until),
         };
         all.push(arrival.clone());
+        shared.arrived.send_replace(all.len());
         arrival
     };
     let hook = lock(&shared.hook).clone();
@@ -202,6 +205,7 @@ impl MockReceiver {
             arrivals: Mutex::new(Vec::new()),
             hook: Mutex::new(None),
             bad_signatures: AtomicU64::new(0),
+            arrived: tokio::sync::watch::Sender::new(0),
         });
         let app = Router::new()
             .fallback(post(receive))
@@ -285,6 +289,12 @@ impl MockReceiver {
     /// Every request so far, in arrival order.
     pub fn arrivals(&self) -> Vec<Arrival> {
         lock(&self.shared.arrivals).clone()
+    }
+
+    /// Waits until at least `n` requests have arrived (at once if they have).
+    pub async fn wait_for(&self, n: usize) {
+        let mut arrived = self.shared.arrived.subscribe();
+        let _ = arrived.wait_for(|count| *count >= n).await;
     }
 
     /// How many requests arrived so far.

@@ -1,6 +1,7 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
 mod brands;
+mod claims;
 pub mod cors;
 mod dashboard;
 mod draws;
@@ -60,6 +61,7 @@ pub fn router(state: AppState, cors: Option<tower_http::cors::CorsLayer>) -> Rou
         .merge(events::router())
         .merge(dashboard::router())
         .merge(orders::router())
+        .merge(claims::router())
         .merge(draws::router())
         .merge(rounds::router())
         .fallback(|| async { ApiError::NotFound("route") })

@@ -11,6 +11,7 @@ pub use super::error::{ErrorBody, ErrorDetail};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::brands::BrandView;
+use super::claims::{ClaimView, MyClaimView};
 use super::draws::EntryView;
 use super::orders::OrderView;
 use super::products::ProductView;
@@ -18,7 +19,8 @@ use super::round_reads::RecipientView;
 use super::rounds::RoundView;
 use super::subscriptions::{LineEntryView, SubscriptionView};
 use super::{
-    brands, draws, events, health, ops, orders, products, round_reads, rounds, subscriptions,
+    brands, claims, draws, events, health, ops, orders, products, round_reads, rounds,
+    subscriptions,
 };
 use crate::state::AppState;
 
@@ -41,6 +43,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         events::stream,
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
         draws::enter, draws::withdraw, draws::mine, draws::draw, draws::entries,
+        claims::round_claims, claims::mine,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &PublicOperations),
@@ -126,6 +129,8 @@ page_schema!(OrderPage, OrderView);
 page_schema!(RoundPage, RoundView);
 page_schema!(RecipientPage, RecipientView);
 page_schema!(EntryPage, EntryView);
+page_schema!(ClaimPage, ClaimView);
+page_schema!(MyClaimPage, MyClaimView);
 
 /// Declares error answers that several operations document alike, each in one place: an
 /// operation lists them in its `responses(...)` after its own answers.

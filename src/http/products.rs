@@ -15,6 +15,7 @@ use super::openapi::{BadBody, ErrorBody, Invalid, NeedsToken, ProductPage, Unkno
 use super::query::PageQuery;
 use crate::auth::Principal;
 use crate::domain::brand::Name;
+use crate::domain::claim::{AlertMode, AlertSettings};
 use crate::domain::draw::SaleMode;
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::Page;
@@ -44,8 +45,8 @@ pub enum StockStatus {
     "id": 3, "name": "Chair One x Kith", "brand_ids": [1, 2], "price": 189000, "stock": 0,
     "stock_status": "SOLD_OUT", "restock_round": 1, "sale_starts_at": "2026-12-14T10:00:00Z",
     "sale_ends_at": null, "per_user_limit": 1, "hold_seconds": 1800, "line_policy": "restart",
-    "sale_mode": "first_come", "draw_seed_hash": null,
-    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-14T10:05:00Z"}))]
+    "sale_mode": "first_come", "draw_seed_hash": null, "alert_mode": "broadcast",
+    "claim_seconds": 600, "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-14T10:05:00Z"}))]
 pub struct ProductView {
     #[schema(value_type = i64, minimum = 1)]
     id: ProductId,
@@ -72,6 +73,9 @@ pub struct ProductView {
     /// Lowercase hex SHA-256 of the draw's secret seed; null unless `sale_mode` is `draw`.
     #[schema(required = true)]
     draw_seed_hash: Option<String>,
+    alert_mode: AlertMode,
+    /// How long a claim sets its unit aside (claim rounds).
+    claim_seconds: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -97,6 +101,8 @@ impl From<Product> for ProductView {
             line_policy: p.line_policy,
             sale_mode: p.sale_mode,
             draw_seed_hash: p.draw_seed_hash,
+            alert_mode: p.alert.alert_mode,
+            claim_seconds: p.alert.claim_seconds,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -122,6 +128,27 @@ pub struct CreateProduct {
     /// Default `first_come`; `draw` needs `sale_starts_at` and `sale_ends_at`.
     #[schema(value_type = Option<SaleMode>)]
     sale_mode: Option<String>,
+    /// Default `broadcast`.
+    #[schema(value_type = Option<AlertMode>)]
+    alert_mode: Option<String>,
+    /// 5..=86400, default 600.
+    claim_seconds: Option<i64>,
+}
+
+/// The alert settings of a body, over `current` where it leaves a field out.
+fn parse_alert(
+    mode: Option<&str>,
+    seconds: Option<i64>,
+    current: AlertSettings,
+) -> ApiResult<AlertSettings> {
+    Ok(AlertSettings {
+        alert_mode: mode
+            .map(AlertMode::try_from)
+            .transpose()?
+            .unwrap_or(current.alert_mode),
+        claim_seconds: seconds.unwrap_or(current.claim_seconds),
+    }
+    .validate()?)
 }
 
 fn parse_mode(raw: Option<&str>, current: SaleMode) -> Result<SaleMode, ApiError> {
@@ -181,6 +208,11 @@ async fn create(
         sale_mode: parse_mode(body.sale_mode.as_deref(), SaleMode::default())?,
     };
     let mut product = NewProduct::parse(&body.name, &body.brand_ids, body.stock, sale)?;
+    product.alert = parse_alert(
+        body.alert_mode.as_deref(),
+        body.claim_seconds,
+        AlertSettings::default(),
+    )?;
     product.draw_seed = seed_if_draw(product.sale.sale_mode)?;
     caller.require_admin_or_brand(&product.brand_ids)?;
     let created = state
@@ -283,6 +315,11 @@ pub struct PatchProduct {
     /// Cannot change once the product has an order or an entry (409 `sale_mode_locked`).
     #[schema(value_type = Option<SaleMode>)]
     sale_mode: Option<String>,
+    /// Takes effect from the next round.
+    #[schema(value_type = Option<AlertMode>)]
+    alert_mode: Option<String>,
+    /// 5..=86400; takes effect from the next round.
+    claim_seconds: Option<i64>,
 }
 
 /// Changes a product's name or sale settings (admin or an owning brand).
@@ -318,6 +355,11 @@ async fn update(
         name: Name::parse("name", body.name.as_deref().unwrap_or(&current.name))?,
         sale,
         draw_seed,
+        alert: parse_alert(
+            body.alert_mode.as_deref(),
+            body.claim_seconds,
+            current.alert,
+        )?,
     };
     let updated = state
         .store

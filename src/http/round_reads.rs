@@ -38,7 +38,8 @@ pub struct RecipientView {
     sent_at: DateTime<Utc>,
 }
 
-fn round_number(raw: &str) -> Result<i64, ApiError> {
+/// A round number from the path; anything but a positive integer names no round (404).
+pub(super) fn round_number(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
         .ok()
         .filter(|r| *r > 0)

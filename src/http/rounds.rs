@@ -15,6 +15,7 @@ use super::extract::{Caller, DeferredJson, query};
 use super::openapi::{BadBody, Invalid, NeedsToken, Refused, UnknownId};
 use super::products::{load, load_managed};
 use crate::domain::ValidationError;
+use crate::domain::claim::{AlertMode, ClaimCounts};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::product::MAX_STOCK;
 use crate::domain::round::{Round, RoundStatus};
@@ -49,6 +50,10 @@ pub struct RoundView {
     /// Why the round stopped, for `CANCELED_BY_ERROR`; otherwise null.
     #[schema(required = true)]
     error: Option<String>,
+    /// What the round sends: the product's `alert_mode` when it opened.
+    alert_mode: AlertMode,
+    /// The round's claims by status (all 0 in broadcast mode).
+    claims: ClaimCounts,
 }
 
 impl From<Round> for RoundView {
@@ -62,6 +67,8 @@ impl From<Round> for RoundView {
             started_at: r.started_at,
             finished_at: r.finished_at,
             error: r.error,
+            alert_mode: r.alert_mode,
+            claims: r.claims,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::Page;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, MAX_IMPORT, Subscription};
+use crate::shop::claims::LeaveError;
 use crate::state::AppState;
 
 /// Largest import body: 100,000 ids of up to 19 digits, with separators and slack.
@@ -144,11 +145,17 @@ async fn leave(
 ) -> ApiResult<StatusCode> {
     let user = caller.require_user()?;
     let product = load(&state, &id).await?;
-    state
-        .store
-        .leave_line(product.id, user, state.clock.now())
-        .await?;
+    crate::shop::claims::leave_line(&state.shop(), product.id, user).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<LeaveError> for ApiError {
+    fn from(e: LeaveError) -> Self {
+        match e {
+            LeaveError::Store(s) => s.into(),
+            LeaveError::Interrupted(i) => Self::Internal(i.to_string()),
+        }
+    }
 }
 
 /// The caller's lines (user).

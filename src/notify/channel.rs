@@ -36,6 +36,9 @@ pub struct RestockAlert {
     pub product_name: Arc<str>,
     /// When this attempt started.
     pub sent_at: DateTime<Utc>,
+    /// Until when the unit set aside for the user is theirs (claim rounds); None in
+    /// broadcast rounds.
+    pub claim_expires_at: Option<DateTime<Utc>>,
 }
 
 fn as_str<S: serde::Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {

@@ -218,6 +218,7 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             position: item.position,
             product_name: ctx.product_name.clone(),
             sent_at,
+            claim_expires_at: None,
         });
         ctx.inner.parts.events.started(ctx.product, ctx.round);
         let sent = ctx.inner.parts.channel.send(&notification).await;

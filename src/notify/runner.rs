@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::deliver::{self, Ready, Turn};
 use super::engine::Inner;
 use super::progress::{self, Lost};
+use crate::domain::claim::AlertMode;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::round::{Checkpoint, RoundStatus};
 use crate::domain::subscription::Subscription;
@@ -155,6 +156,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
     };
     if r.status != RoundStatus::InProgress {
         return Ok(());
+    }
+    if r.alert_mode == AlertMode::Claim {
+        return super::claims::run(inner, r).await;
     }
     let Some(p) = inner.parts.store.get_product(product).await? else {
         return Ok(());

@@ -45,6 +45,9 @@ pub struct StockGate {
     /// Whether the levels can be believed (always, in-process; with Redis, while it is usable
     /// and the mirror was refreshed since it last was not).
     trusted: watch::Sender<bool>,
+    /// Counts this process's claim changes (used, released, expired), so a claim round
+    /// that waits for its open claims to end learns of it at once.
+    claims: watch::Sender<u64>,
 }
 
 impl Default for StockGate {
@@ -54,6 +57,7 @@ impl Default for StockGate {
             shared: None,
             mirrored: Mutex::default(),
             trusted: watch::Sender::new(true),
+            claims: watch::Sender::new(0),
         }
     }
 }
@@ -79,6 +83,7 @@ impl StockGate {
             shared: Some(redis),
             mirrored: Mutex::default(),
             trusted: watch::Sender::new(false),
+            claims: watch::Sender::new(0),
         }
     }
 
@@ -100,6 +105,16 @@ impl StockGate {
             *t = trusted;
             changed
         });
+    }
+
+    /// Tells the claim rounds waiting here that a claim was used, released or expired.
+    pub fn claims_changed(&self) {
+        self.claims.send_modify(|n| *n += 1);
+    }
+
+    /// Follows [`StockGate::claims_changed`].
+    pub fn watch_claims(&self) -> watch::Receiver<u64> {
+        self.claims.subscribe()
     }
 
     /// Sold out for sure: nothing left, nothing in flight, and the level is believed.

@@ -1,4 +1,5 @@
-//! Durable payment holds: the sweeper that expires due reservations and returns their stock.
+//! Durable payment holds: the sweeper that expires due reservations (and due claims) and
+//! returns their stock.
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +48,9 @@ pub async fn run(shop: Shop, shutdown: CancellationToken) {
     while ticks.next().await {
         if let Err(e) = expire_all_due(&shop).await {
             tracing::warn!(error = %e, "Failed to expire due holds; retrying next tick");
+        }
+        if let Err(e) = super::claims::expire_all_due(&shop).await {
+            tracing::warn!(error = %e, "Failed to expire due claims; retrying next tick");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The shop's use cases that sit between HTTP and storage: the stock gate, orders and holds.
 
+pub mod claims;
 pub mod detach;
 pub mod draws;
 pub mod gate;

@@ -4,6 +4,7 @@
 use super::Shop;
 use crate::auth::Principal;
 use crate::domain::Conflict;
+use crate::domain::claim::AlertMode;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{Order, OrderRequest, PaymentRef, Placement, Transition};
 use crate::domain::page::PageRequest;
@@ -58,11 +59,17 @@ pub async fn place(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
 /// the database committed the order, and given back otherwise.
 async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderError> {
     // A draw product takes no orders: refused before the gate (its database batch refuses too).
-    if let Some(product) = shop.store.get_product(req.product_id).await?
-        && product.sale_mode == crate::domain::draw::SaleMode::Draw
+    let product = shop.store.get_product(req.product_id).await?;
+    if product
+        .as_ref()
+        .is_some_and(|p| p.sale_mode == crate::domain::draw::SaleMode::Draw)
     {
         return Err(Conflict::DrawOnly.into());
     }
+    // Only a product whose rounds give claims can have a buyer with one.
+    let claims = product
+        .as_ref()
+        .is_some_and(|p| p.alert.alert_mode == AlertMode::Claim);
     let _turn = match &req.idempotency_key {
         Some(key) => Some(shop.key_locks.turn(req.user_id, key).await),
         None => None,
@@ -70,8 +77,11 @@ async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
     if let Some(existing) = known(shop, req).await? {
         return Ok(req.replay(existing)?);
     }
+    if claims && let Some(placed) = place_claimed(shop, req).await? {
+        return Ok(placed);
+    }
     let request = request_id();
-    let Some(hold) = take(shop, req, &request).await? else {
+    let Some(hold) = take(shop, req, req.quantity.get(), &request).await? else {
         // The same key may be deciding on another instance right now, holding the units:
         // wait for the units in flight to settle, then a repeat answers with its order.
         if req.idempotency_key.is_some() {
@@ -101,6 +111,48 @@ async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
     }
 }
 
+/// Places the order of a user who holds an open claim on the product: its first unit is
+/// the claim's, the rest is taken from the gate. None when the user holds no open claim.
+async fn place_claimed(shop: &Shop, req: &OrderRequest) -> Result<Option<Placement>, OrderError> {
+    if shop
+        .store
+        .open_claim_of(req.product_id, req.user_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let rest = req.quantity.get() - 1;
+    let hold = if rest > 0 {
+        match take(shop, req, rest, &request_id()).await? {
+            Some(hold) => Some(hold),
+            None => return Err(Conflict::SoldOut.into()),
+        }
+    } else {
+        None
+    };
+    let placed = shop.store.place_claimed_order(req, shop.clock.now()).await;
+    match (placed, hold) {
+        (Ok(Some(Placement::Created(order, version))), hold) => {
+            if let Some(hold) = hold {
+                hold.commit(version).await;
+            }
+            shop.gate.claims_changed();
+            Ok(Some(Placement::Created(order, version)))
+        }
+        (other, hold) => {
+            if let Some(hold) = hold {
+                hold.give_back().await;
+            }
+            match other {
+                Ok(answer) => Ok(answer),
+                Err(StoreError::NotFound) => Err(OrderError::NotFound("product")),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
 /// The order the request's key already placed, if it has a key and one was placed.
 async fn known(shop: &Shop, req: &OrderRequest) -> Result<Option<Order>, OrderError> {
     match &req.idempotency_key {
@@ -109,10 +161,14 @@ async fn known(shop: &Shop, req: &OrderRequest) -> Result<Option<Order>, OrderEr
     }
 }
 
-/// Takes the order's units from the gate, loading the product's counter first when the gate
+/// Takes `q` of the order's units from the gate, loading the product's counter first when the gate
 /// has none; None when there are not enough.
-async fn take(shop: &Shop, req: &OrderRequest, request: &str) -> Result<Option<Hold>, OrderError> {
-    let q = req.quantity.get();
+async fn take(
+    shop: &Shop,
+    req: &OrderRequest,
+    q: i64,
+    request: &str,
+) -> Result<Option<Hold>, OrderError> {
     match shop.gate.take(req.product_id, q, request).await? {
         Take::Taken(hold) => return Ok(Some(hold)),
         Take::NotEnough => return Ok(None),

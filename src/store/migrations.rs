@@ -43,6 +43,11 @@ pub fn sqlite() -> Migrator {
             "draw_ranks",
             include_str!("../../migrations/sqlite/0004_draw_ranks.sql"),
         ),
+        (
+            5,
+            "claims",
+            include_str!("../../migrations/sqlite/0005_claims.sql"),
+        ),
     ])
 }
 
@@ -68,6 +73,11 @@ pub fn mysql() -> Migrator {
             4,
             "draw_ranks",
             include_str!("../../migrations/mysql/0004_draw_ranks.sql"),
+        ),
+        (
+            5,
+            "claims",
+            include_str!("../../migrations/mysql/0005_claims.sql"),
         ),
     ])
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod batch_ledger;
 pub mod cache;
+pub mod claims;
 mod dialect;
 pub mod draws;
 mod migrations;
@@ -22,6 +23,7 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
+pub use claims::ClaimStore;
 pub use draws::DrawStore;
 pub use rounds::RoundStore;
 
@@ -180,11 +182,14 @@ pub trait LineStore: Send + Sync {
 
 /// Everything the service needs from a database.
 pub trait Store:
-    AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore
+    AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore + ClaimStore
 {
 }
 
-impl<T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore> Store for T {}
+impl<T> Store for T where
+    T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore + ClaimStore
+{
+}
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {

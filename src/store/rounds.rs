@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
+use crate::domain::claim::{AlertMode, ClaimCounts};
 use crate::domain::clock::from_millis;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::order::StockVersion;
@@ -94,8 +95,18 @@ pub trait RoundStore: Send + Sync {
 }
 
 /// Columns every round query selects.
+/// (of a round row `h`; the claim counts come from `claims_in_round`).
 pub(crate) const ROUND_COLUMNS: &str = "product_id, round, status, last_sent_user_id, line_cursor, \
-    start_position, wrapped, notified_count, started_at, finished_at, error";
+    start_position, wrapped, notified_count, started_at, finished_at, error, alert_mode, \
+    claim_seconds, \
+    (SELECT COUNT(*) FROM claim c WHERE c.product_id = h.product_id AND c.round = h.round \
+     AND c.status = 'OPEN') AS claims_open, \
+    (SELECT COUNT(*) FROM claim c WHERE c.product_id = h.product_id AND c.round = h.round \
+     AND c.status = 'USED') AS claims_used, \
+    (SELECT COUNT(*) FROM claim c WHERE c.product_id = h.product_id AND c.round = h.round \
+     AND c.status = 'EXPIRED') AS claims_expired, \
+    (SELECT COUNT(*) FROM claim c WHERE c.product_id = h.product_id AND c.round = h.round \
+     AND c.status = 'RELEASED') AS claims_released";
 
 /// A round row.
 #[derive(Debug, sqlx::FromRow)]
@@ -111,6 +122,12 @@ pub(crate) struct RoundRow {
     started_at: i64,
     finished_at: Option<i64>,
     error: Option<String>,
+    alert_mode: String,
+    claim_seconds: i64,
+    claims_open: i64,
+    claims_used: i64,
+    claims_expired: i64,
+    claims_released: i64,
 }
 
 impl From<RoundRow> for Round {
@@ -128,6 +145,14 @@ impl From<RoundRow> for Round {
             started_at: from_millis(r.started_at),
             finished_at: r.finished_at.map(from_millis),
             error: r.error,
+            alert_mode: AlertMode::from_db(&r.alert_mode),
+            claim_seconds: r.claim_seconds,
+            claims: ClaimCounts {
+                open: r.claims_open,
+                used: r.claims_used,
+                expired: r.claims_expired,
+                released: r.claims_released,
+            },
         }
     }
 }

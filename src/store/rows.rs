@@ -1,6 +1,7 @@
 //! Row shapes shared by both backends, and their conversion to domain types.
 
 use crate::domain::brand::{Brand, BrandCategory};
+use crate::domain::claim::{AlertMode, AlertSettings};
 use crate::domain::clock::from_millis;
 use crate::domain::draw::SaleMode;
 use crate::domain::ids::{BrandId, ProductId, UserId};
@@ -23,6 +24,8 @@ pub struct ProductRow {
     line_policy: String,
     sale_mode: String,
     draw_seed_hash: Option<String>,
+    alert_mode: String,
+    claim_seconds: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -52,6 +55,10 @@ impl From<ProductRow> for Product {
             line_policy: LinePolicy::from_db(&r.line_policy),
             sale_mode: SaleMode::from_db(&r.sale_mode),
             draw_seed_hash: r.draw_seed_hash,
+            alert: AlertSettings {
+                alert_mode: AlertMode::from_db(&r.alert_mode),
+                claim_seconds: r.claim_seconds,
+            },
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
         }

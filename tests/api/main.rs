@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod brands;
+mod claims;
 mod cluster;
 mod conventions;
 mod dashboard;

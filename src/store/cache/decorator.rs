@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use super::{Change, Changing, Lookup, ProductCache};
 use crate::domain::brand::{Brand, NewBrand};
+use crate::domain::claim::Claim;
 use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
+use crate::domain::order::Returned;
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, StockVersion, Transition,
 };
@@ -18,9 +20,10 @@ use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
+use crate::store::claims::{ClaimFor, ClaimsExpired, Made};
 use crate::store::{
-    AdminStore, Backend, CatalogStore, DrawStore, LineStore, OrderStore, RoundStore, StockRecord,
-    Store, StoreError, StoreResult,
+    AdminStore, Backend, CatalogStore, ClaimStore, DrawStore, LineStore, OrderStore, RoundStore,
+    StockRecord, Store, StoreError, StoreResult,
 };
 
 /// The product a pay or cancel changed: only one that gave units back touched its row.
@@ -215,5 +218,25 @@ wrap! {
     changing {
         run_draw(product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> Option<DrawOutcome>, product;
         promote_waitlist(product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> DrawOutcome, product;
+    }
+}
+
+wrap! {
+    ClaimStore {
+        claim_notified(claim: &Claim, sent_at: DateTime<Utc>) -> ();
+        unsent_claims(product: ProductId, round: i64) -> Vec<Claim>;
+        open_claims(product: ProductId, round: i64) -> (i64, Option<DateTime<Utc>>);
+        claimed_among(product: ProductId, round: i64, users: &[UserId]) -> Vec<UserId>;
+        open_claim_of(product: ProductId, user: UserId) -> Option<Claim>;
+        round_claims(product: ProductId, round: i64, page: &PageRequest) -> Vec<Claim>;
+        user_claims(user: UserId, page: &PageRequest) -> Vec<Claim>;
+    }
+    changing {
+        make_claim(product: ProductId, round: i64, member: ClaimFor, lease: &Lease, now: DateTime<Utc>) -> Made, product;
+        release_claims(product: ProductId, user: UserId, now: DateTime<Utc>) -> Option<Returned>, product;
+        place_claimed_order(req: &OrderRequest, now: DateTime<Utc>) -> Option<Placement>, req.product_id;
+    }
+    after {
+        expire_claims(now: DateTime<Utc>, limit: i64) -> ClaimsExpired, |e: &ClaimsExpired| e.returned.iter().map(|r| r.product).collect();
     }
 }

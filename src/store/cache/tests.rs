@@ -17,6 +17,7 @@ fn product(id: i64, stock: i64) -> Product {
         line_policy: LinePolicy::Restart,
         sale_mode: Default::default(),
         draw_seed_hash: None,
+        alert: Default::default(),
         created_at: t,
         updated_at: t,
     }

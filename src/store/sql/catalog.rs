@@ -9,6 +9,7 @@ use sqlx::AssertSqlSafe;
 
 use super::{DIALECT, Db, SqlStore, inserted_id};
 use crate::domain::brand::{Brand, NewBrand};
+use crate::domain::claim::AlertSettings;
 use crate::domain::draw::{SaleMode, seed_hash};
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
@@ -24,12 +25,13 @@ const SELECT_PRODUCTS: &str = "SELECT p.id, p.name, \
     p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
     p.hold_seconds, p.line_policy, p.sale_mode, \
     CASE WHEN p.sale_mode = 'draw' THEN p.draw_seed_hash END AS draw_seed_hash, \
-    p.created_at, p.updated_at FROM product p";
+    p.alert_mode, p.claim_seconds, p.created_at, p.updated_at FROM product p";
 
 /// Binds a product's sale settings, in the column order both product writes use.
 fn bind_sale<'q>(
     q: Query<'q, Db, <Db as Database>::Arguments>,
     sale: &SaleSettings,
+    alert: &AlertSettings,
 ) -> Query<'q, Db, <Db as Database>::Arguments> {
     q.bind(sale.price)
         .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
@@ -38,6 +40,8 @@ fn bind_sale<'q>(
         .bind(sale.hold_seconds)
         .bind(sale.line_policy.as_str())
         .bind(sale.sale_mode.as_str())
+        .bind(alert.alert_mode.as_str())
+        .bind(alert.claim_seconds)
 }
 
 #[async_trait]
@@ -80,13 +84,13 @@ impl CatalogStore for SqlStore {
         }
         let insert = sqlx::query(
             "INSERT INTO product (name, price, sale_starts_at, sale_ends_at, per_user_limit, \
-             hold_seconds, line_policy, sale_mode, draw_seed, draw_seed_hash, stock, \
-             restock_round, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+             hold_seconds, line_policy, sale_mode, alert_mode, claim_seconds, draw_seed, \
+             draw_seed_hash, stock, restock_round, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         )
         .bind(product.name.as_str());
         let seed = seed_for(product.sale.sale_mode, product.draw_seed.as_deref());
-        let done = bind_sale(insert, &product.sale)
+        let done = bind_sale(insert, &product.sale, &product.alert)
             .bind(seed)
             .bind(seed.map(seed_hash))
             .bind(product.stock)
@@ -158,11 +162,12 @@ impl CatalogStore for SqlStore {
         }
         let update = sqlx::query(
             "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
-             per_user_limit = ?, hold_seconds = ?, line_policy = ?, sale_mode = ?, updated_at = ? \
+             per_user_limit = ?, hold_seconds = ?, line_policy = ?, sale_mode = ?, alert_mode = ?, \
+             claim_seconds = ?, updated_at = ? \
              WHERE id = ?",
         )
         .bind(changes.name.as_str());
-        bind_sale(update, &changes.sale)
+        bind_sale(update, &changes.sale, &changes.alert)
             .bind(now.timestamp_millis())
             .bind(id.get())
             .execute(&mut *tx)

@@ -29,7 +29,7 @@ const ROUND_OWNERS_SQL: &str = "SELECT DISTINCT lease_owner FROM product_notific
      WHERE status = 'IN_PROGRESS' AND lease_owner IS NOT NULL AND lease_owner <> ?";
 
 fn select_rounds() -> String {
-    format!("SELECT {ROUND_COLUMNS} FROM product_notification_history")
+    format!("SELECT {ROUND_COLUMNS} FROM product_notification_history h")
 }
 
 /// The product's latest round, read inside a transaction that has locked the product.
@@ -61,15 +61,21 @@ impl RoundStore for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<(Round, StockVersion)> {
         let mut tx = self.write_tx().await?;
-        let (stock, last_round, policy): (i64, i64, String) =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT stock, restock_round, line_policy FROM product WHERE id = ?{}",
-                DIALECT.lock
-            )))
-            .bind(product.get())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let (stock, last_round, policy, alert_mode, claim_seconds): (
+            i64,
+            i64,
+            String,
+            String,
+            i64,
+        ) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT stock, restock_round, line_policy, alert_mode, claim_seconds \
+                 FROM product WHERE id = ?{}",
+            DIALECT.lock
+        )))
+        .bind(product.get())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let latest = latest_round(&mut tx, product).await?;
         if latest
             .as_ref()
@@ -81,11 +87,14 @@ impl RoundStore for SqlStore {
             return Err(Conflict::OutOfStock.into());
         }
         if quantity > 0 {
+            // Units in orders and in open claims: stocked, though not free.
             let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) FROM orders \
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) + \
+                 (SELECT COUNT(*) FROM claim WHERE product_id = ? AND status = 'OPEN') FROM orders \
                  WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
                 DIALECT.integer
             )))
+            .bind(product.get())
             .bind(product.get())
             .fetch_one(&mut *tx)
             .await?;
@@ -113,7 +122,8 @@ impl RoundStore for SqlStore {
         sqlx::query(
             "INSERT INTO product_notification_history (product_id, round, status, line_cursor, \
              start_position, wrapped, notified_count, started_at, lease_owner, lease_expires_at, \
-             updated_at) VALUES (?, ?, 'IN_PROGRESS', ?, ?, 0, 0, ?, ?, ?, ?)",
+             updated_at, alert_mode, claim_seconds) \
+             VALUES (?, ?, 'IN_PROGRESS', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
         )
         .bind(product.get())
         .bind(round)
@@ -123,6 +133,8 @@ impl RoundStore for SqlStore {
         .bind(&lease.owner)
         .bind(lease.expires_at.timestamp_millis())
         .bind(ms)
+        .bind(alert_mode)
+        .bind(claim_seconds)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,0 +1,124 @@
+//! Claims: a claim round's claims in the order made (admin or an owning brand), and a
+//! user's own claims across products.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Caller;
+use super::openapi::{ClaimPage, Invalid, MyClaimPage, NeedsToken, UnknownId};
+use super::products::load_managed;
+use super::query::PageQuery;
+use super::round_reads::round_number;
+use crate::domain::claim::{Claim, ClaimStatus};
+use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::page::Page;
+use crate::state::AppState;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/products/{id}/notifications/rounds/{round}/claims",
+            get(round_claims),
+        )
+        .route("/me/claims", get(mine))
+}
+
+/// One claim of a round.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Claim, example = json!({"user_id": 42, "position": 1, "status": "USED",
+    "created_at": "2026-12-14T10:00:00Z", "expires_at": "2026-12-14T10:10:00Z", "order_id": 12}))]
+pub struct ClaimView {
+    #[schema(value_type = i64)]
+    user_id: UserId,
+    /// 1-based place among the round's claims.
+    position: i64,
+    status: ClaimStatus,
+    /// When the claim was made and its alert sent.
+    created_at: DateTime<Utc>,
+    /// Until when the unit is set aside.
+    expires_at: DateTime<Utc>,
+    /// The order the claim went into; null unless `USED`.
+    #[schema(value_type = Option<i64>, required = true)]
+    order_id: Option<OrderId>,
+}
+
+impl From<&Claim> for ClaimView {
+    fn from(c: &Claim) -> Self {
+        Self {
+            user_id: c.user_id,
+            position: c.position,
+            status: c.status,
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            order_id: c.order_id,
+        }
+    }
+}
+
+/// One of the caller's claims.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MyClaim, example = json!({"product_id": 3, "round": 2, "user_id": 42,
+    "position": 1, "status": "OPEN", "created_at": "2026-12-14T10:00:00Z",
+    "expires_at": "2026-12-14T10:10:00Z", "order_id": null}))]
+pub struct MyClaimView {
+    #[schema(value_type = i64)]
+    product_id: ProductId,
+    /// The round that made it.
+    round: i64,
+    #[serde(flatten)]
+    claim: ClaimView,
+}
+
+/// A claim round's claims in the order made (admin or an owning brand).
+#[utoipa::path(get, path = "/products/{id}/notifications/rounds/{round}/claims", operation_id = "listRoundClaims", tag = "rounds",
+    params(("id" = i64, Path, description = "Product id"), ("round" = i64, Path, description = "Round number"), PageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "A page of claims", body = ClaimPage),
+        NeedsToken, UnknownId, Invalid))]
+async fn round_claims(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, round)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<ClaimView>>> {
+    let product = load_managed(&state, &caller, &id).await?;
+    let round = round_number(&round)?;
+    let page = q.parse()?;
+    state
+        .store
+        .get_round(product.id, round)
+        .await?
+        .ok_or(ApiError::NotFound("round"))?;
+    let rows = state.store.round_claims(product.id, round, &page).await?;
+    Ok(Json(
+        Page::from_rows(rows, &page, |c| c.id).map(|c| ClaimView::from(&c)),
+    ))
+}
+
+/// The caller's claims across products, newest first (user).
+#[utoipa::path(get, path = "/me/claims", operation_id = "listMyClaims", tag = "line", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of claims", body = MyClaimPage),
+        NeedsToken, Invalid))]
+async fn mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<MyClaimView>>> {
+    let user = caller.require_user()?;
+    let page = q.parse()?;
+    let rows = state.store.user_claims(user, &page).await?;
+    Ok(Json(Page::from_rows(rows, &page, |c| c.id).map(|c| {
+        MyClaimView {
+            product_id: c.product_id,
+            round: c.round,
+            claim: ClaimView::from(&c),
+        }
+    })))
+}

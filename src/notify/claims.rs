@@ -1,0 +1,418 @@
+//! One claim round's run: while units are free, give the next member of the line a claim on
+//! one of them and tell them; wait while claims are open; end when every unit is in an order
+//! (`CANCELED_BY_SOLD_OUT`) or the line is exhausted with no claim open (`COMPLETED`).
+//!
+//! Each claim is written (with its unit taken from free stock and the round's checkpoint)
+//! before its alert goes out, so a crash loses none and gives none twice: the next run sends
+//! the alerts of the open claims that have none yet, then goes on from the checkpoint.
+
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{Notification, RestockAlert};
+use super::deliver::retry_delay;
+use super::engine::Inner;
+use crate::domain::claim::Claim;
+use crate::domain::ids::ProductId;
+use crate::domain::round::{Checkpoint, Round, RoundStatus};
+use crate::domain::subscription::Subscription;
+use crate::shop::take::Take;
+use crate::store::StoreResult;
+use crate::store::claims::{ClaimFor, Made};
+
+/// Members read from the line at a time (a claim round needs about one per free unit).
+const PAGE: i64 = 100;
+
+/// Longest wait before the run looks again on its own (claims used or expired on another
+/// instance ring no bell here).
+const LOOK_AGAIN: Duration = Duration::from_secs(1);
+
+/// The line from the round's checkpoint on: ids after `after` to the end, then (rotate)
+/// from the front up to where the round began.
+struct LineWalk {
+    start: i64,
+    wrapped: bool,
+    after: i64,
+    page: VecDeque<Subscription>,
+}
+
+impl LineWalk {
+    async fn next(&mut self, inner: &Inner, product: ProductId) -> StoreResult<Option<ClaimFor>> {
+        loop {
+            if let Some(s) = self.page.pop_front() {
+                self.after = s.position;
+                return Ok(Some(ClaimFor {
+                    user: s.user_id,
+                    line_id: s.position,
+                    wrapped: self.wrapped,
+                }));
+            }
+            let upto = if self.wrapped { self.start } else { i64::MAX };
+            let page = inner
+                .parts
+                .store
+                .line_page(product, self.after, upto, PAGE)
+                .await?;
+            if page.is_empty() {
+                if !self.wrapped && self.start > 0 {
+                    self.wrapped = true;
+                    self.after = 0;
+                    continue;
+                }
+                return Ok(None);
+            }
+            self.page.extend(page);
+        }
+    }
+}
+
+/// What the run's parts share.
+struct ClaimRun {
+    inner: Arc<Inner>,
+    round: Round,
+    product_name: Arc<str>,
+    /// Cancelled when the run must stop (failure or shutdown).
+    stop: CancellationToken,
+    /// The failure that ends the round, once an alert gave up.
+    failed: Mutex<Option<String>>,
+}
+
+impl ClaimRun {
+    fn fail(&self, why: String) {
+        let mut f = match self.failed.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f.get_or_insert(why);
+        self.stop.cancel();
+    }
+
+    fn failure(&self) -> Option<String> {
+        match self.failed.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Runs a claim round held by this instance from its checkpoint to its end.
+pub(crate) async fn run(inner: &Arc<Inner>, round: Round) -> StoreResult<()> {
+    let (product, number) = (round.product_id, round.round);
+    let store = &inner.parts.store;
+    let gate = &inner.parts.gate;
+    let Some(p) = store.get_product(product).await? else {
+        return Ok(());
+    };
+    if let Some(record) = store.stock_of(product).await?
+        && let Err(e) = gate.ensure_loaded(record).await
+    {
+        tracing::warn!(%product, round = number, error = %e, "the stock gate does not answer; the round waits for recovery");
+        store.release_round(product, number, &inner.owner).await?;
+        return Ok(());
+    }
+    inner
+        .parts
+        .events
+        .begin(&round, gate.level(product).available, inner.now());
+    let run = Arc::new(ClaimRun {
+        inner: inner.clone(),
+        product_name: Arc::from(p.name.as_str()),
+        stop: inner.shutdown.child_token(),
+        failed: Mutex::new(None),
+        round,
+    });
+    // Alerts go out one after another in the order the claims were made.
+    let (alerts, queue) = mpsc::unbounded_channel();
+    let sender = tokio::spawn(send_alerts(run.clone(), queue));
+    for claim in store.unsent_claims(product, number).await? {
+        let _ = alerts.send(claim);
+    }
+    let ended = walk(&run, &alerts).await;
+    drop(alerts);
+    let _ = sender.await;
+    let status = match (run.failure(), ended?) {
+        (Some(error), _) => Some((RoundStatus::CanceledByError, Some(error))),
+        (None, Some(status)) => Some((status, None)),
+        (None, None) => None,
+    };
+    let Some((status, error)) = status else {
+        store.release_round(product, number, &inner.owner).await?;
+        tracing::info!(%product, round = number, "claim round paused at its checkpoint");
+        return Ok(());
+    };
+    store
+        .finish_round(
+            product,
+            number,
+            status,
+            error.as_deref(),
+            &inner.owner,
+            inner.now(),
+        )
+        .await?;
+    if let Some(ended) = store.get_round(product, number).await? {
+        let stock = gate.level(product).available;
+        inner.parts.events.finished(&ended, stock, inner.now());
+    }
+    tracing::info!(%product, round = number, status = status.as_str(), "claim round ended");
+    Ok(())
+}
+
+/// Gives claims while units are free and waits while claims are open; answers how the round
+/// ends, or None when it must stop here (shutdown, failure, lost lease).
+async fn walk(
+    run: &Arc<ClaimRun>,
+    alerts: &mpsc::UnboundedSender<Claim>,
+) -> StoreResult<Option<RoundStatus>> {
+    let inner = &run.inner;
+    let (store, gate) = (&inner.parts.store, &inner.parts.gate);
+    let (product, number) = (run.round.product_id, run.round.round);
+    let mut line = LineWalk {
+        start: run.round.start_position,
+        wrapped: run.round.wrapped,
+        after: run.round.cursor,
+        page: VecDeque::new(),
+    };
+    let mut checkpoint = Checkpoint {
+        cursor: run.round.cursor,
+        wrapped: run.round.wrapped,
+        last_sent_user_id: run.round.last_sent_user_id,
+    };
+    let mut stock = gate.subscribe(product);
+    let mut bell = gate.watch_claims();
+    let mut trusted = gate.watch_trusted();
+    // The member whose offer found no unit after all: first in line for the next one.
+    let mut waiting: Option<ClaimFor> = None;
+    let mut renew = tokio::time::interval(inner.config.flush_every);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew.tick().await;
+    loop {
+        if run.stop.is_cancelled() {
+            return Ok(None);
+        }
+        stock.borrow_and_update();
+        bell.borrow_and_update();
+        trusted.borrow_and_update();
+        if gate.level(product).available > 0 {
+            let member = match waiting.take() {
+                Some(member) => Some(member),
+                None => line.next(inner, product).await?,
+            };
+            match member {
+                Some(member) => match offer(run, member).await? {
+                    Offer::Made(claim) => {
+                        checkpoint = Checkpoint {
+                            cursor: member.line_id,
+                            wrapped: member.wrapped,
+                            last_sent_user_id: Some(member.user),
+                        };
+                        let _ = alerts.send(claim);
+                        continue;
+                    }
+                    Offer::Skipped => continue,
+                    Offer::Lost => return Ok(None),
+                    // Offered again once a unit is free.
+                    Offer::NotNow => waiting = Some(member),
+                },
+                None => {
+                    if store.open_claims(product, number).await?.0 == 0 {
+                        return Ok(Some(RoundStatus::Completed));
+                    }
+                }
+            }
+        }
+        let (open, next_expiry) = store.open_claims(product, number).await?;
+        if open == 0 && gate.sold_out(&gate.level(product)) {
+            return Ok(Some(RoundStatus::CanceledBySoldOut));
+        }
+        let now = inner.now();
+        if next_expiry.is_some_and(|at| at <= now) {
+            crate::shop::claims::sweep(store, gate, now).await?;
+            continue;
+        }
+        let wait = next_expiry
+            .map(|at| until(now, at))
+            .unwrap_or(LOOK_AGAIN)
+            .min(LOOK_AGAIN);
+        tokio::select! {
+            biased;
+            () = run.stop.cancelled() => return Ok(None),
+            _ = stock.changed() => {}
+            _ = bell.changed() => {}
+            _ = trusted.changed() => {}
+            _ = renew.tick() => {
+                let held = store
+                    .record_progress(product, number, &[], &checkpoint, &inner.lease(), inner.now())
+                    .await?;
+                if !held {
+                    tracing::warn!(%product, round = number, "lost the round's lease; another instance goes on");
+                    return Ok(None);
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// How long from `now` until `at` (0 when passed).
+fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
+    (at - now).to_std().unwrap_or_default()
+}
+
+/// What offering a unit to one member did.
+enum Offer {
+    /// The member has a claim now.
+    Made(Claim),
+    /// The member already had one this round.
+    Skipped,
+    /// No unit after all (taken meanwhile): the member waits for the next one.
+    NotNow,
+    /// The round is not this instance's any more.
+    Lost,
+}
+
+/// Takes one unit at the gate and writes the member's claim; the unit leaves the gate for
+/// good only once the claim is committed.
+async fn offer(run: &ClaimRun, member: ClaimFor) -> StoreResult<Offer> {
+    let inner = &run.inner;
+    let (store, gate) = (&inner.parts.store, &inner.parts.gate);
+    let product = run.round.product_id;
+    let request = format!("claim-{}-{}-{}", product, run.round.round, member.user);
+    let hold = match gate.take(product, 1, &request).await {
+        Ok(Take::Taken(hold)) => hold,
+        Ok(Take::NotEnough) => return Ok(Offer::NotNow),
+        Ok(Take::Unknown) => {
+            if let Some(record) = store.stock_of(product).await? {
+                let _ = gate.ensure_loaded(record).await;
+            }
+            return Ok(Offer::NotNow);
+        }
+        Err(e) => {
+            tracing::warn!(%product, error = %e, "the stock gate does not answer; the claim waits");
+            return Ok(Offer::NotNow);
+        }
+    };
+    let made = store
+        .make_claim(
+            product,
+            run.round.round,
+            member,
+            &inner.lease(),
+            inner.now(),
+        )
+        .await;
+    match made {
+        Ok(Made::Claimed(claim, version)) => {
+            hold.commit(version).await;
+            Ok(Offer::Made(claim))
+        }
+        Ok(other) => {
+            hold.give_back().await;
+            Ok(match other {
+                Made::Already => Offer::Skipped,
+                Made::NotHeld => Offer::Lost,
+                _ => {
+                    // The database had no free unit although the gate did: believe the
+                    // database and wait for the next change.
+                    let _ = gate.refresh(product).await;
+                    Offer::NotNow
+                }
+            })
+        }
+        Err(e) => {
+            hold.give_back().await;
+            Err(e)
+        }
+    }
+}
+
+/// Sends the claims' alerts in the order they come, each after a slot of the global rate
+/// limit; a failed first attempt is retried on its own task, so later alerts do not wait.
+async fn send_alerts(run: Arc<ClaimRun>, mut queue: mpsc::UnboundedReceiver<Claim>) {
+    let retries = tokio_util::task::TaskTracker::new();
+    while let Some(claim) = queue.recv().await {
+        tokio::select! {
+            biased;
+            () = run.stop.cancelled() => break,
+            () = run.inner.parts.limiter.acquire() => {}
+        }
+        match attempt(&run, &claim).await {
+            Ok(()) => {}
+            Err(failure) => {
+                let run = run.clone();
+                retries.spawn(async move { retry(&run, &claim, failure).await });
+            }
+        }
+    }
+    retries.close();
+    retries.wait().await;
+}
+
+/// One attempt at a claim's alert; a success is recorded in the round's history.
+async fn attempt(run: &ClaimRun, claim: &Claim) -> Result<(), super::channel::SendError> {
+    let inner = &run.inner;
+    let (product, number) = (claim.product_id, claim.round);
+    let sent_at = inner.now();
+    let alert = Notification::Restock(RestockAlert {
+        product_id: product,
+        round: number,
+        user_id: claim.user_id,
+        position: claim.position,
+        product_name: run.product_name.clone(),
+        sent_at,
+        claim_expires_at: Some(claim.expires_at),
+    });
+    inner.parts.events.started(product, number);
+    match inner.parts.channel.send(&alert).await {
+        Ok(()) => {
+            let stock = inner.parts.gate.level(product).available;
+            inner
+                .parts
+                .events
+                .succeeded(product, number, stock, sent_at);
+            if let Err(e) = inner.parts.store.claim_notified(claim, sent_at).await {
+                // The next run sends it again: at least once, as every alert.
+                tracing::warn!(%product, round = number, error = %e, "recording a claim's alert failed");
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            inner.parts.events.failed(product);
+            Err(failure)
+        }
+    }
+}
+
+/// Retries a claim's alert as restock alerts are retried; when it gives up, the round ends
+/// `CANCELED_BY_ERROR` (the claim stays open, and a resumed round sends its alert again).
+async fn retry(run: &ClaimRun, claim: &Claim, first: super::channel::SendError) {
+    let mut retries = 0;
+    let mut failure = first;
+    loop {
+        let delay = match retry_delay(&run.inner.config, &mut retries, failure) {
+            Ok(delay) => delay,
+            Err(reason) => {
+                run.fail(format!("notifying user {}: {reason}", claim.user_id));
+                return;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = run.stop.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        tokio::select! {
+            biased;
+            () = run.stop.cancelled() => return,
+            () = run.inner.parts.limiter.acquire() => {}
+        }
+        match attempt(run, claim).await {
+            Ok(()) => return,
+            Err(f) => failure = f,
+        }
+    }
+}

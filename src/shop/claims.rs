@@ -1,0 +1,76 @@
+//! The holder's side of claims: an open claim expires when its time is up or is released
+//! when its holder leaves the line, and either way its unit goes back to free stock.
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use super::Shop;
+use super::detach::{Interrupted, detached};
+use super::gate::StockGate;
+use crate::domain::ids::{ProductId, UserId};
+use crate::store::{Store, StoreError, StoreResult};
+
+/// Claims expired per transaction.
+pub const BATCH: i64 = 1000;
+
+/// One step: expires up to [`BATCH`] due claims in one transaction, then gives their units
+/// back to the gate (after the commit). Answers how many expired.
+pub async fn expire_due(shop: &Shop) -> StoreResult<usize> {
+    sweep(&shop.store, &shop.gate, shop.clock.now()).await
+}
+
+/// [`expire_due`] on its parts, for a claim round that sees one of its claims due.
+pub async fn sweep(
+    store: &Arc<dyn Store>,
+    gate: &StockGate,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let done = store.expire_claims(now, BATCH).await?;
+    for r in &done.returned {
+        gate.returned(r.product, r.units, r.stock_version).await;
+    }
+    if done.claims > 0 {
+        gate.claims_changed();
+        tracing::info!(claims = done.claims, "expired unused claims");
+    }
+    Ok(done.claims)
+}
+
+/// Runs steps until no full batch is left; answers how many expired.
+pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = expire_due(shop).await?;
+        total += n;
+        if (n as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Takes the user out of the product's line and releases the user's open claim on it,
+/// giving its unit back; detached, so a client that goes away changes nothing.
+pub async fn leave_line(shop: &Shop, product: ProductId, user: UserId) -> Result<(), LeaveError> {
+    let st = shop.clone();
+    detached(&shop.tasks, async move {
+        let now = st.clock.now();
+        st.store.leave_line(product, user, now).await?;
+        if let Some(r) = st.store.release_claims(product, user, now).await? {
+            st.gate.returned(r.product, r.units, r.stock_version).await;
+            st.gate.claims_changed();
+        }
+        Ok::<_, LeaveError>(())
+    })
+    .await?
+}
+
+/// Why leaving the line failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaveError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The detached step ended without an answer.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}

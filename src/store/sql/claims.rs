@@ -1,0 +1,429 @@
+//! Claims: made by a claim round's runner, used by the holder's order, expired by the
+//! sweeper, released when the holder leaves the line. Every change that moves a unit locks
+//! the product's row first (the lock order of every order writer) and moves the product's
+//! free stock and stock version in the same transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use std::collections::BTreeMap;
+
+use super::orders::order_in;
+use super::{DIALECT, Db, SqlStore, add_stock, inserted_id, return_units};
+use crate::domain::Conflict;
+use crate::domain::claim::Claim;
+use crate::domain::ids::{OrderId, ProductId, UserId};
+use crate::domain::order::{OrderRequest, Placement, Returned, StockVersion};
+use crate::domain::page::PageRequest;
+use crate::domain::round::Lease;
+use crate::store::claims::{CLAIM_COLUMNS, ClaimFor, ClaimRow, ClaimStore, ClaimsExpired, Made};
+use crate::store::orders::{OrderRow, SaleRow, order_select};
+use crate::store::rows::push_id_list;
+use crate::store::{StoreError, StoreResult};
+
+type Tx = Transaction<'static, Db>;
+
+/// Locks the product's row (or, on SQLite, holds the database's write lock already) and
+/// reads its free stock; None for an unknown product.
+async fn lock_stock(tx: &mut Tx, product: ProductId) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT stock FROM product WHERE id = ?{}",
+        DIALECT.lock
+    )))
+    .bind(product.get())
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// The product's stock version as this transaction sees it.
+async fn stock_version(tx: &mut Tx, product: ProductId) -> StoreResult<StockVersion> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
+        .bind(product.get())
+        .fetch_optional(&mut **tx)
+        .await?;
+    v.ok_or(StoreError::NotFound)
+}
+
+async fn claim_by_id(tx: &mut Tx, id: i64) -> StoreResult<Claim> {
+    let row: ClaimRow = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {CLAIM_COLUMNS} FROM claim WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.into())
+}
+
+/// A product's sale settings and free stock, read under its row lock.
+#[derive(Debug, sqlx::FromRow)]
+struct Selling {
+    stock: i64,
+    #[sqlx(flatten)]
+    sale: SaleRow,
+}
+
+#[async_trait]
+impl ClaimStore for SqlStore {
+    async fn make_claim(
+        &self,
+        product: ProductId,
+        round: i64,
+        member: ClaimFor,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Made> {
+        let mut tx = self.write_tx().await?;
+        let Some(stock) = lock_stock(&mut tx, product).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let held: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT claim_seconds, notified_count FROM product_notification_history \
+             WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
+        )
+        .bind(product.get())
+        .bind(round)
+        .bind(&lease.owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((claim_seconds, made)) = held else {
+            return Ok(Made::NotHeld);
+        };
+        let already: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM claim WHERE product_id = ? AND round = ? AND user_id = ?",
+        )
+        .bind(product.get())
+        .bind(round)
+        .bind(member.user.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if already.is_some() {
+            return Ok(Made::Already);
+        }
+        if stock < 1 {
+            return Ok(Made::NoStock);
+        }
+        let ms = now.timestamp_millis();
+        let done = sqlx::query(
+            "INSERT INTO claim (product_id, round, user_id, position, line_id, status, \
+             created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'OPEN', ?, ?, ?)",
+        )
+        .bind(product.get())
+        .bind(round)
+        .bind(member.user.get())
+        .bind(made + 1)
+        .bind(member.line_id)
+        .bind(ms)
+        .bind(ms + claim_seconds * 1000)
+        .bind(ms)
+        .execute(&mut *tx)
+        .await?;
+        let id = inserted_id(&done);
+        let version = add_stock(&mut tx, product.get(), -1).await?;
+        sqlx::query(
+            "UPDATE product_notification_history SET notified_count = notified_count + 1, \
+             line_cursor = ?, wrapped = ?, last_sent_user_id = ?, lease_expires_at = ?, \
+             updated_at = ? WHERE product_id = ? AND round = ?",
+        )
+        .bind(member.line_id)
+        .bind(i64::from(member.wrapped))
+        .bind(member.user.get())
+        .bind(lease.expires_at.timestamp_millis())
+        .bind(ms)
+        .bind(product.get())
+        .bind(round)
+        .execute(&mut *tx)
+        .await?;
+        let claim = claim_by_id(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Made::Claimed(claim, version))
+    }
+
+    async fn claim_notified(&self, claim: &Claim, sent_at: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE claim SET notified_at = ? WHERE id = ? AND notified_at IS NULL")
+            .bind(sent_at.timestamp_millis())
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "{} INTO product_user_notification_history \
+             (product_id, round, user_id, position, line_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+            DIALECT.insert_ignore
+        )))
+        .bind(claim.product_id.get())
+        .bind(claim.round)
+        .bind(claim.user_id.get())
+        .bind(claim.position)
+        .bind(claim.line_id)
+        .bind(sent_at.timestamp_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unsent_claims(&self, product: ProductId, round: i64) -> StoreResult<Vec<Claim>> {
+        let sql = format!(
+            "SELECT {CLAIM_COLUMNS} FROM claim WHERE product_id = ? AND round = ? \
+             AND status = 'OPEN' AND notified_at IS NULL ORDER BY id"
+        );
+        self.rows::<ClaimRow, _>(AssertSqlSafe(sql), &[product.get(), round])
+            .await
+    }
+
+    async fn open_claims(
+        &self,
+        product: ProductId,
+        round: i64,
+    ) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
+        let (open, next): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(expires_at) FROM claim \
+             WHERE product_id = ? AND round = ? AND status = 'OPEN'",
+        )
+        .bind(product.get())
+        .bind(round)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((open, next.map(crate::domain::clock::from_millis)))
+    }
+
+    async fn claimed_among(
+        &self,
+        product: ProductId,
+        round: i64,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new("SELECT user_id FROM claim WHERE product_id = ");
+        q.push_bind(product.get())
+            .push(" AND round = ")
+            .push_bind(round)
+            .push(" AND user_id IN ");
+        push_id_list(&mut q, users.iter().map(|u| u.get()));
+        let rows: Vec<i64> = q
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(UserId::from_db).collect())
+    }
+
+    async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired> {
+        let now_ms = now.timestamp_millis();
+        // A plain read finds the due claims (on `claims_due`); the transaction then locks
+        // their products' rows first, as every writer that moves units does, and expires
+        // those still open.
+        let due: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, product_id FROM claim WHERE status = 'OPEN' AND expires_at <= ? \
+             ORDER BY expires_at LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        if due.is_empty() {
+            return Ok(ClaimsExpired::default());
+        }
+        let mut by_product: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for (id, product) in due {
+            by_product.entry(product).or_default().push(id);
+        }
+        let mut tx = self.write_tx().await?;
+        let mut units = BTreeMap::new();
+        let mut claims = 0;
+        for (product, ids) in by_product {
+            lock_stock(&mut tx, ProductId::from_db(product)).await?;
+            let mut q = QueryBuilder::new("UPDATE claim SET status = 'EXPIRED', updated_at = ");
+            q.push_bind(now_ms).push(" WHERE id IN ");
+            push_id_list(&mut q, ids);
+            q.push(" AND status = 'OPEN' AND expires_at <= ")
+                .push_bind(now_ms);
+            let n = q
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+            if n > 0 {
+                units.insert(product, n);
+                claims += n as usize;
+            }
+        }
+        let returned = return_units(&mut tx, units).await?;
+        tx.commit().await?;
+        Ok(ClaimsExpired { claims, returned })
+    }
+
+    async fn release_claims(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Returned>> {
+        // The usual leave holds no claim: a plain read, and no lock.
+        if self.open_claim_of(product, user).await?.is_none() {
+            return Ok(None);
+        }
+        let mut tx = self.write_tx().await?;
+        if lock_stock(&mut tx, product).await?.is_none() {
+            return Ok(None);
+        }
+        let n = sqlx::query(
+            "UPDATE claim SET status = 'RELEASED', updated_at = ? \
+             WHERE product_id = ? AND user_id = ? AND status = 'OPEN'",
+        )
+        .bind(now.timestamp_millis())
+        .bind(product.get())
+        .bind(user.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let returned = return_units(&mut tx, BTreeMap::from([(product.get(), n)])).await?;
+        tx.commit().await?;
+        Ok(returned.into_iter().next())
+    }
+
+    async fn open_claim_of(&self, product: ProductId, user: UserId) -> StoreResult<Option<Claim>> {
+        let row: Option<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CLAIM_COLUMNS} FROM claim \
+             WHERE product_id = ? AND user_id = ? AND status = 'OPEN' ORDER BY id LIMIT 1"
+        )))
+        .bind(product.get())
+        .bind(user.get())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(Claim::from))
+    }
+
+    async fn place_claimed_order(
+        &self,
+        req: &OrderRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Placement>> {
+        let product = req.product_id;
+        let user = req.user_id.get();
+        let mut tx = self.write_tx().await?;
+        let selling: Option<Selling> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds, sale_mode \
+             FROM product WHERE id = ?{}",
+            DIALECT.lock
+        )))
+        .bind(product.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(selling) = selling else {
+            return Err(StoreError::NotFound);
+        };
+        if let Some(key) = &req.idempotency_key {
+            let known: Option<OrderRow> =
+                sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
+                    .bind(user)
+                    .bind(key.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(known) = known {
+                return Ok(Some(req.replay(known.into())?));
+            }
+        }
+        let claim: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM claim WHERE product_id = ? AND user_id = ? AND status = 'OPEN' \
+             ORDER BY id LIMIT 1{}",
+            DIALECT.lock
+        )))
+        .bind(product.get())
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(claim) = claim else {
+            return Ok(None);
+        };
+        let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) FROM orders \
+             WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')",
+            DIALECT.integer
+        )))
+        .bind(product.get())
+        .bind(user)
+        .fetch_one(&mut *tx)
+        .await?;
+        let now_ms = now.timestamp_millis();
+        selling
+            .sale
+            .terms()
+            .admit(now_ms, held, req.quantity)
+            .map_err(StoreError::from)?;
+        // The claim's unit is the first; the rest comes from free stock.
+        let rest = req.quantity.get() - 1;
+        if selling.stock < rest {
+            return Err(Conflict::SoldOut.into());
+        }
+        let done = sqlx::query(
+            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
+             created_at, expires_at, updated_at) VALUES (?, ?, ?, 'RESERVED', ?, ?, ?, ?)",
+        )
+        .bind(product.get())
+        .bind(user)
+        .bind(req.quantity.get())
+        .bind(req.idempotency_key.as_ref().map(|k| k.as_str()))
+        .bind(now_ms)
+        .bind(now_ms + selling.sale.hold_seconds * 1000)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let order = OrderId::from_db(inserted_id(&done));
+        sqlx::query("UPDATE claim SET status = 'USED', order_id = ?, updated_at = ? WHERE id = ?")
+            .bind(order.get())
+            .bind(now_ms)
+            .bind(claim)
+            .execute(&mut *tx)
+            .await?;
+        let version = if rest > 0 {
+            add_stock(&mut tx, product.get(), -rest).await?
+        } else {
+            stock_version(&mut tx, product).await?
+        };
+        sqlx::query(
+            "UPDATE product_user_notification SET is_active = 0, updated_at = ? \
+             WHERE product_id = ? AND user_id = ? AND is_active = 1",
+        )
+        .bind(now_ms)
+        .bind(product.get())
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+        let placed = order_in(&mut tx, order, false)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(Some(Placement::Created(placed, version)))
+    }
+
+    async fn round_claims(
+        &self,
+        product: ProductId,
+        round: i64,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Claim>> {
+        let sql = format!(
+            "SELECT {CLAIM_COLUMNS} FROM claim WHERE product_id = ? AND round = ? AND id > ? \
+             ORDER BY id LIMIT ?"
+        );
+        let binds = [product.get(), round, page.after.unwrap_or(0), page.fetch()];
+        self.rows::<ClaimRow, _>(AssertSqlSafe(sql), &binds).await
+    }
+
+    async fn user_claims(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Claim>> {
+        let sql = format!(
+            "SELECT {CLAIM_COLUMNS} FROM claim WHERE user_id = ? AND id < ? \
+             ORDER BY id DESC LIMIT ?"
+        );
+        let binds = [user.get(), page.after.unwrap_or(i64::MAX), page.fetch()];
+        self.rows::<ClaimRow, _>(AssertSqlSafe(sql), &binds).await
+    }
+}

@@ -1,0 +1,108 @@
+//! Claim rounds: each alert sets a unit aside for the member it tells, and an unused unit
+//! passes to the next member of the line at once.
+
+mod accounting;
+mod rounds;
+
+use dropline::http::mock_receiver::MockReceiver;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::helpers::TestApp;
+use crate::round_helpers::Tuning;
+
+/// How long claims last in these tests: far longer than any test runs, so only the test
+/// clock makes them expire.
+pub const CLAIM_SECONDS: i64 = 600;
+
+impl TestApp {
+    /// An app notifying `receiver`, and a claim product (no stock yet) with `line`.
+    pub async fn claim_setup(
+        self,
+        receiver: &MockReceiver,
+        line: &[i64],
+        extra: Value,
+    ) -> (Self, i64) {
+        let app = self.notifying(receiver, Tuning::default()).await;
+        let mut body = json!({"alert_mode": "claim", "claim_seconds": CLAIM_SECONDS});
+        if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        let product = app.product_with_line(0, line, body).await;
+        (app, product)
+    }
+
+    /// Restocks `units` without waiting for the round; asserts 202.
+    pub async fn restock_now(&self, product: i64, units: i64) -> Value {
+        let (s, b) = self
+            .restock_as(product, Some(&self.admin()), Some(units), false)
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        b
+    }
+
+    /// Every claim of a round, in the order listed, following pages of `limit`.
+    pub async fn claims(&self, product: i64, round: i64, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path =
+                format!("/products/{product}/notifications/rounds/{round}/claims?limit={limit}");
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let (s, b) = self.get(&path, Some(&self.admin())).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            items.extend(b["items"].as_array().expect("items").iter().cloned());
+            match b["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    /// (user, status) of every claim of a round, in the order made.
+    pub async fn claim_states(&self, product: i64, round: i64) -> Vec<(i64, String)> {
+        self.claims(product, round, 100)
+            .await
+            .iter()
+            .map(|c| {
+                (
+                    c["user_id"].as_i64().expect("user_id"),
+                    c["status"].as_str().expect("status").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Moves the clock past every claim made so far and runs the claim sweeper once;
+    /// answers how many claims it expired.
+    pub async fn expire_claims(&self) -> usize {
+        self.state
+            .clock
+            .advance(Duration::from_secs(CLAIM_SECONDS as u64 + 1));
+        dropline::shop::claims::expire_all_due(&self.state.shop())
+            .await
+            .expect("sweep")
+    }
+
+    /// The round's claim counts as `GET …/rounds/{round}` shows them: open, used, expired,
+    /// released.
+    pub async fn claim_counts(&self, product: i64, round: i64) -> [i64; 4] {
+        let r = self.round(product, round).await;
+        let c = &r["claims"];
+        ["open", "used", "expired", "released"].map(|k| c[k].as_i64().expect("count"))
+    }
+}
+
+/// The body of every request the receiver got, in arrival order.
+pub fn bodies(receiver: &MockReceiver) -> Vec<Value> {
+    receiver
+        .arrivals()
+        .iter()
+        .map(|a| serde_json::from_slice(&a.body).expect("json body"))
+        .collect()
+}
