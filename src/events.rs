@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::claim::{AlertMode, ClaimCounts};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::round::{Round, RoundStatus};
 use crate::telemetry::metrics;
@@ -44,6 +45,10 @@ pub struct RoundProgress {
     pub busiest_second: i64,
     /// The failure, for CANCELED_BY_ERROR.
     pub error: Option<String>,
+    /// What the round sends.
+    pub alert_mode: AlertMode,
+    /// The round's claims by status (all 0 in broadcast mode).
+    pub claims: ClaimCounts,
     /// When this was measured.
     pub at: DateTime<Utc>,
 }
@@ -126,6 +131,8 @@ impl EventHub {
             rate_per_sec: 0.0,
             busiest_second: 0,
             error: None,
+            alert_mode: round.alert_mode,
+            claims: round.claims,
             at,
         };
         self.rounds().insert(
@@ -200,6 +207,30 @@ impl EventHub {
         self.send(event);
     }
 
+    /// A claim round's claims changed (made, used, expired, released): sent at once.
+    pub fn claims(
+        &self,
+        product: ProductId,
+        round: i64,
+        claims: ClaimCounts,
+        stock: i64,
+        at: DateTime<Utc>,
+    ) {
+        let event = {
+            let mut rounds = self.rounds();
+            let Some(t) = rounds.get_mut(&(product, round)) else {
+                return;
+            };
+            if t.event.claims == claims && t.event.stock == stock {
+                return;
+            }
+            t.event.claims = claims;
+            t.event.stock = stock;
+            measure(t, Instant::now(), at)
+        };
+        self.send(event);
+    }
+
     /// Drops what the hub tracks of a run that ended without a final status (paused by a
     /// shutdown, or taken over by another instance).
     pub fn forget(&self, product: ProductId, round: i64) {
@@ -226,6 +257,8 @@ impl EventHub {
             rate_per_sec: 0.0,
             busiest_second,
             error: round.error.clone(),
+            alert_mode: round.alert_mode,
+            claims: round.claims,
             at,
         });
     }

@@ -158,6 +158,7 @@ async function refreshRounds(id) {
         stock: known && known.round === latest.round ? known.stock : null,
         rate_per_sec: latest.status === "IN_PROGRESS" && known ? known.rate : 0,
         busiest_second: known && known.round === latest.round ? known.busiest : 0,
+        alert_mode: latest.alert_mode, claims: latest.claims,
         at: new Date().toISOString(),
       }, true);
     }
@@ -196,6 +197,14 @@ function applyProgress(e, fromPoll = false) {
   $(".busiest", box).textContent = fmtNum(live.busiest);
   $(".sent", box).textContent = fmtNum(live.notified);
   $(".live-stock", box).textContent = live.stock === null ? "—" : fmtNum(live.stock);
+  // A claim round: its claims by status, as they are made, used, expire or are released.
+  const claims = $(".claims", box);
+  claims.hidden = e.alert_mode !== "claim" || !e.claims;
+  if (!claims.hidden) {
+    for (const k of ["open", "used", "expired", "released"]) {
+      $(`.claims-${k}`, box).textContent = fmtNum(e.claims[k]);
+    }
+  }
   // The line's length is not known here: while sending the bar moves, once ended it is full.
   const sentFill = $(".sent-fill", box);
   const running = live.status === "IN_PROGRESS";

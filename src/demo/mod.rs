@@ -236,6 +236,8 @@ async fn story(
                 rate_per_sec: 0.0,
                 busiest_second: 0,
                 error: r.error,
+                alert_mode: r.alert_mode,
+                claims: r.claims,
                 at: r.finished_at.unwrap_or(r.started_at),
             }
         }

@@ -226,6 +226,14 @@ async fn walk(
             }
         }
         let (open, next_expiry) = store.open_claims(product, number).await?;
+        let counts = store.claim_counts(product, number).await?;
+        inner.parts.events.claims(
+            product,
+            number,
+            counts,
+            gate.level(product).available,
+            inner.now(),
+        );
         if open == 0 && gate.sold_out(&gate.level(product)) {
             return Ok(Some(RoundStatus::CanceledBySoldOut));
         }

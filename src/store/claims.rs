@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
-use crate::domain::claim::{Claim, ClaimStatus};
+use crate::domain::claim::{Claim, ClaimCounts, ClaimStatus};
 use crate::domain::clock::from_millis;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{OrderRequest, Placement, Returned, StockVersion};
@@ -70,13 +70,8 @@ pub trait ClaimStore: Send + Sync {
         product: ProductId,
         round: i64,
     ) -> StoreResult<(i64, Option<DateTime<Utc>>)>;
-    /// Which of `users` hold a claim of the round, whatever its status.
-    async fn claimed_among(
-        &self,
-        product: ProductId,
-        round: i64,
-        users: &[UserId],
-    ) -> StoreResult<Vec<UserId>>;
+    /// The round's claims by status.
+    async fn claim_counts(&self, product: ProductId, round: i64) -> StoreResult<ClaimCounts>;
     /// Expires up to `limit` OPEN claims whose time ended by `now` and gives their units back
     /// to free stock, in one transaction.
     async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired>;

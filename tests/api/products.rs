@@ -32,6 +32,8 @@ async fn a_collaboration_is_created_with_defaults_and_read_back(app: TestApp) {
     assert_eq!(created["per_user_limit"], 1);
     assert_eq!(created["hold_seconds"], 1800);
     assert_eq!(created["line_policy"], "restart");
+    assert_eq!(created["alert_mode"], "broadcast");
+    assert_eq!(created["claim_seconds"], 600);
     assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
 
     let id = created["id"].as_i64().unwrap();
@@ -58,6 +60,10 @@ async fn product_creation_rejects_invalid_values_naming_the_field(app: TestApp) 
         (json!({"per_user_limit": 0}), "per_user_limit"),
         (json!({"hold_seconds": 86_401}), "hold_seconds"),
         (json!({"line_policy": "random"}), "line_policy"),
+        (json!({"alert_mode": "push"}), "alert_mode"),
+        (json!({"claim_seconds": 4}), "claim_seconds"),
+        (json!({"claim_seconds": 86_401}), "claim_seconds"),
+        (json!({"claim_seconds": "soon"}), "claim_seconds"),
         (
             json!({"sale_starts_at": "2026-12-14T10:00:00Z", "sale_ends_at": "2026-12-14T09:00:00Z"}),
             "sale_ends_at",
@@ -184,6 +190,11 @@ async fn a_patch_with_invalid_values_changes_nothing(app: TestApp) {
         (json!({"name": " "}), "name"),
         (json!({"hold_seconds": 4}), "hold_seconds"),
         (json!({"per_user_limit": 1001}), "per_user_limit"),
+        (json!({"alert_mode": "Claim"}), "alert_mode"),
+        (
+            json!({"alert_mode": "claim", "claim_seconds": 0}),
+            "claim_seconds",
+        ),
     ] {
         let got = app
             .call(

@@ -10,14 +10,20 @@ const TOKEN = process.env.ADMIN_TOKEN;
 const PRODUCT = process.env.PRODUCT_ID;
 const LINE = Number(process.env.LINE);
 const SHOTS = process.env.SCREENSHOT_DIR;
+const CLAIM_PRODUCT = process.env.CLAIM_PRODUCT_ID;
+const HOLDER = process.env.HOLDER_TOKEN;
 
-test("a restock started from the dashboard is followed live to its final status", async () => {
-  assert.ok(BASE_URL && TOKEN && PRODUCT && LINE, "BASE_URL, ADMIN_TOKEN, PRODUCT_ID and LINE are required");
-  const browser = await chromium.launch({
+async function launch() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+test("a restock started from the dashboard is followed live to its final status", async () => {
+  assert.ok(BASE_URL && TOKEN && PRODUCT && LINE, "BASE_URL, ADMIN_TOKEN, PRODUCT_ID and LINE are required");
+  const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors = [];
@@ -77,6 +83,53 @@ test("a restock started from the dashboard is followed live to its final status"
     await page.locator("#recipients tr").first().waitFor();
     assert.equal(await page.locator("#recipients tr").count(), Math.min(100, LINE));
     if (SHOTS) await page.screenshot({ path: `${SHOTS}/dashboard.png`, fullPage: false });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a claim round shows its open, used, expired and released claims live", async () => {
+  assert.ok(BASE_URL && TOKEN && CLAIM_PRODUCT && HOLDER, "CLAIM_PRODUCT_ID and HOLDER_TOKEN are required");
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(BASE_URL + "/");
+    await page.fill("#token", TOKEN);
+    await page.click("#token-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#conn").textContent === "live");
+    const card = page.locator(`article.product[data-product-id="${CLAIM_PRODUCT}"]`);
+    await card.waitFor();
+    const count = (k) => card.locator(`.claims-${k}`).textContent();
+    const shows = (k, n) => page.waitForFunction(
+      ({ id, k, n }) => document.querySelector(`article.product[data-product-id="${id}"] .claims-${k}`)?.textContent === String(n),
+      { id: CLAIM_PRODUCT, k, n },
+      { timeout: 20_000 },
+    );
+
+    // Two units for a line of five: two claims, in line order, set both aside.
+    await card.locator(".qty").fill("2");
+    await card.locator(".restock").click();
+    await shows("open", 2);
+    assert.equal(await card.locator(".claims").isVisible(), true);
+    assert.equal(await card.getAttribute("data-round-status"), "IN_PROGRESS");
+    assert.equal(await card.locator(".live .live-stock").textContent(), "0");
+
+    // The first holder orders from the claim: the page shows it used.
+    const res = await fetch(`${BASE_URL}/products/${CLAIM_PRODUCT}/orders`, {
+      method: "POST", headers: { authorization: `Bearer ${HOLDER}` },
+    });
+    assert.equal(res.status, 201);
+    await shows("used", 1);
+    assert.equal(await count("open"), "1");
+    assert.equal(await count("expired"), "0");
+    assert.equal(await count("released"), "0");
+    if (SHOTS) await page.screenshot({ path: `${SHOTS}/dashboard-claims.png` });
+    // A broadcast product shows no claims.
+    const other = page.locator(`article.product[data-product-id="${PRODUCT}"]`);
+    assert.equal(await other.locator(".claims").isVisible(), false);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -41,11 +41,16 @@ api POST /products '{"name":"Chair One x Kith","brand_ids":[1,2],"price":189000,
 api POST /products '{"name":"Tactical Table x Fleece","brand_ids":[1],"price":99000,"stock":40}' >/dev/null
 USERS=$(seq -s, 1001 $((1000 + LINE)))
 api POST /admin/products/1/subscriptions/import "{\"user_ids\":[$USERS]}" >/dev/null
+# A claim product (product 3) with a short line: each alert sets a unit aside.
+api POST /products '{"name":"Cot One x Kith","brand_ids":[1,2],"price":259000,"stock":0,"alert_mode":"claim","claim_seconds":600}' >/dev/null
+api POST /admin/products/3/subscriptions/import '{"user_ids":[2001,2002,2003,2004,2005]}' >/dev/null
+HOLDER=$(DROPLINE_JWT_SECRET=$SECRET "$BIN" token --role user --sub 2001 --ttl 1h)
 
 cd tests/browser
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 status=0
 BASE_URL="http://127.0.0.1:$PORT" ADMIN_TOKEN=$ADMIN PRODUCT_ID=1 LINE=$LINE \
+CLAIM_PRODUCT_ID=3 HOLDER_TOKEN=$HOLDER \
 SCREENSHOT_DIR=${SCREENSHOT_DIR:+$ROOT/$SCREENSHOT_DIR} \
   node --test dashboard.test.mjs || status=$?
 if [ $status -ne 0 ]; then

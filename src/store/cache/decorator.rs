@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{Change, Changing, Lookup, ProductCache};
 use crate::domain::brand::{Brand, NewBrand};
-use crate::domain::claim::Claim;
+use crate::domain::claim::{Claim, ClaimCounts};
 use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
@@ -226,7 +226,7 @@ wrap! {
         claim_notified(claim: &Claim, sent_at: DateTime<Utc>) -> ();
         unsent_claims(product: ProductId, round: i64) -> Vec<Claim>;
         open_claims(product: ProductId, round: i64) -> (i64, Option<DateTime<Utc>>);
-        claimed_among(product: ProductId, round: i64, users: &[UserId]) -> Vec<UserId>;
+        claim_counts(product: ProductId, round: i64) -> ClaimCounts;
         open_claim_of(product: ProductId, user: UserId) -> Option<Claim>;
         round_claims(product: ProductId, round: i64, page: &PageRequest) -> Vec<Claim>;
         user_claims(user: UserId, page: &PageRequest) -> Vec<Claim>;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::orders::order_in;
 use super::{DIALECT, Db, SqlStore, add_stock, inserted_id, return_units};
 use crate::domain::Conflict;
-use crate::domain::claim::Claim;
+use crate::domain::claim::{Claim, ClaimCounts, ClaimStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{OrderRequest, Placement, Returned, StockVersion};
 use crate::domain::page::PageRequest;
@@ -187,27 +187,24 @@ impl ClaimStore for SqlStore {
         Ok((open, next.map(crate::domain::clock::from_millis)))
     }
 
-    async fn claimed_among(
-        &self,
-        product: ProductId,
-        round: i64,
-        users: &[UserId],
-    ) -> StoreResult<Vec<UserId>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
+    async fn claim_counts(&self, product: ProductId, round: i64) -> StoreResult<ClaimCounts> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM claim WHERE product_id = ? AND round = ? GROUP BY status",
+        )
+        .bind(product.get())
+        .bind(round)
+        .fetch_all(self.pool())
+        .await?;
+        let mut counts = ClaimCounts::default();
+        for (status, n) in rows {
+            match ClaimStatus::from_db(&status) {
+                ClaimStatus::Open => counts.open = n,
+                ClaimStatus::Used => counts.used = n,
+                ClaimStatus::Expired => counts.expired = n,
+                ClaimStatus::Released => counts.released = n,
+            }
         }
-        let mut q = QueryBuilder::new("SELECT user_id FROM claim WHERE product_id = ");
-        q.push_bind(product.get())
-            .push(" AND round = ")
-            .push_bind(round)
-            .push(" AND user_id IN ");
-        push_id_list(&mut q, users.iter().map(|u| u.get()));
-        let rows: Vec<i64> = q
-            .build_query_scalar()
-            .persistent(false)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.into_iter().map(UserId::from_db).collect())
+        Ok(counts)
     }
 
     async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired> {

@@ -2,7 +2,9 @@
 //! passes to the next member of the line at once.
 
 mod accounting;
+mod cluster;
 mod rounds;
+mod settings;
 
 use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
@@ -78,15 +80,16 @@ impl TestApp {
             .collect()
     }
 
-    /// Moves the clock past every claim made so far and runs the claim sweeper once;
-    /// answers how many claims it expired.
-    pub async fn expire_claims(&self) -> usize {
+    /// Moves the clock past every claim made so far and runs the claim sweeper once. (A
+    /// claim round that sees one of its claims due may expire it first: callers look at the
+    /// claims, not at who expired them.)
+    pub async fn expire_claims(&self) {
         self.state
             .clock
             .advance(Duration::from_secs(CLAIM_SECONDS as u64 + 1));
         dropline::shop::claims::expire_all_due(&self.state.shop())
             .await
-            .expect("sweep")
+            .expect("sweep");
     }
 
     /// The round's claim counts as `GET …/rounds/{round}` shows them: open, used, expired,

@@ -78,9 +78,12 @@ async fn units_stranded_by_a_dead_instance_come_back_by_reconciliation(mut apps:
     redis.forget_instance(redis.instance()).await.unwrap();
     let alive = &apps[0];
     alive.state.gate.refresh(pid).await.unwrap();
-    assert_eq!(alive.state.gate.level(pid).available, 3);
+    // The two stranded units are out of the gate, unless the live instances' own
+    // reconciliation already brought them back.
+    let before = alive.state.gate.level(pid).available;
+    assert!(before == 3 || before == 5, "{before} units free");
 
-    // The live instances' own reconciliation may get there first; either way the units are back.
+    // Either way, one reconciliation brings the units back.
     reconcile_once(&alive.state).await;
     alive.state.gate.refresh(pid).await.unwrap();
     assert_eq!(alive.state.gate.level(pid).available, 5);
