@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, OptionalBody};
+use super::extract::{Caller, OptionalBody, OwnPage, UserOnProduct};
 use super::openapi::{BadBody, EntryPage, ErrorBody, Invalid, NeedsToken, UnknownId};
 use super::products::{load, load_managed};
 use super::query::PageQuery;
@@ -157,16 +157,10 @@ async fn enter(
     responses((status = 204, description = "Not entered any more"),
         (status = 409, description = "`entry_closed` after the window, `not_a_draw`", body = ErrorBody),
         NeedsToken, UnknownId))]
-async fn withdraw(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn withdraw(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
     state
         .store
-        .withdraw(product.id, user, state.clock.now())
+        .withdraw(at.product.id, at.user, state.clock.now())
         .await
         .map_err(not_found_is_product)?;
     metrics::draw_entry("withdrawn");
@@ -178,16 +172,10 @@ async fn withdraw(
     security(("bearer" = [])),
     responses((status = 200, description = "A page of entries", body = EntryPage),
         NeedsToken, Invalid))]
-async fn mine(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<EntryView>>> {
-    let user = caller.require_user()?;
-    let page = q.parse()?;
-    let rows = state.store.user_entries(user, &page).await?;
+async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Page<EntryView>>> {
+    let rows = state.store.user_entries(own.user, &own.page).await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |e| e.cursor).map(EntryView::from),
+        Page::from_rows(rows, &own.page, |e| e.cursor).map(EntryView::from),
     ))
 }
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, DeferredJson};
+use super::extract::{Caller, DeferredJson, OwnPage, UserOnProduct};
 use super::openapi::{BadBody, Invalid, LinePage, NeedsToken, SubscriptionPage, UnknownId};
 use super::products::load;
 use super::query::PageQuery;
@@ -85,16 +85,10 @@ pub struct PlaceView {
     security(("bearer" = [])),
     responses((status = 200, description = "In the line, at this place", body = PlaceView),
         NeedsToken, UnknownId))]
-async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PlaceView>> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn show(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Json<PlaceView>> {
     let (sub, place) = state
         .store
-        .line_place(product.id, user)
+        .line_place(at.product.id, at.user)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     Ok(Json(PlaceView {
@@ -112,21 +106,15 @@ async fn show(
     responses((status = 201, description = "Joined the line", body = SubscriptionView, headers(("Location" = String, description = "The path of the subscription"))),
         (status = 200, description = "Already in the line", body = SubscriptionView),
         NeedsToken, UnknownId))]
-async fn join(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn join(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Response> {
     let (outcome, sub) = state
         .store
-        .join_line(product.id, user, state.clock.now())
+        .join_line(at.product.id, at.user, state.clock.now())
         .await?;
     let view = SubscriptionView::from(sub);
     Ok(match outcome {
         JoinOutcome::Joined => {
-            Created(format!("/products/{}/subscription", product.id), view).into_response()
+            Created(format!("/products/{}/subscription", at.product.id), view).into_response()
         }
         JoinOutcome::AlreadyIn => (StatusCode::OK, Json(view)).into_response(),
     })
@@ -137,16 +125,10 @@ async fn join(
     security(("bearer" = [])),
     responses((status = 204, description = "Not in the line any more"),
         NeedsToken, UnknownId))]
-async fn leave(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn leave(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
     state
         .store
-        .leave_line(product.id, user, state.clock.now())
+        .leave_line(at.product.id, at.user, state.clock.now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -158,14 +140,11 @@ async fn leave(
         NeedsToken, Invalid))]
 async fn mine(
     State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
+    own: OwnPage,
 ) -> ApiResult<Json<Page<SubscriptionView>>> {
-    let user = caller.require_user()?;
-    let page = q.parse()?;
-    let rows = state.store.user_subscriptions(user, &page).await?;
+    let rows = state.store.user_subscriptions(own.user, &own.page).await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |s| s.position).map(SubscriptionView::from),
+        Page::from_rows(rows, &own.page, |s| s.position).map(SubscriptionView::from),
     ))
 }
 
