@@ -22,6 +22,7 @@ use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::Page;
 use crate::state::AppState;
+use crate::store::draws::Entering;
 use crate::telemetry::metrics;
 
 /// Routes of this resource.
@@ -135,7 +136,12 @@ async fn enter(
     let quantity = Quantity::try_from(body.and_then(|b| b.quantity).unwrap_or(1))?;
     let (outcome, entry) = state
         .store
-        .enter(product.id, user, quantity, state.clock.now())
+        .enter(Entering {
+            product: product.id,
+            user,
+            quantity,
+            now: state.clock.now(),
+        })
         .await
         .map_err(not_found_is_product)?;
     let view = EntryView::from(entry);
