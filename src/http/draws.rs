@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -12,10 +12,11 @@ use utoipa::ToSchema;
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, OptionalBody, OwnPage, UserOnProduct};
+use super::extract::{Caller, OptionalBody};
 use super::openapi::{BadBody, EntryPage, ErrorBody, Invalid, NeedsToken, UnknownId};
-use super::products::{load, load_managed};
+use super::products::load;
 use super::query::PageQuery;
+use super::scoped::{ManagedProduct, OwnPage, ProductPage, UserOnProduct};
 use crate::domain::Conflict;
 use crate::domain::draw::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
@@ -211,22 +212,18 @@ async fn draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
         NeedsToken, UnknownId, Invalid))]
 async fn entries(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    list: ProductPage<ManagedProduct>,
 ) -> ApiResult<Json<Page<EntryView>>> {
-    let product = load_managed(&state, &caller, &id).await?;
-    let page = q.parse()?;
-    if product.sale_mode != crate::domain::draw::SaleMode::Draw {
+    if list.product.sale_mode != crate::domain::draw::SaleMode::Draw {
         return Err(Conflict::NotADraw.into());
     }
     let rows = state
         .store
-        .draw_entries(product.id, &page)
+        .draw_entries(list.product.id, &list.page)
         .await
         .map_err(not_found_is_product)?;
     Ok(Json(
-        Page::from_rows(rows, &page, |e| e.cursor).map(EntryView::from),
+        Page::from_rows(rows, &list.page, |e| e.cursor).map(EntryView::from),
     ))
 }
 

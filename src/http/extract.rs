@@ -11,13 +11,9 @@ use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 
 use super::error::ApiError;
-use super::products::load;
-use super::query::PageQuery;
 use crate::auth::{Principal, TokenKeys};
 use crate::domain::ValidationError;
-use crate::domain::ids::{BrandId, UserId};
-use crate::domain::page::PageRequest;
-use crate::domain::product::Product;
+use crate::domain::ids::{BrandId, OrderId, UserId};
 use crate::state::AppState;
 
 /// A JSON body: syntax or content-type trouble is 400, a wrong value is 422.
@@ -212,73 +208,24 @@ impl Caller {
     }
 }
 
-/// A user reading a page of its own list (`/me/…?limit=&after=`).
-pub struct OwnPage {
-    /// The user the token speaks for.
-    pub user: UserId,
-    /// The page asked for.
-    pub page: PageRequest,
-}
+/// The order a path names (`/orders/{id}`), for endpoints without a body; anything but a
+/// positive integer names no order (404).
+pub struct OrderPath(pub OrderId);
 
-impl<S> FromRequestParts<S> for OwnPage
+impl<S> FromRequestParts<S> for OrderPath
 where
     S: Send + Sync,
-    AppState: FromRef<S>,
 {
     type Rejection = Response;
 
-    /// The query string's rejection (400) comes before 403, the page's values (422) after.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (user, Query(query)) = user_and::<_, Query<PageQuery>>(parts, state).await?;
-        let page = query.parse().map_err(IntoResponse::into_response)?;
-        Ok(Self { user, page })
-    }
-}
-
-/// A user acting on the product its path names (`/products/{id}/…`), for endpoints without a
-/// body.
-pub struct UserOnProduct {
-    /// The user the token speaks for.
-    pub user: UserId,
-    /// The product of the path.
-    pub product: Product,
-}
-
-impl<S> FromRequestParts<S> for UserOnProduct
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
-    type Rejection = Response;
-
-    /// An unknown product (404) comes after 403.
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (user, Path(id)) = user_and::<_, Path<String>>(parts, state).await?;
-        let product = load(&AppState::from_ref(state), &id)
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        Ok(Self { user, product })
+        path_id(&id, "order")
+            .map(Self)
+            .map_err(IntoResponse::into_response)
     }
-}
-
-/// The user a token speaks for and one more part of the request, answered in the order a
-/// handler taking `Caller` and then `T` would answer: the token (401), `T`'s rejection, and
-/// 403 when the caller is not a user.
-async fn user_and<S, T>(parts: &mut Parts, state: &S) -> Result<(UserId, T), Response>
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-    T: FromRequestParts<S>,
-    T::Rejection: IntoResponse,
-{
-    let caller = Caller::from_request_parts(parts, state)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let part = T::from_request_parts(parts, state)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let user = caller.require_user().map_err(IntoResponse::into_response)?;
-    Ok((user, part))
 }
 
 /// A query string taken as a `Result`, so that the handler checks the caller's rights before

@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Body, Caller, OptionalBody, OwnPage, path_id};
+use super::extract::{Body, Caller, OptionalBody, OrderPath, path_id};
 use super::openapi::{BadBody, Invalid, NeedsToken, OrderPage, Refused, UnknownId};
 use super::query::PageQuery;
+use super::scoped::OwnPage;
 use crate::domain::ValidationError;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
@@ -160,9 +161,8 @@ async fn place(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
 ) -> ApiResult<Json<OrderView>> {
-    let id: OrderId = path_id(&id, "order")?;
     Ok(Json(
         orders::get(&state.shop(), &caller.0, id).await?.into(),
     ))
@@ -200,9 +200,8 @@ async fn pay(
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
 ) -> ApiResult<Json<OrderView>> {
-    let id: OrderId = path_id(&id, "order")?;
     let canceled = orders::cancel(&state.shop(), &caller.0, id).await?;
     metrics::order("canceled");
     Ok(Json(canceled.into()))

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, DeferredJson, OwnPage, UserOnProduct};
+use super::extract::DeferredJson;
 use super::openapi::{BadBody, Invalid, LinePage, NeedsToken, SubscriptionPage, UnknownId};
-use super::products::load;
 use super::query::PageQuery;
+use super::scoped::{AdminProduct, OwnPage, ProductPage, UserOnProduct};
 use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::Page;
@@ -164,18 +164,18 @@ pub struct LineEntryView {
         NeedsToken, UnknownId, Invalid))]
 async fn line(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    list: ProductPage<AdminProduct>,
 ) -> ApiResult<Json<Page<LineEntryView>>> {
-    caller.require_admin()?;
-    let product = load(&state, &id).await?;
-    let page = q.parse()?;
     let rows = state
         .store
-        .line_page(product.id, page.after.unwrap_or(0), i64::MAX, page.fetch())
+        .line_page(
+            list.product.id,
+            list.page.after.unwrap_or(0),
+            i64::MAX,
+            list.page.fetch(),
+        )
         .await?;
-    Ok(Json(Page::from_rows(rows, &page, |s| s.position).map(
+    Ok(Json(Page::from_rows(rows, &list.page, |s| s.position).map(
         |s| LineEntryView {
             user_id: s.user_id,
             created_at: s.created_at,
@@ -205,12 +205,9 @@ pub struct ImportView {
         BadBody, NeedsToken, UnknownId, Invalid))]
 async fn import(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AdminProduct(product): AdminProduct,
     body: DeferredJson,
 ) -> ApiResult<Json<ImportView>> {
-    caller.require_admin()?;
-    let product = load(&state, &id).await?;
     let body: ImportRequest = body.parse()?;
     if body.user_ids.len() > MAX_IMPORT {
         return Err(ApiError::Validation(ValidationError::new(
