@@ -1,7 +1,9 @@
 //! Extractors that check the caller's rights on what a request names before the handler runs.
 //! Each answers in the order its handlers did when they took `Caller` and the path or query
-//! themselves: the token (401), the path's or query's rejection (400), then the checks of the
-//! extractor's function (403, 404, 422), so moving a check here changes no answer.
+//! themselves: the token (401), the path's or query's rejection (400), then its [`Check`]
+//! (403, 404, 422), so moving a check here changes no answer. A handler that parses its body
+//! before these checks (`Body`, `OptionalBody`) keeps its own steps, so body errors still
+//! come first there.
 
 use std::marker::PhantomData;
 
@@ -67,6 +69,7 @@ trait Check: Sized {
     /// The parts of the request it reads after the caller.
     type Parts: FromRequestParts<AppState>;
 
+    /// The value, or the answer (403, 404, 422) the handler would have given.
     async fn check(state: &AppState, caller: Caller, parts: Self::Parts) -> ApiResult<Self>;
 }
 

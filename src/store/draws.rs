@@ -142,7 +142,7 @@ impl From<WinRow> for Win {
     }
 }
 
-/// An entry asked for: queued as it is for its batch (see [`EntryQueue`]).
+/// An entry asked for; the SQL store queues it as it is for its batch (`EntryQueue`).
 #[derive(Debug)]
 pub struct Entering {
     /// The product whose draw is entered.
