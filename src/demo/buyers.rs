@@ -62,11 +62,11 @@ impl Buyers {
     pub(crate) fn hook(&self) -> Hook {
         let me = self.clone();
         Arc::new(move |arrival: Arrival| {
-            let m = mix(arrival.user_id);
-            if arrival.product_id == me.0.product && m.is_multiple_of(me.0.every) {
+            let m = mix(arrival.notification.user_id);
+            if arrival.notification.product_id == me.0.product && m.is_multiple_of(me.0.every) {
                 let buyer = me.clone();
                 me.0.tasks
-                    .spawn(async move { buyer.buy(arrival.user_id, m).await });
+                    .spawn(async move { buyer.buy(arrival.notification.user_id, m).await });
             }
             async {}.boxed()
         })

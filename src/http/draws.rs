@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -14,14 +14,16 @@ use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, OptionalBody};
 use super::openapi::{BadBody, EntryPage, ErrorBody, Invalid, NeedsToken, UnknownId};
-use super::products::{load, load_managed};
+use super::products::load;
 use super::query::PageQuery;
+use super::scoped::{ManagedProduct, OwnPage, ProductPage, UserOnProduct};
 use crate::domain::Conflict;
 use crate::domain::draw::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::Page;
 use crate::state::AppState;
+use crate::store::draws::Entering;
 use crate::telemetry::metrics;
 
 /// Routes of this resource.
@@ -135,7 +137,12 @@ async fn enter(
     let quantity = Quantity::try_from(body.and_then(|b| b.quantity).unwrap_or(1))?;
     let (outcome, entry) = state
         .store
-        .enter(product.id, user, quantity, state.clock.now())
+        .enter(Entering {
+            product: product.id,
+            user,
+            quantity,
+            now: state.clock.now(),
+        })
         .await
         .map_err(not_found_is_product)?;
     let view = EntryView::from(entry);
@@ -157,16 +164,10 @@ async fn enter(
     responses((status = 204, description = "Not entered any more"),
         (status = 409, description = "`entry_closed` after the window, `not_a_draw`", body = ErrorBody),
         NeedsToken, UnknownId))]
-async fn withdraw(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn withdraw(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
     state
         .store
-        .withdraw(product.id, user, state.clock.now())
+        .withdraw(at.product.id, at.user, state.clock.now())
         .await
         .map_err(not_found_is_product)?;
     metrics::draw_entry("withdrawn");
@@ -178,16 +179,10 @@ async fn withdraw(
     security(("bearer" = [])),
     responses((status = 200, description = "A page of entries", body = EntryPage),
         NeedsToken, Invalid))]
-async fn mine(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<EntryView>>> {
-    let user = caller.require_user()?;
-    let page = q.parse()?;
-    let rows = state.store.user_entries(user, &page).await?;
+async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Page<EntryView>>> {
+    let rows = state.store.user_entries(own.user, &own.page).await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |e| e.cursor).map(EntryView::from),
+        Page::from_rows(rows, &own.page, |e| e.cursor).map(EntryView::from),
     ))
 }
 
@@ -217,22 +212,18 @@ async fn draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
         NeedsToken, UnknownId, Invalid))]
 async fn entries(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    list: ProductPage<ManagedProduct>,
 ) -> ApiResult<Json<Page<EntryView>>> {
-    let product = load_managed(&state, &caller, &id).await?;
-    let page = q.parse()?;
-    if product.sale_mode != crate::domain::draw::SaleMode::Draw {
+    if list.product.sale_mode != crate::domain::draw::SaleMode::Draw {
         return Err(Conflict::NotADraw.into());
     }
     let rows = state
         .store
-        .draw_entries(product.id, &page)
+        .draw_entries(list.product.id, &list.page)
         .await
         .map_err(not_found_is_product)?;
     Ok(Json(
-        Page::from_rows(rows, &page, |e| e.cursor).map(EntryView::from),
+        Page::from_rows(rows, &list.page, |e| e.cursor).map(EntryView::from),
     ))
 }
 

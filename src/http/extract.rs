@@ -2,17 +2,18 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, MissingJsonContentType, QueryRejection};
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 
 use super::error::ApiError;
 use crate::auth::{Principal, TokenKeys};
 use crate::domain::ValidationError;
-use crate::domain::ids::{BrandId, UserId};
+use crate::domain::ids::{BrandId, OrderId, UserId};
 use crate::state::AppState;
 
 /// A JSON body: syntax or content-type trouble is 400, a wrong value is 422.
@@ -204,6 +205,26 @@ impl Caller {
             Principal::Brand(b) if owners.contains(&b) => Ok(()),
             _ => Err(ApiError::Forbidden),
         }
+    }
+}
+
+/// The order a path names (`/orders/{id}`), for endpoints without a body; anything but a
+/// positive integer names no order (404).
+pub struct OrderPath(pub OrderId);
+
+impl<S> FromRequestParts<S> for OrderPath
+where
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        path_id(&id, "order")
+            .map(Self)
+            .map_err(IntoResponse::into_response)
     }
 }
 

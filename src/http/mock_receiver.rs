@@ -24,22 +24,12 @@ use crate::notify::signing::SigningKeys;
 pub struct Arrival {
     /// 1-based count of requests received, in arrival order.
     pub seq: u64,
-    /// The body's product id.
-    pub product_id: i64,
-    /// The body's round.
-    pub round: i64,
-    /// The body's user id.
-    pub user_id: i64,
-    /// The body's position.
-    pub position: i64,
+    /// What the body says.
+    pub notification: Notification,
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
-    /// The `webhook-id` header.
-    pub webhook_id: Option<String>,
-    /// The `webhook-timestamp` header.
-    pub webhook_timestamp: Option<String>,
-    /// The `webhook-signature` header.
-    pub webhook_signature: Option<String>,
+    /// The Standard Webhooks headers.
+    pub webhook: WebhookHeaders,
     /// The exact bytes of the body.
     pub body: Bytes,
     /// Whether the signature checked out; None when the receiver has no secret.
@@ -48,6 +38,54 @@ pub struct Arrival {
     pub at: Instant,
     /// Whether it was answered with success.
     pub accepted: bool,
+}
+
+/// The fields recorded from a body; a draw's win has no round nor position (0 here).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Notification {
+    /// The product restocked or drawn.
+    pub product_id: i64,
+    /// The restock round.
+    #[serde(default)]
+    pub round: i64,
+    /// The user notified.
+    pub user_id: i64,
+    /// The user's position in the line.
+    #[serde(default)]
+    pub position: i64,
+}
+
+/// The Standard Webhooks headers of a request, each None when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookHeaders {
+    /// `webhook-id`.
+    pub id: Option<String>,
+    /// `webhook-timestamp`.
+    pub timestamp: Option<String>,
+    /// `webhook-signature`.
+    pub signature: Option<String>,
+}
+
+impl WebhookHeaders {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        Self {
+            id: header(headers, "webhook-id"),
+            timestamp: header(headers, "webhook-timestamp"),
+            signature: header(headers, "webhook-signature"),
+        }
+    }
+
+    /// Whether the headers sign `body` under `keys`.
+    fn verify(&self, keys: &SigningKeys, body: &[u8]) -> bool {
+        let ts = self
+            .timestamp
+            .as_deref()
+            .and_then(|t| t.parse::<i64>().ok());
+        match (self.id.as_deref(), ts, self.signature.as_deref()) {
+            (Some(id), Some(ts), Some(sig)) => keys.verify(id, ts, sig, body),
+            _ => false,
+        }
+    }
 }
 
 /// Called for every request before it is answered (a notified user placing an order, say).
@@ -86,17 +124,6 @@ pub struct MockReceiver {
     shutdown: CancellationToken,
 }
 
-/// The fields recorded from a body; a draw's win has no round nor position (0 here).
-#[derive(Deserialize)]
-struct Body {
-    product_id: i64,
-    #[serde(default)]
-    round: i64,
-    user_id: i64,
-    #[serde(default)]
-    position: i64,
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
@@ -111,44 +138,22 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Checks the Standard Webhooks headers against `keys`.
-fn signature_ok(
-    keys: &SigningKeys,
-    id: Option<&str>,
-    ts: Option<&str>,
-    sig: Option<&str>,
-    body: &[u8],
-) -> bool {
-    match (id, ts.and_then(|t| t.parse::<i64>().ok()), sig) {
-        (Some(id), Some(ts), Some(sig)) => keys.verify(id, ts, sig, body),
-        _ => false,
-    }
-}
-
 async fn receive(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let Ok(b) = serde_json::from_slice::<Body>(&body) else {
+    let Ok(notification) = serde_json::from_slice::<Notification>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let at = Instant::now();
     let fail_from = shared.behaviour.fail_from.load(Ordering::Relaxed);
     let fail_until = shared.behaviour.fail_until.load(Ordering::Relaxed);
-    let webhook_id = header(&headers, "webhook-id");
-    let webhook_timestamp = header(&headers, "webhook-timestamp");
-    let webhook_signature = header(&headers, "webhook-signature");
-    let signature_valid = lock(&shared.behaviour.keys).as_ref().map(|keys| {
-        signature_ok(
-            keys,
-            webhook_id.as_deref(),
-            webhook_timestamp.as_deref(),
-            webhook_signature.as_deref(),
-            &body,
-        )
-    });
+    let webhook = WebhookHeaders::from_headers(&headers);
+    let signature_valid = lock(&shared.behaviour.keys)
+        .as_ref()
+        .map(|keys| webhook.verify(keys, &body));
     if signature_valid == Some(false) {
         shared.bad_signatures.fetch_add(1, Ordering::Relaxed);
     }
@@ -157,14 +162,9 @@ async fn receive(
         let seq = all.len() as u64 + 1;
         let arrival = Arrival {
             seq,
-            product_id: b.product_id,
-            round: b.round,
-            user_id: b.user_id,
-            position: b.position,
+            notification,
             idempotency_key: header(&headers, "idempotency-key"),
-            webhook_id,
-            webhook_timestamp,
-            webhook_signature,
+            webhook,
             body: body.clone(),
             signature_valid,
             at,
@@ -307,7 +307,7 @@ impl MockReceiver {
         lock(&self.shared.arrivals)
             .iter()
             .filter(|a| a.accepted)
-            .map(|a| a.user_id)
+            .map(|a| a.notification.user_id)
             .collect()
     }
 

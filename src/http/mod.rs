@@ -18,6 +18,7 @@ pub mod products;
 mod query;
 mod round_reads;
 mod rounds;
+mod scoped;
 pub mod serve;
 mod subscriptions;
 

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Body, Caller, OptionalBody, path_id};
+use super::extract::{Body, Caller, OptionalBody, OrderPath, path_id};
 use super::openapi::{BadBody, Invalid, NeedsToken, OrderPage, Refused, UnknownId};
 use super::query::PageQuery;
+use super::scoped::OwnPage;
 use crate::domain::ValidationError;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
@@ -160,9 +161,8 @@ async fn place(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
 ) -> ApiResult<Json<OrderView>> {
-    let id: OrderId = path_id(&id, "order")?;
     Ok(Json(
         orders::get(&state.shop(), &caller.0, id).await?.into(),
     ))
@@ -200,9 +200,8 @@ async fn pay(
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
 ) -> ApiResult<Json<OrderView>> {
-    let id: OrderId = path_id(&id, "order")?;
     let canceled = orders::cancel(&state.shop(), &caller.0, id).await?;
     metrics::order("canceled");
     Ok(Json(canceled.into()))
@@ -212,15 +211,9 @@ async fn cancel(
 #[utoipa::path(get, path = "/me/orders", operation_id = "listMyOrders", tag = "orders", params(PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "A page of orders", body = OrderPage),
         NeedsToken, Invalid))]
-async fn mine(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<OrderView>>> {
-    let user = caller.require_user()?;
-    let page = q.parse()?;
-    let rows = orders::list_mine(&state.shop(), user, &page).await?;
+async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Page<OrderView>>> {
+    let rows = orders::list_mine(&state.shop(), own.user, &own.page).await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |o| o.id.get()).map(OrderView::from),
+        Page::from_rows(rows, &own.page, |o| o.id.get()).map(OrderView::from),
     ))
 }

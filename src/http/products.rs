@@ -13,6 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson, path_id};
 use super::openapi::{BadBody, ErrorBody, Invalid, NeedsToken, ProductPage, UnknownId};
 use super::query::PageQuery;
+use super::scoped::ManagedProduct;
 use crate::auth::Principal;
 use crate::domain::brand::Name;
 use crate::domain::claim::{AlertMode, AlertSettings};
@@ -330,11 +331,9 @@ pub struct PatchProduct {
         BadBody, NeedsToken, UnknownId, Invalid))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    ManagedProduct(current): ManagedProduct,
     body: DeferredJson,
 ) -> ApiResult<Json<ProductView>> {
-    let current = load_managed(&state, &caller, &id).await?;
     let body: PatchProduct = body.parse()?;
     let sale = SaleSettings {
         price: body.price.unwrap_or(current.price),

@@ -14,6 +14,7 @@ use super::openapi::{Invalid, NeedsToken, RecipientPage, RoundPage, UnknownId};
 use super::products::load_managed;
 use super::query::PageQuery;
 use super::rounds::RoundView;
+use super::scoped::{ManagedProduct, ProductPage};
 use crate::domain::ids::UserId;
 use crate::domain::page::Page;
 use crate::state::AppState;
@@ -53,15 +54,11 @@ pub(super) fn round_number(raw: &str) -> Result<i64, ApiError> {
         NeedsToken, UnknownId, Invalid))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    list: ProductPage<ManagedProduct>,
 ) -> ApiResult<Json<Page<RoundView>>> {
-    let product = load_managed(&state, &caller, &id).await?;
-    let page = q.parse()?;
-    let rows = state.store.list_rounds(product.id, &page).await?;
+    let rows = state.store.list_rounds(list.product.id, &list.page).await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |r| r.round).map(RoundView::from),
+        Page::from_rows(rows, &list.page, |r| r.round).map(RoundView::from),
     ))
 }
 

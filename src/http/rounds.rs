@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, DeferredJson, query};
+use super::extract::{DeferredJson, query};
 use super::openapi::{BadBody, Invalid, NeedsToken, Refused, UnknownId};
-use super::products::{load, load_managed};
+use super::scoped::{AdminProduct, ManagedProduct};
 use crate::domain::ValidationError;
 use crate::domain::claim::{AlertMode, ClaimCounts};
 use crate::domain::ids::{ProductId, UserId};
@@ -109,12 +109,10 @@ pub struct RestockRequest {
         BadBody, NeedsToken, UnknownId, Refused, Invalid))]
 async fn restock(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    ManagedProduct(product): ManagedProduct,
     q: Result<Query<WaitQuery>, QueryRejection>,
     body: DeferredJson,
 ) -> ApiResult<(StatusCode, Json<RoundView>)> {
-    let product = load_managed(&state, &caller, &id).await?;
     let wait = query(q)?.parse()?;
     let body = body.parse_optional::<RestockRequest>()?;
     let quantity = match body.and_then(|b| b.quantity) {
@@ -141,12 +139,9 @@ async fn restock(
         NeedsToken, UnknownId, Refused, Invalid))]
 async fn resume(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AdminProduct(product): AdminProduct,
     q: Result<Query<WaitQuery>, QueryRejection>,
 ) -> ApiResult<(StatusCode, Json<RoundView>)> {
-    caller.require_admin()?;
-    let product = load(&state, &id).await?;
     let wait = query(q)?.parse()?;
     let (round, watch) = state.notifier.resume(&state.tasks, product.id).await?;
     answer(&state, round, wait.then_some(watch)).await

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::Created;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, DeferredJson};
+use super::extract::DeferredJson;
 use super::openapi::{BadBody, Invalid, LinePage, NeedsToken, SubscriptionPage, UnknownId};
-use super::products::load;
 use super::query::PageQuery;
+use super::scoped::{AdminProduct, OwnPage, ProductPage, UserOnProduct};
 use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::Page;
@@ -86,16 +86,10 @@ pub struct PlaceView {
     security(("bearer" = [])),
     responses((status = 200, description = "In the line, at this place", body = PlaceView),
         NeedsToken, UnknownId))]
-async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PlaceView>> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn show(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Json<PlaceView>> {
     let (sub, place) = state
         .store
-        .line_place(product.id, user)
+        .line_place(at.product.id, at.user)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     Ok(Json(PlaceView {
@@ -113,21 +107,15 @@ async fn show(
     responses((status = 201, description = "Joined the line", body = SubscriptionView, headers(("Location" = String, description = "The path of the subscription"))),
         (status = 200, description = "Already in the line", body = SubscriptionView),
         NeedsToken, UnknownId))]
-async fn join(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
+async fn join(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Response> {
     let (outcome, sub) = state
         .store
-        .join_line(product.id, user, state.clock.now())
+        .join_line(at.product.id, at.user, state.clock.now())
         .await?;
     let view = SubscriptionView::from(sub);
     Ok(match outcome {
         JoinOutcome::Joined => {
-            Created(format!("/products/{}/subscription", product.id), view).into_response()
+            Created(format!("/products/{}/subscription", at.product.id), view).into_response()
         }
         JoinOutcome::AlreadyIn => (StatusCode::OK, Json(view)).into_response(),
     })
@@ -138,14 +126,8 @@ async fn join(
     security(("bearer" = [])),
     responses((status = 204, description = "Not in the line any more"),
         NeedsToken, UnknownId))]
-async fn leave(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let user = caller.require_user()?;
-    let product = load(&state, &id).await?;
-    crate::shop::claims::leave_line(&state.shop(), product.id, user).await?;
+async fn leave(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
+    crate::shop::claims::leave_line(&state.shop(), at.product.id, at.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,14 +147,11 @@ impl From<LeaveError> for ApiError {
         NeedsToken, Invalid))]
 async fn mine(
     State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
+    own: OwnPage,
 ) -> ApiResult<Json<Page<SubscriptionView>>> {
-    let user = caller.require_user()?;
-    let page = q.parse()?;
-    let rows = state.store.user_subscriptions(user, &page).await?;
+    let rows = state.store.user_subscriptions(own.user, &own.page).await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |s| s.position).map(SubscriptionView::from),
+        Page::from_rows(rows, &own.page, |s| s.position).map(SubscriptionView::from),
     ))
 }
 
@@ -192,18 +171,18 @@ pub struct LineEntryView {
         NeedsToken, UnknownId, Invalid))]
 async fn line(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    list: ProductPage<AdminProduct>,
 ) -> ApiResult<Json<Page<LineEntryView>>> {
-    caller.require_admin()?;
-    let product = load(&state, &id).await?;
-    let page = q.parse()?;
     let rows = state
         .store
-        .line_page(product.id, page.after.unwrap_or(0), i64::MAX, page.fetch())
+        .line_page(
+            list.product.id,
+            list.page.after.unwrap_or(0),
+            i64::MAX,
+            list.page.fetch(),
+        )
         .await?;
-    Ok(Json(Page::from_rows(rows, &page, |s| s.position).map(
+    Ok(Json(Page::from_rows(rows, &list.page, |s| s.position).map(
         |s| LineEntryView {
             user_id: s.user_id,
             created_at: s.created_at,
@@ -233,12 +212,9 @@ pub struct ImportView {
         BadBody, NeedsToken, UnknownId, Invalid))]
 async fn import(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AdminProduct(product): AdminProduct,
     body: DeferredJson,
 ) -> ApiResult<Json<ImportView>> {
-    caller.require_admin()?;
-    let product = load(&state, &id).await?;
     let body: ImportRequest = body.parse()?;
     if body.user_ids.len() > MAX_IMPORT {
         return Err(ApiError::Validation(ValidationError::new(

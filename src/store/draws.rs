@@ -15,13 +15,7 @@ use crate::domain::page::PageRequest;
 pub trait DrawStore: Send + Sync {
     /// Enters `user` in the draw of `product` (or replaces the quantity). Refuses with
     /// `NotADraw`, `EntryClosed`, or `Invalid` on `quantity` above the per-user limit.
-    async fn enter(
-        &self,
-        product: ProductId,
-        user: UserId,
-        quantity: Quantity,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(EntryOutcome, Entry)>;
+    async fn enter(&self, entering: Entering) -> StoreResult<(EntryOutcome, Entry)>;
     /// Withdraws the user's entry (nothing when not entered); `EntryClosed` after the window.
     async fn withdraw(
         &self,
@@ -148,11 +142,16 @@ impl From<WinRow> for Win {
     }
 }
 
-/// One entry waiting for its batch (see [`EntryQueue`]).
-pub(crate) struct Entering {
+/// An entry asked for; the SQL store queues it as it is for its batch (`EntryQueue`).
+#[derive(Debug)]
+pub struct Entering {
+    /// The product whose draw is entered.
     pub product: ProductId,
+    /// Who enters.
     pub user: UserId,
+    /// Units asked for.
     pub quantity: Quantity,
+    /// When the entry was asked for.
     pub now: DateTime<Utc>,
 }
 

@@ -39,16 +39,16 @@ async fn restock_notifies_the_whole_line_in_subscription_order(app: TestApp) {
     assert_eq!(app.recipients(product, 1, 7).await, line);
     let mut arrivals = receiver.arrivals();
     assert_eq!(arrivals.len(), 250);
-    arrivals.sort_by_key(|a| a.position);
-    let by_position: Vec<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    arrivals.sort_by_key(|a| a.notification.position);
+    let by_position: Vec<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
     assert_eq!(by_position, line);
     for (i, a) in arrivals.iter().enumerate() {
-        assert_eq!(a.position, i as i64 + 1);
-        assert_eq!(a.product_id, product);
-        assert_eq!(a.round, 1);
+        assert_eq!(a.notification.position, i as i64 + 1);
+        assert_eq!(a.notification.product_id, product);
+        assert_eq!(a.notification.round, 1);
         assert_eq!(
             a.idempotency_key.as_deref(),
-            Some(format!("{product}-1-{}", a.user_id).as_str())
+            Some(format!("{product}-1-{}", a.notification.user_id).as_str())
         );
     }
     let (_, p) = app.get(&format!("/products/{product}"), None).await;
@@ -71,7 +71,11 @@ async fn with_one_request_in_flight_the_receiver_sees_the_exact_line_order(app: 
     let round = app.restock_and_wait(product, None).await;
 
     assert_eq!(round["status"], "COMPLETED");
-    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let arrived: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(arrived, expected);
     assert_eq!(app.recipients(product, 1, 1000).await, expected);
 }
@@ -280,7 +284,11 @@ async fn rounds_are_listed_newest_first_in_pages(app: TestApp) {
     assert_eq!(second["items"][0]["round"], 1);
     assert_eq!(second["items"][0]["status"], "COMPLETED");
     assert!(second["next"].is_null());
-    let sent: HashSet<i64> = receiver.arrivals().iter().map(|a| a.round).collect();
+    let sent: HashSet<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.round)
+        .collect();
     assert_eq!(sent, HashSet::from([1, 2, 3]));
 }
 

@@ -47,7 +47,11 @@ async fn a_provider_failing_from_the_600th_request_cancels_the_round_and_resume_
         "{error}"
     );
     // Two retries of the 600th person, nothing after it.
-    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let arrived: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(arrived.len(), 602);
     assert_eq!(&arrived[599..], &[line[599]; 3]);
     assert_eq!(app.recipients(product, 1, 1000).await, line[..599].to_vec());

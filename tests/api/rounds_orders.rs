@@ -32,7 +32,7 @@ fn every_user_orders(app: &TestApp, product: i64, seen: Arc<Mutex<Buyers>>) -> H
     Arc::new(move |arrival| {
         let (base, client, keys, seen) = (base.clone(), client.clone(), keys.clone(), seen.clone());
         Box::pin(async move {
-            let user = arrival.user_id;
+            let user = arrival.notification.user_id;
             let token = keys
                 .mint(
                     Principal::User(UserId::from_db(user)),
@@ -78,7 +78,11 @@ async fn notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_i
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(round["notified_count"], 10);
     assert_eq!(round["last_sent_user_id"], line[9]);
-    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let arrived: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(arrived, line[..10].to_vec());
     let answers = seen.lock().unwrap().answers.clone();
     assert_eq!(answers.len(), 10);

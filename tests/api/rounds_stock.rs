@@ -41,7 +41,11 @@ async fn a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after(app: T
     assert_eq!(round["last_sent_user_id"], line[9]);
     assert!(round["finished_at"].is_string());
     assert_eq!(app.recipients(product, 1, 1000).await, line[..10].to_vec());
-    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let arrived: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(arrived, line[..10].to_vec());
 }
 
@@ -197,6 +201,10 @@ async fn an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it
 
     assert_eq!(round["status"], "COMPLETED");
     assert_eq!(app.recipients(product, 1, 100).await, line);
-    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let arrived: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(arrived, line);
 }

@@ -61,16 +61,21 @@ impl TestApp {
 /// Asserts the headers of `a` carry exactly one signature per key in `keys`, in that order,
 /// and returns its timestamp.
 fn assert_signed(a: &Arrival, keys: &[&[u8]]) -> i64 {
-    let id = a.webhook_id.as_deref().expect("webhook-id");
+    let id = a.webhook.id.as_deref().expect("webhook-id");
     assert!(!id.is_empty());
     assert_eq!(a.idempotency_key.as_deref(), Some(id));
-    let ts = a.webhook_timestamp.as_deref().expect("webhook-timestamp");
-    let signature = a.webhook_signature.as_deref().expect("webhook-signature");
+    let ts = a.webhook.timestamp.as_deref().expect("webhook-timestamp");
+    let signature = a.webhook.signature.as_deref().expect("webhook-signature");
     let expected: Vec<String> = keys
         .iter()
         .map(|k| expected_signature(k, id, ts, &a.body))
         .collect();
-    assert_eq!(signature, expected.join(" "), "user {}", a.user_id);
+    assert_eq!(
+        signature,
+        expected.join(" "),
+        "user {}",
+        a.notification.user_id
+    );
     ts.parse().expect("timestamp is whole seconds")
 }
 
@@ -95,17 +100,17 @@ async fn every_notification_is_signed_with_the_configured_secret(app: TestApp) {
             (before..=after).contains(&ts),
             "{before} <= {ts} <= {after}"
         );
-        ids.push(a.webhook_id.clone());
+        ids.push(a.webhook.id.clone());
     }
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3, "one webhook-id per notification");
     // A key the server does not hold verifies none of them.
     for a in &arrivals {
-        let id = a.webhook_id.as_deref().unwrap();
-        let ts = a.webhook_timestamp.as_deref().unwrap();
+        let id = a.webhook.id.as_deref().unwrap();
+        let ts = a.webhook.timestamp.as_deref().unwrap();
         assert_ne!(
-            a.webhook_signature.as_deref(),
+            a.webhook.signature.as_deref(),
             Some(expected_signature(&KEY_B, id, ts, &a.body).as_str())
         );
     }
@@ -124,7 +129,7 @@ async fn while_rotating_each_secret_signs_the_request(app: TestApp) {
     assert_eq!(arrivals.len(), 2);
     for a in &arrivals {
         assert_signed(a, &[&KEY_A, &KEY_B]);
-        let sigs: Vec<&str> = a.webhook_signature.as_deref().unwrap().split(' ').collect();
+        let sigs: Vec<&str> = a.webhook.signature.as_deref().unwrap().split(' ').collect();
         assert_eq!(sigs.len(), 2);
         assert_ne!(sigs[0], sigs[1]);
     }
@@ -145,28 +150,28 @@ async fn a_retry_is_signed_anew_for_its_own_timestamp(app: TestApp) {
     let (first, retry) = (&arrivals[0], &arrivals[1]);
     assert!(!first.accepted);
     assert!(retry.accepted);
-    assert_eq!(first.user_id, 701);
-    assert_eq!(retry.user_id, 701);
-    assert_eq!(first.webhook_id, retry.webhook_id, "same message, same id");
+    assert_eq!(first.notification.user_id, 701);
+    assert_eq!(retry.notification.user_id, 701);
+    assert_eq!(first.webhook.id, retry.webhook.id, "same message, same id");
     let ts_first = assert_signed(first, &[&KEY_A]);
     let ts_retry = assert_signed(retry, &[&KEY_A]);
     assert!(ts_retry >= ts_first, "{ts_retry} >= {ts_first}");
     // The retry's signature is its own: it matches one made with the first attempt's
     // timestamp only when both attempts fell in the same second, and the first attempt's
     // signature only when the body did not change either.
-    let id = retry.webhook_id.as_deref().unwrap();
+    let id = retry.webhook.id.as_deref().unwrap();
     let with_first_ts = expected_signature(
         &KEY_A,
         id,
-        first.webhook_timestamp.as_deref().unwrap(),
+        first.webhook.timestamp.as_deref().unwrap(),
         &retry.body,
     );
     assert_eq!(
-        retry.webhook_signature.as_deref() == Some(with_first_ts.as_str()),
+        retry.webhook.signature.as_deref() == Some(with_first_ts.as_str()),
         ts_retry == ts_first
     );
     assert_eq!(
-        retry.webhook_signature == first.webhook_signature,
+        retry.webhook.signature == first.webhook.signature,
         ts_retry == ts_first && retry.body == first.body
     );
 }
@@ -195,7 +200,7 @@ async fn a_429_with_an_http_date_retry_after_is_waited_for(app: TestApp) {
     assert_eq!(arrivals.len(), 2);
     assert!(!arrivals[0].accepted);
     assert!(arrivals[1].accepted);
-    assert_eq!(arrivals[1].user_id, 801);
+    assert_eq!(arrivals[1].notification.user_id, 801);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert!(

@@ -11,7 +11,6 @@ use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::claim::{Claim, ClaimCounts};
 use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
-use crate::domain::order::Quantity;
 use crate::domain::order::Returned;
 use crate::domain::order::{
     Expired, IdempotencyKey, Order, OrderRequest, PaymentRef, Placement, StockVersion, Transition,
@@ -21,6 +20,7 @@ use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::store::claims::{ClaimFor, ClaimsExpired, Made};
+use crate::store::draws::Entering;
 use crate::store::{
     AdminStore, Backend, CatalogStore, ClaimStore, DrawStore, LineStore, OrderStore, RoundStore,
     StockRecord, Store, StoreError, StoreResult,
@@ -204,7 +204,7 @@ wrap! {
 
 wrap! {
     DrawStore {
-        enter(product: ProductId, user: UserId, quantity: Quantity, now: DateTime<Utc>) -> (EntryOutcome, Entry);
+        enter(entering: Entering) -> (EntryOutcome, Entry);
         withdraw(product: ProductId, user: UserId, now: DateTime<Utc>) -> ();
         user_entries(user: UserId, page: &PageRequest) -> Vec<Entry>;
         draw_record(product: ProductId) -> Option<DrawRecord>;

@@ -9,7 +9,6 @@ use super::{SqlStore, draw_run};
 use crate::domain::clock::from_millis;
 use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win};
 use crate::domain::ids::{ProductId, UserId};
-use crate::domain::order::Quantity;
 use crate::domain::page::PageRequest;
 use crate::store::draws::{DrawStore, ENTRY_COLUMNS, Entering, EntryCursor, EntryRow, WinRow};
 use crate::store::{StoreError, StoreResult};
@@ -32,20 +31,8 @@ fn ranked_select(rest: &str) -> AssertSqlSafe<String> {
 
 #[async_trait]
 impl DrawStore for SqlStore {
-    async fn enter(
-        &self,
-        product: ProductId,
-        user: UserId,
-        quantity: Quantity,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(EntryOutcome, Entry)> {
-        self.enter_queued(Entering {
-            product,
-            user,
-            quantity,
-            now,
-        })
-        .await
+    async fn enter(&self, entering: Entering) -> StoreResult<(EntryOutcome, Entry)> {
+        self.enter_queued(entering).await
     }
 
     async fn withdraw(

@@ -62,7 +62,11 @@ async fn two_instances_share_one_truth_of_claims(db: Db) {
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(a.stock(product).await, 0);
     assert_eq!(b.stock(product).await, 0);
-    let told: Vec<i64> = receiver.arrivals().iter().map(|x| x.user_id).collect();
+    let told: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|x| x.notification.user_id)
+        .collect();
     assert_eq!(told, line[..3]);
 }
 

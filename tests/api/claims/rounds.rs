@@ -297,7 +297,11 @@ async fn a_restart_with_open_claims_loses_none_and_gives_none_twice(app: TestApp
     let round = app.settle(product, 1).await;
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(round["notified_count"], 3);
-    let told: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let told: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(told, line[..3]);
 }
 
@@ -327,7 +331,7 @@ async fn a_broken_claim_round_resumes_with_the_alert_that_did_not_go_out(app: Te
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     receiver.wait_for(before + 1).await;
     let last = receiver.arrivals().last().cloned().unwrap();
-    assert_eq!(last.user_id, line[1]);
+    assert_eq!(last.notification.user_id, line[1]);
     assert!(last.accepted);
     app.reserve(product, line[0]).await;
     app.reserve(product, line[1]).await;

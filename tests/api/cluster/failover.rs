@@ -67,7 +67,7 @@ async fn a_round_whose_owner_has_no_heartbeat_is_taken_at_once_whatever_its_leas
     assert_eq!(app.recipients(product, 1, 100).await, line);
     let arrivals = receiver.arrivals();
     assert_eq!(arrivals.len(), 30, "nobody notified twice");
-    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
     assert_eq!(distinct, line.iter().copied().collect::<HashSet<_>>());
 }
 

@@ -270,7 +270,7 @@ async fn three_processes_on(kind: RedisKind) {
         .collect();
     assert_eq!(recipients, line, "every user once, in line order");
     let arrivals = receiver.arrivals();
-    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
     assert_eq!(distinct.len(), line.len());
     let duplicates = arrivals.len() - distinct.len();
     // Sent again: only requests started but not yet recorded, which the in-flight bound
@@ -354,7 +354,8 @@ pub(crate) async fn assert_finished_exactly(
     let recipients = recipients_of(client, base, admin, product, round).await;
     assert_eq!(recipients, line, "every user once, in line order");
     let arrivals = receiver.arrivals();
-    let distinct: std::collections::HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    let distinct: std::collections::HashSet<i64> =
+        arrivals.iter().map(|a| a.notification.user_id).collect();
     assert_eq!(distinct.len(), line.len());
     let duplicates = arrivals.len() - distinct.len();
     assert!(

@@ -78,8 +78,8 @@ async fn under_the_shared_schedule_each_round_starts_its_line_in_order(apps: Vec
     for product in products {
         let started: Vec<i64> = arrivals
             .iter()
-            .filter(|x| x.product_id == product)
-            .map(|x| x.user_id)
+            .filter(|x| x.notification.product_id == product)
+            .map(|x| x.notification.user_id)
             .collect();
         assert_eq!(started, line, "product {product} started out of line order");
     }
@@ -130,7 +130,7 @@ async fn a_round_whose_instance_stopped_is_finished_by_another_without_duplicate
     let recipients = apps[1].recipients(product, number, 1000).await;
     assert_eq!(recipients, line, "recipients in line order, each once");
     let arrivals = receiver.arrivals();
-    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    let distinct: HashSet<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
     assert_eq!(distinct.len(), line.len());
     // Requests in flight when the instance stopped may be sent again; never more than that.
     let duplicates = arrivals.len() - distinct.len();

@@ -127,7 +127,7 @@ async fn winners_get_reserved_orders_they_pay_and_one_notification_each_in_rank_
     let seed = app.draw(product).await["seed"].as_str().unwrap().to_owned();
     let (_, winners) = expected_draw(&seed, ENTRIES, 6);
     let arrivals = receiver.arrivals();
-    let notified: Vec<i64> = arrivals.iter().map(|a| a.user_id).collect();
+    let notified: Vec<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
     assert_eq!(
         notified, winners,
         "one notification per winner, in rank order"

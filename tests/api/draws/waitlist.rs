@@ -48,7 +48,11 @@ async fn units_of_a_canceled_win_go_to_the_next_entry_by_rank(app: TestApp) {
         .expect("the next by rank won");
     assert_eq!(app.order_status(promoted).await, "RESERVED");
     assert!(order_of(&app, ranked[3]).await.is_none());
-    let notified: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let notified: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(notified, [ranked[0], ranked[1], ranked[2]]);
     let last = receiver.arrivals().pop().unwrap();
     assert_eq!(
@@ -109,7 +113,11 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
         let order = order_of(&app, *u).await.expect("promoted");
         assert_eq!(app.order_status(order).await, "RESERVED");
     }
-    let notified: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let notified: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     let expected: Vec<i64> = winners.iter().chain(&promoted).copied().collect();
     assert_eq!(notified, expected);
     assert_eq!(app.stock(product).await, left);
@@ -134,7 +142,11 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
             second.push(*u);
         }
     }
-    let notified: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let notified: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     let expected: Vec<i64> = winners
         .iter()
         .chain(&promoted)

@@ -64,14 +64,18 @@ async fn abandoned_orders_leave_the_gate_equal_to_the_database(app: TestApp) {
     receiver.set_hook(Arc::new(move |arrival| {
         let buyer = buyer.clone();
         Box::pin(async move {
-            buyer.order(product, arrival.user_id).await;
+            buyer.order(product, arrival.notification.user_id).await;
         })
     }));
     let round = app.restock_and_wait(product, Some(1)).await;
 
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT", "{round}");
     assert_eq!(round["notified_count"], 1);
-    let arrived: Vec<i64> = receiver.arrivals().iter().map(|a| a.user_id).collect();
+    let arrived: Vec<i64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect();
     assert_eq!(
         arrived,
         line[..1].to_vec(),
