@@ -1,6 +1,7 @@
 //! Restock rounds against the stock: stopping at sell-out and the line policies.
 
 use dropline::domain::ids::ProductId;
+use dropline::domain::round::RoundStatus;
 use dropline::http::mock_receiver::MockReceiver;
 use serde_json::json;
 use std::collections::HashSet;
@@ -9,7 +10,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, every_user_buys, users};
+use crate::round_helpers::{Tuning, checkpoints_at, every_user_buys, users};
 
 crate::on_every_backend!(
     a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after,
@@ -176,19 +177,23 @@ async fn an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it
         })
     }));
 
+    let mut progress = app.state.events.subscribe();
     let (s, _) = app
         .restock_as(product, Some(&app.admin()), Some(5), false)
         .await;
     assert_eq!(s.as_u16(), 202);
-    let mut pauses = app.state.notifier.pauses();
     let hold = rx.await.unwrap();
     assert!(!app.state.gate.level(pid).is_sold_out());
-    // The round waits for the order instead of ending or going on...
-    let paused = pauses.wait_for(|n| *n >= 1);
-    tokio::time::timeout(std::time::Duration::from_secs(10), paused)
-        .await
-        .expect("the round did not wait for the order being committed")
-        .unwrap();
+    // The round writes the third user, then waits for the order instead of ending or going
+    // on: the two checkpoints after that write (a second apart) find nothing new, and nobody
+    // else was notified.
+    let at_third = checkpoints_at(&mut progress, product, 1, line[2], 3).await;
+    assert!(
+        at_third
+            .iter()
+            .all(|e| e.status == RoundStatus::InProgress && e.notified_count == 3),
+        "{at_third:?}"
+    );
     assert_eq!(app.round(product, 1).await["status"], "IN_PROGRESS");
     assert_eq!(receiver.count(), 3);
     // ...and when the order fails, its units come back and the round goes on.
