@@ -146,6 +146,14 @@ impl EventHub {
         self.send(event);
     }
 
+    /// The progress of a round running here as its next event would carry it (the engine
+    /// counts a start here right before it starts), None when no run of it is tracked.
+    pub fn progress(&self, product: ProductId, round: i64) -> Option<RoundProgress> {
+        self.rounds()
+            .get(&(product, round))
+            .map(|t| t.event.clone())
+    }
+
     /// A notification request of the round starts now.
     pub fn started(&self, product: ProductId, round: i64) {
         metrics::notification_started(product);

@@ -49,7 +49,7 @@ pub(crate) async fn limiter_alone() -> anyhow::Result<()> {
             let (l, g) = (limiter.clone(), grants.clone());
             tasks.push(tokio::spawn(async move {
                 for _ in 0..(2_500 / callers) {
-                    l.acquire().await;
+                    l.acquire(None).await;
                     g.lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push(tokio::time::Instant::now());

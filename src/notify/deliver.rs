@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::Instant;
 
 use super::channel::{Notification, RestockAlert, SendError};
 use super::engine::EngineConfig;
-use super::runner::{Done, Ending, Item, RoundCtx};
+use super::runner::{Done, Ending, Item, Outcome, RoundCtx};
 use crate::shop::gate::StockLevel;
 
 /// Whether a request may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ready {
-    /// Stock is free and the limiter granted a slot: start at once.
+    /// Stock is free (and, from [`clear_to_start`], the limiter granted a slot): start at once.
     Go,
     /// The stock reached 0 for good.
     SoldOut,
@@ -21,25 +21,35 @@ pub(crate) enum Ready {
     Stopped,
 }
 
-/// Waits until the product has free stock (an order being committed may still fail and give
-/// its units back, so that is waited out), or learns it is sold out.
-pub(crate) async fn wait_for_stock(
+/// The stock rule of every start: free units let it go; nothing free and nothing that could
+/// come back, at a gate that is believed, is a sell-out; anything else (an order being
+/// committed may still fail and give its units back, or a shared gate's Redis is gone, so
+/// its 0 may be stale) is waited out.
+fn verdict(ctx: &RoundCtx, level: &StockLevel) -> Option<Ready> {
+    if level.available > 0 {
+        Some(Ready::Go)
+    } else if ctx.inner.parts.gate.sold_out(level) {
+        Some(Ready::SoldOut)
+    } else {
+        None
+    }
+}
+
+/// Waits until the product has free stock, or learns it is sold out; a wait clears `pace`
+/// (the caller did not go straight on).
+async fn wait_for_stock(
     ctx: &RoundCtx,
     gate: &mut watch::Receiver<StockLevel>,
+    pace: &mut Option<Instant>,
 ) -> Ready {
-    // A shared gate whose Redis is gone is not believed: its 0 may be stale, so the round
-    // waits for Redis instead of ending as sold out.
     let mut trusted = ctx.inner.parts.gate.watch_trusted();
     loop {
         trusted.borrow_and_update();
         let level = *gate.borrow_and_update();
-        if level.available > 0 {
-            return Ready::Go;
+        if let Some(ready) = verdict(ctx, &level) {
+            return ready;
         }
-        if ctx.inner.parts.gate.sold_out(&level) {
-            return Ready::SoldOut;
-        }
-        ctx.inner.pauses.send_modify(|n| *n += 1);
+        *pace = None;
         tokio::select! {
             biased;
             () = ctx.stop.cancelled() => return Ready::Stopped,
@@ -49,33 +59,44 @@ pub(crate) async fn wait_for_stock(
     }
 }
 
-/// The check before every start, retries included: stock, then a limiter slot, then stock
-/// again right before the start (the slot may have taken a while).
-pub(crate) async fn ready_to_start(
+/// The check before every start, first ones and retries: free stock, then the limiter's
+/// slot, then the stock once more right before the start (the slot may have taken a while).
+/// The start is counted while that last reading of the gate is held, so a take that empties
+/// the gate comes either before the reading (and nothing starts) or after the start.
+/// `pace` is the slot of the caller's previous start when it went straight on from it (see
+/// [`Limiter::acquire`](super::limiter::Limiter::acquire)); it is left at this start's slot.
+pub(crate) async fn clear_to_start(
     ctx: &RoundCtx,
     gate: &mut watch::Receiver<StockLevel>,
+    pace: &mut Option<Instant>,
 ) -> Ready {
     loop {
-        match wait_for_stock(ctx, gate).await {
+        match wait_for_stock(ctx, gate, pace).await {
             Ready::Go => {}
             other => return other,
         }
-        tokio::select! {
+        let slot = tokio::select! {
             biased;
             () = ctx.stop.cancelled() => return Ready::Stopped,
-            () = ctx.inner.parts.limiter.acquire() => {}
-        }
+            slot = ctx.inner.parts.limiter.acquire(*pace) => slot,
+        };
+        *pace = Some(slot);
         if ctx.stop.is_cancelled() {
             return Ready::Stopped;
         }
-        let level = *gate.borrow_and_update();
-        if level.available > 0 {
-            return Ready::Go;
-        }
-        if ctx.inner.parts.gate.sold_out(&level) {
-            return Ready::SoldOut;
+        {
+            let level = gate.borrow_and_update();
+            match verdict(ctx, &level) {
+                Some(Ready::Go) => {
+                    ctx.inner.parts.events.started(ctx.product, ctx.round);
+                    return Ready::Go;
+                }
+                Some(other) => return other,
+                None => {}
+            }
         }
         // An order is being committed (or Redis is gone): wait it out, then take a fresh slot.
+        *pace = None;
     }
 }
 
@@ -128,85 +149,29 @@ pub(crate) fn retry_delay(
     }
 }
 
-/// Where one request stands in the line's order of starts: it may start once the request
-/// before it has (or has given up), and lets the one after it go when it has decided.
-pub(crate) struct Turn {
-    /// Resolves when the predecessor has started; None for the first of a run.
-    pub after: Option<oneshot::Receiver<()>>,
-    /// Tells the successor this request has started or given up (dropping it does too).
-    pub then: oneshot::Sender<()>,
-}
-
-/// The first start of a request, cleared by the dispatcher against the stock already: sleep
-/// until the reserved slot, wait for the predecessor, pass the window check, read the gate
-/// once more, and only then hand the turn on.
-async fn first_start(
-    ctx: &RoundCtx,
-    slot: Option<Instant>,
-    turn: Turn,
-    gate: &mut watch::Receiver<StockLevel>,
-) -> Ready {
-    if let Some(slot) = slot {
-        tokio::select! {
-            biased;
-            () = ctx.stop.cancelled() => return Ready::Stopped,
-            () = tokio::time::sleep_until(slot) => {}
-        }
-    }
-    if let Some(after) = turn.after {
-        tokio::select! {
-            biased;
-            () = ctx.stop.cancelled() => return Ready::Stopped,
-            _ = after => {}
-        }
-    }
-    tokio::select! {
-        biased;
-        () = ctx.stop.cancelled() => return Ready::Stopped,
-        () = ctx.inner.parts.limiter.admit() => {}
-    }
-    let level = *gate.borrow_and_update();
-    let verdict = if ctx.stop.is_cancelled() {
-        Ready::Stopped
-    } else if level.available > 0 {
-        Ready::Go
-    } else if ctx.inner.parts.gate.sold_out(&level) {
-        Ready::SoldOut
-    } else {
-        // An order is being committed: wait it out, then take a fresh slot.
-        ready_to_start(ctx, gate).await
-    };
-    let _ = turn.then.send(());
-    verdict
-}
-
-/// Delivers one notification: its first start at `slot` in turn, then retries as allowed;
-/// reports how it ended. The permit stays taken until the outcome is written (the
-/// bookkeeping gives it back after its write), so the requests started but not yet recorded
-/// (those an instance that dies would send again) never exceed the in-flight bound.
+/// Sends one notification the dispatcher cleared, retrying as allowed, and reports how it
+/// ended together with its permit: the bookkeeping drops the permit once the outcome is
+/// written, so the requests started but not yet recorded (those an instance that dies would
+/// send again) never exceed the in-flight bound.
 pub(crate) async fn deliver(
     ctx: Arc<RoundCtx>,
     item: Item,
-    slot: Option<Instant>,
-    turn: Turn,
     permit: OwnedSemaphorePermit,
     mut gate: watch::Receiver<StockLevel>,
     tx: mpsc::Sender<Done>,
 ) {
-    let done = match first_start(&ctx, slot, turn, &mut gate).await {
-        Ready::Go => attempts(&ctx, item, &mut gate).await,
-        Ready::SoldOut => {
-            ctx.end(Ending::SoldOut);
-            Done::Broken(item)
-        }
-        Ready::Stopped => Done::Broken(item),
-    };
-    if tx.send(done).await.is_ok() {
-        permit.forget();
-    }
+    let outcome = attempts(&ctx, item, &mut gate).await;
+    // When the bookkeeping is gone, the permit goes back with the unsent outcome.
+    let _ = tx
+        .send(Done {
+            item,
+            outcome,
+            permit: Some(permit),
+        })
+        .await;
 }
 
-async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLevel>) -> Done {
+async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLevel>) -> Outcome {
     let config = &ctx.inner.config;
     let mut retries = 0;
     loop {
@@ -220,7 +185,6 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             sent_at,
             claim_expires_at: None,
         });
-        ctx.inner.parts.events.started(ctx.product, ctx.round);
         let sent = ctx.inner.parts.channel.send(&notification).await;
         match &sent {
             Ok(()) => ctx.inner.parts.events.succeeded(
@@ -232,7 +196,7 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             Err(_) => ctx.inner.parts.events.failed(ctx.product),
         }
         let failure = match sent {
-            Ok(()) => return Done::Sent(item, sent_at),
+            Ok(()) => return Outcome::Sent(sent_at),
             Err(failure) => failure,
         };
         let delay = match retry_delay(config, &mut retries, failure) {
@@ -242,21 +206,21 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
                     "notifying user {}: {reason}",
                     item.user
                 )));
-                return Done::Broken(item);
+                return Outcome::Broken;
             }
         };
         tokio::select! {
             biased;
-            () = ctx.stop.cancelled() => return Done::Broken(item),
+            () = ctx.stop.cancelled() => return Outcome::Broken,
             () = tokio::time::sleep(delay) => {}
         }
-        match ready_to_start(ctx, gate).await {
+        match clear_to_start(ctx, gate, &mut None).await {
             Ready::Go => {}
             Ready::SoldOut => {
                 ctx.end(Ending::SoldOut);
-                return Done::Broken(item);
+                return Outcome::Broken;
             }
-            Ready::Stopped => return Done::Broken(item),
+            Ready::Stopped => return Outcome::Broken,
         }
     }
 }

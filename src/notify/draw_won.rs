@@ -18,7 +18,7 @@ impl Notifier {
             tokio::select! {
                 biased;
                 () = inner.shutdown.cancelled() => return Err("the server is stopping".into()),
-                () = inner.parts.limiter.acquire() => {}
+                _ = inner.parts.limiter.acquire(None) => {}
             }
             let notification = Notification::DrawWon(DrawWon {
                 win: win.clone(),

@@ -91,8 +91,6 @@ pub(crate) struct Inner {
     pub owner: String,
     /// Fires on shutdown; every runner's stop token is a child of it.
     pub shutdown: CancellationToken,
-    /// Counts the times a round waited because the stock was held by orders being committed.
-    pub pauses: watch::Sender<u64>,
     /// Rounds with a runner in this process, and a flag that turns true when it ends.
     /// Guarded by its lock so a round is never run twice here.
     running: Mutex<HashMap<RoundKey, watch::Receiver<bool>>>,
@@ -174,7 +172,6 @@ impl Notifier {
                 config,
                 owner,
                 shutdown: CancellationToken::new(),
-                pauses: watch::Sender::new(0),
                 running: Mutex::new(HashMap::new()),
                 opening: Mutex::new(HashSet::new()),
                 tracker: TaskTracker::new(),
@@ -325,12 +322,6 @@ impl Notifier {
     pub async fn drain(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
-    }
-
-    /// Follows how many times rounds waited for orders being committed (no free stock, but
-    /// units that may still come back).
-    pub fn pauses(&self) -> watch::Receiver<u64> {
-        self.inner.pauses.subscribe()
     }
 
     /// How often the recovery worker looks for orphaned rounds: every third of the lease, and

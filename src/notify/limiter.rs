@@ -99,55 +99,25 @@ impl Limiter {
         }
     }
 
-    /// Waits for this caller's turn to start one request. Dropping the future gives up the
-    /// turn (its slot stays unused, which only ever lowers the rate).
-    pub async fn acquire(&self) {
-        if let Some(slot) = self.reserve() {
-            sleep_until(slot).await;
-        }
-        self.admit().await;
-    }
-
-    /// Reserves the next slot of the schedule without waiting; None when unlimited or when the
-    /// schedule is shared (then `admit` takes the shared slot and waits for it). The caller
-    /// sleeps until the slot, then calls `admit` right before it starts. Reserving ahead keeps
-    /// late timer wake-ups from pushing the whole schedule back.
-    pub fn reserve(&self) -> Option<Instant> {
-        let pace = self.pace.as_ref()?;
-        let mut s = pace.lock();
-        let now = Instant::now();
-        let slot = s.next.max(now.checked_sub(pace.slack).unwrap_or(now));
-        s.next = slot + pace.interval;
-        Some(slot)
-    }
-
-    /// The last check before a start: waits until the start would not put more than N starts
-    /// into one window, then records it.
-    pub async fn admit(&self) {
+    /// Waits for this caller's turn to start one request: the next slot of the schedule, then
+    /// the window check, which records the start; answers the slot. `previous` is the slot
+    /// of the caller's last start when it went straight on from it (nothing waited for since):
+    /// its own late wake-up is then not idle time, so it takes the slot after that one, as
+    /// it would have had it reserved ahead. Dropping the future gives up the turn (its slot
+    /// stays unused, which only ever lowers the rate).
+    pub async fn acquire(&self, previous: Option<Instant>) -> Instant {
         if let Some(schedule) = &self.shared {
-            // The shared schedule is reserved and checked in Redis, in one step here.
-            return acquire_shared(schedule).await;
+            // The shared schedule is reserved and checked in Redis, in one step.
+            acquire_shared(schedule).await;
+            return Instant::now();
         }
-        let Some(pace) = &self.pace else { return };
-        loop {
-            let wait = {
-                let mut s = pace.lock();
-                let now = Instant::now();
-                match s.starts.front() {
-                    Some(oldest) if s.starts.len() >= pace.rate && *oldest + pace.window > now => {
-                        *oldest + pace.window
-                    }
-                    _ => {
-                        if s.starts.len() >= pace.rate {
-                            s.starts.pop_front();
-                        }
-                        s.starts.push_back(now);
-                        return;
-                    }
-                }
-            };
-            sleep_until(wait).await;
-        }
+        let Some(pace) = &self.pace else {
+            return Instant::now();
+        };
+        let slot = pace.reserve(previous);
+        sleep_until(slot).await;
+        pace.admit().await;
+        slot
     }
 }
 
@@ -175,6 +145,41 @@ async fn acquire_shared(schedule: &RedisSchedule) {
 }
 
 impl Pace {
+    /// Reserves the next slot of the schedule without waiting: at most one interval behind
+    /// now (or behind `previous`, the caller's last slot), so a lull gives no burst.
+    fn reserve(&self, previous: Option<Instant>) -> Instant {
+        let mut s = self.lock();
+        let now = Instant::now();
+        let from = previous.map_or(now, |p| p.min(now));
+        let slot = s.next.max(from.checked_sub(self.slack).unwrap_or(from));
+        s.next = slot + self.interval;
+        slot
+    }
+
+    /// The last check before a start: waits until the start would not put more than N starts
+    /// into one window, then records it.
+    async fn admit(&self) {
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                match s.starts.front() {
+                    Some(oldest) if s.starts.len() >= self.rate && *oldest + self.window > now => {
+                        *oldest + self.window
+                    }
+                    _ => {
+                        if s.starts.len() >= self.rate {
+                            s.starts.pop_front();
+                        }
+                        s.starts.push_back(now);
+                        return;
+                    }
+                }
+            };
+            sleep_until(wait).await;
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
         // A panic while holding this lock cannot leave the schedule inconsistent.
         match self.state.lock() {
@@ -218,7 +223,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 sleep_until(at).await;
                 for _ in 0..repeats {
-                    l.acquire().await;
+                    l.acquire(None).await;
                     g.lock().unwrap().push(Instant::now());
                 }
             }));
@@ -248,7 +253,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 let mut last = start;
                 for _ in 0..156 {
-                    l.acquire().await;
+                    l.acquire(None).await;
                     last = Instant::now();
                 }
                 last
@@ -269,9 +274,36 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let start = Instant::now();
         for _ in 0..101 {
-            limiter.acquire().await;
+            limiter.acquire(None).await;
         }
         assert!(Instant::now() - start >= Duration::from_secs(1));
+    }
+
+    /// Takes 10,000 starts one after the other at 5,000 a second (one slot every 0.2 ms, below
+    /// the timer's 1 ms resolution, so every sleep wakes late); answers how long they took and
+    /// the busiest sliding second.
+    async fn one_caller(straight_on: bool) -> (Duration, usize) {
+        let limiter = Limiter::new(5000);
+        let start = Instant::now();
+        let mut previous = None;
+        let mut grants = Vec::new();
+        for _ in 0..10_000 {
+            let slot = limiter.acquire(previous).await;
+            previous = straight_on.then_some(slot);
+            grants.push(Instant::now());
+        }
+        (Instant::now() - start, busiest_second(grants))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_going_straight_on_keeps_the_rate_through_late_wake_ups() {
+        let (took, busiest) = one_caller(true).await;
+        // 9,999 intervals of 1.005 s / 5,000, give or take a late wake-up.
+        assert!(took < Duration::from_millis(2_020), "{took:?}");
+        assert!(busiest <= 5000, "{busiest}");
+        // Without its previous slot every late wake-up counts as idle time and costs slots.
+        let (idle_took, _) = one_caller(false).await;
+        assert!(idle_took > Duration::from_millis(3_000), "{idle_took:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -279,7 +311,7 @@ mod tests {
         let limiter = Limiter::new(0);
         let start = Instant::now();
         for _ in 0..10_000 {
-            limiter.acquire().await;
+            limiter.acquire(None).await;
         }
         assert_eq!(Instant::now(), start);
         assert_eq!(limiter.rate(), None);

@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{OwnedSemaphorePermit, TryAcquireError, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{self, Ready, Turn};
+use super::deliver::{self, Ready};
 use super::engine::Inner;
 use super::progress::{self, Lost};
 use crate::domain::claim::AlertMode;
 use crate::domain::ids::{ProductId, UserId};
-use crate::domain::round::{Checkpoint, RoundStatus};
+use crate::domain::round::{Checkpoint, Round, RoundStatus};
 use crate::domain::subscription::Subscription;
 use crate::store::StoreResult;
 
@@ -36,7 +37,8 @@ pub(crate) struct RoundCtx {
     pub stop: CancellationToken,
     /// The first reason to stop wins; guarded by its lock.
     ending: Mutex<Option<Ending>>,
-    /// Outcomes the walk has promised the bookkeeping: members skipped or started.
+    /// Outcomes the walk has promised the bookkeeping: members skipped, and members it took
+    /// a permit for.
     dispatched: AtomicU64,
 }
 
@@ -56,8 +58,9 @@ impl RoundCtx {
     }
 
     /// Whether, with `received` outcomes taken in, nothing more can arrive before they are
-    /// written: every started request has reported, and no free permit lets the walk start
-    /// another (the permits of those outcomes come back only after their write).
+    /// written: every member the walk took a permit for has reported, and no free permit
+    /// lets it start another (the permits travel with the outcomes and are dropped only
+    /// after their write).
     pub fn settled(&self, received: u64) -> bool {
         received >= self.dispatched.load(Ordering::Acquire)
             && self.inner.permits.available_permits() == 0
@@ -87,14 +90,24 @@ pub(crate) struct Item {
 }
 
 /// How one member's turn ended.
-#[derive(Debug)]
-pub(crate) enum Done {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome {
     /// Notified at the given time.
-    Sent(Item, DateTime<Utc>),
+    Sent(DateTime<Utc>),
     /// Already in the round's history: not sent again.
-    Skipped(Item),
-    /// Not notified (failed, or the round stopped before a retry).
-    Broken(Item),
+    Skipped,
+    /// Not notified (failed, or the round stopped before it started or before a retry).
+    Broken,
+}
+
+/// One member's outcome, as the bookkeeping receives it.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub item: Item,
+    pub outcome: Outcome,
+    /// The in-flight permit the member's request held (None for a member skipped); the
+    /// bookkeeping drops it once the outcome is written.
+    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 /// The order of a round's walk: ids after `start` to the end, then (rotate) ids up to `start`.
@@ -221,14 +234,14 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         walked
     };
     let (walked, recorded) = tokio::join!(walking, progress::collect(ctx.clone(), rx, initial));
-    match recorded {
+    let written = match recorded {
         Err(Lost::Lease) => {
             tracing::warn!(%product, round, "lost the round's lease; another instance goes on");
             return Ok(());
         }
         Err(Lost::Store(e)) => return Err(e),
-        Ok(()) => {}
-    }
+        Ok(written) => written,
+    };
     let (status, error) = match (ctx.ending(), walked?) {
         (Some(Ending::Failed(text)), _) => (RoundStatus::CanceledByError, Some(text)),
         (Some(Ending::SoldOut), _) => (RoundStatus::CanceledBySoldOut, None),
@@ -243,22 +256,29 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
             return Ok(());
         }
     };
-    inner
+    let now = inner.now();
+    let finished = inner
         .parts
         .store
-        .finish_round(
-            product,
-            round,
-            status,
-            error.as_deref(),
-            &inner.owner,
-            inner.now(),
-        )
+        .finish_round(product, round, status, error.as_deref(), &inner.owner, now)
         .await?;
-    if let Some(ended) = inner.parts.store.get_round(product, round).await? {
-        let stock = inner.parts.gate.level(product).available;
-        inner.parts.events.finished(&ended, stock, inner.now());
+    if !finished {
+        tracing::warn!(%product, round, "lost the round's lease before ending it; another instance goes on");
+        return Ok(());
     }
+    // The round as it now stands, from what this run read and wrote: no second read.
+    let ended = Round {
+        status,
+        error,
+        finished_at: Some(now),
+        last_sent_user_id: written.checkpoint.last_sent_user_id,
+        cursor: written.checkpoint.cursor,
+        wrapped: written.checkpoint.wrapped,
+        notified_count: r.notified_count + written.notified,
+        ..r
+    };
+    let stock = inner.parts.gate.level(product).available;
+    inner.parts.events.finished(&ended, stock, inner.now());
     tracing::info!(%product, round, status = status.as_str(), "round ended");
     Ok(())
 }
@@ -307,7 +327,10 @@ async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<Stor
     }
 }
 
-/// Starts the line's members in walk order, each after the gate and the limiter allow it.
+/// Starts the line's members in walk order: for each, a permit, then the stock and the
+/// limiter's slot (`deliver::clear_to_start`), and only then a task for the send and its
+/// retries. One member is cleared at a time, so starts keep line order under either
+/// schedule, in process or in Redis.
 async fn dispatch(
     ctx: &Arc<RoundCtx>,
     walk: Walk,
@@ -316,7 +339,9 @@ async fn dispatch(
 ) -> StoreResult<Walked> {
     let mut gate = ctx.inner.parts.gate.subscribe(ctx.product);
     let mut seq = 0_u64;
-    let mut after: Option<oneshot::Receiver<()>> = None;
+    // The slot of the previous start while the walk goes straight on from it; any wait
+    // (a page, a permit, the stock) clears it.
+    let mut pace = None;
     // The next page is read (with its members already in the history) while this one is
     // being sent: one page ahead, so memory stays a few pages whatever the line's length.
     let (pages_tx, mut pages) = mpsc::channel(1);
@@ -325,7 +350,15 @@ async fn dispatch(
         if ctx.stop.is_cancelled() {
             return Ok(Walked::Stopped);
         }
-        let Some(next) = pages.recv().await else {
+        let next = match pages.try_recv() {
+            Ok(page) => Some(page),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                pace = None;
+                pages.recv().await
+            }
+        };
+        let Some(next) = next else {
             return Ok(Walked::Exhausted);
         };
         let Page {
@@ -346,48 +379,50 @@ async fn dispatch(
                 position = position.max(*pos);
                 item.position = *pos;
                 ctx.dispatched.fetch_add(1, Ordering::Release);
-                let _ = tx.send(Done::Skipped(item)).await;
+                let _ = tx
+                    .send(Done {
+                        item,
+                        outcome: Outcome::Skipped,
+                        permit: None,
+                    })
+                    .await;
                 continue;
             }
-            let permit = tokio::select! {
-                biased;
-                () = ctx.stop.cancelled() => return Ok(Walked::Stopped),
-                p = ctx.inner.permits.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => return Ok(Walked::Stopped),
-                },
-            };
-            match deliver::wait_for_stock(ctx, &mut gate).await {
-                Ready::Go => {}
-                Ready::SoldOut => {
-                    ctx.end(Ending::SoldOut);
-                    return Ok(Walked::Stopped);
+            let permit = match ctx.inner.permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(TryAcquireError::Closed) => return Ok(Walked::Stopped),
+                Err(TryAcquireError::NoPermits) => {
+                    pace = None;
+                    tokio::select! {
+                        biased;
+                        () = ctx.stop.cancelled() => return Ok(Walked::Stopped),
+                        p = ctx.inner.permits.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => return Ok(Walked::Stopped),
+                        },
+                    }
                 }
-                Ready::Stopped => return Ok(Walked::Stopped),
+            };
+            ctx.dispatched.fetch_add(1, Ordering::Release);
+            let ready = deliver::clear_to_start(ctx, &mut gate, &mut pace).await;
+            if ready != Ready::Go {
+                if ready == Ready::SoldOut {
+                    ctx.end(Ending::SoldOut);
+                }
+                let _ = tx
+                    .send(Done {
+                        item,
+                        outcome: Outcome::Broken,
+                        permit: Some(permit),
+                    })
+                    .await;
+                return Ok(Walked::Stopped);
             }
             position += 1;
             item.position = position;
-            // The slot is taken now, in line order (in process; the shared Redis schedule
-            // hands out its slot in `admit`); the task sleeps until it and starts only after
-            // its predecessor did, so starts stay in line order at any rate, also when the
-            // slots come from Redis in the order the tasks ask. Without a limiter
-            // (benchmarks) there is no schedule to keep in order, and the hand-off would
-            // only cost a wake-up per request.
-            let slot = ctx.inner.parts.limiter.reserve();
-            let (then, next_after) = oneshot::channel();
-            let turn = Turn {
-                after: match ctx.inner.parts.limiter.rate() {
-                    Some(_) => after.replace(next_after),
-                    None => None,
-                },
-                then,
-            };
-            ctx.dispatched.fetch_add(1, Ordering::Release);
             tokio::spawn(deliver::deliver(
                 ctx.clone(),
                 item,
-                slot,
-                turn,
                 permit,
                 gate.clone(),
                 tx.clone(),

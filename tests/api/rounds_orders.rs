@@ -8,29 +8,31 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
 
 use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, users};
+use crate::round_helpers::{Tuning, final_event, started_so_far, users};
 
 crate::on_every_backend!(
     notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_is_notified,
     with_many_in_flight_buyers_sell_out_the_round_and_nothing_starts_after,
 );
 
-/// What the buyers saw: every order's status and when the last unit went.
+/// What the buyers saw: every order's status, and how many requests the engine had started
+/// when the first buyer was told the product sold out.
 #[derive(Default)]
 struct Buyers {
     answers: Vec<(i64, StatusCode)>,
-    sold_out_at: Option<Instant>,
+    started_when_sold_out: Option<i64>,
 }
 
 /// A hook under which every notified user places an order over HTTP before the receiver answers.
 fn every_user_orders(app: &TestApp, product: i64, seen: Arc<Mutex<Buyers>>) -> Hook {
     let (base, client) = (app.addr.clone(), app.client.clone());
+    let events = app.state.events.clone();
     let keys = TokenKeys::new(SECRET.as_bytes());
     Arc::new(move |arrival| {
         let (base, client, keys, seen) = (base.clone(), client.clone(), keys.clone(), seen.clone());
+        let events = events.clone();
         Box::pin(async move {
             let user = arrival.notification.user_id;
             let token = keys
@@ -51,9 +53,9 @@ fn every_user_orders(app: &TestApp, product: i64, seen: Arc<Mutex<Buyers>>) -> H
             seen.answers.push((user, status));
             if status == StatusCode::CONFLICT
                 && body["error"]["code"] == "sold_out"
-                && seen.sold_out_at.is_none()
+                && seen.started_when_sold_out.is_none()
             {
-                seen.sold_out_at = Some(Instant::now());
+                seen.started_when_sold_out = Some(started_so_far(&events, product, 1));
             }
         })
     })
@@ -100,6 +102,7 @@ async fn with_many_in_flight_buyers_sell_out_the_round_and_nothing_starts_after(
     let receiver = MockReceiver::start().await.unwrap();
     receiver.set_latency(Duration::from_millis(5));
     let app = app.notifying(&receiver, Tuning::default()).await;
+    let mut progress = app.state.events.subscribe();
     let line = users(400);
     let product = app.product_with_line(0, &line, json!({})).await;
     let seen = Arc::new(Mutex::new(Buyers::default()));
@@ -108,9 +111,9 @@ async fn with_many_in_flight_buyers_sell_out_the_round_and_nothing_starts_after(
     let round = app.restock_and_wait(product, Some(30)).await;
 
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
-    let (answers, sold_out_at) = {
+    let (answers, started_when_sold_out) = {
         let seen = seen.lock().unwrap();
-        (seen.answers.clone(), seen.sold_out_at)
+        (seen.answers.clone(), seen.started_when_sold_out)
     };
     let created = answers
         .iter()
@@ -121,14 +124,15 @@ async fn with_many_in_flight_buyers_sell_out_the_round_and_nothing_starts_after(
     let arrivals = receiver.arrivals();
     assert!(arrivals.len() < line.len(), "the round stopped early");
     assert_eq!(round["notified_count"], arrivals.len() as i64);
-    // Someone was told sold out only after the stock reached 0; any request that reached the
-    // receiver after that was already in flight (at most the concurrency bound of 64).
-    let sold_out_at = sold_out_at.expect("a late buyer was told sold_out");
-    let late = arrivals.iter().filter(|a| a.at > sold_out_at).count();
-    assert!(
-        late <= 64,
-        "{late} notifications arrived after the sell-out"
+    // Someone was told sold out only after the stock reached 0; requests already in flight
+    // then may still land, but the engine started none after it.
+    let started = final_event(&mut progress, product, 1).started_count;
+    let started_when_sold_out = started_when_sold_out.expect("a late buyer was told sold_out");
+    assert_eq!(
+        started, started_when_sold_out,
+        "requests started after the stock reached 0"
     );
+    assert_eq!(arrivals.len() as i64, started);
     assert_eq!(
         app.recipients(product, 1, 1000).await,
         line[..arrivals.len()].to_vec()

@@ -1,15 +1,17 @@
 //! Restock rounds against the stock: stopping at sell-out and the line policies.
 
 use dropline::domain::ids::ProductId;
+use dropline::domain::round::RoundStatus;
 use dropline::http::mock_receiver::MockReceiver;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, every_user_buys, users};
+use crate::round_helpers::{
+    Tuning, checkpoints_at, every_user_buys, final_event, started_so_far, users,
+};
 
 crate::on_every_backend!(
     a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after,
@@ -54,18 +56,23 @@ async fn with_many_in_flight_no_request_starts_after_the_stock_reached_zero(app:
     let app = app.notifying(&receiver, Tuning::default()).await;
     let line = users(400);
     let product = app.product_with_line(0, &line, json!({})).await;
-    // Every notified user buys; remember when the last unit went and what had been sent by then.
-    let gate = app.state.gate.clone();
-    let sold_out_at: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let seen = sold_out_at.clone();
+    // Every notified user buys; the buyer who takes the last unit reads how many requests
+    // the engine had started by then.
+    let (gate, events) = (app.state.gate.clone(), app.state.events.clone());
+    let mut progress = events.subscribe();
+    let started_at_sell_out: Arc<Mutex<Option<i64>>> = Arc::default();
+    let seen = started_at_sell_out.clone();
     let pid = ProductId::from_db(product);
     receiver.set_hook(Arc::new(move |_| {
-        let (gate, seen) = (gate.clone(), seen.clone());
+        let (gate, events, seen) = (gate.clone(), events.clone(), seen.clone());
         Box::pin(async move {
             if let Some(hold) = gate.try_take(pid, 1) {
                 hold.commit();
-                if gate.level(pid).is_sold_out() {
-                    *seen.lock().unwrap() = Some(Instant::now());
+                if gate.level(pid).available == 0 {
+                    let mut seen = seen.lock().unwrap();
+                    if seen.is_none() {
+                        *seen = Some(started_so_far(&events, product, 1));
+                    }
                 }
             }
         })
@@ -74,16 +81,16 @@ async fn with_many_in_flight_no_request_starts_after_the_stock_reached_zero(app:
     let round = app.restock_and_wait(product, Some(50)).await;
 
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
-    let arrivals = receiver.arrivals();
-    let sold_out_at = sold_out_at.lock().unwrap().expect("sold out");
-    let late = arrivals.iter().filter(|a| a.at > sold_out_at).count();
+    let started = final_event(&mut progress, product, 1).started_count;
+    let at_sell_out = started_at_sell_out.lock().unwrap().expect("sold out");
     // Requests already in flight when the last unit went may still land; nothing new starts.
-    assert!(late <= 64, "{late} arrived after the sell-out");
-    assert!(
-        arrivals.len() >= 50 && arrivals.len() < 50 + 64 + 1,
-        "{}",
-        arrivals.len()
+    assert_eq!(
+        started, at_sell_out,
+        "requests started after the stock reached 0"
     );
+    let arrivals = receiver.arrivals();
+    assert_eq!(arrivals.len() as i64, started);
+    assert!(arrivals.len() >= 50, "{}", arrivals.len());
     let notified = app.recipients(product, 1, 1000).await;
     assert_eq!(notified.len(), arrivals.len());
     assert_eq!(round["notified_count"], arrivals.len() as i64);
@@ -180,19 +187,23 @@ async fn an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it
         })
     }));
 
+    let mut progress = app.state.events.subscribe();
     let (s, _) = app
         .restock_as(product, Some(&app.admin()), Some(5), false)
         .await;
     assert_eq!(s.as_u16(), 202);
-    let mut pauses = app.state.notifier.pauses();
     let hold = rx.await.unwrap();
     assert!(!app.state.gate.level(pid).is_sold_out());
-    // The round waits for the order instead of ending or going on...
-    let paused = pauses.wait_for(|n| *n >= 1);
-    tokio::time::timeout(std::time::Duration::from_secs(10), paused)
-        .await
-        .expect("the round did not wait for the order being committed")
-        .unwrap();
+    // The round writes the third user, then waits for the order instead of ending or going
+    // on: the two checkpoints after that write (a second apart) find nothing new, and nobody
+    // else was notified.
+    let at_third = checkpoints_at(&mut progress, product, 1, line[2], 3).await;
+    assert!(
+        at_third
+            .iter()
+            .all(|e| e.status == RoundStatus::InProgress && e.notified_count == 3),
+        "{at_third:?}"
+    );
     assert_eq!(app.round(product, 1).await["status"], "IN_PROGRESS");
     assert_eq!(receiver.count(), 3);
     // ...and when the order fails, its units come back and the round goes on.
