@@ -342,11 +342,25 @@ async fn offer(run: &ClaimRun, member: ClaimFor) -> StoreResult<Offer> {
 /// limit; a failed first attempt is retried on its own task, so later alerts do not wait.
 async fn send_alerts(run: Arc<ClaimRun>, mut queue: mpsc::UnboundedReceiver<Claim>) {
     let retries = tokio_util::task::TaskTracker::new();
-    while let Some(claim) = queue.recv().await {
+    // The slot of the alert before, while the alerts go out back to back.
+    let mut previous = None;
+    loop {
+        let claim = match queue.try_recv() {
+            Ok(claim) => claim,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Waiting for the next claim: the next alert does not go straight on.
+                previous = None;
+                match queue.recv().await {
+                    Some(claim) => claim,
+                    None => break,
+                }
+            }
+        };
         tokio::select! {
             biased;
             () = run.stop.cancelled() => break,
-            () = run.inner.parts.limiter.acquire() => {}
+            slot = run.inner.parts.limiter.acquire(previous) => previous = Some(slot),
         }
         match attempt(&run, &claim).await {
             Ok(()) => {}
@@ -416,7 +430,7 @@ async fn retry(run: &ClaimRun, claim: &Claim, first: super::channel::SendError) 
         tokio::select! {
             biased;
             () = run.stop.cancelled() => return,
-            () = run.inner.parts.limiter.acquire() => {}
+            _ = run.inner.parts.limiter.acquire(None) => {}
         }
         match attempt(run, claim).await {
             Ok(()) => return,
