@@ -203,16 +203,11 @@ impl EventHub {
         stock: i64,
         at: DateTime<Utc>,
     ) {
-        let event = {
-            let mut rounds = self.rounds();
-            let Some(t) = rounds.get_mut(&(product, round)) else {
-                return;
-            };
-            t.event.last_sent_user_id = last_sent_user_id;
-            t.event.stock = stock;
-            measure(t, Instant::now(), at)
-        };
-        self.send(event);
+        self.update(product, round, at, |e| {
+            e.last_sent_user_id = last_sent_user_id;
+            e.stock = stock;
+            true
+        });
     }
 
     /// A claim round's claims changed (made, used, expired, released): sent at once.
@@ -224,16 +219,31 @@ impl EventHub {
         stock: i64,
         at: DateTime<Utc>,
     ) {
+        self.update(product, round, at, |e| {
+            let changed = e.claims != claims || e.stock != stock;
+            e.claims = claims;
+            e.stock = stock;
+            changed
+        });
+    }
+
+    /// Changes what the hub tracks of a running round and sends it, unless `change` says
+    /// nothing changed.
+    fn update(
+        &self,
+        product: ProductId,
+        round: i64,
+        at: DateTime<Utc>,
+        change: impl FnOnce(&mut RoundProgress) -> bool,
+    ) {
         let event = {
             let mut rounds = self.rounds();
             let Some(t) = rounds.get_mut(&(product, round)) else {
                 return;
             };
-            if t.event.claims == claims && t.event.stock == stock {
+            if !change(&mut t.event) {
                 return;
             }
-            t.event.claims = claims;
-            t.event.stock = stock;
             measure(t, Instant::now(), at)
         };
         self.send(event);
@@ -296,18 +306,8 @@ mod tests {
         Round {
             product_id: ProductId::from_db(3),
             round: 2,
-            status,
-            last_sent_user_id: None,
-            cursor: 0,
-            start_position: 0,
-            wrapped: false,
             notified_count: notified,
-            started_at: Utc::now(),
-            finished_at: None,
-            error: None,
-            alert_mode: Default::default(),
-            claim_seconds: 600,
-            claims: Default::default(),
+            ..Round::sample(status, 0)
         }
     }
 

@@ -96,15 +96,29 @@ pub struct Claim {
     pub product_id: ProductId,
     /// The round that made it.
     pub round: i64,
-    /// The holder.
+    /// Who holds it, and where they stood.
+    pub holder: Holder,
+    /// Where it is in its life.
+    pub state: ClaimState,
+}
+
+/// The member a claim was given to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    /// The member.
     pub user_id: UserId,
     /// 1-based place among the round's claims.
     pub position: i64,
-    /// The holder's line id when it was made.
+    /// The member's line id when the claim was made.
     pub line_id: i64,
-    /// Where it is.
+}
+
+/// Where a claim is in its life, and until when its unit is set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimState {
+    /// Open, used, expired or released.
     pub status: ClaimStatus,
-    /// When it was made (and the alert sent).
+    /// When it was made (and its alert sent).
     pub created_at: DateTime<Utc>,
     /// Until when the unit is set aside.
     pub expires_at: DateTime<Utc>,

@@ -137,6 +137,29 @@ pub struct Recipient {
 }
 
 #[cfg(test)]
+impl Round {
+    /// A round of product 1 for unit tests: round 1, `status`, walked to `cursor`.
+    pub(crate) fn sample(status: RoundStatus, cursor: i64) -> Self {
+        Self {
+            product_id: ProductId::from_db(1),
+            round: 1,
+            status,
+            last_sent_user_id: None,
+            cursor,
+            start_position: 0,
+            wrapped: false,
+            notified_count: 0,
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            error: None,
+            alert_mode: Default::default(),
+            claim_seconds: 600,
+            claims: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::RoundStatus::*;
 
@@ -152,22 +175,7 @@ mod tests {
     }
 
     fn round(status: super::RoundStatus, cursor: i64) -> super::Round {
-        super::Round {
-            product_id: crate::domain::ids::ProductId::from_db(1),
-            round: 1,
-            status,
-            last_sent_user_id: None,
-            cursor,
-            start_position: 0,
-            wrapped: false,
-            notified_count: 0,
-            started_at: chrono::Utc::now(),
-            finished_at: None,
-            error: None,
-            alert_mode: Default::default(),
-            claim_seconds: 600,
-            claims: Default::default(),
-        }
+        super::Round::sample(status, cursor)
     }
 
     #[test]

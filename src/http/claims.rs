@@ -3,18 +3,16 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiResult};
-use super::extract::Caller;
+use super::error::ApiResult;
 use super::openapi::{ClaimPage, Invalid, MyClaimPage, NeedsToken, UnknownId};
-use super::products::load_managed;
 use super::query::PageQuery;
-use super::round_reads::round_number;
+use super::scoped::{OwnPage, PageOfRound};
 use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::page::Page;
@@ -52,12 +50,12 @@ pub struct ClaimView {
 impl From<&Claim> for ClaimView {
     fn from(c: &Claim) -> Self {
         Self {
-            user_id: c.user_id,
-            position: c.position,
-            status: c.status,
-            created_at: c.created_at,
-            expires_at: c.expires_at,
-            order_id: c.order_id,
+            user_id: c.holder.user_id,
+            position: c.holder.position,
+            status: c.state.status,
+            created_at: c.state.created_at,
+            expires_at: c.state.expires_at,
+            order_id: c.state.order_id,
         }
     }
 }
@@ -83,21 +81,14 @@ pub struct MyClaimView {
         NeedsToken, UnknownId, Invalid))]
 async fn round_claims(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, round)): Path<(String, String)>,
-    Query(q): Query<PageQuery>,
+    at: PageOfRound,
 ) -> ApiResult<Json<Page<ClaimView>>> {
-    let product = load_managed(&state, &caller, &id).await?;
-    let round = round_number(&round)?;
-    let page = q.parse()?;
-    state
+    let rows = state
         .store
-        .get_round(product.id, round)
-        .await?
-        .ok_or(ApiError::NotFound("round"))?;
-    let rows = state.store.round_claims(product.id, round, &page).await?;
+        .round_claims(at.product.id, at.round, &at.page)
+        .await?;
     Ok(Json(
-        Page::from_rows(rows, &page, |c| c.id).map(|c| ClaimView::from(&c)),
+        Page::from_rows(rows, &at.page, |c| c.id).map(|c| ClaimView::from(&c)),
     ))
 }
 
@@ -106,15 +97,9 @@ async fn round_claims(
     security(("bearer" = [])),
     responses((status = 200, description = "A page of claims", body = MyClaimPage),
         NeedsToken, Invalid))]
-async fn mine(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<MyClaimView>>> {
-    let user = caller.require_user()?;
-    let page = q.parse()?;
-    let rows = state.store.user_claims(user, &page).await?;
-    Ok(Json(Page::from_rows(rows, &page, |c| c.id).map(|c| {
+async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Page<MyClaimView>>> {
+    let rows = state.store.user_claims(own.user, &own.page).await?;
+    Ok(Json(Page::from_rows(rows, &own.page, |c| c.id).map(|c| {
         MyClaimView {
             product_id: c.product_id,
             round: c.round,

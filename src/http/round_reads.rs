@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -14,6 +14,7 @@ use super::openapi::{Invalid, NeedsToken, RecipientPage, RoundPage, UnknownId};
 use super::products::load_managed;
 use super::query::PageQuery;
 use super::rounds::RoundView;
+use super::scoped::PageOfRound;
 use super::scoped::{ManagedProduct, ProductPage};
 use crate::domain::ids::UserId;
 use crate::domain::page::Page;
@@ -88,20 +89,13 @@ async fn show(
         NeedsToken, UnknownId, Invalid))]
 async fn recipients(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, round)): Path<(String, String)>,
-    Query(q): Query<PageQuery>,
+    at: PageOfRound,
 ) -> ApiResult<Json<Page<RecipientView>>> {
-    let product = load_managed(&state, &caller, &id).await?;
-    let round = round_number(&round)?;
-    let page = q.parse()?;
-    state
+    let rows = state
         .store
-        .get_round(product.id, round)
-        .await?
-        .ok_or(ApiError::NotFound("round"))?;
-    let rows = state.store.recipients(product.id, round, &page).await?;
-    Ok(Json(Page::from_rows(rows, &page, |r| r.position).map(
+        .recipients(at.product.id, at.round, &at.page)
+        .await?;
+    Ok(Json(Page::from_rows(rows, &at.page, |r| r.position).map(
         |r| RecipientView {
             user_id: r.user_id,
             sent_at: r.sent_at,

@@ -19,6 +19,7 @@ use crate::domain::claim::{AlertMode, ClaimCounts};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::product::MAX_STOCK;
 use crate::domain::round::{Round, RoundStatus};
+use crate::shop::detach::StepError;
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -171,12 +172,11 @@ async fn answer(
     Ok((status, Json(ended.into())))
 }
 
-impl From<crate::notify::restock::BeginError> for ApiError {
-    fn from(e: crate::notify::restock::BeginError) -> Self {
-        use crate::notify::restock::BeginError;
+impl From<StepError> for ApiError {
+    fn from(e: StepError) -> Self {
         match e {
-            BeginError::Store(s) => s.into(),
-            BeginError::Interrupted(i) => Self::Internal(i.to_string()),
+            StepError::Store(s) => s.into(),
+            StepError::Interrupted(i) => Self::Internal(i.to_string()),
         }
     }
 }

@@ -11,10 +11,11 @@ use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::Caller;
 use super::products::{load, load_managed};
 use super::query::PageQuery;
+use super::round_reads::round_number;
 use crate::domain::ids::UserId;
 use crate::domain::page::PageRequest;
 use crate::domain::product::Product;
@@ -50,6 +51,18 @@ pub struct ProductPage<P> {
     /// The page asked for.
     pub page: PageRequest,
     checked_by: PhantomData<P>,
+}
+
+/// A page of a list of one round of a product the caller manages
+/// (`/products/{id}/notifications/rounds/{round}/…?limit=&after=`): the product's check
+/// (403, 404), the round's number (404), the page's values (422), then the round (404).
+pub struct PageOfRound {
+    /// The product of the path.
+    pub product: Product,
+    /// The round of the path, which exists.
+    pub round: i64,
+    /// The page asked for.
+    pub page: PageRequest,
 }
 
 impl From<ManagedProduct> for Product {
@@ -109,7 +122,8 @@ checked!(
     ManagedProduct,
     AdminProduct,
     ProductPage<ManagedProduct>,
-    ProductPage<AdminProduct>
+    ProductPage<AdminProduct>,
+    PageOfRound
 );
 
 impl Check for OwnPage {
@@ -161,6 +175,27 @@ impl<P: Check<Parts = Path<String>> + Into<Product>> Check for ProductPage<P> {
             product,
             page,
             checked_by: PhantomData,
+        })
+    }
+}
+
+impl Check for PageOfRound {
+    type Parts = (Path<(String, String)>, Query<PageQuery>);
+
+    async fn check(state: &AppState, caller: Caller, parts: Self::Parts) -> ApiResult<Self> {
+        let (Path((id, round)), Query(q)) = parts;
+        let product = load_managed(state, &caller, &id).await?;
+        let round = round_number(&round)?;
+        let page = q.parse()?;
+        state
+            .store
+            .get_round(product.id, round)
+            .await?
+            .ok_or(ApiError::NotFound("round"))?;
+        Ok(Self {
+            product,
+            round,
+            page,
         })
     }
 }

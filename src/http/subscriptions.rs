@@ -21,7 +21,6 @@ use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::Page;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, MAX_IMPORT, Subscription};
-use crate::shop::claims::LeaveError;
 use crate::state::AppState;
 
 /// Largest import body: 100,000 ids of up to 19 digits, with separators and slack.
@@ -129,15 +128,6 @@ async fn join(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Res
 async fn leave(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
     crate::shop::claims::leave_line(&state.shop(), at.product.id, at.user).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-impl From<LeaveError> for ApiError {
-    fn from(e: LeaveError) -> Self {
-        match e {
-            LeaveError::Store(s) => s.into(),
-            LeaveError::Interrupted(i) => Self::Internal(i.to_string()),
-        }
-    }
 }
 
 /// The caller's lines (user).

@@ -34,6 +34,7 @@ const LOOK_AGAIN: Duration = Duration::from_secs(1);
 /// The line from the round's checkpoint on: ids after `after` to the end, then (rotate)
 /// from the front up to where the round began.
 struct LineWalk {
+    round: i64,
     start: i64,
     wrapped: bool,
     after: i64,
@@ -46,6 +47,8 @@ impl LineWalk {
             if let Some(s) = self.page.pop_front() {
                 self.after = s.position;
                 return Ok(Some(ClaimFor {
+                    product,
+                    round: self.round,
                     user: s.user_id,
                     line_id: s.position,
                     wrapped: self.wrapped,
@@ -172,6 +175,7 @@ async fn walk(
     let (store, gate) = (&inner.parts.store, &inner.parts.gate);
     let (product, number) = (run.round.product_id, run.round.round);
     let mut line = LineWalk {
+        round: number,
         start: run.round.start_position,
         wrapped: run.round.wrapped,
         after: run.round.cursor,
@@ -304,15 +308,7 @@ async fn offer(run: &ClaimRun, member: ClaimFor) -> StoreResult<Offer> {
             return Ok(Offer::NotNow);
         }
     };
-    let made = store
-        .make_claim(
-            product,
-            run.round.round,
-            member,
-            &inner.lease(),
-            inner.now(),
-        )
-        .await;
+    let made = store.make_claim(member, &inner.lease(), inner.now()).await;
     match made {
         Ok(Made::Claimed(claim, version)) => {
             hold.commit(version).await;
@@ -382,11 +378,11 @@ async fn attempt(run: &ClaimRun, claim: &Claim) -> Result<(), super::channel::Se
     let alert = Notification::Restock(RestockAlert {
         product_id: product,
         round: number,
-        user_id: claim.user_id,
-        position: claim.position,
+        user_id: claim.holder.user_id,
+        position: claim.holder.position,
         product_name: run.product_name.clone(),
         sent_at,
-        claim_expires_at: Some(claim.expires_at),
+        claim_expires_at: Some(claim.state.expires_at),
     });
     inner.parts.events.started(product, number);
     match inner.parts.channel.send(&alert).await {
@@ -418,7 +414,7 @@ async fn retry(run: &ClaimRun, claim: &Claim, first: super::channel::SendError) 
         let delay = match retry_delay(&run.inner.config, &mut retries, failure) {
             Ok(delay) => delay,
             Err(reason) => {
-                run.fail(format!("notifying user {}: {reason}", claim.user_id));
+                run.fail(format!("notifying user {}: {reason}", claim.holder.user_id));
                 return;
             }
         };

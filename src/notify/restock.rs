@@ -7,19 +7,7 @@ use tokio_util::task::TaskTracker;
 use super::engine::{Notifier, RoundWatch};
 use crate::domain::ids::ProductId;
 use crate::domain::round::Round;
-use crate::shop::detach::{Interrupted, detached};
-use crate::store::StoreError;
-
-/// Why a round did not begin.
-#[derive(Debug, thiserror::Error)]
-pub enum BeginError {
-    /// The database refused or failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The detached step ended without an answer.
-    #[error(transparent)]
-    Interrupted(#[from] Interrupted),
-}
+use crate::shop::detach::{StepError, detached};
 
 impl Notifier {
     /// Adds `quantity` units to `product` (0: none) and opens its next round; answers the
@@ -29,7 +17,7 @@ impl Notifier {
         tasks: &TaskTracker,
         product: ProductId,
         quantity: i64,
-    ) -> Result<(Round, RoundWatch), BeginError> {
+    ) -> Result<(Round, RoundWatch), StepError> {
         let me = self.clone();
         detached(tasks, async move {
             // Recovery leaves the product alone until the gate has the new stock and the
@@ -42,7 +30,7 @@ impl Notifier {
             me.gate().returned(product, quantity, version).await;
             let watch = me.start(product, round.round);
             drop(opening);
-            Ok::<_, BeginError>((round, watch))
+            Ok::<_, StepError>((round, watch))
         })
         .await?
     }
@@ -53,7 +41,7 @@ impl Notifier {
         &self,
         tasks: &TaskTracker,
         product: ProductId,
-    ) -> Result<(Round, RoundWatch), BeginError> {
+    ) -> Result<(Round, RoundWatch), StepError> {
         let me = self.clone();
         detached(tasks, async move {
             let opening = me.opening(product);
@@ -63,7 +51,7 @@ impl Notifier {
                 .await?;
             let watch = me.start(product, round.round);
             drop(opening);
-            Ok::<_, BeginError>((round, watch))
+            Ok::<_, StepError>((round, watch))
         })
         .await?
     }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::Shop;
-use super::detach::{Interrupted, detached};
+use super::detach::{StepError, detached};
 use super::gate::StockGate;
 use crate::domain::ids::{ProductId, UserId};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Store, StoreResult};
 
 /// Claims expired per transaction.
 pub const BATCH: i64 = 1000;
@@ -38,19 +38,12 @@ pub async fn sweep(
 
 /// Runs steps until no full batch is left; answers how many expired.
 pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
-    let mut total = 0;
-    loop {
-        let n = expire_due(shop).await?;
-        total += n;
-        if (n as i64) < BATCH {
-            return Ok(total);
-        }
-    }
+    super::holds::until_short(BATCH, || expire_due(shop)).await
 }
 
 /// Takes the user out of the product's line and releases the user's open claim on it,
 /// giving its unit back; detached, so a client that goes away changes nothing.
-pub async fn leave_line(shop: &Shop, product: ProductId, user: UserId) -> Result<(), LeaveError> {
+pub async fn leave_line(shop: &Shop, product: ProductId, user: UserId) -> Result<(), StepError> {
     let st = shop.clone();
     detached(&shop.tasks, async move {
         let now = st.clock.now();
@@ -59,18 +52,7 @@ pub async fn leave_line(shop: &Shop, product: ProductId, user: UserId) -> Result
             st.gate.returned(r.product, r.units, r.stock_version).await;
             st.gate.claims_changed();
         }
-        Ok::<_, LeaveError>(())
+        Ok::<_, StepError>(())
     })
     .await?
-}
-
-/// Why leaving the line failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaveError {
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The detached step ended without an answer.
-    #[error(transparent)]
-    Interrupted(#[from] Interrupted),
 }

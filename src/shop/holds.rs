@@ -32,11 +32,21 @@ pub async fn expire_due(shop: &Shop) -> StoreResult<usize> {
 
 /// Runs steps until no full batch is left.
 pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
+    until_short(BATCH, || expire_due(shop)).await
+}
+
+/// Runs `step` (which answers how many it did, at most `batch`) until one does fewer than
+/// `batch`; answers how many they did together.
+pub(crate) async fn until_short<F, Fut>(batch: i64, mut step: F) -> StoreResult<usize>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<usize>>,
+{
     let mut total = 0;
     loop {
-        let n = expire_due(shop).await?;
+        let n = step().await?;
         total += n;
-        if (n as i64) < BATCH {
+        if (n as i64) < batch {
             return Ok(total);
         }
     }

@@ -4,16 +4,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
-use crate::domain::claim::{Claim, ClaimCounts, ClaimStatus};
+use crate::domain::claim::{Claim, ClaimCounts, ClaimState, ClaimStatus, Holder};
 use crate::domain::clock::from_millis;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{OrderRequest, Placement, Returned, StockVersion};
 use crate::domain::page::PageRequest;
 use crate::domain::round::Lease;
 
-/// The member of the line a claim is for, where the round's walk found them.
+/// The member of the line a claim is for, in which round, and where the walk found them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClaimFor {
+    /// The product.
+    pub product: ProductId,
+    /// The running round.
+    pub round: i64,
     /// The member.
     pub user: UserId,
     /// Their line id.
@@ -48,13 +52,11 @@ pub struct ClaimsExpired {
 #[async_trait]
 pub trait ClaimStore: Send + Sync {
     /// In one transaction: takes one unit of the product's free stock, writes an OPEN claim
-    /// for `member` in the running `round` held by `lease.owner` (until now + the round's
+    /// for `member` in its running round held by `lease.owner` (until now + the round's
     /// `claim_seconds`), counts it in the round's `notified_count` and moves the round's
     /// checkpoint to the member, renewing the lease.
     async fn make_claim(
         &self,
-        product: ProductId,
-        round: i64,
         member: ClaimFor,
         lease: &Lease,
         now: DateTime<Utc>,
@@ -117,9 +119,23 @@ pub(crate) struct ClaimRow {
     id: i64,
     product_id: i64,
     round: i64,
+    #[sqlx(flatten)]
+    holder: HolderColumns,
+    #[sqlx(flatten)]
+    state: StateColumns,
+}
+
+/// The holder's columns of a claim row.
+#[derive(Debug, sqlx::FromRow)]
+struct HolderColumns {
     user_id: i64,
     position: i64,
     line_id: i64,
+}
+
+/// The state's columns of a claim row.
+#[derive(Debug, sqlx::FromRow)]
+struct StateColumns {
     status: String,
     created_at: i64,
     expires_at: i64,
@@ -128,17 +144,22 @@ pub(crate) struct ClaimRow {
 
 impl From<ClaimRow> for Claim {
     fn from(r: ClaimRow) -> Self {
+        let (h, st) = (r.holder, r.state);
         Claim {
             id: r.id,
             product_id: ProductId::from_db(r.product_id),
             round: r.round,
-            user_id: UserId::from_db(r.user_id),
-            position: r.position,
-            line_id: r.line_id,
-            status: ClaimStatus::from_db(&r.status),
-            created_at: from_millis(r.created_at),
-            expires_at: from_millis(r.expires_at),
-            order_id: r.order_id.map(OrderId::from_db),
+            holder: Holder {
+                user_id: UserId::from_db(h.user_id),
+                position: h.position,
+                line_id: h.line_id,
+            },
+            state: ClaimState {
+                status: ClaimStatus::from_db(&st.status),
+                created_at: from_millis(st.created_at),
+                expires_at: from_millis(st.expires_at),
+                order_id: st.order_id.map(OrderId::from_db),
+            },
         }
     }
 }

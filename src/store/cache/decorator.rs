@@ -232,7 +232,7 @@ wrap! {
         user_claims(user: UserId, page: &PageRequest) -> Vec<Claim>;
     }
     changing {
-        make_claim(product: ProductId, round: i64, member: ClaimFor, lease: &Lease, now: DateTime<Utc>) -> Made, product;
+        make_claim(member: ClaimFor, lease: &Lease, now: DateTime<Utc>) -> Made, member.product;
         release_claims(product: ProductId, user: UserId, now: DateTime<Utc>) -> Option<Returned>, product;
         place_claimed_order(req: &OrderRequest, now: DateTime<Utc>) -> Option<Placement>, req.product_id;
     }

@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 use std::collections::BTreeMap;
 
 use super::orders::order_in;
-use super::{DIALECT, Db, SqlStore, add_stock, inserted_id, return_units};
+use super::{DIALECT, Db, SqlStore, add_stock, inserted_id, lock_product, return_units};
 use crate::domain::Conflict;
 use crate::domain::claim::{Claim, ClaimCounts, ClaimStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
@@ -26,13 +26,8 @@ type Tx = Transaction<'static, Db>;
 /// Locks the product's row (or, on SQLite, holds the database's write lock already) and
 /// reads its free stock; None for an unknown product.
 async fn lock_stock(tx: &mut Tx, product: ProductId) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT stock FROM product WHERE id = ?{}",
-        DIALECT.lock
-    )))
-    .bind(product.get())
-    .fetch_optional(&mut **tx)
-    .await?)
+    let row: Option<(i64,)> = lock_product(tx, product, "stock").await?;
+    Ok(row.map(|(stock,)| stock))
 }
 
 /// The product's stock version as this transaction sees it.
@@ -66,12 +61,11 @@ struct Selling {
 impl ClaimStore for SqlStore {
     async fn make_claim(
         &self,
-        product: ProductId,
-        round: i64,
         member: ClaimFor,
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<Made> {
+        let (product, round) = (member.product, member.round);
         let mut tx = self.write_tx().await?;
         let Some(stock) = lock_stock(&mut tx, product).await? else {
             return Err(StoreError::NotFound);
@@ -152,9 +146,9 @@ impl ClaimStore for SqlStore {
         )))
         .bind(claim.product_id.get())
         .bind(claim.round)
-        .bind(claim.user_id.get())
-        .bind(claim.position)
-        .bind(claim.line_id)
+        .bind(claim.holder.user_id.get())
+        .bind(claim.holder.position)
+        .bind(claim.holder.line_id)
         .bind(sent_at.timestamp_millis())
         .execute(&mut *tx)
         .await?;
@@ -306,13 +300,11 @@ impl ClaimStore for SqlStore {
         let product = req.product_id;
         let user = req.user_id.get();
         let mut tx = self.write_tx().await?;
-        let selling: Option<Selling> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds, sale_mode \
-             FROM product WHERE id = ?{}",
-            DIALECT.lock
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
+        let selling: Option<Selling> = lock_product(
+            &mut tx,
+            product,
+            "stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds, sale_mode",
+        )
         .await?;
         let Some(selling) = selling else {
             return Err(StoreError::NotFound);

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 
-use super::{DIALECT, Db, SqlStore, add_stock};
+use super::{Db, SqlStore, add_stock, lock_product};
 use crate::domain::draw::{DrawOutcome, EntriesDigest, Win};
 use crate::domain::ids::ProductId;
 use crate::store::StoreResult;
@@ -29,13 +29,7 @@ struct Locked {
 }
 
 async fn locked(tx: &mut Tx, product: ProductId) -> StoreResult<Option<Locked>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT stock, hold_seconds, drawn_at FROM product WHERE id = ?{}",
-        DIALECT.lock
-    )))
-    .bind(product.get())
-    .fetch_optional(&mut **tx)
-    .await?)
+    lock_product(tx, product, "stock, hold_seconds, drawn_at").await
 }
 
 /// Runs the draw of `product` if it is due and nobody ran it.

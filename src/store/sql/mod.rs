@@ -16,7 +16,7 @@ mod rounds;
 
 use async_trait::async_trait;
 
-use sqlx::{Database, FromRow, SqlSafeStr, Transaction};
+use sqlx::{AssertSqlSafe, Database, FromRow, SqlSafeStr, Transaction};
 use std::collections::BTreeMap;
 
 use super::{DIALECT, Db, LINE_PAGE_SQL, SqlStore, add_stock, inserted_id};
@@ -83,6 +83,26 @@ impl SqlStore {
         let rows = q.fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(T::from).collect())
     }
+}
+
+/// Reads `columns` of a product's row and keeps the row locked until the transaction ends
+/// (on SQLite the write transaction holds the whole database already): the first step of
+/// every change that moves units. None for an unknown product.
+pub(super) async fn lock_product<R>(
+    tx: &mut Transaction<'static, Db>,
+    product: ProductId,
+    columns: &str,
+) -> StoreResult<Option<R>>
+where
+    R: for<'r> FromRow<'r, <Db as Database>::Row> + Send + Unpin,
+{
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {columns} FROM product WHERE id = ?{}",
+        DIALECT.lock
+    )))
+    .bind(product.get())
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Gives units back to their products' stock (product id to units); answers each product's
