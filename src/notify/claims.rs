@@ -312,6 +312,7 @@ async fn offer(run: &ClaimRun, member: ClaimFor) -> StoreResult<Offer> {
     match made {
         Ok(Made::Claimed(claim, version)) => {
             hold.commit(version).await;
+            crate::telemetry::metrics::claims("made", 1);
             Ok(Offer::Made(claim))
         }
         Ok(other) => {

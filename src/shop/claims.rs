@@ -30,6 +30,7 @@ pub async fn sweep(
         gate.returned(r.product, r.units, r.stock_version).await;
     }
     if done.claims > 0 {
+        crate::telemetry::metrics::claims("expired", done.claims as u64);
         gate.claims_changed();
         tracing::info!(claims = done.claims, "expired unused claims");
     }
@@ -50,6 +51,7 @@ pub async fn leave_line(shop: &Shop, product: ProductId, user: UserId) -> Result
         st.store.leave_line(product, user, now).await?;
         if let Some(r) = st.store.release_claims(product, user, now).await? {
             st.gate.returned(r.product, r.units, r.stock_version).await;
+            crate::telemetry::metrics::claims("released", r.units as u64);
             st.gate.claims_changed();
         }
         Ok::<_, StepError>(())

@@ -137,6 +137,7 @@ async fn place_claimed(shop: &Shop, req: &OrderRequest) -> Result<Option<Placeme
             if let Some(hold) = hold {
                 hold.commit(version).await;
             }
+            crate::telemetry::metrics::claims("used", 1);
             shop.gate.claims_changed();
             Ok(Some(Placement::Created(order, version)))
         }

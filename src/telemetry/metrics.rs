@@ -43,6 +43,8 @@ pub const STOCK_PENDING: &str = "dropline_stock_pending";
 pub const DRAWS: &str = "dropline_draws_total";
 /// Draw entries by outcome (`entered`, `replaced`, `withdrawn`).
 pub const DRAW_ENTRIES: &str = "dropline_draw_entries_total";
+/// Claims by outcome (`made`, `used`, `expired`, `released`).
+pub const CLAIMS: &str = "dropline_claims_total";
 /// 1, labelled with the version of the running binary.
 pub const BUILD_INFO: &str = "dropline_build_info";
 
@@ -65,6 +67,9 @@ pub const ORDER_OUTCOMES: &[&str] = &[
 
 /// Every outcome `dropline_draw_entries_total` counts.
 pub const ENTRY_OUTCOMES: &[&str] = &["entered", "replaced", "withdrawn"];
+
+/// Every outcome `dropline_claims_total` counts.
+pub const CLAIM_OUTCOMES: &[&str] = &["made", "used", "expired", "released"];
 
 /// The `method` label of requests with a method outside the standard set.
 pub const OTHER_METHOD: &str = "OTHER";
@@ -132,6 +137,9 @@ fn register_at_zero() {
     for outcome in ENTRY_OUTCOMES {
         counter!(DRAW_ENTRIES, "outcome" => *outcome).increment(0);
     }
+    for outcome in CLAIM_OUTCOMES {
+        counter!(CLAIMS, "outcome" => *outcome).increment(0);
+    }
 }
 
 /// Creates `product`'s notification counters at 0 (at start-up and when a round of it runs),
@@ -180,6 +188,7 @@ fn describe() {
     metrics::describe_gauge!(STOCK_PENDING, "Units being committed by orders, by product");
     metrics::describe_counter!(DRAWS, "Draws run by this process");
     metrics::describe_counter!(DRAW_ENTRIES, "Draw entries by outcome");
+    metrics::describe_counter!(CLAIMS, "Claims of claim rounds by outcome");
     metrics::describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label names the running build"
@@ -241,6 +250,11 @@ pub fn draw_ran() {
 /// A draw entry request ended with `outcome` (`entered`, `replaced`, `withdrawn`).
 pub fn draw_entry(outcome: &'static str) {
     counter!(DRAW_ENTRIES, "outcome" => outcome).increment(1);
+}
+
+/// `n` claims ended with `outcome` (`made`, `used`, `expired`, `released`).
+pub fn claims(outcome: &'static str, n: u64) {
+    counter!(CLAIMS, "outcome" => outcome).increment(n);
 }
 
 /// `n` unpaid holds expired.

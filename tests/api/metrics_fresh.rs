@@ -185,6 +185,13 @@ async fn a_fresh_process_shows_build_process_and_zero_counters(backend: &str) {
             "{outcome}: {scrape}"
         );
     }
+    for outcome in ["made", "used", "expired", "released"] {
+        assert_eq!(
+            sample(&scrape, "dropline_claims_total", &[("outcome", outcome)]),
+            Some(0.0),
+            "{outcome}: {scrape}"
+        );
+    }
     for status in [
         "IN_PROGRESS",
         "COMPLETED",
