@@ -45,3 +45,71 @@ fn the_demo_sells_out_the_restock_and_prints_its_summary_leaving_nothing_behind(
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left {left:?}");
 }
+
+/// The two figures of a row of the claim demo's side-by-side summary: broadcast, then claim.
+fn row<'a>(stdout: &'a str, label: &str) -> (&'a str, &'a str) {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label:?} in {stdout}"));
+    let cells: Vec<&str> = line[line.find(label).unwrap() + label.len()..]
+        .split_whitespace()
+        .collect();
+    match cells[..] {
+        [broadcast, claim] => (broadcast, claim),
+        _ => panic!("row {label:?} has not two cells: {line}"),
+    }
+}
+
+#[test]
+fn the_claim_demo_sells_every_unit_in_both_modes_with_fewer_notifications_per_unit_in_claim_mode() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_dropline"))
+        .args(["demo", "--mode", "claim"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DROPLINE_DATABASE_URL")
+        .env_remove("DROPLINE_NOTIFY_URL")
+        .env_remove("DROPLINE_JWT_SECRET")
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("2000 people in line; restocking 40 units at 500/s, twice; 70% of"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().eq(["broadcast", "claim"])),
+        "{stdout}"
+    );
+    let sold_out = "CANCELED_BY_SOLD_OUT";
+    assert_eq!(
+        row(&stdout, "round ended"),
+        (sold_out, sold_out),
+        "{stdout}"
+    );
+    // Every unit went to exactly one buyer in each mode, and nothing is left.
+    assert_eq!(row(&stdout, "units sold"), ("40", "40"), "{stdout}");
+    assert_eq!(row(&stdout, "stock left"), ("0", "0"), "{stdout}");
+    assert_eq!(
+        row(&stdout, "other answers to orders"),
+        ("0", "0"),
+        "{stdout}"
+    );
+    // A claim holder always finds their unit; nobody else is told about it.
+    assert_eq!(row(&stdout, "turned away sold out").1, "0", "{stdout}");
+    // The same people buy in both rounds: the claim round tells exactly the line up to the
+    // 40th buyer (57 people, the 17 others' claims running out), the broadcast round those
+    // and everyone notified while the buyers took their moment.
+    assert_eq!(row(&stdout, "people notified").1, "57", "{stdout}");
+    assert_eq!(row(&stdout, "claims expired").1, "17", "{stdout}");
+    let (b, c) = row(&stdout, "notifications per unit sold");
+    let (b, c): (f64, f64) = (b.parse().expect("a ratio"), c.parse().expect("a ratio"));
+    assert_eq!(c, 1.43, "{stdout}");
+    assert!(b > c, "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "the demo left {left:?}");
+}

@@ -9,10 +9,22 @@ use dropline::startup::Application;
 
 /// Starts the server on `url` with `threads` worker threads and `secret` for its tokens;
 /// answers its base URL and a stop handle.
+#[allow(dead_code)] // Not every benchmark that includes this file calls both starts.
 pub fn start_server(
     url: String,
     threads: usize,
     secret: &'static str,
+) -> anyhow::Result<(String, CancellationToken)> {
+    let mut settings = Settings::for_database(url);
+    settings.jwt_secret = Some(secret.into());
+    start_with(settings, threads)
+}
+
+/// Starts the server with `settings` and `threads` worker threads; answers its base URL and
+/// a stop handle.
+pub fn start_with(
+    settings: Settings,
+    threads: usize,
 ) -> anyhow::Result<(String, CancellationToken)> {
     let (tx, rx) = std::sync::mpsc::channel();
     let stop = CancellationToken::new();
@@ -24,8 +36,6 @@ pub fn start_server(
             .build();
         let Ok(rt) = rt else { return };
         rt.block_on(async move {
-            let mut settings = Settings::for_database(url);
-            settings.jwt_secret = Some(secret.into());
             let started = async {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 Application::build(&settings, listener).await

@@ -1,5 +1,5 @@
 //! The demo's simulated buyers: some notified people order through the orders endpoint a
-//! moment after their notification arrives.
+//! moment after their notification arrives; the others never do.
 
 use futures::FutureExt;
 use std::sync::Arc;
@@ -23,11 +23,38 @@ pub struct OrderCounts {
     pub other: u64,
 }
 
+/// Who among the notified orders, and how long after the alert. Both follow a fixed
+/// scramble of the user id, so the same people behave the same way on every run and in
+/// every mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// One in this many, 30 to 280 ms after the alert (the broadcast demo).
+    Every(u64),
+    /// This percentage, 0.2 to 2 s after the alert (the claim demo and its comparison).
+    Share(u64),
+}
+
+impl Rule {
+    fn buys(self, m: u64) -> bool {
+        match self {
+            Self::Every(every) => m.is_multiple_of(every.max(1)),
+            Self::Share(percent) => m % 100 < percent,
+        }
+    }
+
+    fn delay(self, m: u64) -> Duration {
+        match self {
+            Self::Every(_) => Duration::from_millis(30 + m % 250),
+            Self::Share(_) => Duration::from_millis(200 + (m / 100) % 1800),
+        }
+    }
+}
+
 struct Inner {
     client: Arc<Client>,
     keys: TokenKeys,
     product: i64,
-    every: u64,
+    rule: Rule,
     /// Orders under way; waited for before the summary.
     tasks: TaskTracker,
     placed: AtomicU64,
@@ -45,12 +72,12 @@ fn mix(user: i64) -> u64 {
 }
 
 impl Buyers {
-    pub(crate) fn new(client: Arc<Client>, keys: TokenKeys, product: i64, every: i64) -> Self {
+    pub(crate) fn new(client: Arc<Client>, keys: TokenKeys, product: i64, rule: Rule) -> Self {
         Self(Arc::new(Inner {
             client,
             keys,
             product,
-            every: every.max(1) as u64,
+            rule,
             tasks: TaskTracker::new(),
             placed: AtomicU64::new(0),
             sold_out: AtomicU64::new(0),
@@ -63,7 +90,7 @@ impl Buyers {
         let me = self.clone();
         Arc::new(move |arrival: Arrival| {
             let m = mix(arrival.notification.user_id);
-            if arrival.notification.product_id == me.0.product && m.is_multiple_of(me.0.every) {
+            if arrival.notification.product_id == me.0.product && me.0.rule.buys(m) {
                 let buyer = me.clone();
                 me.0.tasks
                     .spawn(async move { buyer.buy(arrival.notification.user_id, m).await });
@@ -74,7 +101,7 @@ impl Buyers {
 
     async fn buy(&self, user: i64, m: u64) {
         // People take a moment to open the app and tap "buy".
-        tokio::time::sleep(Duration::from_millis(30 + m % 250)).await;
+        tokio::time::sleep(self.0.rule.delay(m)).await;
         let Ok(token) = self.0.keys.mint(
             Principal::User(UserId::from_db(user)),
             Duration::from_secs(600),

@@ -1,53 +1,110 @@
 //! `dropline demo`: the whole story in one command. It starts the service in-process on a
 //! temporary SQLite database with a recording webhook receiver, sets up a collaboration with
 //! a line, restocks it while simulated buyers order as they are notified, shows the round's
-//! progress and ends with a summary. Everything it made is removed when it ends.
+//! progress and ends with a summary. Everything it made is removed when it ends. With
+//! `--mode claim` it tells the story twice, broadcast and claim, and compares them.
 
 mod buyers;
+mod compare;
 mod display;
+mod round;
+mod side_by_side;
 
 use anyhow::{Context, bail};
 use rand::RngCore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Principal;
 use crate::config::Settings;
 use crate::domain::ids::ProductId;
-use crate::domain::round::RoundStatus;
-use crate::events::RoundProgress;
 use crate::http::mock_receiver::{MockReceiver, busiest_second};
 use crate::startup::Application;
 
 pub use self::display::Summary;
+pub use self::side_by_side::{Comparison, Side};
+
+/// Which story the demo tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DemoMode {
+    /// A broadcast round: the line is notified until the stock sells out.
+    #[default]
+    Broadcast,
+    /// A claim round (each alert sets a unit aside), compared with a broadcast round on the
+    /// same line, units and buyers.
+    Claim,
+}
 
 /// Arguments of `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// People in the line.
-    #[arg(long, default_value_t = 5_000)]
-    pub line: i64,
-    /// Units the restock adds.
-    #[arg(long, default_value_t = 100)]
-    pub quantity: i64,
-    /// One notified person in this many tries to buy.
+    /// The story: a broadcast round, or a claim round beside a broadcast one.
+    #[arg(long, value_enum, default_value_t = DemoMode::Broadcast)]
+    pub mode: DemoMode,
+    /// People in the line [default: 5000, with --mode claim 2000].
+    #[arg(long)]
+    pub line: Option<i64>,
+    /// Units the restock adds [default: 100, with --mode claim 40].
+    #[arg(long)]
+    pub quantity: Option<i64>,
+    /// One notified person in this many tries to buy (broadcast mode).
     #[arg(long, default_value_t = 20)]
     pub buy_every: i64,
+    /// The percentage of notified people who order, 0.2 to 2 s after their alert; the others
+    /// never do (claim mode, in both of its rounds).
+    #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub take_share: u8,
     /// Notifications per second.
     #[arg(long, default_value_t = 500)]
     pub rate: u32,
-    /// Give up waiting for the round after this long.
+    /// Give up waiting for a round after this long.
     #[arg(long, default_value = "50s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
 }
 
-/// Runs the demo and returns its summary (also printed).
-pub async fn run(args: &DemoArgs) -> anyhow::Result<Summary> {
-    if args.line < 1 || args.quantity < 1 || args.buy_every < 1 || args.rate < 1 {
+impl DemoArgs {
+    /// People in the line, the mode's default unless given.
+    pub fn line(&self) -> i64 {
+        self.line.unwrap_or(match self.mode {
+            DemoMode::Broadcast => 5_000,
+            DemoMode::Claim => 2_000,
+        })
+    }
+
+    /// Units the restock adds, the mode's default unless given.
+    pub fn quantity(&self) -> i64 {
+        self.quantity.unwrap_or(match self.mode {
+            DemoMode::Broadcast => 100,
+            DemoMode::Claim => 40,
+        })
+    }
+}
+
+/// What the demo ends with: one round's summary, or the two modes side by side.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// `--mode broadcast`.
+    Broadcast(Summary),
+    /// `--mode claim`.
+    Claim(Comparison),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Broadcast(s) => s.fmt(f),
+            Self::Claim(c) => c.fmt(f),
+        }
+    }
+}
+
+/// Runs the demo and returns its outcome (also printed).
+pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
+    if args.line() < 1 || args.quantity() < 1 || args.buy_every < 1 || args.rate < 1 {
         bail!("--line, --quantity, --buy-every and --rate must be positive");
     }
     let dir = tempfile::Builder::new()
@@ -83,8 +140,19 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Summary> {
     let server = tokio::spawn(app.run(shutdown.clone()));
 
     // Ctrl-C still cleans up: the story stops, the server drains, the directory goes.
+    let told = async {
+        let client = Arc::new(Client::new(&base, &state)?);
+        match args.mode {
+            DemoMode::Broadcast => story(args, &client, &state, &receiver)
+                .await
+                .map(Outcome::Broadcast),
+            DemoMode::Claim => compare::compare(args, &client, &state, &receiver)
+                .await
+                .map(Outcome::Claim),
+        }
+    };
     let outcome = tokio::select! {
-        outcome = story(args, &base, &state, &receiver) => outcome,
+        outcome = told => outcome,
         () = crate::startup::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
     };
 
@@ -108,6 +176,19 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// A client of the server at `base`, acting as an admin whose token it mints.
+    fn new(base: &str, state: &crate::state::AppState) -> anyhow::Result<Self> {
+        let admin = state
+            .keys
+            .mint(Principal::Admin, Duration::from_secs(3600))
+            .context("Failed to mint the demo's admin token")?;
+        Ok(Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+            admin,
+        })
+    }
+
     pub(crate) async fn send(
         &self,
         method: reqwest::Method,
@@ -131,7 +212,12 @@ impl Client {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
-    async fn admin_post(&self, path: &str, body: Value, want: StatusCode) -> anyhow::Result<Value> {
+    pub(crate) async fn admin_post(
+        &self,
+        path: &str,
+        body: Value,
+        want: StatusCode,
+    ) -> anyhow::Result<Value> {
         let (status, body) = self
             .send(reqwest::Method::POST, path, &self.admin, Some(body))
             .await?;
@@ -144,124 +230,41 @@ impl Client {
 
 async fn story(
     args: &DemoArgs,
-    base: &str,
+    client: &Arc<Client>,
     state: &crate::state::AppState,
     receiver: &MockReceiver,
 ) -> anyhow::Result<Summary> {
-    let admin = state
-        .keys
-        .mint(Principal::Admin, Duration::from_secs(3600))
-        .context("Failed to mint the demo's admin token")?;
-    let client = Arc::new(Client {
-        base: base.to_owned(),
-        http: reqwest::Client::new(),
-        admin,
-    });
-    let created = StatusCode::CREATED;
-    let mut brands = Vec::new();
-    for (name, category) in [("Helinox", "camping"), ("Kith", "fashion")] {
-        let brand = client
-            .admin_post(
-                "/brands",
-                json!({"name": name, "category": category}),
-                created,
-            )
-            .await?;
-        brands.push(brand["id"].clone());
-    }
-    let product = client
-        .admin_post(
-            "/products",
-            json!({"name": "Chair One x Kith", "brand_ids": brands,
-                   "price": 189_000, "stock": 0, "per_user_limit": 1}),
-            created,
-        )
-        .await?;
-    let product_id = product["id"].as_i64().context("the product has no id")?;
-    let users: Vec<i64> = (1..=args.line).map(|i| 100_000 + i).collect();
-    for chunk in users.chunks(50_000) {
-        client
-            .admin_post(
-                &format!("/admin/products/{product_id}/subscriptions/import"),
-                json!({ "user_ids": chunk }),
-                StatusCode::OK,
-            )
-            .await?;
-    }
+    let (line, quantity) = (args.line(), args.quantity());
+    let brands = round::brands(client).await?;
+    let product_id =
+        round::product_with_line(client, &brands, "Chair One x Kith", json!({}), line).await?;
     println!(
-        "Helinox x Kith \"Chair One x Kith\": {} people in line; restocking {} units at {}/s.",
-        args.line, args.quantity, args.rate
+        "Helinox x Kith \"Chair One x Kith\": {line} people in line; restocking {quantity} units at {}/s.",
+        args.rate
     );
 
     let shop = buyers::Buyers::new(
         client.clone(),
         state.keys.clone(),
         product_id,
-        args.buy_every,
+        buyers::Rule::Every(args.buy_every as u64),
     );
     receiver.set_hook(shop.hook());
-    let mut events = state.events.subscribe();
     let started = Instant::now();
-    let round = client
-        .admin_post(
-            &format!("/products/{product_id}/notifications/re-stock"),
-            json!({ "quantity": args.quantity }),
-            StatusCode::ACCEPTED,
-        )
-        .await?;
-    let round_no = round["round"].as_i64().context("the round has no number")?;
-    let bars = display::Bars::new(args.line as u64, args.quantity as u64);
-    let product = ProductId::from_db(product_id);
-    let last = follow(&mut events, &bars, product, round_no, args.timeout).await;
-    let last = match last {
-        Some(e) => e,
-        None => {
-            // The stream fell silent: ask the engine directly.
-            let r = state
-                .notifier
-                .settle(product, round_no)
-                .await?
-                .context("the round disappeared")?;
-            if r.status == RoundStatus::InProgress {
-                bail!("the round did not end within {:?}", args.timeout);
-            }
-            RoundProgress {
-                product_id: product,
-                round: round_no,
-                status: r.status,
-                notified_count: r.notified_count,
-                started_count: r.notified_count,
-                last_sent_user_id: r.last_sent_user_id,
-                stock: state.gate.level(product).available,
-                rate_per_sec: 0.0,
-                busiest_second: 0,
-                error: r.error,
-                alert_mode: r.alert_mode,
-                claims: r.claims,
-                at: r.finished_at.unwrap_or(r.started_at),
-            }
-        }
-    };
+    let (round_no, last) =
+        round::restock_and_follow(client, state, product_id, quantity, line, args.timeout).await?;
     shop.settle().await;
-    bars.finish();
+    let product = ProductId::from_db(product_id);
     let stored = state
         .store
         .get_round(product, round_no)
         .await?
         .context("the round disappeared")?;
     let arrivals = receiver.arrivals();
-    let (_, now) = client
-        .send(
-            reqwest::Method::GET,
-            &format!("/products/{product_id}"),
-            &client.admin,
-            None,
-        )
-        .await?;
     Ok(Summary {
         status: stored.status,
         round: round_no,
-        line: args.line,
+        line,
         notified: stored.notified_count,
         stopped_after_user: stored.last_sent_user_id.map(|u| u.get()),
         seconds: display::seconds(&stored),
@@ -269,31 +272,9 @@ async fn story(
         busiest_arrived: busiest_second(&arrivals),
         rate_limit: args.rate,
         orders: shop.counts(),
-        stock_left: now["stock"].as_i64().unwrap_or(last.stock),
+        stock_left: round::stock_left(client, product_id)
+            .await?
+            .unwrap_or(last.stock),
         wall: started.elapsed(),
     })
-}
-
-/// Follows the round's events to its end, moving the bars; None if the stream fell silent.
-async fn follow(
-    events: &mut tokio::sync::broadcast::Receiver<RoundProgress>,
-    bars: &display::Bars,
-    product: ProductId,
-    round: i64,
-    timeout: Duration,
-) -> Option<RoundProgress> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let next = tokio::time::timeout_at(deadline, events.recv()).await;
-        match next {
-            Ok(Ok(e)) if e.product_id == product && e.round == round => {
-                bars.show(&e);
-                if e.status != RoundStatus::InProgress {
-                    return Some(e);
-                }
-            }
-            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
-            Ok(Err(RecvError::Closed)) | Err(_) => return None,
-        }
-    }
 }

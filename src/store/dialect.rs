@@ -19,6 +19,10 @@ pub(crate) struct Dialect {
     /// Ends a SELECT whose rows must not change until the transaction ends while other
     /// readers may hold them too (` LOCK IN SHARE MODE`; nothing on SQLite).
     pub lock_shared: &'static str,
+    /// Follows the table name of an UPDATE whose rows are listed by primary key, so the
+    /// planner looks them up by key instead of scanning a secondary index that the other
+    /// conditions also match (SQLite, without statistics, prefers such an index).
+    pub by_key: &'static str,
 }
 
 impl Dialect {
@@ -29,6 +33,7 @@ impl Dialect {
         insert_ignore: "INSERT IGNORE",
         integer: "SIGNED",
         lock_shared: " LOCK IN SHARE MODE",
+        by_key: " FORCE INDEX (PRIMARY)",
     };
 
     /// SQLite's SQL: no row locks (`BEGIN IMMEDIATE` takes the database's write lock instead).
@@ -38,6 +43,7 @@ impl Dialect {
         insert_ignore: "INSERT OR IGNORE",
         integer: "INTEGER",
         lock_shared: "",
+        by_key: " NOT INDEXED",
     };
 
     /// Whether `lock` takes row locks; then an order change locks its product's row before

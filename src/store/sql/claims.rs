@@ -226,7 +226,12 @@ impl ClaimStore for SqlStore {
         let mut claims = 0;
         for (product, ids) in by_product {
             lock_stock(&mut tx, ProductId::from_db(product)).await?;
-            let mut q = QueryBuilder::new("UPDATE claim SET status = 'EXPIRED', updated_at = ");
+            // By key: on `claims_due` (which the conditions also match) each batch would
+            // walk every due claim left, so a backlog took time quadratic in its size.
+            let mut q = QueryBuilder::new(format!(
+                "UPDATE claim{} SET status = 'EXPIRED', updated_at = ",
+                DIALECT.by_key
+            ));
             q.push_bind(now_ms).push(" WHERE id IN ");
             push_id_list(&mut q, ids);
             q.push(" AND status = 'OPEN' AND expires_at <= ")
