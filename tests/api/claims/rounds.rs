@@ -182,25 +182,32 @@ async fn a_canceled_order_during_the_round_is_offered_to_the_next_member(app: Te
     let receiver = MockReceiver::start().await.unwrap();
     let line = users(3);
     let (app, product) = app.claim_setup(&receiver, &line, json!({})).await;
-    app.restock_now(product, 1).await;
-    receiver.wait_for(1).await;
+    app.restock_now(product, 2).await;
+    receiver.wait_for(2).await;
 
+    // The first holder orders and cancels while the second claim keeps the round going:
+    // the unit the order gives back goes to the next member at once.
     let order = app.reserve(product, line[0]).await;
-    // Every unit is in an order with no claim open... until the order is canceled: the
-    // round may have ended sold out by then, or it offers the unit on.
     let (s, b) = app.cancel(order, &app.user(line[0])).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let round = app.round(product, 1).await;
-    if round["status"] == "IN_PROGRESS" {
-        receiver.wait_for(2).await;
-        assert_eq!(
-            app.claim_states(product, 1).await,
-            vec![(line[0], "USED".to_owned()), (line[1], "OPEN".to_owned())]
-        );
-    } else {
-        assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
-        assert_eq!(app.stock(product).await, 1);
-    }
+    receiver.wait_for(3).await;
+    assert_eq!(
+        app.claim_states(product, 1).await,
+        vec![
+            (line[0], "USED".to_owned()),
+            (line[1], "OPEN".to_owned()),
+            (line[2], "OPEN".to_owned())
+        ]
+    );
+    assert_eq!(app.stock(product).await, 0);
+    assert_eq!(app.round(product, 1).await["status"], "IN_PROGRESS");
+    // Both holders buy: every unit is in an order and no claim is open.
+    app.reserve(product, line[1]).await;
+    app.reserve(product, line[2]).await;
+    let round = app.settle(product, 1).await;
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    assert_eq!(app.claim_counts(product, 1).await, [0, 3, 0, 0]);
+    assert_eq!(receiver.count(), 3);
 }
 
 async fn a_quantity_above_one_takes_the_rest_from_free_stock_or_leaves_the_claim_open(
