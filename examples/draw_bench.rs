@@ -285,13 +285,7 @@ async fn entries_over_http(url: &str, args: &Args) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let url = match &args.database_url {
-        Some(u) => u.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("draw_bench.db").display()
-        ),
-    };
+    let url = server::database_url(args.database_url.as_deref(), dir.path(), "draw_bench.db");
     let store = dropline::store::connect(&url).await?;
     store.migrate().await?;
     println!(

@@ -2,20 +2,28 @@
 
 use std::process::Command;
 
-#[test]
-fn the_demo_sells_out_the_restock_and_prints_its_summary_leaving_nothing_behind() {
+/// Runs the built binary with `args` and a temporary directory of its own, without the
+/// service's settings from the environment; asserts it succeeded and answers the directory
+/// (to check it is left empty) and what it printed.
+fn run_demo(args: &[&str]) -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_dropline"))
-        .arg("demo")
+        .args(args)
         .env("TMPDIR", tmp.path())
         .env_remove("DROPLINE_DATABASE_URL")
         .env_remove("DROPLINE_NOTIFY_URL")
         .env_remove("DROPLINE_JWT_SECRET")
         .output()
         .expect("run the demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    (tmp, stdout)
+}
+
+#[test]
+fn the_demo_sells_out_the_restock_and_prints_its_summary_leaving_nothing_behind() {
+    let (tmp, stdout) = run_demo(&["demo"]);
     assert!(
         stdout.contains("5000 people in line; restocking 100 units"),
         "{stdout}"
@@ -63,18 +71,7 @@ fn row<'a>(stdout: &'a str, label: &str) -> (&'a str, &'a str) {
 
 #[test]
 fn the_claim_demo_sells_every_unit_in_both_modes_with_fewer_notifications_per_unit_in_claim_mode() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_dropline"))
-        .args(["demo", "--mode", "claim"])
-        .env("TMPDIR", tmp.path())
-        .env_remove("DROPLINE_DATABASE_URL")
-        .env_remove("DROPLINE_NOTIFY_URL")
-        .env_remove("DROPLINE_JWT_SECRET")
-        .output()
-        .expect("run the demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (tmp, stdout) = run_demo(&["demo", "--mode", "claim"]);
     assert!(
         stdout.contains("2000 people in line; restocking 40 units at 500/s, twice; 70% of"),
         "{stdout}"

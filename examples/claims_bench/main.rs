@@ -262,13 +262,7 @@ async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let url = match &args.database_url {
-        Some(u) => u.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("claims_bench.db").display()
-        ),
-    };
+    let url = server::database_url(args.database_url.as_deref(), dir.path(), "claims_bench.db");
     let sqlite = url.starts_with("sqlite:");
     println!("database {}", if sqlite { "SQLite" } else { "MySQL" });
     if args.phase != "rounds" {

@@ -10,12 +10,12 @@ use tokio_util::task::TaskTracker;
 
 use dropline::domain::clock::Clock;
 use dropline::domain::ids::ProductId;
-use dropline::domain::product::{LinePolicy, NewProduct, SaleSettings};
+use dropline::domain::product::NewProduct;
 use dropline::shop::Shop;
 use dropline::shop::gate::StockGate;
 use dropline::store::Store;
 
-use super::brand::camping_brand;
+use super::brand::{camping_brand, plain_sale};
 
 /// How long the written claims last: they expire over this span, spread evenly.
 const CLAIM_MS: i64 = 5_000;
@@ -29,15 +29,7 @@ async fn product_with_claims(
 ) -> anyhow::Result<ProductId> {
     let now = Utc::now();
     let brand = camping_brand(store.as_ref(), now).await?;
-    let sale = SaleSettings {
-        price: 1000,
-        sale_starts_at: None,
-        sale_ends_at: None,
-        per_user_limit: 1,
-        hold_seconds: 1800,
-        line_policy: LinePolicy::Restart,
-        sale_mode: Default::default(),
-    };
+    let sale = plain_sale();
     let product = store
         .create_product(
             &NewProduct::parse("Chair One claims", &[brand.id.get()], 0, sale)?,

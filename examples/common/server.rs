@@ -54,3 +54,12 @@ pub fn start_with(
     });
     Ok((rx.recv().context("server thread died")??, stop))
 }
+
+/// The database a benchmark runs on: `given`, or a fresh SQLite file `name` in `dir`.
+#[allow(dead_code)] // Not every benchmark that includes this file picks its database so.
+pub fn database_url(given: Option<&str>, dir: &std::path::Path, name: &str) -> String {
+    match given {
+        Some(u) => u.to_owned(),
+        None => format!("sqlite://{}?mode=rwc", dir.join(name).display()),
+    }
+}

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use dropline::auth::{Principal, TokenKeys};
 use dropline::config::Settings;
 use dropline::domain::ids::{ProductId, UserId};
-use dropline::domain::product::{LinePolicy, NewProduct, SaleSettings};
+use dropline::domain::product::NewProduct;
 use dropline::domain::round::{Checkpoint, Recipient};
 use dropline::http::mock_receiver::{MockReceiver, busiest_second};
 use dropline::notify::channel::{Channel, Notification, NullChannel, SendError};
@@ -34,7 +34,7 @@ mod brand;
 mod pacing;
 mod watching;
 
-use brand::camping_brand;
+use brand::{camping_brand, plain_sale};
 use pacing::{limiter_alone, p1, p1_engine};
 use watching::watched_engine;
 
@@ -90,15 +90,7 @@ async fn product_with_line(
 ) -> anyhow::Result<ProductId> {
     let now = chrono::Utc::now();
     let brand = camping_brand(store.as_ref(), now).await?;
-    let sale = SaleSettings {
-        price: 1000,
-        sale_starts_at: None,
-        sale_ends_at: None,
-        per_user_limit: 1,
-        hold_seconds: 1800,
-        line_policy: LinePolicy::Restart,
-        sale_mode: Default::default(),
-    };
+    let sale = plain_sale();
     let product = store
         .create_product(
             &NewProduct::parse("Chair One", &[brand.id.get()], stock, sale)?,

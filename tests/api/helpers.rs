@@ -484,6 +484,26 @@ impl TestApp {
         self.call("GET", path, token, None).await
     }
 
+    /// Every item of the list at `path` (which has no query yet), read as admin in pages of
+    /// `limit`, following `next` to the last page.
+    pub async fn every_item(&self, path: &str, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut page = format!("{path}?limit={limit}");
+            if let Some(a) = &after {
+                page.push_str(&format!("&after={a}"));
+            }
+            let (s, b) = self.get(&page, Some(&self.admin())).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            items.extend(b["items"].as_array().expect("items").iter().cloned());
+            match b["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.call("POST", path, token, Some(body)).await
     }

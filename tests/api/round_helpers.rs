@@ -121,26 +121,15 @@ impl TestApp {
 
     /// Every recipient of a round in the order listed, following pages of `limit`.
     pub async fn recipients(&self, product: i64, round: i64, limit: u32) -> Vec<i64> {
-        let mut users = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut path = format!(
-                "/products/{product}/notifications/rounds/{round}/recipients?limit={limit}"
-            );
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let (s, b) = self.get(&path, Some(&self.admin())).await;
-            assert_eq!(s, StatusCode::OK, "{b}");
-            for item in b["items"].as_array().expect("items") {
+        let path = format!("/products/{product}/notifications/rounds/{round}/recipients");
+        let items = self.every_item(&path, limit).await;
+        items
+            .iter()
+            .map(|item| {
                 assert!(item["sent_at"].is_string(), "{item}");
-                users.push(item["user_id"].as_i64().expect("user_id"));
-            }
-            match b["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => return users,
-            }
-        }
+                item["user_id"].as_i64().expect("user_id")
+            })
+            .collect()
     }
 
     /// Waits for a round to end through the engine (recovering it here when nobody holds it).

@@ -13,6 +13,22 @@ const SHOTS = process.env.SCREENSHOT_DIR;
 const CLAIM_PRODUCT = process.env.CLAIM_PRODUCT_ID;
 const HOLDER = process.env.HOLDER_TOKEN;
 
+// A page of the dashboard at BASE_URL, and the errors its scripts throw.
+async function open(browser) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(BASE_URL + "/");
+  return { page, errors };
+}
+
+// Pastes the admin token and waits for the live connection.
+async function signIn(page) {
+  await page.fill("#token", TOKEN);
+  await page.click("#token-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#conn").textContent === "live");
+}
+
 async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -25,17 +41,12 @@ test("a restock started from the dashboard is followed live to its final status"
   assert.ok(BASE_URL && TOKEN && PRODUCT && LINE, "BASE_URL, ADMIN_TOKEN, PRODUCT_ID and LINE are required");
   const browser = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(BASE_URL + "/");
+    const { page, errors } = await open(browser);
     const card = page.locator(`article.product[data-product-id="${PRODUCT}"]`);
     await card.waitFor();
     assert.equal(await page.locator("#conn").textContent(), "no token");
 
-    await page.fill("#token", TOKEN);
-    await page.click("#token-form button[type=submit]");
-    await page.waitForFunction(() => document.querySelector("#conn").textContent === "live");
+    await signIn(page);
     // The token is kept for the next visit.
     assert.equal(await page.evaluate(() => localStorage.getItem("dropline.adminToken")), TOKEN);
 
@@ -93,13 +104,8 @@ test("a claim round shows its open, used, expired and released claims live", asy
   assert.ok(BASE_URL && TOKEN && CLAIM_PRODUCT && HOLDER, "CLAIM_PRODUCT_ID and HOLDER_TOKEN are required");
   const browser = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(BASE_URL + "/");
-    await page.fill("#token", TOKEN);
-    await page.click("#token-form button[type=submit]");
-    await page.waitForFunction(() => document.querySelector("#conn").textContent === "live");
+    const { page, errors } = await open(browser);
+    await signIn(page);
     const card = page.locator(`article.product[data-product-id="${CLAIM_PRODUCT}"]`);
     await card.waitFor();
     const count = (k) => card.locator(`.claims-${k}`).textContent();

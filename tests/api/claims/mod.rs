@@ -48,22 +48,8 @@ impl TestApp {
 
     /// Every claim of a round, in the order listed, following pages of `limit`.
     pub async fn claims(&self, product: i64, round: i64, limit: u32) -> Vec<Value> {
-        let mut items = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut path =
-                format!("/products/{product}/notifications/rounds/{round}/claims?limit={limit}");
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let (s, b) = self.get(&path, Some(&self.admin())).await;
-            assert_eq!(s, StatusCode::OK, "{b}");
-            items.extend(b["items"].as_array().expect("items").iter().cloned());
-            match b["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => return items,
-            }
-        }
+        let path = format!("/products/{product}/notifications/rounds/{round}/claims");
+        self.every_item(&path, limit).await
     }
 
     /// (user, status) of every claim of a round, in the order made.

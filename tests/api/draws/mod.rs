@@ -104,21 +104,8 @@ impl TestApp {
 
     /// Every entry of `/products/{product}/draw/entries`, following pages of `limit`.
     pub async fn draw_entries(&self, product: i64, limit: u32) -> Vec<Value> {
-        let mut items = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut path = format!("/products/{product}/draw/entries?limit={limit}");
-            if let Some(a) = &after {
-                path.push_str(&format!("&after={a}"));
-            }
-            let (s, b) = self.get(&path, Some(&self.admin())).await;
-            assert_eq!(s, StatusCode::OK, "{b}");
-            items.extend(b["items"].as_array().expect("items").iter().cloned());
-            match b["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => return items,
-            }
-        }
+        let path = format!("/products/{product}/draw/entries");
+        self.every_item(&path, limit).await
     }
 
     /// Moves the clock past the entry window of every test draw.
