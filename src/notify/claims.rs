@@ -13,8 +13,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::channel::{Notification, RestockAlert};
-use super::deliver::retry_delay;
 use super::engine::Inner;
 use crate::domain::claim::Claim;
 use crate::domain::ids::ProductId;
@@ -74,18 +72,18 @@ impl LineWalk {
 }
 
 /// What the run's parts share.
-struct ClaimRun {
-    inner: Arc<Inner>,
-    round: Round,
-    product_name: Arc<str>,
+pub(super) struct ClaimRun {
+    pub inner: Arc<Inner>,
+    pub round: Round,
+    pub product_name: Arc<str>,
     /// Cancelled when the run must stop (failure or shutdown).
-    stop: CancellationToken,
+    pub stop: CancellationToken,
     /// The failure that ends the round, once an alert gave up.
     failed: Mutex<Option<String>>,
 }
 
 impl ClaimRun {
-    fn fail(&self, why: String) {
+    pub fn fail(&self, why: String) {
         let mut f = match self.failed.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -130,7 +128,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, round: Round) -> StoreResult<()> {
     });
     // Alerts go out one after another in the order the claims were made.
     let (alerts, queue) = mpsc::unbounded_channel();
-    let sender = tokio::spawn(send_alerts(run.clone(), queue));
+    let sender = tokio::spawn(super::claim_alerts::send_alerts(run.clone(), queue));
     for claim in store.unsent_claims(product, number).await? {
         let _ = alerts.send(claim);
     }
@@ -198,6 +196,7 @@ async fn walk(
         if run.stop.is_cancelled() {
             return Ok(None);
         }
+        let mut exhausted = false;
         stock.borrow_and_update();
         bell.borrow_and_update();
         trusted.borrow_and_update();
@@ -222,15 +221,11 @@ async fn walk(
                     // Offered again once a unit is free.
                     Offer::NotNow => waiting = Some(member),
                 },
-                None => {
-                    if store.open_claims(product, number).await?.0 == 0 {
-                        return Ok(Some(RoundStatus::Completed));
-                    }
-                }
+                // The line is exhausted for now (members who join later are found).
+                None => exhausted = true,
             }
         }
-        let (open, next_expiry) = store.open_claims(product, number).await?;
-        let counts = store.claim_counts(product, number).await?;
+        let (counts, next_expiry) = store.claims_now(product, number).await?;
         inner.parts.events.claims(
             product,
             number,
@@ -238,7 +233,10 @@ async fn walk(
             gate.level(product).available,
             inner.now(),
         );
-        if open == 0 && gate.sold_out(&gate.level(product)) {
+        if counts.open == 0 && exhausted {
+            return Ok(Some(RoundStatus::Completed));
+        }
+        if counts.open == 0 && gate.sold_out(&gate.level(product)) {
             return Ok(Some(RoundStatus::CanceledBySoldOut));
         }
         let now = inner.now();
@@ -331,107 +329,6 @@ async fn offer(run: &ClaimRun, member: ClaimFor) -> StoreResult<Offer> {
         Err(e) => {
             hold.give_back().await;
             Err(e)
-        }
-    }
-}
-
-/// Sends the claims' alerts in the order they come, each after a slot of the global rate
-/// limit; a failed first attempt is retried on its own task, so later alerts do not wait.
-async fn send_alerts(run: Arc<ClaimRun>, mut queue: mpsc::UnboundedReceiver<Claim>) {
-    let retries = tokio_util::task::TaskTracker::new();
-    // The slot of the alert before, while the alerts go out back to back.
-    let mut previous = None;
-    loop {
-        let claim = match queue.try_recv() {
-            Ok(claim) => claim,
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                // Waiting for the next claim: the next alert does not go straight on.
-                previous = None;
-                match queue.recv().await {
-                    Some(claim) => claim,
-                    None => break,
-                }
-            }
-        };
-        tokio::select! {
-            biased;
-            () = run.stop.cancelled() => break,
-            slot = run.inner.parts.limiter.acquire(previous) => previous = Some(slot),
-        }
-        match attempt(&run, &claim).await {
-            Ok(()) => {}
-            Err(failure) => {
-                let run = run.clone();
-                retries.spawn(async move { retry(&run, &claim, failure).await });
-            }
-        }
-    }
-    retries.close();
-    retries.wait().await;
-}
-
-/// One attempt at a claim's alert; a success is recorded in the round's history.
-async fn attempt(run: &ClaimRun, claim: &Claim) -> Result<(), super::channel::SendError> {
-    let inner = &run.inner;
-    let (product, number) = (claim.product_id, claim.round);
-    let sent_at = inner.now();
-    let alert = Notification::Restock(RestockAlert {
-        product_id: product,
-        round: number,
-        user_id: claim.holder.user_id,
-        position: claim.holder.position,
-        product_name: run.product_name.clone(),
-        sent_at,
-        claim_expires_at: Some(claim.state.expires_at),
-    });
-    inner.parts.events.started(product, number);
-    match inner.parts.channel.send(&alert).await {
-        Ok(()) => {
-            let stock = inner.parts.gate.level(product).available;
-            inner
-                .parts
-                .events
-                .succeeded(product, number, stock, sent_at);
-            if let Err(e) = inner.parts.store.claim_notified(claim, sent_at).await {
-                // The next run sends it again: at least once, as every alert.
-                tracing::warn!(%product, round = number, error = %e, "recording a claim's alert failed");
-            }
-            Ok(())
-        }
-        Err(failure) => {
-            inner.parts.events.failed(product);
-            Err(failure)
-        }
-    }
-}
-
-/// Retries a claim's alert as restock alerts are retried; when it gives up, the round ends
-/// `CANCELED_BY_ERROR` (the claim stays open, and a resumed round sends its alert again).
-async fn retry(run: &ClaimRun, claim: &Claim, first: super::channel::SendError) {
-    let mut retries = 0;
-    let mut failure = first;
-    loop {
-        let delay = match retry_delay(&run.inner.config, &mut retries, failure) {
-            Ok(delay) => delay,
-            Err(reason) => {
-                run.fail(format!("notifying user {}: {reason}", claim.holder.user_id));
-                return;
-            }
-        };
-        tokio::select! {
-            biased;
-            () = run.stop.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
-        }
-        tokio::select! {
-            biased;
-            () = run.stop.cancelled() => return,
-            _ = run.inner.parts.limiter.acquire(None) => {}
-        }
-        match attempt(run, claim).await {
-            Ok(()) => return,
-            Err(f) => failure = f,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! rate, stopping the moment the stock sells out, and picking up where it left off.
 
 pub mod channel;
+mod claim_alerts;
 mod claims;
 mod deliver;
 mod draw_won;

@@ -66,14 +66,12 @@ pub trait ClaimStore: Send + Sync {
     async fn claim_notified(&self, claim: &Claim, sent_at: DateTime<Utc>) -> StoreResult<()>;
     /// The round's open claims whose alert has not gone out, in the order made.
     async fn unsent_claims(&self, product: ProductId, round: i64) -> StoreResult<Vec<Claim>>;
-    /// How many claims of the round are open, and the earliest time one of them expires.
-    async fn open_claims(
+    /// The round's claims by status, and the earliest time one of its open claims expires.
+    async fn claims_now(
         &self,
         product: ProductId,
         round: i64,
-    ) -> StoreResult<(i64, Option<DateTime<Utc>>)>;
-    /// The round's claims by status.
-    async fn claim_counts(&self, product: ProductId, round: i64) -> StoreResult<ClaimCounts>;
+    ) -> StoreResult<(ClaimCounts, Option<DateTime<Utc>>)>;
     /// Expires up to `limit` OPEN claims whose time ended by `now` and gives their units back
     /// to free stock, in one transaction.
     async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired>;

@@ -225,8 +225,7 @@ wrap! {
     ClaimStore {
         claim_notified(claim: &Claim, sent_at: DateTime<Utc>) -> ();
         unsent_claims(product: ProductId, round: i64) -> Vec<Claim>;
-        open_claims(product: ProductId, round: i64) -> (i64, Option<DateTime<Utc>>);
-        claim_counts(product: ProductId, round: i64) -> ClaimCounts;
+        claims_now(product: ProductId, round: i64) -> (ClaimCounts, Option<DateTime<Utc>>);
         open_claim_of(product: ProductId, user: UserId) -> Option<Claim>;
         round_claims(product: ProductId, round: i64, page: &PageRequest) -> Vec<Claim>;
         user_claims(user: UserId, page: &PageRequest) -> Vec<Claim>;

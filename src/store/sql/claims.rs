@@ -8,16 +8,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 use std::collections::BTreeMap;
 
-use super::orders::order_in;
 use super::{DIALECT, Db, SqlStore, add_stock, inserted_id, lock_product, return_units};
-use crate::domain::Conflict;
 use crate::domain::claim::{Claim, ClaimCounts, ClaimStatus};
-use crate::domain::ids::{OrderId, ProductId, UserId};
-use crate::domain::order::{OrderRequest, Placement, Returned, StockVersion};
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::order::{OrderRequest, Placement, Returned};
 use crate::domain::page::PageRequest;
 use crate::domain::round::Lease;
 use crate::store::claims::{CLAIM_COLUMNS, ClaimFor, ClaimRow, ClaimStore, ClaimsExpired, Made};
-use crate::store::orders::{OrderRow, SaleRow, order_select};
 use crate::store::rows::push_id_list;
 use crate::store::{StoreError, StoreResult};
 
@@ -30,15 +27,6 @@ async fn lock_stock(tx: &mut Tx, product: ProductId) -> StoreResult<Option<i64>>
     Ok(row.map(|(stock,)| stock))
 }
 
-/// The product's stock version as this transaction sees it.
-async fn stock_version(tx: &mut Tx, product: ProductId) -> StoreResult<StockVersion> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
-        .bind(product.get())
-        .fetch_optional(&mut **tx)
-        .await?;
-    v.ok_or(StoreError::NotFound)
-}
-
 async fn claim_by_id(tx: &mut Tx, id: i64) -> StoreResult<Claim> {
     let row: ClaimRow = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {CLAIM_COLUMNS} FROM claim WHERE id = ?"
@@ -47,14 +35,6 @@ async fn claim_by_id(tx: &mut Tx, id: i64) -> StoreResult<Claim> {
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.into())
-}
-
-/// A product's sale settings and free stock, read under its row lock.
-#[derive(Debug, sqlx::FromRow)]
-struct Selling {
-    stock: i64,
-    #[sqlx(flatten)]
-    sale: SaleRow,
 }
 
 #[async_trait]
@@ -165,40 +145,33 @@ impl ClaimStore for SqlStore {
             .await
     }
 
-    async fn open_claims(
+    async fn claims_now(
         &self,
         product: ProductId,
         round: i64,
-    ) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
-        let (open, next): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(expires_at) FROM claim \
-             WHERE product_id = ? AND round = ? AND status = 'OPEN'",
-        )
-        .bind(product.get())
-        .bind(round)
-        .fetch_one(self.pool())
-        .await?;
-        Ok((open, next.map(crate::domain::clock::from_millis)))
-    }
-
-    async fn claim_counts(&self, product: ProductId, round: i64) -> StoreResult<ClaimCounts> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT status, COUNT(*) FROM claim WHERE product_id = ? AND round = ? GROUP BY status",
+    ) -> StoreResult<(ClaimCounts, Option<DateTime<Utc>>)> {
+        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT status, COUNT(*), MIN(expires_at) FROM claim \
+             WHERE product_id = ? AND round = ? GROUP BY status",
         )
         .bind(product.get())
         .bind(round)
         .fetch_all(self.pool())
         .await?;
         let mut counts = ClaimCounts::default();
-        for (status, n) in rows {
+        let mut next = None;
+        for (status, n, earliest) in rows {
             match ClaimStatus::from_db(&status) {
-                ClaimStatus::Open => counts.open = n,
+                ClaimStatus::Open => {
+                    counts.open = n;
+                    next = earliest.map(crate::domain::clock::from_millis);
+                }
                 ClaimStatus::Used => counts.used = n,
                 ClaimStatus::Expired => counts.expired = n,
                 ClaimStatus::Released => counts.released = n,
             }
         }
-        Ok(counts)
+        Ok((counts, next))
     }
 
     async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired> {
@@ -302,100 +275,7 @@ impl ClaimStore for SqlStore {
         req: &OrderRequest,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Placement>> {
-        let product = req.product_id;
-        let user = req.user_id.get();
-        let mut tx = self.write_tx().await?;
-        let selling: Option<Selling> = lock_product(
-            &mut tx,
-            product,
-            "stock, sale_starts_at, sale_ends_at, per_user_limit, hold_seconds, sale_mode",
-        )
-        .await?;
-        let Some(selling) = selling else {
-            return Err(StoreError::NotFound);
-        };
-        if let Some(key) = &req.idempotency_key {
-            let known: Option<OrderRow> =
-                sqlx::query_as(order_select!("WHERE user_id = ? AND idempotency_key = ?"))
-                    .bind(user)
-                    .bind(key.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(known) = known {
-                return Ok(Some(req.replay(known.into())?));
-            }
-        }
-        let claim: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM claim WHERE product_id = ? AND user_id = ? AND status = 'OPEN' \
-             ORDER BY id LIMIT 1{}",
-            DIALECT.lock
-        )))
-        .bind(product.get())
-        .bind(user)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(claim) = claim else {
-            return Ok(None);
-        };
-        let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) FROM orders \
-             WHERE product_id = ? AND user_id = ? AND status IN ('RESERVED', 'PAID')",
-            DIALECT.integer
-        )))
-        .bind(product.get())
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
-        let now_ms = now.timestamp_millis();
-        selling
-            .sale
-            .terms()
-            .admit(now_ms, held, req.quantity)
-            .map_err(StoreError::from)?;
-        // The claim's unit is the first; the rest comes from free stock.
-        let rest = req.quantity.get() - 1;
-        if selling.stock < rest {
-            return Err(Conflict::SoldOut.into());
-        }
-        let done = sqlx::query(
-            "INSERT INTO orders (product_id, user_id, quantity, status, idempotency_key, \
-             created_at, expires_at, updated_at) VALUES (?, ?, ?, 'RESERVED', ?, ?, ?, ?)",
-        )
-        .bind(product.get())
-        .bind(user)
-        .bind(req.quantity.get())
-        .bind(req.idempotency_key.as_ref().map(|k| k.as_str()))
-        .bind(now_ms)
-        .bind(now_ms + selling.sale.hold_seconds * 1000)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        let order = OrderId::from_db(inserted_id(&done));
-        sqlx::query("UPDATE claim SET status = 'USED', order_id = ?, updated_at = ? WHERE id = ?")
-            .bind(order.get())
-            .bind(now_ms)
-            .bind(claim)
-            .execute(&mut *tx)
-            .await?;
-        let version = if rest > 0 {
-            add_stock(&mut tx, product.get(), -rest).await?
-        } else {
-            stock_version(&mut tx, product).await?
-        };
-        sqlx::query(
-            "UPDATE product_user_notification SET is_active = 0, updated_at = ? \
-             WHERE product_id = ? AND user_id = ? AND is_active = 1",
-        )
-        .bind(now_ms)
-        .bind(product.get())
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
-        let placed = order_in(&mut tx, order, false)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        tx.commit().await?;
-        Ok(Some(Placement::Created(placed, version)))
+        super::claim_order::place(self, req, now).await
     }
 
     async fn round_claims(

@@ -5,6 +5,7 @@
 //! what differs in the code (connecting, placing and expiring orders) stays in the backend.
 
 mod catalog;
+mod claim_order;
 mod claims;
 mod draw_entries;
 mod draw_run;
