@@ -70,12 +70,8 @@ impl From<Subscription> for SubscriptionView {
 #[schema(as = SubscriptionPlace, example = json!({"product_id": 3, "user_id": 42, "active": true,
     "created_at": "2026-12-01T09:30:00Z", "place": 17}))]
 pub struct PlaceView {
-    #[schema(value_type = i64)]
-    product_id: ProductId,
-    #[schema(value_type = i64)]
-    user_id: UserId,
-    active: bool,
-    created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    subscription: SubscriptionView,
     /// 1-based place among the line's active members.
     place: i64,
 }
@@ -92,10 +88,7 @@ async fn show(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Jso
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     Ok(Json(PlaceView {
-        product_id: sub.product_id,
-        user_id: sub.user_id,
-        active: sub.active,
-        created_at: sub.created_at,
+        subscription: sub.into(),
         place,
     }))
 }
