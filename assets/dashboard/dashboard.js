@@ -266,8 +266,13 @@ async function restock(id, el) {
     const round = await api("POST", `/products/${id}/notifications/re-stock`,
       Number.isFinite(qty) && qty > 0 ? { quantity: qty } : undefined);
     notice("");
-    state.live.delete(id);
-    applyProgress({ ...round, stock: null, rate_per_sec: 0, busiest_second: 0, at: new Date().toISOString() });
+    // The stream may have brought this round's progress before this answer: keep what it
+    // brought (it is newer); a round the page has not seen yet starts from this answer.
+    const known = state.live.get(id);
+    if (!known || known.round !== round.round) {
+      state.live.delete(id);
+      applyProgress({ ...round, stock: null, rate_per_sec: 0, busiest_second: 0, at: new Date().toISOString() });
+    }
     await refreshProduct(id);
   } catch (e) {
     notice(`Restock failed: ${e.message}`);

@@ -115,10 +115,23 @@ test("a claim round shows its open, used, expired and released claims live", asy
       { timeout: 20_000 },
     );
 
-    // Two units for a line of five: two claims, in line order, set both aside.
+    // Two units for a line of five: two claims, in line order, set both aside. The restock's
+    // own answer is held back until the event stream has shown both claims, as happens when
+    // the stream is quicker than the answer: the older answer must not overwrite the page.
+    await page.route(`**/products/${CLAIM_PRODUCT}/notifications/re-stock`, async (route) => {
+      const answer = await route.fetch();
+      await shows("open", 2);
+      await route.fulfill({ response: answer });
+    });
     await card.locator(".qty").fill("2");
     await card.locator(".restock").click();
     await shows("open", 2);
+    await page.waitForFunction(
+      (id) => !document.querySelector(`article.product[data-product-id="${id}"] .restock`).disabled,
+      CLAIM_PRODUCT,
+    );
+    await page.unroute(`**/products/${CLAIM_PRODUCT}/notifications/re-stock`);
+    assert.equal(await count("open"), "2");
     assert.equal(await card.locator(".claims").isVisible(), true);
     assert.equal(await card.getAttribute("data-round-status"), "IN_PROGRESS");
     assert.equal(await card.locator(".live .live-stock").textContent(), "0");
