@@ -1,18 +1,21 @@
-//! A claim round's alerts: sent in the order the claims were made, each after a slot of the
-//! global rate limit, with `claim_expires_at`; a failed alert is retried on its own task.
+//! A claim round's alerts: started in the order the claims were made, each after a slot of
+//! the global rate limit and with one of the engine's in-flight permits, with
+//! `claim_expires_at`; an alert is sent (and retried) on its own task, so a slow provider
+//! does not hold up the alerts behind it.
 
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::channel::{Notification, RestockAlert, SendError};
 use super::claims::ClaimRun;
 use super::deliver::retry_delay;
 use crate::domain::claim::Claim;
 
-/// Sends the claims' alerts in the order they come, each after a slot of the global rate
-/// limit; a failed first attempt is retried on its own task, so later alerts do not wait.
+/// Starts the claims' alerts in the order they come: each takes an in-flight permit (shared
+/// with every round of this instance), then a slot of the global rate limit, then goes out on
+/// its own task, which keeps the permit until the alert is delivered or given up.
 pub(super) async fn send_alerts(run: Arc<ClaimRun>, mut queue: mpsc::UnboundedReceiver<Claim>) {
-    let retries = tokio_util::task::TaskTracker::new();
+    let sends = tokio_util::task::TaskTracker::new();
     // The slot of the alert before, while the alerts go out back to back.
     let mut previous = None;
     loop {
@@ -28,21 +31,39 @@ pub(super) async fn send_alerts(run: Arc<ClaimRun>, mut queue: mpsc::UnboundedRe
                 }
             }
         };
+        let permit = tokio::select! {
+            biased;
+            () = run.stop.cancelled() => break,
+            permit = run.inner.permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                // The engine is gone.
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             biased;
             () = run.stop.cancelled() => break,
             slot = run.inner.parts.limiter.acquire(previous) => previous = Some(slot),
         }
-        match attempt(&run, &claim).await {
-            Ok(()) => {}
-            Err(failure) => {
-                let run = run.clone();
-                retries.spawn(async move { retry(&run, &claim, failure).await });
-            }
-        }
+        // Counted as started here, in claim order, before the task runs.
+        run.inner
+            .parts
+            .events
+            .started(claim.product_id, claim.round);
+        let run = run.clone();
+        sends.spawn(async move { deliver(&run, &claim, permit).await });
     }
-    retries.close();
-    retries.wait().await;
+    sends.close();
+    sends.wait().await;
+}
+
+/// Sends one claim's alert, started already, and retries it until it is delivered or given
+/// up; the permit goes back when it ends.
+async fn deliver(run: &ClaimRun, claim: &Claim, permit: OwnedSemaphorePermit) {
+    if let Err(failure) = attempt(run, claim).await {
+        retry(run, claim, failure).await;
+    }
+    drop(permit);
 }
 
 /// One attempt at a claim's alert; a success is recorded in the round's history.
@@ -59,7 +80,6 @@ async fn attempt(run: &ClaimRun, claim: &Claim) -> Result<(), SendError> {
         sent_at,
         claim_expires_at: Some(claim.state.expires_at),
     });
-    inner.parts.events.started(product, number);
     match inner.parts.channel.send(&alert).await {
         Ok(()) => {
             let stock = inner.parts.gate.level(product).available;
@@ -103,6 +123,10 @@ async fn retry(run: &ClaimRun, claim: &Claim, first: SendError) {
             () = run.stop.cancelled() => return,
             _ = run.inner.parts.limiter.acquire(None) => {}
         }
+        run.inner
+            .parts
+            .events
+            .started(claim.product_id, claim.round);
         match attempt(run, claim).await {
             Ok(()) => return,
             Err(f) => failure = f,

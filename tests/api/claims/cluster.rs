@@ -62,12 +62,7 @@ async fn two_instances_share_one_truth_of_claims(db: Db) {
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(a.stock(product).await, 0);
     assert_eq!(b.stock(product).await, 0);
-    let told: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|x| x.notification.user_id)
-        .collect();
-    assert_eq!(told, line[..3]);
+    assert_eq!(super::told_sorted(&receiver), line[..3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

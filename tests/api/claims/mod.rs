@@ -2,6 +2,7 @@
 //! passes to the next member of the line at once.
 
 mod accounting;
+mod alerts;
 mod cluster;
 mod rounds;
 mod settings;
@@ -26,7 +27,19 @@ impl TestApp {
         line: &[i64],
         extra: Value,
     ) -> (Self, i64) {
-        let app = self.notifying(receiver, Tuning::default()).await;
+        self.claim_setup_tuned(receiver, line, extra, Tuning::default())
+            .await
+    }
+
+    /// As [`TestApp::claim_setup`], with the engine tuned as `tuning` says.
+    pub async fn claim_setup_tuned(
+        self,
+        receiver: &MockReceiver,
+        line: &[i64],
+        extra: Value,
+        tuning: Tuning,
+    ) -> (Self, i64) {
+        let app = self.notifying(receiver, tuning).await;
         let mut body = json!({"alert_mode": "claim", "claim_seconds": CLAIM_SECONDS});
         if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
             for (k, v) in more {
@@ -85,6 +98,22 @@ impl TestApp {
         let c = &r["claims"];
         ["open", "used", "expired", "released"].map(|k| c[k].as_i64().expect("count"))
     }
+}
+
+/// The users the receiver was asked to notify, in arrival order.
+pub fn told(receiver: &MockReceiver) -> Vec<i64> {
+    receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect()
+}
+
+/// The same, sorted: alerts in flight together may arrive in any order.
+pub fn told_sorted(receiver: &MockReceiver) -> Vec<i64> {
+    let mut users = told(receiver);
+    users.sort_unstable();
+    users
 }
 
 /// The body of every request the receiver got, in arrival order.

@@ -1,0 +1,117 @@
+//! A claim round's alerts: started in claim order, several in flight at once up to the
+//! engine's bound, so a slow provider does not make the line wait one answer at a time.
+
+use dropline::http::mock_receiver::MockReceiver;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+use super::{told, told_sorted};
+use crate::helpers::TestApp;
+use crate::round_helpers::{Tuning, users};
+
+crate::on_every_backend!(
+    a_slow_provider_gets_a_claim_rounds_alerts_together_up_to_the_in_flight_bound,
+    with_one_alert_in_flight_the_receiver_sees_the_claims_in_line_order,
+);
+
+/// Alerts the receiver holds at once, and the most it held.
+#[derive(Default)]
+struct Held {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// Counts a held request down when its handler ends, also when the sender gave up on it.
+struct Holding(Arc<Held>);
+
+impl Holding {
+    fn start(held: &Arc<Held>) -> Self {
+        let now = held.now.fetch_add(1, Ordering::SeqCst) + 1;
+        held.most.fetch_max(now, Ordering::SeqCst);
+        Self(held.clone())
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn a_slow_provider_gets_a_claim_rounds_alerts_together_up_to_the_in_flight_bound(
+    app: TestApp,
+) {
+    const IN_FLIGHT: usize = 4;
+    let receiver = MockReceiver::start().await.unwrap();
+    let line = users(10);
+    let tuning = Tuning {
+        concurrency: IN_FLIGHT as u32,
+        ..Tuning::default()
+    };
+    let (app, product) = app
+        .claim_setup_tuned(&receiver, &line, json!({}), tuning)
+        .await;
+    // The provider answers nobody until it holds IN_FLIGHT alerts at once (or, when the
+    // alerts come one at a time, until two seconds passed: well within the sender's timeout,
+    // and the count below then shows one).
+    let held = Arc::new(Held::default());
+    let (open, opened) = watch::channel(false);
+    let open = Arc::new(open);
+    let (hold, gate) = (held.clone(), open.clone());
+    receiver.set_hook(Arc::new(move |_| {
+        let (held, open, mut opened) = (hold.clone(), gate.clone(), opened.clone());
+        Box::pin(async move {
+            let _holding = Holding::start(&held);
+            if held.now.load(Ordering::SeqCst) >= IN_FLIGHT {
+                open.send_replace(true);
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(2), opened.wait_for(|o| *o)).await;
+        })
+    }));
+
+    app.restock_now(product, 6).await;
+    receiver.wait_for(6).await;
+
+    assert_eq!(held.most.load(Ordering::SeqCst), IN_FLIGHT);
+    assert!(*open.borrow());
+    // Six claims in line order, each told once.
+    let holders: Vec<i64> = app
+        .claim_states(product, 1)
+        .await
+        .into_iter()
+        .map(|(user, _)| user)
+        .collect();
+    assert_eq!(holders, line[..6]);
+    assert_eq!(told_sorted(&receiver), line[..6]);
+    assert_eq!(receiver.count(), 6);
+    for user in &line[..6] {
+        app.reserve(product, *user).await;
+    }
+    let round = app.settle(product, 1).await;
+    assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
+    assert_eq!(round["notified_count"], 6);
+    assert_eq!(app.recipients(product, 1, 100).await, line[..6]);
+}
+
+async fn with_one_alert_in_flight_the_receiver_sees_the_claims_in_line_order(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let line = users(8);
+    let one = Tuning {
+        concurrency: 1,
+        ..Tuning::default()
+    };
+    let (app, product) = app
+        .claim_setup_tuned(&receiver, &line, json!({}), one)
+        .await;
+    app.leave(product, line[2]).await;
+    let expected: Vec<i64> = line.iter().copied().filter(|u| *u != line[2]).collect();
+
+    app.restock_now(product, 5).await;
+    receiver.wait_for(5).await;
+
+    assert_eq!(told(&receiver), expected[..5]);
+    assert_eq!(app.recipients(product, 1, 100).await, expected[..5]);
+}
