@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-use super::{Change, Changing, Lookup, ProductCache};
+use super::{Change, Changing, Lookup, ProductCache, Sweeping};
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::claim::{Claim, ClaimCounts};
 use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
@@ -70,7 +70,9 @@ impl CachedStore {
 /// and result. Those in the first list only pass the call on to the wrapped store; those in
 /// `changing` first mark the product the expression after them names as changing (its
 /// entry is dropped, and no read fills it until the call is over); those in `after` drop
-/// what the function after them finds changed in the answer; `own` holds the rest.
+/// what the function after them finds changed in the answer; those in `sweeping` do the same
+/// and hold every entry back while they run (their products are known only from the
+/// answer); `own` holds the rest.
 macro_rules! wrap {
     (
         $store:ident {
@@ -81,6 +83,9 @@ macro_rules! wrap {
         })?
         $(after {
             $($a_name:ident($($a_arg:ident: $a_ty:ty),*) -> $a_ret:ty, $changed:expr;)*
+        })?
+        $(sweeping {
+            $($s_name:ident($($s_arg:ident: $s_ty:ty),*) -> $s_ret:ty, $swept:expr;)*
         })?
         $(own { $($own:tt)* })?
     ) => {
@@ -101,6 +106,15 @@ macro_rules! wrap {
                 async fn $a_name(&self, $($a_arg: $a_ty),*) -> StoreResult<$a_ret> {
                     let done = self.inner.$a_name($($a_arg),*).await;
                     self.after(&done, $changed);
+                    done
+                }
+            )*)?
+            $($(
+                async fn $s_name(&self, $($s_arg: $s_ty),*) -> StoreResult<$s_ret> {
+                    let sweeping = Sweeping::new(&self.cache);
+                    let done = self.inner.$s_name($($s_arg),*).await;
+                    self.after(&done, $swept);
+                    sweeping.answered();
                     done
                 }
             )*)?
@@ -177,9 +191,22 @@ wrap! {
         place_order(req: &OrderRequest, now: DateTime<Utc>) -> Placement, req.product_id;
     }
     after {
+        // A pay returns units only when it finds the hold ended: rare, and the entry of the
+        // product being paid for stays served meanwhile.
         pay_order(id: OrderId, payment: &PaymentRef, now: DateTime<Utc>) -> Transition, returned_units;
-        cancel_order(id: OrderId, now: DateTime<Utc>) -> Transition, returned_units;
+    }
+    sweeping {
         expire_due(now: DateTime<Utc>, limit: i64) -> Expired, |e: &Expired| e.returned.iter().map(|r| r.product).collect();
+    }
+    own {
+        async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition> {
+            // The order names its product: the product is marked as changing for the call.
+            let Some(order) = self.inner.get_order(id).await? else {
+                return self.inner.cancel_order(id, now).await;
+            };
+            let _changing = Changing::new(&self.cache, order.product_id);
+            self.inner.cancel_order(id, now).await
+        }
     }
 }
 
@@ -235,7 +262,7 @@ wrap! {
         release_claims(product: ProductId, user: UserId, now: DateTime<Utc>) -> Option<Returned>, product;
         place_claimed_order(req: &OrderRequest, now: DateTime<Utc>) -> Option<Placement>, req.product_id;
     }
-    after {
+    sweeping {
         expire_claims(now: DateTime<Utc>, limit: i64) -> ClaimsExpired, |e: &ClaimsExpired| e.returned.iter().map(|r| r.product).collect();
     }
 }

@@ -1,9 +1,12 @@
 //! Product reads from memory: an in-process copy of products, dropped entry by entry by the
 //! store's own writes (see `decorator`) and, with several instances, by a change feed.
 //!
-//! An entry is filled only from a database read that no change overlapped: every change bumps
-//! its product's generation after the write (also when the write's future is dropped), and a
-//! fill that saw an older generation is thrown away. With a feed, entries are served only
+//! An entry is filled only from a database read that no change overlapped, and never served
+//! while a write that may change its product is in flight: a write drops its product's entry
+//! and bumps its generation when it starts and again when it ends (also when the write's
+//! future is dropped), no entry of a product being written is filled, and a fill that saw an
+//! older generation is thrown away. A write that learns its products only from its answer (a
+//! sweep) holds every product's entry back while it runs. With a feed, entries are served only
 //! while the feed has been heard from recently; a lost or silent feed empties the copy and
 //! reads go to the database until it is heard again.
 
@@ -41,7 +44,9 @@ pub enum Change {
 
 /// The copy of products.
 ///
-/// `slots` is guarded by its lock; a slot's generation only grows and outlives its entry.
+/// `slots` is guarded by its lock; a slot's generation only grows and outlives its entry, and
+/// its writer count says how many writes of its product are in flight. `sweeping` counts the
+/// writes in flight whose products are not known before they end.
 /// `epoch` grows with every drop of the whole copy and voids every entry and fill from
 /// before; `absent` grows with every change to a product that had no slot and found the map
 /// full, which voids the fills that started while their product had none.
@@ -49,6 +54,7 @@ pub struct ProductCache {
     slots: RwLock<HashMap<ProductId, Slot>>,
     epoch: AtomicU64,
     absent: AtomicU64,
+    sweeping: AtomicU64,
     /// Set for a copy shared through a feed: the last time the feed was heard from, in
     /// milliseconds since `started` (0: not since it was last lost).
     fed: Option<AtomicU64>,
@@ -61,6 +67,7 @@ pub struct ProductCache {
 #[derive(Default)]
 struct Slot {
     generation: u64,
+    writers: u32,
     entry: Option<Entry>,
 }
 
@@ -110,6 +117,7 @@ impl ProductCache {
             slots: RwLock::default(),
             epoch: AtomicU64::new(0),
             absent: AtomicU64::new(0),
+            sweeping: AtomicU64::new(0),
             fed,
             started: Instant::now(),
             changes,
@@ -142,6 +150,7 @@ impl ProductCache {
         let epoch = self.epoch.load(Ordering::Acquire);
         let slot = slots.get(&product);
         if let Some(e) = slot.and_then(|s| s.entry.as_ref())
+            && self.sweeping.load(Ordering::Acquire) == 0
             && e.epoch == epoch
             && e.filled.elapsed() < ENTRY_TTL
         {
@@ -160,10 +169,17 @@ impl ProductCache {
     /// overlapped the read.
     pub fn fill(&self, ticket: Ticket, product: &Product) {
         let mut slots = write(&self.slots);
-        if !self.vouched() || self.epoch.load(Ordering::Acquire) != ticket.epoch {
+        if !self.vouched()
+            || self.epoch.load(Ordering::Acquire) != ticket.epoch
+            || self.sweeping.load(Ordering::Acquire) != 0
+        {
             return;
         }
-        let current = slots.get(&ticket.product).map(|s| s.generation);
+        let slot = slots.get(&ticket.product);
+        if slot.is_some_and(|s| s.writers > 0) {
+            return;
+        }
+        let current = slot.map(|s| s.generation);
         let unchanged = match (ticket.generation, current) {
             (Some(seen), Some(now)) => seen == now,
             (None, None) => ticket.absent == self.absent.load(Ordering::Acquire),
@@ -181,9 +197,16 @@ impl ProductCache {
 
     /// Drops a product's entry because it changed here or elsewhere.
     pub fn invalidate(&self, product: ProductId) {
+        self.touch(product, 0);
+    }
+
+    /// Drops the product's entry, voids its reads in flight and moves its writer count by
+    /// `writers`.
+    fn touch(&self, product: ProductId, writers: i32) {
         let mut slots = write(&self.slots);
         if let Some(slot) = slots.get_mut(&product) {
             slot.generation += 1;
+            slot.writers = slot.writers.saturating_add_signed(writers);
             slot.entry = None;
         } else if slots.len() < MAX_ENTRIES {
             // A slot of its own, so the change voids only this product's reads in flight.
@@ -191,19 +214,39 @@ impl ProductCache {
                 product,
                 Slot {
                     generation: 1,
+                    writers: writers.max(0) as u32,
                     entry: None,
                 },
             );
         } else {
+            // No slot and no room for one: fills of products without a slot are refused
+            // while the map is full, so nothing of this product is held or kept.
             self.absent.fetch_add(1, Ordering::AcqRel);
         }
     }
 
-    /// Drops every entry.
+    /// A write that may change `product` starts: its entry is dropped and none is filled
+    /// until [`ProductCache::end_change`].
+    fn begin_change(&self, product: ProductId) {
+        self.touch(product, 1);
+    }
+
+    /// The write begun by [`ProductCache::begin_change`] ended (committed, refused or
+    /// abandoned): reads that overlapped it are not kept.
+    fn end_change(&self, product: ProductId) {
+        self.touch(product, -1);
+    }
+
+    /// Drops every entry. Products being written keep their slots (and so their writer
+    /// counts), with no entry.
     pub fn invalidate_all(&self) {
         let mut slots = write(&self.slots);
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        slots.clear();
+        slots.retain(|_, s| s.writers > 0);
+        for slot in slots.values_mut() {
+            slot.generation += 1;
+            slot.entry = None;
+        }
     }
 
     /// A write on this instance changed the product (or everything): drop it here and
@@ -213,6 +256,10 @@ impl ProductCache {
             Change::Product(p) => self.invalidate(p),
             Change::All => self.invalidate_all(),
         }
+        self.announce(change);
+    }
+
+    fn announce(&self, change: Change) {
         if let Some(tx) = &self.changes {
             // Only fails once the feed has stopped, at shutdown.
             let _ = tx.send(change);
@@ -248,8 +295,10 @@ impl ProductCache {
     }
 }
 
-/// Drops the product's entry when it goes out of scope: after the write it brackets, or when
-/// the write's future is dropped halfway, so no path leaves the entry in place.
+/// Brackets a write of one product: from its creation the product's entry is neither served
+/// nor filled, and when it goes out of scope (after the write, or when the write's future is
+/// dropped halfway) the entry is dropped again and the change announced, so no path leaves a
+/// stale entry in place or serves one between the commit and the end of the call.
 pub(crate) struct Changing<'a> {
     cache: &'a ProductCache,
     product: ProductId,
@@ -257,13 +306,48 @@ pub(crate) struct Changing<'a> {
 
 impl<'a> Changing<'a> {
     pub(crate) fn new(cache: &'a ProductCache, product: ProductId) -> Self {
+        cache.begin_change(product);
         Self { cache, product }
     }
 }
 
 impl Drop for Changing<'_> {
     fn drop(&mut self) {
-        self.cache.changed(Change::Product(self.product));
+        self.cache.end_change(self.product);
+        self.cache.announce(Change::Product(self.product));
+    }
+}
+
+/// Brackets a write whose products are known only from its answer (a sweep of due holds or
+/// claims): while it runs no entry is served or filled; what it changed is dropped by the
+/// caller from the answer, before the bracket ends.
+/// A sweep abandoned halfway may have changed anything: then every entry is dropped.
+pub(crate) struct Sweeping<'a> {
+    cache: &'a ProductCache,
+    answered: bool,
+}
+
+impl<'a> Sweeping<'a> {
+    pub(crate) fn new(cache: &'a ProductCache) -> Self {
+        cache.sweeping.fetch_add(1, Ordering::AcqRel);
+        Self {
+            cache,
+            answered: false,
+        }
+    }
+
+    /// The sweep answered and what it changed was dropped.
+    pub(crate) fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Sweeping<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.cache.changed(Change::All);
+        }
+        self.cache.sweeping.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -73,6 +73,56 @@ fn a_read_overlapped_by_a_change_is_not_kept() {
 }
 
 #[test]
+fn nothing_of_a_product_is_served_or_kept_while_a_write_of_it_is_in_flight() {
+    let cache = ProductCache::local();
+    cache.fill(miss(&cache, 1), &product(1, 5));
+    cache.fill(miss(&cache, 2), &product(2, 7));
+    let writing = Changing::new(&cache, ProductId::from_db(1));
+    // Between the write's commit and its end, the old entry is not served...
+    assert_eq!(stock(&cache, 1), None);
+    // ...and a read made meanwhile is not kept, nor a read that started before.
+    let during = miss(&cache, 1);
+    cache.fill(during, &product(1, 5));
+    assert_eq!(stock(&cache, 1), None);
+    // Other products are served as before.
+    assert_eq!(stock(&cache, 2), Some(7));
+    // Dropping everything meanwhile does not forget the write in flight.
+    cache.invalidate_all();
+    cache.fill(miss(&cache, 1), &product(1, 5));
+    assert_eq!(stock(&cache, 1), None);
+    drop(writing);
+    cache.fill(during, &product(1, 5));
+    assert_eq!(stock(&cache, 1), None, "a read overlapped by the write");
+    cache.fill(miss(&cache, 1), &product(1, 4));
+    assert_eq!(stock(&cache, 1), Some(4));
+}
+
+#[test]
+fn a_sweep_holds_every_entry_back_until_it_answered() {
+    let cache = ProductCache::local();
+    cache.fill(miss(&cache, 1), &product(1, 5));
+    cache.fill(miss(&cache, 2), &product(2, 7));
+    let sweeping = Sweeping::new(&cache);
+    assert_eq!(stock(&cache, 1), None);
+    assert_eq!(stock(&cache, 2), None);
+    let t = miss(&cache, 3);
+    cache.fill(t, &product(3, 1));
+    assert_eq!(stock(&cache, 3), None);
+    // The sweep changed product 1: dropped from its answer, before the bracket ends.
+    cache.changed(Change::Product(ProductId::from_db(1)));
+    sweeping.answered();
+    assert_eq!(stock(&cache, 1), None);
+    assert_eq!(
+        stock(&cache, 2),
+        Some(7),
+        "unchanged products are served again"
+    );
+    // A sweep abandoned halfway may have changed anything.
+    drop(Sweeping::new(&cache));
+    assert_eq!(stock(&cache, 2), None);
+}
+
+#[test]
 fn a_change_bracket_drops_the_entry_even_when_abandoned() {
     let cache = ProductCache::local();
     cache.fill(miss(&cache, 1), &product(1, 5));
