@@ -40,6 +40,16 @@ pub struct DatabaseSettings {
         hide_env_values = true
     )]
     pub database_url: String,
+    /// Most connections this instance opens to a MySQL or MariaDB database (the size of its
+    /// pool); with several instances on one server, keep their sum under the server's
+    /// max_connections. SQLite uses a small pool of its own.
+    #[arg(
+        long,
+        env = "DROPLINE_DATABASE_MAX_CONNECTIONS",
+        default_value_t = crate::store::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(2..=1000)
+    )]
+    pub database_max_connections: u32,
 }
 
 /// Everything `serve` needs.
@@ -161,6 +171,7 @@ impl Settings {
             listen: "127.0.0.1:0".to_owned(),
             database: DatabaseSettings {
                 database_url: database_url.into(),
+                database_max_connections: crate::store::DEFAULT_MAX_CONNECTIONS,
             },
             jwt_secret: None,
             redis: RedisSettings::default(),

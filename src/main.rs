@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
         Some(Command::Migrate(db)) => {
-            let store = store::connect(&db.database_url)
+            let store = store::connect_with(&db.database_url, db.database_max_connections)
                 .await
                 .context("Failed to connect to the database")?;
             store

@@ -55,9 +55,12 @@ impl Application {
     ) -> anyhow::Result<Self> {
         // Settings that cannot work are refused before anything connects.
         let cors = http::cors::layer(&settings.http.cors_origins)?;
-        let store = store::connect(&settings.database.database_url)
-            .await
-            .context("Failed to connect to the database")?;
+        let store = store::connect_with(
+            &settings.database.database_url,
+            settings.database.database_max_connections,
+        )
+        .await
+        .context("Failed to connect to the database")?;
         store
             .migrate()
             .await

@@ -229,6 +229,18 @@ pub struct TestApp {
 
 pub const SECRET: &str = "test-secret-of-a-decent-length-for-hs256";
 
+/// Connections an app of these tests opens to MySQL at most: the suite runs several apps at
+/// once against one server with its default max_connections (151).
+pub const TEST_POOL: u32 = 8;
+
+/// Settings of a test app on `url`: the test secret and a small MySQL pool.
+fn test_settings(url: String) -> Settings {
+    let mut settings = Settings::for_database(url);
+    settings.jwt_secret = Some(SECRET.into());
+    settings.database.database_max_connections = TEST_POOL;
+    settings
+}
+
 impl TestApp {
     /// Starts an app on `db`; panics when the backend is not configured.
     pub async fn spawn(db: Db) -> Self {
@@ -238,8 +250,7 @@ impl TestApp {
     /// Starts an app on `db`, or None when that backend is not configured here.
     pub async fn try_spawn(db: Db) -> Option<Self> {
         let handle = DbHandle::new(db).await?;
-        let mut settings = Settings::for_database(handle.url());
-        settings.jwt_secret = Some(SECRET.into());
+        let settings = test_settings(handle.url());
         Some(Self::start(db, handle, settings, Clock::default()).await)
     }
 
@@ -308,8 +319,7 @@ impl TestApp {
         let mut apps = Vec::with_capacity(n);
         let mut handle = Some(owner);
         for i in 0..n {
-            let mut settings = Settings::for_database(url.clone());
-            settings.jwt_secret = Some(SECRET.into());
+            let mut settings = test_settings(url.clone());
             settings.redis.url = Some(redis.clone());
             settings.redis.ca_file = ca.clone();
             settings.redis.prefix = prefix.clone();

@@ -60,12 +60,12 @@ pub struct MysqlStore {
 }
 
 impl MysqlStore {
-    /// Connects a pool to the database the URL names.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// Connects a pool of at most `max_connections` to the database the URL names.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options = MySqlConnectOptions::from_str(url)?.timezone(Some(String::from("+00:00")));
         reach::check(&options, CONNECT_TIMEOUT).await?;
         let pool = MySqlPoolOptions::new()
-            .max_connections(32)
+            .max_connections(max_connections)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await?;

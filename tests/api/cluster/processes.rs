@@ -107,6 +107,10 @@ async fn three_processes_on(kind: RedisKind) {
     receiver.set_latency(Duration::from_millis(20));
     let mut env = vec![
         ("DROPLINE_DATABASE_URL", db.url()),
+        (
+            "DROPLINE_DATABASE_MAX_CONNECTIONS",
+            crate::helpers::TEST_POOL.to_string(),
+        ),
         ("DROPLINE_REDIS_URL", redis),
         (
             "DROPLINE_REDIS_PREFIX",
