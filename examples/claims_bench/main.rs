@@ -6,7 +6,8 @@
 //! server with a sweeper of its own exists).
 //!
 //! `cargo run --release --example claims_bench -- [--database-url URL] [--runs N]
-//! [--sweeps N] [--phase all|rounds|sweep]`. A MySQL database must be empty.
+//! [--sweeps N] [--phase all|rounds|sweep] [--provider-latency-ms MS]`. A MySQL database must
+//! be empty.
 
 use anyhow::Context;
 use clap::Parser;
@@ -57,6 +58,9 @@ struct Args {
     /// Notifications per second (the server's global rate).
     #[arg(long, default_value_t = 1_000)]
     rate: u32,
+    /// How long the provider takes to answer each notification (ms).
+    #[arg(long, default_value_t = 0)]
+    provider_latency_ms: u64,
     /// Runs of the two rounds (each with its own seed).
     #[arg(long, default_value_t = 3)]
     runs: u64,
@@ -179,6 +183,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Phase 1: both modes, `runs` times; prints each run and the medians.
 async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
     let receiver = MockReceiver::start().await?;
+    receiver.set_latency(Duration::from_millis(args.provider_latency_ms));
     let mut settings = Settings::for_database(url);
     settings.jwt_secret = Some(SECRET.into());
     settings.notify.notify_url = Some(receiver.url());
@@ -199,14 +204,15 @@ async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
         )
         .await;
     println!(
-        "rounds: line {}, {} units, {}% order {}..{} ms after their alert, claims {} s, {}/s",
+        "rounds: line {}, {} units, {}% order {}..{} ms after their alert, claims {} s, {}/s, provider answers in {} ms",
         args.line,
         args.units,
         args.take_share,
         args.min_delay_ms,
         args.max_delay_ms,
         args.claim_seconds,
-        args.rate
+        args.rate,
+        args.provider_latency_ms
     );
     let (mut per_b, mut per_c, mut ratio, mut sold_b, mut sold_c) =
         (vec![], vec![], vec![], vec![], vec![]);
