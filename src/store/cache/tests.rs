@@ -72,11 +72,18 @@ fn a_read_overlapped_by_a_change_is_not_kept() {
     assert_eq!(stock(&cache, 1), Some(4));
 }
 
+/// A local copy holding the products of these (id, stock) pairs.
+fn holding(products: &[(i64, i64)]) -> ProductCache {
+    let cache = ProductCache::local();
+    for (id, stock) in products {
+        cache.fill(miss(&cache, *id), &product(*id, *stock));
+    }
+    cache
+}
+
 #[test]
 fn nothing_of_a_product_is_served_or_kept_while_a_write_of_it_is_in_flight() {
-    let cache = ProductCache::local();
-    cache.fill(miss(&cache, 1), &product(1, 5));
-    cache.fill(miss(&cache, 2), &product(2, 7));
+    let cache = holding(&[(1, 5), (2, 7)]);
     let writing = Changing::new(&cache, ProductId::from_db(1));
     // Between the write's commit and its end, the old entry is not served...
     assert_eq!(stock(&cache, 1), None);
@@ -99,9 +106,7 @@ fn nothing_of_a_product_is_served_or_kept_while_a_write_of_it_is_in_flight() {
 
 #[test]
 fn a_sweep_holds_every_entry_back_until_it_answered() {
-    let cache = ProductCache::local();
-    cache.fill(miss(&cache, 1), &product(1, 5));
-    cache.fill(miss(&cache, 2), &product(2, 7));
+    let cache = holding(&[(1, 5), (2, 7)]);
     let sweeping = Sweeping::new(&cache);
     assert_eq!(stock(&cache, 1), None);
     assert_eq!(stock(&cache, 2), None);

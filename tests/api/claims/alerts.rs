@@ -99,13 +99,7 @@ async fn a_slow_provider_gets_a_claim_rounds_alerts_together_up_to_the_in_flight
 async fn with_one_alert_in_flight_the_receiver_sees_the_claims_in_line_order(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
     let line = users(8);
-    let one = Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    };
-    let (app, product) = app
-        .claim_setup_tuned(&receiver, &line, json!({}), one)
-        .await;
+    let (app, product) = app.claim_setup_one_at_a_time(&receiver, &line).await;
     app.leave(product, line[2]).await;
     let expected: Vec<i64> = line.iter().copied().filter(|u| *u != line[2]).collect();
 

@@ -31,6 +31,20 @@ impl TestApp {
             .await
     }
 
+    /// As [`TestApp::claim_setup`], with one alert in flight at a time (so the receiver sees
+    /// them in the order they start).
+    pub async fn claim_setup_one_at_a_time(
+        self,
+        receiver: &MockReceiver,
+        line: &[i64],
+    ) -> (Self, i64) {
+        let one = Tuning {
+            concurrency: 1,
+            ..Tuning::default()
+        };
+        self.claim_setup_tuned(receiver, line, json!({}), one).await
+    }
+
     /// As [`TestApp::claim_setup`], with the engine tuned as `tuning` says.
     pub async fn claim_setup_tuned(
         self,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{CLAIM_SECONDS, bodies, told_sorted};
 use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::{Tuning, users};
+use crate::round_helpers::users;
 
 crate::on_every_backend!(
     a_claim_round_gives_one_claim_per_free_unit_in_line_order_and_nobody_else_can_order_them,
@@ -313,13 +313,7 @@ async fn a_broken_claim_round_resumes_with_the_alert_that_did_not_go_out(app: Te
     let receiver = MockReceiver::start().await.unwrap();
     let line = users(3);
     // One alert in flight, so the provider's second request is the second claim's alert.
-    let one = Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    };
-    let (app, product) = app
-        .claim_setup_tuned(&receiver, &line, json!({}), one)
-        .await;
+    let (app, product) = app.claim_setup_one_at_a_time(&receiver, &line).await;
     // The provider fails from the second request on, past every retry.
     receiver.fail_from(Some(2), 500);
     app.restock_now(product, 2).await;
