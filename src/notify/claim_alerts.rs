@@ -1,69 +1,53 @@
-//! A claim round's alerts: started in the order the claims were made, each after a slot of
-//! the global rate limit and with one of the engine's in-flight permits, with
-//! `claim_expires_at`; an alert is sent (and retried) on its own task, so a slow provider
-//! does not hold up the alerts behind it.
+//! A claim round's alerts: each claim is made only once its alert can go out (an in-flight
+//! permit, shared with every round of this instance, then a slot of the global rate limit),
+//! so claims are made, and their alerts started, in line order and at the rate limit, and a
+//! holder's time starts when they are told. The alert is sent with `claim_expires_at`, and
+//! retried, on its own task, so a slow provider does not hold up the alerts behind it.
 
 use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
 use super::channel::{Notification, RestockAlert, SendError};
 use super::claims::ClaimRun;
 use super::deliver::retry_delay;
 use crate::domain::claim::Claim;
 
-/// Starts the claims' alerts in the order they come: each takes an in-flight permit (shared
-/// with every round of this instance), then a slot of the global rate limit, then goes out on
-/// its own task, which keeps the permit until the alert is delivered or given up.
-pub(super) async fn send_alerts(run: Arc<ClaimRun>, mut queue: mpsc::UnboundedReceiver<Claim>) {
-    let sends = tokio_util::task::TaskTracker::new();
-    // The slot of the alert before, while the alerts go out back to back.
-    let mut previous = None;
-    loop {
-        let claim = match queue.try_recv() {
-            Ok(claim) => claim,
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                // Waiting for the next claim: the next alert does not go straight on.
-                previous = None;
-                match queue.recv().await {
-                    Some(claim) => claim,
-                    None => break,
-                }
-            }
-        };
-        let permit = tokio::select! {
-            biased;
-            () = run.stop.cancelled() => break,
-            permit = run.inner.permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                // The engine is gone.
-                Err(_) => break,
-            },
-        };
-        tokio::select! {
-            biased;
-            () = run.stop.cancelled() => break,
-            slot = run.inner.parts.limiter.acquire(previous) => previous = Some(slot),
-        }
-        // Counted as started here, in claim order, before the task runs.
-        run.inner
-            .parts
-            .events
-            .started(claim.product_id, claim.round);
-        let run = run.clone();
-        sends.spawn(async move { deliver(&run, &claim, permit).await });
+/// Waits until one more alert may start: an in-flight permit, then a slot of the global rate
+/// limit. `previous` is the slot of the alert before while the alerts go out back to back
+/// (None after a wait for anything else); it is moved on to this one. None when the run
+/// stops first.
+pub(super) async fn ready(
+    run: &ClaimRun,
+    previous: &mut Option<Instant>,
+) -> Option<OwnedSemaphorePermit> {
+    let permit = tokio::select! {
+        biased;
+        () = run.stop.cancelled() => return None,
+        permit = run.inner.permits.clone().acquire_owned() => permit.ok()?,
+    };
+    tokio::select! {
+        biased;
+        () = run.stop.cancelled() => return None,
+        slot = run.inner.parts.limiter.acquire(*previous) => *previous = Some(slot),
     }
-    sends.close();
-    sends.wait().await;
+    Some(permit)
 }
 
-/// Sends one claim's alert, started already, and retries it until it is delivered or given
-/// up; the permit goes back when it ends.
-async fn deliver(run: &ClaimRun, claim: &Claim, permit: OwnedSemaphorePermit) {
-    if let Err(failure) = attempt(run, claim).await {
-        retry(run, claim, failure).await;
-    }
-    drop(permit);
+/// Starts a claim's alert on the run's task set: counted as started here, in claim order,
+/// then sent and retried until delivered or given up; the permit goes back when it ends.
+pub(super) fn start(run: &Arc<ClaimRun>, claim: Claim, permit: OwnedSemaphorePermit) {
+    run.inner
+        .parts
+        .events
+        .started(claim.product_id, claim.round);
+    let task = run.clone();
+    run.sends.spawn(async move {
+        if let Err(failure) = attempt(&task, &claim).await {
+            retry(&task, &claim, failure).await;
+        }
+        drop(permit);
+    });
 }
 
 /// One attempt at a claim's alert; a success is recorded in the round's history.

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use super::claim_alerts::{ready, start};
 use super::engine::Inner;
 use crate::domain::claim::Claim;
 use crate::domain::ids::ProductId;
@@ -78,6 +79,8 @@ pub(super) struct ClaimRun {
     pub product_name: Arc<str>,
     /// Cancelled when the run must stop (failure or shutdown).
     pub stop: CancellationToken,
+    /// The alerts being sent; the run ends once they have.
+    pub sends: TaskTracker,
     /// The failure that ends the round, once an alert gave up.
     failed: Mutex<Option<String>>,
 }
@@ -123,18 +126,29 @@ pub(crate) async fn run(inner: &Arc<Inner>, round: Round) -> StoreResult<()> {
         inner: inner.clone(),
         product_name: Arc::from(p.name.as_str()),
         stop: inner.shutdown.child_token(),
+        sends: TaskTracker::new(),
         failed: Mutex::new(None),
         round,
     });
-    // Alerts go out one after another in the order the claims were made.
-    let (alerts, queue) = mpsc::unbounded_channel();
-    let sender = tokio::spawn(super::claim_alerts::send_alerts(run.clone(), queue));
-    for claim in store.unsent_claims(product, number).await? {
-        let _ = alerts.send(claim);
+    // First the alerts of open claims that have none yet (a crash or a failure came between
+    // the claim and its alert), in the order the claims were made.
+    let mut previous = None;
+    let mut ended = Ok(None);
+    let mut unsent = store.unsent_claims(product, number).await?.into_iter();
+    let told = loop {
+        let Some(claim) = unsent.next() else {
+            break true;
+        };
+        let Some(permit) = ready(&run, &mut previous).await else {
+            break false;
+        };
+        start(&run, claim, permit);
+    };
+    if told {
+        ended = walk(&run, previous).await;
     }
-    let ended = walk(&run, &alerts).await;
-    drop(alerts);
-    let _ = sender.await;
+    run.sends.close();
+    run.sends.wait().await;
     let status = match (run.failure(), ended?) {
         (Some(error), _) => Some((RoundStatus::CanceledByError, Some(error))),
         (None, Some(status)) => Some((status, None)),
@@ -167,7 +181,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, round: Round) -> StoreResult<()> {
 /// ends, or None when it must stop here (shutdown, failure, lost lease).
 async fn walk(
     run: &Arc<ClaimRun>,
-    alerts: &mpsc::UnboundedSender<Claim>,
+    mut previous: Option<tokio::time::Instant>,
 ) -> StoreResult<Option<RoundStatus>> {
     let inner = &run.inner;
     let (store, gate) = (&inner.parts.store, &inner.parts.gate);
@@ -206,21 +220,27 @@ async fn walk(
                 None => line.next(inner, product).await?,
             };
             match member {
-                Some(member) => match offer(run, member).await? {
-                    Offer::Made(claim) => {
-                        checkpoint = Checkpoint {
-                            cursor: member.line_id,
-                            wrapped: member.wrapped,
-                            last_sent_user_id: Some(member.user),
-                        };
-                        let _ = alerts.send(claim);
-                        continue;
+                Some(member) => {
+                    // The claim is made only once its alert can go out at once.
+                    let Some(permit) = ready(run, &mut previous).await else {
+                        return Ok(None);
+                    };
+                    match offer(run, member).await? {
+                        Offer::Made(claim) => {
+                            checkpoint = Checkpoint {
+                                cursor: member.line_id,
+                                wrapped: member.wrapped,
+                                last_sent_user_id: Some(member.user),
+                            };
+                            start(run, claim, permit);
+                            continue;
+                        }
+                        Offer::Skipped => continue,
+                        Offer::Lost => return Ok(None),
+                        // Offered again once a unit is free.
+                        Offer::NotNow => waiting = Some(member),
                     }
-                    Offer::Skipped => continue,
-                    Offer::Lost => return Ok(None),
-                    // Offered again once a unit is free.
-                    Offer::NotNow => waiting = Some(member),
-                },
+                }
                 // The line is exhausted for now (members who join later are found).
                 None => exhausted = true,
             }
@@ -248,6 +268,8 @@ async fn walk(
             .map(|at| until(now, at))
             .unwrap_or(LOOK_AGAIN)
             .min(LOOK_AGAIN);
+        // After a wait, the next alert does not go straight on from the last one.
+        previous = None;
         tokio::select! {
             biased;
             () = run.stop.cancelled() => return Ok(None),

@@ -1,6 +1,8 @@
 //! A claim round's alerts: started in claim order, several in flight at once up to the
-//! engine's bound, so a slow provider does not make the line wait one answer at a time.
+//! engine's bound, so a slow provider does not make the line wait one answer at a time; and
+//! a claim is made only once its alert can go out, so the holder's time starts when told.
 
+use dropline::domain::ids::ProductId;
 use dropline::http::mock_receiver::MockReceiver;
 use serde_json::json;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use crate::round_helpers::{Tuning, users};
 crate::on_every_backend!(
     a_slow_provider_gets_a_claim_rounds_alerts_together_up_to_the_in_flight_bound,
     with_one_alert_in_flight_the_receiver_sees_the_claims_in_line_order,
+    a_claim_is_made_only_once_its_alert_can_go_out,
 );
 
 /// Alerts the receiver holds at once, and the most it held.
@@ -108,4 +111,40 @@ async fn with_one_alert_in_flight_the_receiver_sees_the_claims_in_line_order(app
 
     assert_eq!(told(&receiver), expected[..5]);
     assert_eq!(app.recipients(product, 1, 100).await, expected[..5]);
+}
+
+async fn a_claim_is_made_only_once_its_alert_can_go_out(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    let line = users(5);
+    let (app, product) = app.claim_setup_one_at_a_time(&receiver, &line).await;
+    // Each alert, as it arrives, reads how many claims the round has made by then.
+    let (seen, mut made_when_told) = watch::channel(Vec::<i64>::new());
+    let (store, seen) = (app.state.store.clone(), Arc::new(seen));
+    let pid = ProductId::from_db(product);
+    receiver.set_hook(Arc::new(move |_| {
+        let (store, seen) = (store.clone(), seen.clone());
+        Box::pin(async move {
+            let (c, _) = store.claims_now(pid, 1).await.expect("claims");
+            seen.send_modify(|v| v.push(c.open + c.used + c.expired + c.released));
+        })
+    }));
+
+    app.restock_now(product, 3).await;
+    let made = made_when_told
+        .wait_for(|v| v.len() == 3)
+        .await
+        .expect("three alerts")
+        .clone();
+
+    // With one alert in flight, the next claim waits for the alert before it: three units
+    // were free from the start, yet no claim was made ahead of its alert.
+    assert_eq!(made, vec![1, 2, 3]);
+    // Each holder was told the expiry the claim keeps.
+    let claims = app.claims(product, 1, 100).await;
+    for (body, claim) in super::bodies(&receiver).iter().zip(&claims) {
+        assert_eq!(body["user_id"], claim["user_id"], "{body}");
+        let told = chrono::DateTime::parse_from_rfc3339(body["claim_expires_at"].as_str().unwrap());
+        let kept = chrono::DateTime::parse_from_rfc3339(claim["expires_at"].as_str().unwrap());
+        assert_eq!(told.unwrap(), kept.unwrap(), "{body}");
+    }
 }
