@@ -175,6 +175,23 @@ async fn round(
     })
 }
 
+/// Seconds each claim of `product` had left when its alert was sent (`claim_expires_at`
+/// minus `sent_at`, both from the alert's body): its least and its median.
+fn time_left(receiver: &MockReceiver, product: i64) -> (f64, f64) {
+    let left: Vec<f64> = receiver
+        .arrivals()
+        .iter()
+        .filter(|a| a.notification.product_id == product)
+        .filter_map(|a| {
+            let body: Value = serde_json::from_slice(&a.body).ok()?;
+            let at = |k: &str| chrono::DateTime::parse_from_rfc3339(body[k].as_str()?).ok();
+            Some((at("claim_expires_at")? - at("sent_at")?).as_seconds_f64())
+        })
+        .collect();
+    let least = left.iter().copied().fold(f64::NAN, f64::min);
+    (least, median(left))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -216,6 +233,7 @@ async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
     );
     let (mut per_b, mut per_c, mut ratio, mut sold_b, mut sold_c) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut left_least, mut left_mid) = (vec![], vec![]);
     for run in 1..=args.runs {
         let pop = Population {
             seed: rand::random(),
@@ -228,6 +246,7 @@ async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
         let c_id = admin.product(&brand["id"], claim, args.line).await;
         let b = round(&admin, &receiver, b_id, args, pop).await?;
         let c = round(&admin, &receiver, c_id, args, pop).await?;
+        let (least, mid) = time_left(&receiver, c_id);
         for (mode, s) in [("broadcast", &b), ("claim", &c)] {
             println!(
                 "  run {run} {mode:>9}: {} notified, {} sold, {} turned away, {} other, {} claims expired; {:.2} notifications per unit sold; all sold in {:.2} s ({})",
@@ -242,9 +261,12 @@ async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
             );
         }
         println!(
-            "  run {run} broadcast ÷ claim notifications per unit sold: {:.2}",
-            b.per_unit() / c.per_unit()
+            "  run {run} broadcast ÷ claim notifications per unit sold: {:.2}; claim time left when its alert was sent: least {least:.2} s, median {mid:.2} s (of {} s)",
+            b.per_unit() / c.per_unit(),
+            args.claim_seconds
         );
+        left_least.push(least);
+        left_mid.push(mid);
         per_b.push(b.per_unit());
         per_c.push(c.per_unit());
         ratio.push(b.per_unit() / c.per_unit());
@@ -252,13 +274,15 @@ async fn rounds(url: &str, args: &Args) -> anyhow::Result<()> {
         sold_c.push(c.sold_in());
     }
     println!(
-        "rounds, medians of {} runs: notifications per unit sold broadcast {:.2}, claim {:.2}, broadcast ÷ claim {:.2}; all sold in broadcast {:.2} s, claim {:.2} s",
+        "rounds, medians of {} runs: notifications per unit sold broadcast {:.2}, claim {:.2}, broadcast ÷ claim {:.2}; all sold in broadcast {:.2} s, claim {:.2} s; claim time left when sent: least {:.2} s, median {:.2} s",
         args.runs,
         median(per_b),
         median(per_c),
         median(ratio),
         median(sold_b),
-        median(sold_c)
+        median(sold_c),
+        median(left_least),
+        median(left_mid)
     );
     stop.cancel();
     Ok(())
