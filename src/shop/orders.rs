@@ -225,12 +225,12 @@ pub async fn pay(
     if !matches!(who, Principal::User(_)) {
         return Err(OrderError::Forbidden);
     }
-    get(shop, who, id).await?;
+    let product = get(shop, who, id).await?.product_id;
     let (st, payment) = (shop.clone(), payment.clone());
     detached(&shop.tasks, async move {
         let done = st
             .store
-            .pay_order(id, &payment, st.clock.now())
+            .pay_order(id, product, &payment, st.clock.now())
             .await
             .map_err(not_found_is_order)?;
         settle(&st, done).await
@@ -240,12 +240,12 @@ pub async fn pay(
 
 /// Cancels an order (its user or an operator); its units return to stock.
 pub async fn cancel(shop: &Shop, who: &Principal, id: OrderId) -> Result<Order, OrderError> {
-    get(shop, who, id).await?;
+    let product = get(shop, who, id).await?.product_id;
     let st = shop.clone();
     detached(&shop.tasks, async move {
         let done = st
             .store
-            .cancel_order(id, st.clock.now())
+            .cancel_order(id, product, st.clock.now())
             .await
             .map_err(not_found_is_order)?;
         settle(&st, done).await

@@ -26,14 +26,22 @@ pub trait OrderStore: Send + Sync {
     /// A user's orders, newest first (`page.after` is the id to continue below).
     async fn user_orders(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Order>>;
     /// Marks a RESERVED order PAID; a passed hold is expired (stock returned) and refused.
+    /// `product` is the order's (the caller has read the order): its row is locked first.
     async fn pay_order(
         &self,
         id: OrderId,
+        product: ProductId,
         payment: &PaymentRef,
         now: DateTime<Utc>,
     ) -> StoreResult<Transition>;
     /// Cancels a RESERVED or PAID order, returning its units; a passed hold is expired instead.
-    async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition>;
+    /// `product` is the order's, as for [`OrderStore::pay_order`].
+    async fn cancel_order(
+        &self,
+        id: OrderId,
+        product: ProductId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Transition>;
     /// Units of a product in RESERVED and PAID orders (stock accounting).
     async fn units_held(&self, product: ProductId) -> StoreResult<i64>;
     /// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their

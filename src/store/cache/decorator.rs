@@ -189,24 +189,15 @@ wrap! {
     }
     changing {
         place_order(req: &OrderRequest, now: DateTime<Utc>) -> Placement, req.product_id;
+        cancel_order(id: OrderId, product: ProductId, now: DateTime<Utc>) -> Transition, product;
     }
     after {
         // A pay returns units only when it finds the hold ended: rare, and the entry of the
         // product being paid for stays served meanwhile.
-        pay_order(id: OrderId, payment: &PaymentRef, now: DateTime<Utc>) -> Transition, returned_units;
+        pay_order(id: OrderId, product: ProductId, payment: &PaymentRef, now: DateTime<Utc>) -> Transition, returned_units;
     }
     sweeping {
         expire_due(now: DateTime<Utc>, limit: i64) -> Expired, |e: &Expired| e.returned.iter().map(|r| r.product).collect();
-    }
-    own {
-        async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition> {
-            // The order names its product: the product is marked as changing for the call.
-            let Some(order) = self.inner.get_order(id).await? else {
-                return self.inner.cancel_order(id, now).await;
-            };
-            let _changing = Changing::new(&self.cache, order.product_id);
-            self.inner.cancel_order(id, now).await
-        }
     }
 }
 

@@ -59,21 +59,16 @@ impl SqlStore {
     async fn transition(
         &self,
         id: OrderId,
+        product: ProductId,
         change: Change<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Transition> {
         let now_ms = now.timestamp_millis();
         let _turn = self.order_turn().await;
+        let mut tx = self.write_tx().await?;
         // With row locks, the product's row is locked before the order's, as by every
         // other writer of the product's orders.
-        let product = if DIALECT.row_locks() {
-            let order = self.get_order(id).await?.ok_or(StoreError::NotFound)?;
-            Some(order.product_id)
-        } else {
-            None
-        };
-        let mut tx = self.write_tx().await?;
-        if let Some(product) = product {
+        if DIALECT.row_locks() {
             sqlx::query(AssertSqlSafe(format!(
                 "SELECT id FROM product WHERE id = ?{}",
                 DIALECT.lock
@@ -84,6 +79,8 @@ impl SqlStore {
         }
         let order = order_in(&mut tx, id, true)
             .await?
+            // An order of another product is not the one asked for.
+            .filter(|o| o.product_id == product)
             .ok_or(StoreError::NotFound)?;
         let (done, returned, refused) = match (change.step(&order, now), change) {
             (Step::Answer(refused), _) => {
@@ -171,14 +168,21 @@ impl OrderStore for SqlStore {
     async fn pay_order(
         &self,
         id: OrderId,
+        product: ProductId,
         payment: &PaymentRef,
         now: DateTime<Utc>,
     ) -> StoreResult<Transition> {
-        self.transition(id, Change::Pay(payment), now).await
+        self.transition(id, product, Change::Pay(payment), now)
+            .await
     }
 
-    async fn cancel_order(&self, id: OrderId, now: DateTime<Utc>) -> StoreResult<Transition> {
-        self.transition(id, Change::Cancel, now).await
+    async fn cancel_order(
+        &self,
+        id: OrderId,
+        product: ProductId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Transition> {
+        self.transition(id, product, Change::Cancel, now).await
     }
 
     async fn units_held(&self, product: ProductId) -> StoreResult<i64> {
