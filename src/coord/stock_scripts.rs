@@ -6,6 +6,11 @@
 //! Every change bumps the change version and publishes `"<product> <available> <pending> <version>"`.
 //! A new counter's change version starts at Redis' clock in microseconds, so it is above any
 //! version a lost counter ever published and mirrors never ignore it.
+//!
+//! Lua numbers are doubles: concatenated, one above 10^14 prints in exponent form, and one above
+//! 2^53 loses digits. The version therefore never passes through a Lua number: it is read back
+//! as Redis' own decimal text after INCR, published and answered as that text, and compared as
+//! text. Counts (units) are printed with `%d`.
 
 /// Shared by the scripts: the units in flight.
 const PENDING: &str = r"
@@ -14,16 +19,19 @@ local function pending()
   for _, v in ipairs(redis.call('HVALS', KEYS[2])) do n = n + tonumber(v) end
   return n
 end
+local function int(n) return string.format('%d', n) end
+local function current_ver() return redis.call('GET', KEYS[3]) or '0' end
 local function publish(s)
-  local ver = redis.call('INCR', KEYS[3])
-  redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. s .. ' ' .. pending() .. ' ' .. ver)
+  redis.call('INCR', KEYS[3])
+  local ver = current_ver()
+  redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. int(s) .. ' ' .. int(pending()) .. ' ' .. ver)
   return ver
 end
-local function current_ver() return tonumber(redis.call('GET', KEYS[3]) or '0') end
 local function seed_ver()
   local t = redis.call('TIME')
-  local start = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  if current_ver() < start then redis.call('SET', KEYS[3], start) end
+  local start = t[1] .. string.format('%06d', tonumber(t[2]))
+  local cur = current_ver()
+  if #cur < #start or (#cur == #start and cur < start) then redis.call('SET', KEYS[3], start) end
 end
 local function seen(v)
   if v > tonumber(redis.call('HGET', KEYS[4], 'seen') or '0') then
@@ -139,7 +147,7 @@ for i = 1, #flat, 2 do
   local owner = string.match(flat[i], '^(.*)|') or flat[i]
   if live[owner] then busy = true else redis.call('HDEL', KEYS[2], flat[i]) end
 end
-if current_ver() ~= tonumber(ARGV[5]) then return -1 end
+if current_ver() ~= ARGV[5] then return -1 end
 local db, v = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ahead = tonumber(redis.call('HGET', KEYS[4], 'seen') or '0') > v
 if ahead then
