@@ -46,6 +46,7 @@ pub fn spawn_all(
                 .follow_changes(c.shared.subscribe.clone(), shutdown.clone()),
         );
         tracker.spawn(sync.clone().watch_health(shutdown.clone()));
+        tracker.spawn(sync.clone().watch_feed(shutdown.clone()));
         tracker.spawn(sync.clone().keep_alive(shutdown.clone()));
         tracker.spawn(sync.maintain(shutdown.clone()));
     }

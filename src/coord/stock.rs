@@ -16,8 +16,10 @@ use crate::domain::ids::ProductId;
 use crate::domain::order::StockVersion;
 use crate::store::StockRecord;
 
+pub mod feed;
 mod liveness;
 
+pub use feed::{FeedHealth, FeedState, StockMessage};
 pub use liveness::HEARTBEAT_TTL;
 
 /// What a take found.
@@ -87,6 +89,8 @@ pub struct RedisStock {
     unsettled: Mutex<Vec<Unsettled>>,
     /// Whether this instance is subscribed to the change channel (its mirror follows).
     following: std::sync::atomic::AtomicBool,
+    /// What the subscription hears, and whether the mirror can lean on it.
+    feed: FeedHealth,
 }
 
 impl RedisStock {
@@ -107,6 +111,7 @@ impl RedisStock {
             schedule_probe: Script::new(SCHEDULE_PROBE),
             unsettled: Mutex::new(Vec::new()),
             following: std::sync::atomic::AtomicBool::new(false),
+            feed: FeedHealth::default(),
         }
     }
 
@@ -311,18 +316,26 @@ impl RedisStock {
         })
     }
 
-    /// Reads a published change (`"<product> <available> <pending> <version>"`).
-    pub fn parse_message(payload: &str) -> Option<SharedLevel> {
-        let parts: Vec<i64> = payload.split(' ').filter_map(|s| s.parse().ok()).collect();
-        let [p, available, pending, version] = parts[..] else {
-            return None;
-        };
-        Some(SharedLevel {
-            product: ProductId::try_from(p).ok()?,
-            available,
-            pending,
-            version,
-        })
+    /// Reads a published message of the change channel (see [`feed::parse`]).
+    pub fn parse_message(payload: &str) -> Result<StockMessage, feed::Unreadable> {
+        feed::parse(payload)
+    }
+
+    /// Publishes this instance's beat on the change channel, so followers that hear nothing
+    /// know their subscription is broken.
+    pub async fn publish_beat(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(format!("beat {}", self.instance))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// How this instance hears the change channel.
+    pub fn feed(&self) -> &FeedHealth {
+        &self.feed
     }
 
     /// Reads a product's shared level (an add of nothing, which no counter skips past:

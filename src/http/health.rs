@@ -24,15 +24,18 @@ async fn healthz() -> Json<Value> {
 }
 
 /// Readiness: the database answers and, with Redis, the scripts orders and rounds need run
-/// there and the stock gate's mirror was refreshed since Redis last failed.
+/// there and the stock gate's mirror was refreshed since Redis last failed. With Redis the
+/// answer also says how the stock-change feed between instances is heard (`stock_feed`:
+/// `live`, or `silent` / `unreadable` while the counters are read instead).
 #[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations",
-    responses((status = 200, description = "Ready", body = Object, example = json!({"status": "ready"})),
+    responses((status = 200, description = "Ready; with Redis, `stock_feed` says how the stock-change feed is heard", body = Object, example = json!({"status": "ready", "stock_feed": "live"})),
         (status = 503, description = "The database or Redis cannot be used", body = super::openapi::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "database is not ready");
         ApiError::Unavailable
     })?;
+    let mut answer = json!({ "status": "ready" });
     if let Some(redis) = state.gate.shared_backend() {
         redis.probe().await.map_err(|e| {
             tracing::warn!(cause = %crate::coord::target::explain(&e), "Redis is not ready");
@@ -42,6 +45,9 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
             tracing::warn!("Redis answers again; the stock gate is not refreshed yet");
             return Err(ApiError::Unavailable);
         }
+        // Silent or unreadable, the feed is not leant on: the counters are read instead, so
+        // the instance stays ready and says so.
+        answer["stock_feed"] = json!(redis.feed().state().as_str());
     }
-    Ok(Json(json!({ "status": "ready" })))
+    Ok(Json(answer))
 }

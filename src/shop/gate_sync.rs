@@ -49,15 +49,12 @@ impl GateSync {
                         backoff = Duration::from_millis(100);
                         // Changes missed while (re)subscribing are picked up by a refresh.
                         self.resync().await;
+                        self.redis.feed().subscribed();
                         self.redis.set_following(true);
                         let mut messages = pubsub.on_message();
                         loop {
                             match next_heard(&mut messages, &shutdown).await {
-                                Heard::Payload(payload) => {
-                                    if let Some(seen) = RedisStock::parse_message(&payload) {
-                                        self.gate.mirror(seen);
-                                    }
-                                }
+                                Heard::Payload(payload) => self.hear(&payload),
                                 Heard::Ended => break,
                                 Heard::Shutdown => return,
                             }

@@ -4,6 +4,7 @@ pub mod claims;
 pub mod detach;
 pub mod draws;
 pub mod gate;
+mod gate_feed;
 pub mod gate_sync;
 pub mod holds;
 pub mod keys;

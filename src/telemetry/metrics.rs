@@ -45,6 +45,10 @@ pub const DRAWS: &str = "dropline_draws_total";
 pub const DRAW_ENTRIES: &str = "dropline_draw_entries_total";
 /// Claims by outcome (`made`, `used`, `expired`, `released`).
 pub const CLAIMS: &str = "dropline_claims_total";
+/// 1 while this instance hears the stock-change channel, 0 while it reads the counters instead.
+pub const STOCK_FEED_LIVE: &str = "dropline_stock_feed_live";
+/// Stock-change messages this instance could not read.
+pub const STOCK_FEED_UNREADABLE: &str = "dropline_stock_feed_unreadable_total";
 /// 1, labelled with the version of the running binary.
 pub const BUILD_INFO: &str = "dropline_build_info";
 
@@ -134,6 +138,7 @@ fn register_at_zero() {
     gauge!(ROUNDS_IN_PROGRESS).increment(0.0);
     gauge!(SEND_RATE).increment(0.0);
     counter!(DRAWS).increment(0);
+    counter!(STOCK_FEED_UNREADABLE).increment(0);
     for outcome in ENTRY_OUTCOMES {
         counter!(DRAW_ENTRIES, "outcome" => *outcome).increment(0);
     }
@@ -189,6 +194,14 @@ fn describe() {
     metrics::describe_counter!(DRAWS, "Draws run by this process");
     metrics::describe_counter!(DRAW_ENTRIES, "Draw entries by outcome");
     metrics::describe_counter!(CLAIMS, "Claims of claim rounds by outcome");
+    metrics::describe_gauge!(
+        STOCK_FEED_LIVE,
+        "1 while the stock-change feed between instances is heard, 0 while the counters are read instead"
+    );
+    metrics::describe_counter!(
+        STOCK_FEED_UNREADABLE,
+        "Stock-change messages between instances that could not be read"
+    );
     metrics::describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label names the running build"
@@ -260,6 +273,16 @@ pub fn claims(outcome: &'static str, n: u64) {
 /// `n` unpaid holds expired.
 pub fn orders_expired(n: u64) {
     counter!(ORDERS, "outcome" => "expired").increment(n);
+}
+
+/// Whether the stock-change feed is heard (with Redis).
+pub fn stock_feed_live(live: bool) {
+    gauge!(STOCK_FEED_LIVE).set(if live { 1.0 } else { 0.0 });
+}
+
+/// A stock-change message could not be read.
+pub fn stock_feed_unreadable() {
+    counter!(STOCK_FEED_UNREADABLE).increment(1);
 }
 
 /// The stock the gate holds for `product`.
