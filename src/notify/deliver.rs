@@ -60,7 +60,8 @@ async fn wait_for_stock(
 }
 
 /// The check before every start, first ones and retries: free stock, then the limiter's
-/// slot, then the stock once more right before the start (the slot may have taken a while).
+/// slot, then the stock once more right before the start (the slot may have taken a while;
+/// with Redis that last reading is of the shared counter, not only of the mirror).
 /// The start is counted while that last reading of the gate is held, so a take that empties
 /// the gate comes either before the reading (and nothing starts) or after the start.
 /// `pace` is the slot of the caller's previous start when it went straight on from it (see
@@ -83,6 +84,12 @@ pub(crate) async fn clear_to_start(
         *pace = Some(slot);
         if ctx.stop.is_cancelled() {
             return Ready::Stopped;
+        }
+        // A shared gate's last look reads the counter itself: a sell-out through another
+        // instance a moment ago is seen here even before its message arrives. Unreadable,
+        // the mirror stands (and the health check stops trusting it if Redis is gone).
+        if ctx.inner.parts.gate.shared_backend().is_some() {
+            let _ = ctx.inner.parts.gate.refresh(ctx.product).await;
         }
         {
             let level = gate.borrow_and_update();
