@@ -6,6 +6,7 @@ mod gate;
 pub(crate) mod processes;
 mod product_feed;
 mod rounds;
+mod stock_feed;
 mod unusable;
 
 /// Runs each named `async fn(Vec<TestApp>)` on three instances sharing a database and Redis:
