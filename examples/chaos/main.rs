@@ -6,11 +6,13 @@
 //! MySQL/MariaDB database and a unique Redis prefix (from the flags, or DROPLINE_TEST_MYSQL_URL
 //! and DROPLINE_TEST_REDIS_URL), and kills one of them mid-run. Clients order (some retrying
 //! with one Idempotency-Key), cancel, pay, let holds expire, give up mid-request and restock.
-//! Once the work settles every instance's gate is checked against the database. Any divergence
+//! Once the work settles every instance's gate is checked against the database. Phase 3 runs a
+//! round on one instance while its stock sells through another (`sellout.rs`). Any divergence
 //! is listed and makes the exit status non-zero.
 
 mod check;
 mod client;
+mod sellout;
 
 use anyhow::Context;
 use dropline::auth::{Principal, TokenKeys};
@@ -114,7 +116,20 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "\nphase 2: MariaDB + Redis, three instances, database {name}, {seconds} s of load"
             );
-            let result = phase(&format!("{server}/{name}"), Some(&redis), 3, load).await;
+            let mut result = phase(&format!("{server}/{name}"), Some(&redis), 3, load).await;
+            if result.is_ok() {
+                println!("\nphase 3: a round on instance A while its stock sells through B");
+                result = match sellout::run(&format!("{server}/{name}"), &redis).await {
+                    Ok(found) => {
+                        println!("  divergences: {}", found.len());
+                        for d in &found {
+                            println!("    DIVERGENCE: {d}");
+                        }
+                        result.map(|n| n + found.len())
+                    }
+                    Err(e) => Err(e),
+                };
+            }
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
                 .execute(&mut conn)
                 .await?;
