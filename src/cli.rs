@@ -50,24 +50,38 @@ pub enum Command {
 /// `draw` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DrawCommand {
-    /// Recompute a draw from its revealed seed and entry list: prints the seed's hash, the
-    /// entries digest, every rank and (with --units) the winners.
+    /// Recompute a draw from its revealed seed and entry list and check it: prints the seed's
+    /// hash, the entries digest, every rank and (with units) the winners, then `verified:`
+    /// and the checks passed; exits 1 naming the first mismatch.
     Verify(DrawVerifyArgs),
 }
 
 /// Arguments of `draw verify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DrawVerifyArgs {
-    /// The revealed seed (`seed` of `GET /products/{id}/draw`).
-    #[arg(long)]
-    pub seed: String,
+    /// The revealed seed (`seed` of `GET /products/{id}/draw`); else the --draw document's.
+    #[arg(long, required_unless_present = "draw")]
+    pub seed: Option<String>,
     /// The entries: saved `GET /products/{id}/draw/entries` pages (JSON), or one
-    /// `user_id,quantity` per line. Repeat for several files.
+    /// `user_id,quantity[,rank,status]` per line. Repeat for several files. Listed ranks and
+    /// statuses are checked against the recomputed draw.
     #[arg(long, required = true)]
     pub entries: Vec<std::path::PathBuf>,
-    /// The units the draw had (the product's free stock at the draw), to compute the winners.
+    /// The units the draw had (`units` of `GET /products/{id}/draw`: the product's free stock
+    /// at the draw), to compute the winners; else the --draw document's.
     #[arg(long)]
     pub units: Option<i64>,
+    /// A saved `GET /products/{id}/draw`: its seed, seed hash, entry count, digest and units
+    /// are checked.
+    #[arg(long)]
+    pub draw: Option<std::path::PathBuf>,
+    /// The seed hash published before the window (lowercase hex SHA-256) to check the seed
+    /// against.
+    #[arg(long)]
+    pub seed_hash: Option<String>,
+    /// The published entries digest to check the list against.
+    #[arg(long)]
+    pub digest: Option<String>,
 }
 
 pub use crate::notify::verify::VerifyArgs;

@@ -55,8 +55,27 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Some(Command::Draw(DrawCommand::Verify(args))) => {
-            print!("{}", draw_verify(&args)?);
-            Ok(())
+            let verdict = draw_verify(&args)?;
+            print!("{}", verdict.report);
+            for note in &verdict.notes {
+                eprintln!("note: {note}");
+            }
+            match verdict.result {
+                Ok(checked) if checked.is_empty() => {
+                    println!(
+                        "verified: nothing to check against (give --draw, --seed-hash or --digest)"
+                    );
+                    Ok(())
+                }
+                Ok(checked) => {
+                    println!("verified: {}", checked.join(" "));
+                    Ok(())
+                }
+                Err(mismatch) => {
+                    eprintln!("mismatch: {mismatch}");
+                    std::process::exit(1);
+                }
+            }
         }
         Some(Command::MockReceiver(args)) => {
             let keys = args
@@ -131,15 +150,26 @@ fn token(args: &TokenArgs) -> anyhow::Result<String> {
     Ok(TokenKeys::new(args.jwt_secret.as_bytes()).mint(principal, args.ttl)?)
 }
 
-/// Reads the entry files and recomputes the draw.
-fn draw_verify(args: &dropline::cli::DrawVerifyArgs) -> anyhow::Result<String> {
-    use anyhow::Context;
-    use dropline::domain::draw_verify::{parse_entries, report};
-    let mut entries = Vec::new();
-    for file in &args.entries {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("Failed to read {}", file.display()))?;
-        entries.extend(parse_entries(&text)?);
-    }
-    Ok(report(&args.seed, &entries, args.units)?)
+/// Reads the saved documents, recomputes the draw and checks it.
+fn draw_verify(
+    args: &dropline::cli::DrawVerifyArgs,
+) -> anyhow::Result<dropline::domain::draw_check::Verdict> {
+    use dropline::domain::draw_check::{Request, verify};
+    let read = |file: &std::path::Path| {
+        std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display()))
+    };
+    let entries = args
+        .entries
+        .iter()
+        .map(|f| read(f))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let draw = args.draw.as_deref().map(read).transpose()?;
+    Ok(verify(&Request {
+        seed: args.seed.as_deref(),
+        seed_hash: args.seed_hash.as_deref(),
+        digest: args.digest.as_deref(),
+        units: args.units,
+        draw: draw.as_deref(),
+        entries: &entries,
+    })?)
 }

@@ -117,6 +117,8 @@ pub struct DrawRecord {
     pub entries: i64,
     /// The digest of the entry list (once drawn).
     pub entries_digest: Option<String>,
+    /// The units drawn for: the product's free stock when the draw ran (once drawn).
+    pub units: Option<i64>,
 }
 
 impl DrawRecord {

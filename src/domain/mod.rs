@@ -59,6 +59,7 @@ pub mod brand;
 pub mod claim;
 pub mod clock;
 pub mod draw;
+pub mod draw_check;
 pub mod draw_verify;
 pub mod ids;
 pub mod order;

@@ -74,7 +74,7 @@ impl From<Entry> for EntryView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Draw, example = json!({"product_id": 3, "status": "DRAWN", "entries": 1200,
     "seed_hash": "5f1d…", "seed": "9c0e…", "drawn_at": "2026-12-14T12:00:01Z",
-    "entries_digest": "a41b…"}))]
+    "entries_digest": "a41b…", "units": 105}))]
 pub struct DrawView {
     #[schema(value_type = i64)]
     product_id: ProductId,
@@ -92,6 +92,11 @@ pub struct DrawView {
     /// SHA-256 of the `"{user_id}:{quantity}\n"` lines of the entries by user id; null until DRAWN.
     #[schema(required = true)]
     entries_digest: Option<String>,
+    /// The units drawn for: the product's free stock when the draw ran (restocks during the
+    /// window count); going down the ranks, the winners are the entries that fit in them.
+    /// Null until DRAWN (and for a draw that ran before the units were recorded).
+    #[schema(required = true)]
+    units: Option<i64>,
 }
 
 impl DrawView {
@@ -105,6 +110,7 @@ impl DrawView {
             seed: d.seed.filter(|_| status == DrawStatus::Drawn),
             drawn_at: d.drawn_at,
             entries_digest: d.entries_digest,
+            units: d.units.filter(|_| status == DrawStatus::Drawn),
         }
     }
 }

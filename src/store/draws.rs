@@ -33,8 +33,9 @@ pub trait DrawStore: Send + Sync {
     /// Draw products whose window ended by `now` and whose draw has not run.
     async fn due_draws(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>>;
     /// Runs the draw of `product` in one transaction that first claims it (a conditional
-    /// update): ranks, the winners' RESERVED orders and their stock, the digest. None when
-    /// it is not due or ran already (here or on another instance).
+    /// update): ranks, the winners' RESERVED orders and their stock, the digest and the units
+    /// drawn for (the free stock then). None when it is not due or ran already (here or on
+    /// another instance).
     async fn run_draw(
         &self,
         product: ProductId,

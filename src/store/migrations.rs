@@ -48,6 +48,11 @@ pub fn sqlite() -> Migrator {
             "claims",
             include_str!("../../migrations/sqlite/0005_claims.sql"),
         ),
+        (
+            6,
+            "draw_units",
+            include_str!("../../migrations/sqlite/0006_draw_units.sql"),
+        ),
     ])
 }
 
@@ -78,6 +83,11 @@ pub fn mysql() -> Migrator {
             5,
             "claims",
             include_str!("../../migrations/mysql/0005_claims.sql"),
+        ),
+        (
+            6,
+            "draw_units",
+            include_str!("../../migrations/mysql/0006_draw_units.sql"),
         ),
     ])
 }

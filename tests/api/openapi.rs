@@ -275,7 +275,7 @@ async fn fields_always_sent_are_required_and_nullable_where_null(app: TestApp) {
         (
             "Draw",
             &["product_id", "status", "entries", "seed_hash"],
-            &["seed", "drawn_at", "entries_digest"],
+            &["seed", "drawn_at", "entries_digest", "units"],
         ),
         ("EntryPage", &["items"], &["next"]),
         (

@@ -32,7 +32,8 @@ async fn locked(tx: &mut Tx, product: ProductId) -> StoreResult<Option<Locked>> 
     lock_product(tx, product, "stock, hold_seconds, drawn_at").await
 }
 
-/// Runs the draw of `product` if it is due and nobody ran it.
+/// Runs the draw of `product` if it is due and nobody ran it; records the product's free
+/// stock then as the units drawn for.
 pub(super) async fn run_draw(
     store: &SqlStore,
     product: ProductId,
@@ -59,12 +60,15 @@ pub(super) async fn run_draw(
     let entries = number(&mut tx, product, 0, "ENTERED", "draw_key").await?;
     number(&mut tx, product, entries, "WITHDRAWN", "user_id").await?;
     let digest = digest(&mut tx, product, entries).await?;
-    sqlx::query("UPDATE product SET entries_digest = ?, draw_entries = ? WHERE id = ?")
-        .bind(digest)
-        .bind(entries)
-        .bind(product.get())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE product SET entries_digest = ?, draw_entries = ?, draw_units = ? WHERE id = ?",
+    )
+    .bind(digest)
+    .bind(entries)
+    .bind(p.stock)
+    .bind(product.get())
+    .execute(&mut *tx)
+    .await?;
     let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
     tx.commit().await?;
     Ok(Some(outcome))

@@ -80,15 +80,17 @@ impl DrawStore for SqlStore {
             Option<i64>,
             Option<String>,
             Option<i64>,
+            Option<i64>,
         );
         let row: Option<Row> = sqlx::query_as(
             "SELECT sale_mode, sale_ends_at, draw_seed, draw_seed_hash, drawn_at, \
-             entries_digest, draw_entries FROM product WHERE id = ?",
+             entries_digest, draw_entries, draw_units FROM product WHERE id = ?",
         )
         .bind(product.get())
         .fetch_optional(self.pool())
         .await?;
-        let Some((mode, ends_at, seed, seed_hash, drawn_at, digest, drawn_entries)) = row else {
+        let Some((mode, ends_at, seed, seed_hash, drawn_at, digest, drawn_entries, units)) = row
+        else {
             return Err(StoreError::NotFound);
         };
         if SaleMode::from_db(&mode) != SaleMode::Draw {
@@ -111,6 +113,7 @@ impl DrawStore for SqlStore {
             drawn_at: drawn_at.map(from_millis),
             entries,
             entries_digest: digest,
+            units,
         }))
     }
 

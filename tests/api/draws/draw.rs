@@ -59,6 +59,7 @@ async fn the_draw_ranks_by_the_revealed_seed_and_passes_over_entries_that_do_not
     assert_eq!(sha(&seed), draw["seed_hash"].as_str().unwrap());
     assert!(draw["drawn_at"].is_string());
     assert_eq!(draw["entries"], ENTRIES.len());
+    assert_eq!(draw["units"], 6);
     let mut by_user = ENTRIES.to_vec();
     by_user.sort();
     let lines: String = by_user.iter().map(|(u, q)| format!("{u}:{q}\n")).collect();

@@ -65,6 +65,7 @@ async fn a_draw_product_needs_both_window_ends_and_publishes_only_the_seed_hash(
     assert!(draw["seed"].is_null());
     assert!(draw["drawn_at"].is_null());
     assert!(draw["entries_digest"].is_null());
+    assert!(draw["units"].is_null());
     assert_eq!(draw["entries"], 0);
     // Another draw product gets another seed.
     let other = app.draw_product(3, json!({})).await;

@@ -1,0 +1,410 @@
+//! The checks of `dropline draw verify`: the draw recomputed from the revealed seed and the
+//! saved entry list, against the figures the draw published (or those given on the command
+//! line) and against the ranks and statuses the list shows. The first disagreement is the
+//! answer, naming the user or the figure at fault and what was expected and found.
+
+use std::collections::BTreeMap;
+
+use super::ValidationError;
+use super::draw::{Ranked, is_seed, recompute, seed_hash};
+use super::draw_verify::{DrawDoc, Listed, parse_draw, parse_listed, report};
+
+/// What `draw verify` was given: the texts of the saved documents and the figures to hold
+/// the draw to.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    /// The revealed seed (else the draw document's).
+    pub seed: Option<&'a str>,
+    /// The seed's hash to check against (as well as the draw document's).
+    pub seed_hash: Option<&'a str>,
+    /// The entries digest to check against (as well as the draw document's).
+    pub digest: Option<&'a str>,
+    /// The units drawn for (else the draw document's).
+    pub units: Option<i64>,
+    /// A saved `GET /products/{id}/draw`.
+    pub draw: Option<&'a str>,
+    /// Saved entry lists (pages or lines), in order.
+    pub entries: &'a [String],
+}
+
+/// What `draw verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The recomputed draw (seed hash, digest, ranks, winners).
+    pub report: String,
+    /// The names of the checks passed, or the first disagreement.
+    pub result: Result<Vec<&'static str>, Mismatch>,
+    /// What could not be checked for want of a figure.
+    pub notes: Vec<String>,
+}
+
+/// The first disagreement between the recomputed draw and what was published or listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Mismatch(pub String);
+
+macro_rules! mismatch {
+    ($($arg:tt)*) => { return Err(Mismatch(format!($($arg)*))) };
+}
+
+/// One figure to check against, and where it came from.
+struct Given<T> {
+    value: T,
+    from: &'static str,
+}
+
+const DOC: &str = "the draw document";
+
+fn given<T>(flag: Option<T>, name: &'static str, doc: Option<T>) -> Vec<Given<T>> {
+    [(flag, name), (doc, DOC)]
+        .into_iter()
+        .filter_map(|(value, from)| value.map(|value| Given { value, from }))
+        .collect()
+}
+
+/// Reads the documents, recomputes the draw and checks it. Errors are input that cannot be
+/// read; a disagreement is in the verdict.
+pub fn verify(req: &Request<'_>) -> Result<Verdict, ValidationError> {
+    let doc = req.draw.map(parse_draw).transpose()?.unwrap_or_default();
+    let seeds = given(req.seed, "--seed", doc.seed.as_deref());
+    let Some(seed) = seeds.first() else {
+        return Err(ValidationError::new(
+            "seed",
+            "give --seed, or --draw with a revealed seed",
+        ));
+    };
+    if !is_seed(seed.value) {
+        return Err(ValidationError::new(
+            "seed",
+            format!("{}: must be 64 lowercase hex digits", seed.from),
+        ));
+    }
+    let mut listed = Vec::new();
+    for text in req.entries {
+        listed.extend(parse_listed(text)?);
+    }
+    if let Some(dup) = twice(&listed) {
+        return Err(ValidationError::new(
+            "entries",
+            format!("user {dup} is listed twice"),
+        ));
+    }
+    let units = given(req.units, "--units", doc.units);
+    let taking: Vec<(i64, i64)> = listed
+        .iter()
+        .filter(|l| !l.withdrawn())
+        .map(|l| (l.user_id, l.quantity))
+        .collect();
+    let report = report(seed.value, &taking, units.first().map(|u| u.value))?;
+    let mut notes = Vec::new();
+    if units.is_empty() && listed.iter().any(|l| l.status.is_some()) {
+        notes.push("statuses not checked: give --units or a draw document with units".into());
+    }
+    let result = check(&seeds, req, &doc, &units, &listed);
+    Ok(Verdict {
+        report,
+        result,
+        notes,
+    })
+}
+
+fn twice(listed: &[Listed]) -> Option<i64> {
+    let mut seen = std::collections::BTreeSet::new();
+    listed
+        .iter()
+        .find(|l| !seen.insert(l.user_id))
+        .map(|l| l.user_id)
+}
+
+fn check(
+    seeds: &[Given<&str>],
+    req: &Request<'_>,
+    doc: &DrawDoc,
+    units: &[Given<i64>],
+    listed: &[Listed],
+) -> Result<Vec<&'static str>, Mismatch> {
+    let mut checked = Vec::new();
+    let seed = &seeds[0];
+    let hash = seed_hash(seed.value);
+    let hashes = given(req.seed_hash, "--seed-hash", doc.seed_hash.as_deref());
+    for want in &hashes {
+        if !want.value.trim().eq_ignore_ascii_case(&hash) {
+            mismatch!(
+                "seed hash: SHA-256 of the seed ({}) is {hash}, but {} says {}",
+                seed.from,
+                want.from,
+                want.value
+            );
+        }
+        checked.push("seed_hash");
+    }
+    if let [a, b] = seeds
+        && a.value != b.value
+    {
+        mismatch!(
+            "seed: {} is {}, but {} reveals {}",
+            a.from,
+            a.value,
+            b.from,
+            b.value
+        );
+    }
+    if let [a, b] = units
+        && a.value != b.value
+    {
+        mismatch!(
+            "units: {} is {}, but {} says {}",
+            a.from,
+            a.value,
+            b.from,
+            b.value
+        );
+    }
+    for l in listed.iter().filter(|l| l.withdrawn()) {
+        if let Some(rank) = l.rank {
+            mismatch!(
+                "user {}: WITHDRAWN but listed at rank {rank} (a withdrawn entry takes no part)",
+                l.user_id
+            );
+        }
+    }
+    let taking: Vec<&Listed> = listed.iter().filter(|l| !l.withdrawn()).collect();
+    let pairs: Vec<(i64, i64)> = taking.iter().map(|l| (l.user_id, l.quantity)).collect();
+    let units = units.first();
+    let (ranked, digest) = recompute(seed.value, &pairs, units.map_or(0, |u| u.value));
+    let by_user: BTreeMap<i64, &Listed> = taking.iter().map(|l| (l.user_id, *l)).collect();
+    if taking.iter().any(|l| l.rank.is_some()) {
+        check_ranks(&taking, &ranked, &by_user)?;
+        checked.push("ranks");
+    }
+    if let Some(want) = doc.entries {
+        let found = taking.len();
+        if usize::try_from(want).ok() != Some(found) {
+            mismatch!(
+                "entries: the list has {found} entries that took part, but {DOC} says {want}"
+            );
+        }
+        checked.push("entries");
+    }
+    for want in given(req.digest, "--digest", doc.entries_digest.as_deref()) {
+        if !want.value.trim().eq_ignore_ascii_case(&digest) {
+            mismatch!(
+                "entries digest: the list's users and quantities give {digest}, but {} says {}: \
+                 an entry was added, removed or its quantity changed",
+                want.from,
+                want.value
+            );
+        }
+        checked.push("entries_digest");
+    }
+    if let Some(units) = units
+        && taking.iter().any(|l| l.status.is_some())
+    {
+        check_statuses(&ranked, &by_user, units)?;
+        checked.push("statuses");
+    }
+    checked.dedup();
+    Ok(checked)
+}
+
+/// The listed ranks are 1..=n, once each, and each is the rank the seed gives its user.
+fn check_ranks(
+    taking: &[&Listed],
+    ranked: &[Ranked],
+    by_user: &BTreeMap<i64, &Listed>,
+) -> Result<(), Mismatch> {
+    let mut ranks = Vec::with_capacity(taking.len());
+    for l in taking {
+        match l.rank {
+            Some(rank) => ranks.push((rank, l.user_id)),
+            None => mismatch!(
+                "user {}: no rank listed, while other entries have one",
+                l.user_id
+            ),
+        }
+    }
+    ranks.sort_unstable();
+    for (i, &(rank, user)) in ranks.iter().enumerate() {
+        let want = i as i64 + 1;
+        if i > 0 && ranks[i - 1].0 == rank {
+            mismatch!(
+                "rank {rank}: listed twice, for users {} and {user}",
+                ranks[i - 1].1
+            );
+        }
+        if rank > want {
+            mismatch!("rank {want}: missing from the list (an entry was removed)");
+        }
+        if rank < want {
+            mismatch!("user {user}: rank {rank} is not a rank (ranks start at 1)");
+        }
+    }
+    for r in ranked {
+        let found = by_user.get(&r.user_id).and_then(|l| l.rank);
+        if found != Some(r.rank) {
+            mismatch!(
+                "user {}: the seed ranks it {}, the list says {}",
+                r.user_id,
+                r.rank,
+                found.map_or("none".into(), |f| f.to_string())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Going down the ranks with the units, each listed status is the one the rule gives.
+fn check_statuses(
+    ranked: &[Ranked],
+    by_user: &BTreeMap<i64, &Listed>,
+    units: &Given<i64>,
+) -> Result<(), Mismatch> {
+    let mut left = units.value;
+    for r in ranked {
+        let want = if r.won { "WON" } else { "WAITLISTED" };
+        let found = by_user.get(&r.user_id).and_then(|l| l.status.as_deref());
+        if found != Some(want) {
+            mismatch!(
+                "user {} (rank {}, quantity {}): expected {want}, found {} (going down the \
+                 ranks with {} units from {}, {left} were left at its turn)",
+                r.user_id,
+                r.rank,
+                r.quantity,
+                found.unwrap_or("no status"),
+                units.value,
+                units.from
+            );
+        }
+        if r.won {
+            left -= r.quantity;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's worked example: seed, and the list the draw gives for 4 units.
+    const SEED: &str = "c0ffee02c0ffee02c0ffee02c0ffee02c0ffee02c0ffee02c0ffee02c0ffee02";
+    const LIST: &str = "user_id,quantity,rank,status\n103,3,1,WON\n105,2,2,WAITLISTED\n\
+                        104,1,3,WON\n102,1,4,WAITLISTED\n101,2,5,WAITLISTED\n106,1,,WITHDRAWN\n";
+    const DIGEST: &str = "d4ea4a0abeb96c84d0ba79c103df552ba473c98f517551d4f14064d222f7bf85";
+
+    fn run(list: &str, units: i64, digest: Option<&str>) -> Result<Vec<&'static str>, Mismatch> {
+        let entries = [list.to_owned()];
+        let req = Request {
+            seed: Some(SEED),
+            seed_hash: Some("f5616356954346baf07a2459f9c9978f80f416ac354d2520e825106af3ba452d"),
+            digest,
+            units: Some(units),
+            draw: None,
+            entries: &entries,
+        };
+        verify(&req).unwrap().result
+    }
+
+    fn refused(list: &str, units: i64) -> String {
+        run(list, units, Some(DIGEST)).unwrap_err().0
+    }
+
+    #[test]
+    fn an_honest_list_passes_every_check() {
+        assert_eq!(
+            run(LIST, 4, Some(DIGEST)).unwrap(),
+            ["seed_hash", "ranks", "entries_digest", "statuses"]
+        );
+    }
+
+    #[test]
+    fn each_change_is_named_with_what_was_expected_and_found() {
+        let relabel = LIST.replace("102,1,4,WAITLISTED", "102,1,4,WON");
+        assert!(
+            refused(&relabel, 4).starts_with(
+                "user 102 (rank 4, quantity 1): expected WAITLISTED, found WON (going down the \
+                 ranks with 4 units from --units, 0 were left at its turn)"
+            ),
+            "{}",
+            refused(&relabel, 4)
+        );
+        let gap = LIST.replace("105,2,2,WAITLISTED\n", "");
+        assert_eq!(
+            refused(&gap, 4),
+            "rank 2: missing from the list (an entry was removed)"
+        );
+        let swap = LIST
+            .replace("103,3,1", "103,3,2")
+            .replace("105,2,2", "105,2,1");
+        assert_eq!(
+            refused(&swap, 4),
+            "user 103: the seed ranks it 1, the list says 2"
+        );
+        let twice = LIST.replace("105,2,2", "105,2,1");
+        assert_eq!(
+            refused(&twice, 4),
+            "rank 1: listed twice, for users 103 and 105"
+        );
+        let quantity = LIST.replace("101,2,5", "101,1,5");
+        assert!(refused(&quantity, 4).starts_with("entries digest: the list's users"));
+        assert!(refused(LIST, 5).starts_with(
+            "user 105 (rank 2, quantity 2): expected WON, found WAITLISTED (going down the \
+             ranks with 5 units from --units, 2 were left"
+        ));
+        let ranked_withdrawal = LIST.replace("106,1,,WITHDRAWN", "106,1,6,WITHDRAWN");
+        assert!(refused(&ranked_withdrawal, 4).starts_with("user 106: WITHDRAWN but listed"));
+    }
+
+    #[test]
+    fn a_list_without_ranks_or_statuses_checks_the_digest_alone() {
+        let bare = "101,2\n102,1\n103,3\n104,1\n105,2\n";
+        assert_eq!(
+            run(bare, 4, Some(DIGEST)).unwrap(),
+            ["seed_hash", "entries_digest"]
+        );
+        let partly = LIST.replace("104,1,3,WON", "104,1");
+        assert_eq!(
+            refused(&partly, 4),
+            "user 104: no rank listed, while other entries have one"
+        );
+    }
+
+    #[test]
+    fn the_draw_document_supplies_the_seed_and_units_and_is_held_to_them() {
+        let entries = [LIST.to_owned()];
+        let doc = format!(
+            r#"{{"status": "DRAWN", "seed": "{SEED}", "entries": 5, "units": 4,
+            "entries_digest": "{DIGEST}",
+            "seed_hash": "f5616356954346baf07a2459f9c9978f80f416ac354d2520e825106af3ba452d"}}"#
+        );
+        let req = Request {
+            draw: Some(&doc),
+            entries: &entries,
+            ..Request::default()
+        };
+        assert_eq!(
+            verify(&req).unwrap().result.unwrap(),
+            [
+                "seed_hash",
+                "ranks",
+                "entries",
+                "entries_digest",
+                "statuses"
+            ]
+        );
+        let other = Request {
+            units: Some(3),
+            ..req.clone()
+        };
+        assert_eq!(
+            verify(&other).unwrap().result.unwrap_err().0,
+            "units: --units is 3, but the draw document says 4"
+        );
+        let open = r#"{"status": "OPEN", "seed": null}"#;
+        let early = Request {
+            draw: Some(open),
+            ..req
+        };
+        assert!(verify(&early).is_err());
+    }
+}
