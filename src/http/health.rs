@@ -47,7 +47,7 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         }
         // Silent or unreadable, the feed is not leant on: the counters are read instead, so
         // the instance stays ready and says so.
-        answer["stock_feed"] = json!(redis.feed().state().as_str());
+        answer["stock_feed"] = json!(redis.feed().evaluate(redis.following()).as_str());
     }
     Ok(Json(answer))
 }

@@ -136,13 +136,21 @@ impl FeedHealth {
         self.unreadable_count.load(Ordering::Relaxed)
     }
 
-    /// Works out the state from what was heard; answers the state before and after.
+    /// Works out the state from what was heard and records it; answers the state before
+    /// and after.
     pub fn assess(&self, following: bool) -> (FeedState, FeedState) {
+        let state = self.evaluate(following);
+        let before = self.state.send_replace(state);
+        (before, state)
+    }
+
+    /// The state what was heard implies now (recorded or not).
+    pub fn evaluate(&self, following: bool) -> FeedState {
         let now = Instant::now();
         let quiet = lock(&self.heard).is_none_or(|t| now.duration_since(t) >= SILENCE);
         let garbled =
             lock(&self.unreadable).is_some_and(|t| now.duration_since(t) < UNREADABLE_FOR);
-        let state = if !following {
+        if !following {
             FeedState::Down
         } else if garbled {
             FeedState::Unreadable
@@ -150,9 +158,7 @@ impl FeedHealth {
             FeedState::Silent
         } else {
             FeedState::Live
-        };
-        let before = self.state.send_replace(state);
-        (before, state)
+        }
     }
 
     /// The state as last assessed.
