@@ -130,6 +130,7 @@ pub(crate) async fn run(db: &str, redis: &str) -> anyhow::Result<Vec<String>> {
         })
     }));
 
+    let mut progress = a.state.events.subscribe();
     let began = Instant::now();
     world
         .post(
@@ -154,11 +155,17 @@ pub(crate) async fn run(db: &str, redis: &str) -> anyhow::Result<Vec<String>> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let started = a
-        .state
-        .events
-        .progress(ProductId::from_db(product), 1)
-        .map_or(0, |p| p.started_count);
+    // The run's last event carries its count of starts (the live view ends with the run).
+    let mut started = 0;
+    loop {
+        match progress.try_recv() {
+            Ok(e) if e.product_id == ProductId::from_db(product) && e.round == 1 => {
+                started = started.max(e.started_count);
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
     let (created, when) = {
         let h = heard.lock().unwrap_or_else(|p| p.into_inner());
         (h.created, h.started_when_sold_out)
