@@ -6,6 +6,7 @@ mod failover;
 mod gate;
 pub(crate) mod processes;
 mod product_feed;
+mod redis_loss;
 mod rounds;
 mod unusable;
 
