@@ -1,11 +1,15 @@
 //! Two instances on one MySQL: buyers pay and cancel the same orders at once through
-//! different instances, others order meanwhile, and some give up mid-request. Lost lock races
-//! are run again inside the store, so no answer is a 5xx, every order ends in one state that
-//! agrees with the answers, and the stock adds up.
+//! different instances, others order meanwhile, and some give up mid-request, while an
+//! operator's transactions lock orders and products in the opposite order (so deadlocks
+//! happen, and the requests lose them). Lost lock races are run again inside the store, so no
+//! answer is a 5xx, every order ends in one state that agrees with the answers, and the stock
+//! adds up.
 
 use futures::future::join_all;
+use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::{Connection, MySqlConnection};
 
 use crate::faults::{abandon, assert_accounted, settled};
 use crate::helpers::{Db, TestApp};
@@ -81,7 +85,18 @@ async fn mysql_pays_and_cancels_racing_over_two_instances_never_answer_5xx() {
             (user, 0, vec![placed])
         }));
     }
-    let done = join_all(work).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let url = apps[0].settings.database.database_url.clone();
+    let crossing = crossing_locks(&url, &orders, &products, stopped);
+    let (done, waits) = tokio::join!(
+        async {
+            let done = join_all(work).await;
+            stop.send_replace(true);
+            done
+        },
+        crossing
+    );
+    eprintln!("the operator's transactions waited for a product's row {waits} times");
 
     for (user, order, answers) in &done {
         for (status, body) in answers {
@@ -161,4 +176,61 @@ fn one_of_two_pays(order: i64, answers: &[(StatusCode, Value)], now: &Value) {
         }
     }
     assert_eq!(now["status"], "PAID", "order {order}: {now}");
+}
+
+/// Until `stop`, runs an operator's transactions that cross the requests' lock order: a
+/// sizeable write, an order's row, then its product's row (every request locks the product
+/// first). Each one that waited for the product's row closed a cycle with a request waiting
+/// for that order, which InnoDB resolves by rolling the lighter request back. Answers how
+/// often the product's row was not free at once (for the log).
+async fn crossing_locks(
+    url: &str,
+    orders: &[(i64, i64)],
+    products: &[i64; 2],
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> u32 {
+    let mut conn = MySqlConnection::connect(url).await.expect("connect");
+    exec(&mut conn, "CREATE TABLE ballast (id BIGINT PRIMARY KEY)").await;
+    let rows: Vec<String> = (1..=200).map(|i| format!("({i})")).collect();
+    let ballast = format!("INSERT INTO ballast (id) VALUES {}", rows.join(", "));
+    let mut waited = 0;
+    while !*stop.borrow() {
+        let (user, order) = orders[rand::rng().random_range(0..orders.len())];
+        let product = products[(user % 2) as usize];
+        exec(&mut conn, "BEGIN").await;
+        exec(&mut conn, &ballast).await;
+        let touched = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "UPDATE orders SET updated_at = updated_at + 1 WHERE id = {order}"
+        )))
+        .execute(&mut conn)
+        .await;
+        if touched.is_err() {
+            // This transaction lost a race itself: start another.
+            exec(&mut conn, "ROLLBACK").await;
+            continue;
+        }
+        // Long enough for requests to queue behind the order's row.
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = tokio::time::sleep(std::time::Duration::from_millis(3)) => {}
+        }
+        let started = tokio::time::Instant::now();
+        let locked = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM product WHERE id = {product} FOR UPDATE"
+        )))
+        .execute(&mut conn)
+        .await;
+        if locked.is_ok() && started.elapsed() > std::time::Duration::from_millis(1) {
+            waited += 1;
+        }
+        exec(&mut conn, "ROLLBACK").await;
+    }
+    waited
+}
+
+async fn exec(conn: &mut MySqlConnection, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .expect(sql);
 }
