@@ -11,7 +11,7 @@ use redis::{AsyncCommands, Script};
 use std::sync::Mutex;
 
 use super::conn::RedisConn;
-use super::stock_scripts::{self, HEARTBEAT, LIVE, SCHEDULE_PROBE};
+use super::stock_scripts::{self, SCHEDULE_PROBE};
 use crate::domain::ids::ProductId;
 use crate::domain::order::StockVersion;
 use crate::store::StockRecord;
@@ -20,7 +20,7 @@ pub mod feed;
 mod liveness;
 
 pub use feed::{FeedHealth, FeedState, StockMessage};
-pub use liveness::HEARTBEAT_TTL;
+pub use liveness::{HEARTBEAT_TTL, Liveness};
 
 /// What a take found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +82,8 @@ pub struct RedisStock {
     add: Script,
     load: Script,
     reconcile: Script,
-    heartbeat: Script,
-    live: Script,
+    /// This instance's heartbeat and the reads of everyone's.
+    heartbeats: liveness::Heartbeats,
     schedule_probe: Script,
     /// Settles that failed, retried by the maintenance loop until Redis takes them.
     unsettled: Mutex<Vec<Unsettled>>,
@@ -106,8 +106,7 @@ impl RedisStock {
             add: Script::new(&stock_scripts::add()),
             load: Script::new(&stock_scripts::load()),
             reconcile: Script::new(&stock_scripts::reconcile()),
-            heartbeat: Script::new(HEARTBEAT),
-            live: Script::new(LIVE),
+            heartbeats: liveness::Heartbeats::new(),
             schedule_probe: Script::new(SCHEDULE_PROBE),
             unsettled: Mutex::new(Vec::new()),
             following: std::sync::atomic::AtomicBool::new(false),

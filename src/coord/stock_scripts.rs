@@ -167,14 +167,31 @@ return 1
     )
 }
 
-/// Lua: KEYS[1] is the sorted set of instances by heartbeat expiry (ms, Redis clock). Renews
-/// ARGV[1] for ARGV[2] ms and forgets instances dead for an hour.
+/// Lua: KEYS[1] is the sorted set of instances by heartbeat expiry (ms, Redis clock), KEYS[2]
+/// the doubt marker (same hash tag). Renews ARGV[1] for ARGV[2] ms and forgets instances dead
+/// for an hour. ARGV[3] is 1 for the first heartbeat of this run of the instance.
+/// This instance's own heartbeat found missing or lapsed after its first shows that the set
+/// lost heartbeats of live instances too (Redis restarted empty, or could not be reached for
+/// longer than a heartbeat lasts): the doubt marker is set for ARGV[2] ms, during which every
+/// live instance renews its heartbeat and nobody is taken for dead. Returns {now, verdict}:
+/// 1 when it set the marker; 2 when a first heartbeat found the set empty (it keeps dead
+/// instances for an hour, so only a Redis that lost its data, or a deployment's very first
+/// start, has none), which leaves this instance in doubt (the others, if alive, set the
+/// marker at their next heartbeat); else 0.
 pub const HEARTBEAT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local verdict = 0
+if ARGV[3] ~= '1' and (not mine or tonumber(mine) <= now) then
+  redis.call('SET', KEYS[2], now, 'PX', tonumber(ARGV[2]))
+  verdict = 1
+elseif ARGV[3] == '1' and redis.call('ZCARD', KEYS[1]) == 0 then
+  verdict = 2
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600000)
-return now
+return {now, verdict}
 ";
 
 /// Lua: the instances whose heartbeat has not lapsed (KEYS[1] as for [`HEARTBEAT`]).
@@ -182,6 +199,22 @@ pub const LIVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+";
+
+/// Lua: whether the heartbeats can tell a dead instance (KEYS as for [`HEARTBEAT`]; ARGV[1]
+/// the asking instance). Answers `known` and the live instances, or `doubt` alone while the
+/// doubt marker stands or while the asker's own heartbeat is missing or lapsed (which shows
+/// that the set lost heartbeats of live instances too).
+pub const VERDICT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 or not mine or tonumber(mine) <= now then
+  return {'doubt'}
+end
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+table.insert(live, 1, 'known')
+return live
 ";
 
 /// Lua: the readiness probe of the notification schedule: reads its keys (KEYS[1] the

@@ -39,6 +39,10 @@ pub enum ApiError {
     /// A dependency (the database) does not answer.
     #[error("the service is not ready")]
     Unavailable,
+    /// Concurrent writes kept the database from committing this one; nothing was written and
+    /// the same request may be sent again (503 `unavailable` with `Retry-After`).
+    #[error("the database is busy with concurrent changes; nothing was changed, try again")]
+    Busy,
     /// A fault of the server; the cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -55,7 +59,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::Conflict(c) => (StatusCode::CONFLICT, c.code()),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unavailable | Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -67,6 +71,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("resource"),
             StoreError::Invalid(v) => Self::Validation(v),
             StoreError::Conflict(c) => Self::Conflict(c),
+            StoreError::Contended(_) => Self::Busy,
             other => Self::Internal(other.to_string()),
         }
     }
@@ -101,7 +106,14 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        envelope(status, code, message)
+        let mut response = envelope(status, code, message);
+        if matches!(self, Self::Busy) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -118,3 +130,18 @@ pub fn envelope(status: StatusCode, code: &str, message: String) -> Response {
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_that_kept_losing_lock_races_answers_503_with_retry_after() {
+        let response = ApiError::from(StoreError::Contended("pay")).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from_static("1"))
+        );
+    }
+}

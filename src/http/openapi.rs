@@ -161,6 +161,9 @@ shared_errors! {
     Refused: ("409", "The state of things refuses the request");
     /// 422: a value breaks a rule.
     Invalid: ("422", "A field has an invalid value");
+    /// 503 `unavailable` with `Retry-After`: concurrent writes kept the database from
+    /// committing this one (a deadlock or lock wait lost on every try); nothing was changed.
+    Busy: ("503", "The database could not commit this under concurrent writes; nothing changed, send it again (Retry-After)");
 }
 
 /// An error answer: `description`, with the error envelope as its JSON body.

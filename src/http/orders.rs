@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::Created;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, OptionalBody, OrderPath, path_id};
-use super::openapi::{BadBody, Invalid, NeedsToken, OrderPage, Refused, UnknownId};
+use super::openapi::{BadBody, Busy, Invalid, NeedsToken, OrderPage, Refused, UnknownId};
 use super::query::PageQuery;
 use super::scoped::OwnPage;
 use crate::domain::ValidationError;
@@ -121,7 +121,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
     request_body(content = Option<PlaceBody>), security(("bearer" = [])),
     responses((status = 201, description = "Reserved", body = OrderView, headers(("Location" = String, description = "The path of the order"))),
         (status = 200, description = "The order this idempotency key already placed", body = OrderView),
-        BadBody, NeedsToken, UnknownId, Refused, Invalid))]
+        BadBody, NeedsToken, UnknownId, Refused, Invalid, Busy))]
 async fn place(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,7 +179,7 @@ pub struct PayBody {
 #[utoipa::path(post, path = "/orders/{id}/pay", operation_id = "payOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), request_body = PayBody,
     security(("bearer" = [])),
     responses((status = 200, description = "Paid", body = OrderView),
-        BadBody, NeedsToken, UnknownId, Refused, Invalid))]
+        BadBody, NeedsToken, UnknownId, Refused, Invalid, Busy))]
 async fn pay(
     State(state): State<AppState>,
     caller: Caller,
@@ -196,7 +196,7 @@ async fn pay(
 /// Cancels an order (its user, or admin); its units return to stock. Idempotent.
 #[utoipa::path(post, path = "/orders/{id}/cancel", operation_id = "cancelOrder", tag = "orders", params(("id" = i64, Path, description = "Order id")), security(("bearer" = [])),
     responses((status = 200, description = "Canceled", body = OrderView),
-        NeedsToken, UnknownId, Refused))]
+        NeedsToken, UnknownId, Refused, Busy))]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,10 +1,13 @@
 //! Rounds whose owner is gone are taken at once, not when their lease lapses: on its own
 //! database an instance that starts is the only one, and with Redis an owner whose heartbeat
-//! lapsed is dead.
+//! lapsed is dead. A heartbeat that is missing because Redis lost it (restarted empty, say)
+//! says nothing: while the heartbeats are in doubt nobody is gone (see
+//! `coord::stock::Liveness`), so a live owner never loses its round to another instance.
 
 use std::time::Duration;
 
 use super::engine::Inner;
+use crate::coord::stock::Liveness;
 use crate::store::StoreResult;
 
 /// How often, with Redis, the recovery worker looks for owners whose heartbeat lapsed: well
@@ -27,8 +30,15 @@ async fn is_gone(inner: &Inner, owner: &str, moment: Moment) -> bool {
         // another name is a leftover of an earlier run of this service that did not stop
         // cleanly. Later on, only a lapsed lease says so.
         None => moment == Moment::Start,
-        Some(redis) => match redis.is_alive(owner).await {
-            Ok(alive) => !alive,
+        Some(redis) => match redis.liveness().await {
+            Ok(Liveness::Known(live)) => !live.iter().any(|i| i == owner),
+            Ok(Liveness::Unknown) => {
+                tracing::info!(
+                    owner,
+                    "not taking this instance's rounds: Redis lost heartbeats lately, so a missing one does not show a dead owner"
+                );
+                false
+            }
             Err(e) => {
                 // Unknown is not gone: the lease still hands the round over in time.
                 tracing::warn!(error = %e, owner, "Failed to read an instance's heartbeat");

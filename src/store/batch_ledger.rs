@@ -123,10 +123,16 @@ pub(crate) fn answer_all(
         }
         Err(e) => {
             tracing::error!(error = %e, orders = batch.len(), "order batch rolled back");
+            // A race lost on every try is worth the buyer's retry; anything else is a fault.
+            let contended = crate::store::retry::lost_lock_race(&e);
             for p in batch.drain(..) {
-                let _ = p.reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
-                    "the order batch was rolled back".into(),
-                ))));
+                let _ = p.reply.send(Err(if contended {
+                    StoreError::Contended("order")
+                } else {
+                    StoreError::Database(sqlx::Error::Protocol(
+                        "the order batch was rolled back".into(),
+                    ))
+                }));
             }
         }
     }

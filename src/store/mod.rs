@@ -8,6 +8,7 @@ pub mod draws;
 mod migrations;
 pub mod mysql;
 mod orders;
+pub(crate) mod retry;
 pub mod rounds;
 pub(crate) mod rows;
 pub mod sqlite;
@@ -47,6 +48,11 @@ pub enum StoreError {
     /// The database server cannot be reached or refused us; the text names the cause.
     #[error("{0}")]
     Unreachable(String),
+    /// A write lost a lock race to another transaction on every try (a MySQL deadlock or
+    /// lock wait timeout; see `retry`); nothing was written, and the same request may simply
+    /// be sent again. The text names the write.
+    #[error("{0} kept losing lock races to concurrent writes")]
+    Contended(&'static str),
     /// Applying the schema failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -6,7 +6,6 @@
 //! instances each batch their own orders; the product row lock orders their batches.
 
 use chrono::{DateTime, Utc};
-use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{MySql, MySqlPool, QueryBuilder, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use crate::store::batch_ledger::{
     self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
 };
 use crate::store::orders::{OrderRow, is_unique_violation, order_select};
+use crate::store::retry;
 use crate::store::rows::push_id_list;
 use crate::store::{StoreError, StoreResult};
 
@@ -25,10 +25,6 @@ const MAX_BATCH: usize = 256;
 
 /// Writer lanes; a product always goes to the same lane, so its orders stay in arrival order.
 const LANES: i64 = 8;
-
-/// Tries of one batch that lost a race it cannot see coming: a deadlock with another
-/// instance's batch, or a key another instance's batch inserted for another product.
-const ATTEMPTS: usize = 5;
 
 /// The writers' queues. Each writer task owns its batch from the moment an order is queued:
 /// a caller that stops waiting changes nothing about whether its order is placed.
@@ -77,33 +73,19 @@ async fn run(pool: MySqlPool, mut rx: mpsc::Receiver<Placing>) {
     }
 }
 
-/// Places the batch, again from the start when it lost a race that a fresh read resolves.
+/// Places the batch, again from the start (up to `retry::ATTEMPTS` tries, with the same
+/// jittered waits as every other transaction) when it lost a race that a fresh read resolves.
 async fn place_with_retries(
     pool: &MySqlPool,
     batch: &[Placing],
 ) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
-    let mut attempt = 1;
-    loop {
-        match place_batch(pool, batch).await {
-            Err(e) if attempt < ATTEMPTS && worth_retrying(&e) => {
-                tracing::debug!(error = %e, attempt, "order batch lost a race; placing it again");
-                attempt += 1;
-            }
-            done => return done,
-        }
-    }
+    retry::again("order batch", worth_retrying, || place_batch(pool, batch)).await
 }
 
-/// A deadlock (1213), or a key inserted meanwhile by a batch of another product: the next
-/// try reads the winner's rows and decides against them.
+/// A lost lock race (deadlock 1213, lock wait timeout 1205), or a key inserted meanwhile by a
+/// batch of another product: the next try reads the winner's rows and decides against them.
 fn worth_retrying(e: &sqlx::Error) -> bool {
-    let deadlock = match e {
-        sqlx::Error::Database(d) => d
-            .try_downcast_ref::<MySqlDatabaseError>()
-            .is_some_and(|m| m.number() == 1213),
-        _ => false,
-    };
-    deadlock || is_unique_violation(e)
+    retry::lost_lock_race(e) || is_unique_violation(e)
 }
 
 type Tx = Transaction<'static, MySql>;

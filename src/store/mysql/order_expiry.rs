@@ -7,13 +7,20 @@ use std::collections::BTreeMap;
 use super::MysqlStore;
 use crate::domain::order::Expired;
 use crate::store::StoreResult;
+use crate::store::retry::lock_races;
 
-/// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their units.
+/// Expires up to `limit` RESERVED orders whose hold ended by `now` and returns their units;
+/// again from the start when the batch lost a lock race (see `store::retry`).
 pub(super) async fn expire_due(
     store: &MysqlStore,
     now: DateTime<Utc>,
     limit: i64,
 ) -> StoreResult<Expired> {
+    lock_races("order expiry", || expire_once(store, now, limit)).await
+}
+
+/// One try of [`expire_due`].
+async fn expire_once(store: &MysqlStore, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
     let now_ms = now.timestamp_millis();
     let due: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT id, product_id, quantity FROM orders \

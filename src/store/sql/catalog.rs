@@ -15,6 +15,7 @@ use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};
 use crate::domain::{Conflict, ValidationError};
+use crate::store::retry::lock_races;
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
 use crate::store::{CatalogStore, StockRecord, StoreError, StoreResult};
 
@@ -73,41 +74,44 @@ impl CatalogStore for SqlStore {
         product: &NewProduct,
         now: DateTime<Utc>,
     ) -> StoreResult<Product> {
-        let mut tx = self.write_tx().await?;
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM brand WHERE id IN ");
-        push_id_list(&mut count, product.brand_ids.iter().map(|b| b.get()));
-        let found: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
-        if found != product.brand_ids.len() as i64 {
-            return Err(
-                ValidationError::new("brand_ids", "names a brand that does not exist").into(),
-            );
-        }
-        let insert = sqlx::query(
-            "INSERT INTO product (name, price, sale_starts_at, sale_ends_at, per_user_limit, \
-             hold_seconds, line_policy, sale_mode, alert_mode, claim_seconds, draw_seed, \
-             draw_seed_hash, stock, restock_round, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(product.name.as_str());
-        let seed = seed_for(product.sale.sale_mode, product.draw_seed.as_deref());
-        let done = bind_sale(insert, &product.sale, &product.alert)
-            .bind(seed)
-            .bind(seed.map(seed_hash))
-            .bind(product.stock)
-            .bind(now.timestamp_millis())
-            .bind(now.timestamp_millis())
-            .execute(&mut *tx)
-            .await?;
-        let id = inserted_id(&done);
-        let mut links = QueryBuilder::new("INSERT INTO product_brand (product_id, brand_id) ");
-        links.push_values(&product.brand_ids, |mut b, brand| {
-            b.push_bind(id).push_bind(brand.get());
-        });
-        links.build().execute(&mut *tx).await?;
-        tx.commit().await?;
-        self.get_product(ProductId::from_db(id))
-            .await?
-            .ok_or(StoreError::NotFound)
+        lock_races("product creation", || async {
+            let mut tx = self.write_tx().await?;
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM brand WHERE id IN ");
+            push_id_list(&mut count, product.brand_ids.iter().map(|b| b.get()));
+            let found: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+            if found != product.brand_ids.len() as i64 {
+                return Err(
+                    ValidationError::new("brand_ids", "names a brand that does not exist").into(),
+                );
+            }
+            let insert = sqlx::query(
+                "INSERT INTO product (name, price, sale_starts_at, sale_ends_at, per_user_limit, \
+                 hold_seconds, line_policy, sale_mode, alert_mode, claim_seconds, draw_seed, \
+                 draw_seed_hash, stock, restock_round, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            )
+            .bind(product.name.as_str());
+            let seed = seed_for(product.sale.sale_mode, product.draw_seed.as_deref());
+            let done = bind_sale(insert, &product.sale, &product.alert)
+                .bind(seed)
+                .bind(seed.map(seed_hash))
+                .bind(product.stock)
+                .bind(now.timestamp_millis())
+                .bind(now.timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            let id = inserted_id(&done);
+            let mut links = QueryBuilder::new("INSERT INTO product_brand (product_id, brand_id) ");
+            links.push_values(&product.brand_ids, |mut b, brand| {
+                b.push_bind(id).push_bind(brand.get());
+            });
+            links.build().execute(&mut *tx).await?;
+            tx.commit().await?;
+            self.get_product(ProductId::from_db(id))
+                .await?
+                .ok_or(StoreError::NotFound)
+        })
+        .await
     }
 
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
@@ -133,56 +137,59 @@ impl CatalogStore for SqlStore {
         changes: &ProductChanges,
         now: DateTime<Utc>,
     ) -> StoreResult<Product> {
-        let mut tx = self.write_tx().await?;
-        let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT sale_mode FROM product WHERE id = ?{}",
-            DIALECT.lock
-        )))
-        .bind(id.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(current) = current else {
-            return Err(StoreError::NotFound);
-        };
-        let mode = changes.sale.sale_mode;
-        let switching = SaleMode::from_db(&current) != mode;
-        if switching {
-            // The product row is locked (or the database is): no order or entry can start.
-            let used: i64 = sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM orders WHERE product_id = ?) + \
-                 (SELECT COUNT(*) FROM draw_entry WHERE product_id = ?)",
-            )
+        lock_races("product update", || async {
+            let mut tx = self.write_tx().await?;
+            let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT sale_mode FROM product WHERE id = ?{}",
+                DIALECT.lock
+            )))
             .bind(id.get())
-            .bind(id.get())
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            if used > 0 {
-                return Err(Conflict::SaleModeLocked.into());
+            let Some(current) = current else {
+                return Err(StoreError::NotFound);
+            };
+            let mode = changes.sale.sale_mode;
+            let switching = SaleMode::from_db(&current) != mode;
+            if switching {
+                // The product row is locked (or the database is): no order or entry can start.
+                let used: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM orders WHERE product_id = ?) + \
+                     (SELECT COUNT(*) FROM draw_entry WHERE product_id = ?)",
+                )
+                .bind(id.get())
+                .bind(id.get())
+                .fetch_one(&mut *tx)
+                .await?;
+                if used > 0 {
+                    return Err(Conflict::SaleModeLocked.into());
+                }
             }
-        }
-        let update = sqlx::query(
-            "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
-             per_user_limit = ?, hold_seconds = ?, line_policy = ?, sale_mode = ?, alert_mode = ?, \
-             claim_seconds = ?, updated_at = ? \
-             WHERE id = ?",
-        )
-        .bind(changes.name.as_str());
-        bind_sale(update, &changes.sale, &changes.alert)
-            .bind(now.timestamp_millis())
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await?;
-        if switching {
-            let seed = seed_for(mode, changes.draw_seed.as_deref());
-            sqlx::query("UPDATE product SET draw_seed = ?, draw_seed_hash = ? WHERE id = ?")
-                .bind(seed)
-                .bind(seed.map(seed_hash))
+            let update = sqlx::query(
+                "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
+                 per_user_limit = ?, hold_seconds = ?, line_policy = ?, sale_mode = ?, alert_mode = ?, \
+                 claim_seconds = ?, updated_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(changes.name.as_str());
+            bind_sale(update, &changes.sale, &changes.alert)
+                .bind(now.timestamp_millis())
                 .bind(id.get())
                 .execute(&mut *tx)
                 .await?;
-        }
-        tx.commit().await?;
-        self.get_product(id).await?.ok_or(StoreError::NotFound)
+            if switching {
+                let seed = seed_for(mode, changes.draw_seed.as_deref());
+                sqlx::query("UPDATE product SET draw_seed = ?, draw_seed_hash = ? WHERE id = ?")
+                    .bind(seed)
+                    .bind(seed.map(seed_hash))
+                    .bind(id.get())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            self.get_product(id).await?.ok_or(StoreError::NotFound)
+        })
+        .await
     }
 
     async fn all_stock(&self) -> StoreResult<Vec<StockRecord>> {

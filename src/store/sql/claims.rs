@@ -15,6 +15,7 @@ use crate::domain::order::{OrderRequest, Placement, Returned};
 use crate::domain::page::PageRequest;
 use crate::domain::round::Lease;
 use crate::store::claims::{CLAIM_COLUMNS, ClaimFor, ClaimRow, ClaimStore, ClaimsExpired, Made};
+use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
 use crate::store::{StoreError, StoreResult};
 
@@ -45,95 +46,101 @@ impl ClaimStore for SqlStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<Made> {
-        let (product, round) = (member.product, member.round);
-        let mut tx = self.write_tx().await?;
-        let Some(stock) = lock_stock(&mut tx, product).await? else {
-            return Err(StoreError::NotFound);
-        };
-        let held: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT claim_seconds, notified_count FROM product_notification_history \
-             WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
-        )
-        .bind(product.get())
-        .bind(round)
-        .bind(&lease.owner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((claim_seconds, made)) = held else {
-            return Ok(Made::NotHeld);
-        };
-        let already: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM claim WHERE product_id = ? AND round = ? AND user_id = ?",
-        )
-        .bind(product.get())
-        .bind(round)
-        .bind(member.user.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if already.is_some() {
-            return Ok(Made::Already);
-        }
-        if stock < 1 {
-            return Ok(Made::NoStock);
-        }
-        let ms = now.timestamp_millis();
-        let done = sqlx::query(
-            "INSERT INTO claim (product_id, round, user_id, position, line_id, status, \
-             created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'OPEN', ?, ?, ?)",
-        )
-        .bind(product.get())
-        .bind(round)
-        .bind(member.user.get())
-        .bind(made + 1)
-        .bind(member.line_id)
-        .bind(ms)
-        .bind(ms + claim_seconds * 1000)
-        .bind(ms)
-        .execute(&mut *tx)
-        .await?;
-        let id = inserted_id(&done);
-        let version = add_stock(&mut tx, product.get(), -1).await?;
-        sqlx::query(
-            "UPDATE product_notification_history SET notified_count = notified_count + 1, \
-             line_cursor = ?, wrapped = ?, last_sent_user_id = ?, lease_expires_at = ?, \
-             updated_at = ? WHERE product_id = ? AND round = ?",
-        )
-        .bind(member.line_id)
-        .bind(i64::from(member.wrapped))
-        .bind(member.user.get())
-        .bind(lease.expires_at.timestamp_millis())
-        .bind(ms)
-        .bind(product.get())
-        .bind(round)
-        .execute(&mut *tx)
-        .await?;
-        let claim = claim_by_id(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(Made::Claimed(claim, version))
+        lock_races("claim", || async {
+            let (product, round) = (member.product, member.round);
+            let mut tx = self.write_tx().await?;
+            let Some(stock) = lock_stock(&mut tx, product).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let held: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT claim_seconds, notified_count FROM product_notification_history \
+                 WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
+            )
+            .bind(product.get())
+            .bind(round)
+            .bind(&lease.owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((claim_seconds, made)) = held else {
+                return Ok(Made::NotHeld);
+            };
+            let already: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM claim WHERE product_id = ? AND round = ? AND user_id = ?",
+            )
+            .bind(product.get())
+            .bind(round)
+            .bind(member.user.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if already.is_some() {
+                return Ok(Made::Already);
+            }
+            if stock < 1 {
+                return Ok(Made::NoStock);
+            }
+            let ms = now.timestamp_millis();
+            let done = sqlx::query(
+                "INSERT INTO claim (product_id, round, user_id, position, line_id, status, \
+                 created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 'OPEN', ?, ?, ?)",
+            )
+            .bind(product.get())
+            .bind(round)
+            .bind(member.user.get())
+            .bind(made + 1)
+            .bind(member.line_id)
+            .bind(ms)
+            .bind(ms + claim_seconds * 1000)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await?;
+            let id = inserted_id(&done);
+            let version = add_stock(&mut tx, product.get(), -1).await?;
+            sqlx::query(
+                "UPDATE product_notification_history SET notified_count = notified_count + 1, \
+                 line_cursor = ?, wrapped = ?, last_sent_user_id = ?, lease_expires_at = ?, \
+                 updated_at = ? WHERE product_id = ? AND round = ?",
+            )
+            .bind(member.line_id)
+            .bind(i64::from(member.wrapped))
+            .bind(member.user.get())
+            .bind(lease.expires_at.timestamp_millis())
+            .bind(ms)
+            .bind(product.get())
+            .bind(round)
+            .execute(&mut *tx)
+            .await?;
+            let claim = claim_by_id(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(Made::Claimed(claim, version))
+        })
+        .await
     }
 
     async fn claim_notified(&self, claim: &Claim, sent_at: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE claim SET notified_at = ? WHERE id = ? AND notified_at IS NULL")
+        lock_races("claim notice", || async {
+            let mut tx = self.write_tx().await?;
+            sqlx::query("UPDATE claim SET notified_at = ? WHERE id = ? AND notified_at IS NULL")
+                .bind(sent_at.timestamp_millis())
+                .bind(claim.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "{} INTO product_user_notification_history \
+                 (product_id, round, user_id, position, line_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+                DIALECT.insert_ignore
+            )))
+            .bind(claim.product_id.get())
+            .bind(claim.round)
+            .bind(claim.holder.user_id.get())
+            .bind(claim.holder.position)
+            .bind(claim.holder.line_id)
             .bind(sent_at.timestamp_millis())
-            .bind(claim.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "{} INTO product_user_notification_history \
-             (product_id, round, user_id, position, line_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
-            DIALECT.insert_ignore
-        )))
-        .bind(claim.product_id.get())
-        .bind(claim.round)
-        .bind(claim.holder.user_id.get())
-        .bind(claim.holder.position)
-        .bind(claim.holder.line_id)
-        .bind(sent_at.timestamp_millis())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn unsent_claims(&self, product: ProductId, round: i64) -> StoreResult<Vec<Claim>> {
@@ -175,54 +182,57 @@ impl ClaimStore for SqlStore {
     }
 
     async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired> {
-        let now_ms = now.timestamp_millis();
-        // A plain read finds the due claims (on `claims_due`); the transaction then locks
-        // their products' rows first, as every writer that moves units does, and expires
-        // those still open.
-        let due: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, product_id FROM claim WHERE status = 'OPEN' AND expires_at <= ? \
-             ORDER BY expires_at LIMIT ?",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        if due.is_empty() {
-            return Ok(ClaimsExpired::default());
-        }
-        let mut by_product: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-        for (id, product) in due {
-            by_product.entry(product).or_default().push(id);
-        }
-        let mut tx = self.write_tx().await?;
-        let mut units = BTreeMap::new();
-        let mut claims = 0;
-        for (product, ids) in by_product {
-            lock_stock(&mut tx, ProductId::from_db(product)).await?;
-            // By key: on `claims_due` (which the conditions also match) each batch would
-            // walk every due claim left, so a backlog took time quadratic in its size.
-            let mut q = QueryBuilder::new(format!(
-                "UPDATE claim{} SET status = 'EXPIRED', updated_at = ",
-                DIALECT.by_key
-            ));
-            q.push_bind(now_ms).push(" WHERE id IN ");
-            push_id_list(&mut q, ids);
-            q.push(" AND status = 'OPEN' AND expires_at <= ")
-                .push_bind(now_ms);
-            let n = q
-                .build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as i64;
-            if n > 0 {
-                units.insert(product, n);
-                claims += n as usize;
+        lock_races("claim expiry", || async {
+            let now_ms = now.timestamp_millis();
+            // A plain read finds the due claims (on `claims_due`); the transaction then locks
+            // their products' rows first, as every writer that moves units does, and expires
+            // those still open.
+            let due: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT id, product_id FROM claim WHERE status = 'OPEN' AND expires_at <= ? \
+                 ORDER BY expires_at LIMIT ?",
+            )
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+            if due.is_empty() {
+                return Ok(ClaimsExpired::default());
             }
-        }
-        let returned = return_units(&mut tx, units).await?;
-        tx.commit().await?;
-        Ok(ClaimsExpired { claims, returned })
+            let mut by_product: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+            for (id, product) in due {
+                by_product.entry(product).or_default().push(id);
+            }
+            let mut tx = self.write_tx().await?;
+            let mut units = BTreeMap::new();
+            let mut claims = 0;
+            for (product, ids) in by_product {
+                lock_stock(&mut tx, ProductId::from_db(product)).await?;
+                // By key: on `claims_due` (which the conditions also match) each batch would
+                // walk every due claim left, so a backlog took time quadratic in its size.
+                let mut q = QueryBuilder::new(format!(
+                    "UPDATE claim{} SET status = 'EXPIRED', updated_at = ",
+                    DIALECT.by_key
+                ));
+                q.push_bind(now_ms).push(" WHERE id IN ");
+                push_id_list(&mut q, ids);
+                q.push(" AND status = 'OPEN' AND expires_at <= ")
+                    .push_bind(now_ms);
+                let n = q
+                    .build()
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() as i64;
+                if n > 0 {
+                    units.insert(product, n);
+                    claims += n as usize;
+                }
+            }
+            let returned = return_units(&mut tx, units).await?;
+            tx.commit().await?;
+            Ok(ClaimsExpired { claims, returned })
+        })
+        .await
     }
 
     async fn release_claims(
@@ -231,31 +241,34 @@ impl ClaimStore for SqlStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Returned>> {
-        // The usual leave holds no claim: a plain read, and no lock.
-        if self.open_claim_of(product, user).await?.is_none() {
-            return Ok(None);
-        }
-        let mut tx = self.write_tx().await?;
-        if lock_stock(&mut tx, product).await?.is_none() {
-            return Ok(None);
-        }
-        let n = sqlx::query(
-            "UPDATE claim SET status = 'RELEASED', updated_at = ? \
-             WHERE product_id = ? AND user_id = ? AND status = 'OPEN'",
-        )
-        .bind(now.timestamp_millis())
-        .bind(product.get())
-        .bind(user.get())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
-        if n == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let returned = return_units(&mut tx, BTreeMap::from([(product.get(), n)])).await?;
-        tx.commit().await?;
-        Ok(returned.into_iter().next())
+        lock_races("claim release", || async {
+            // The usual leave holds no claim: a plain read, and no lock.
+            if self.open_claim_of(product, user).await?.is_none() {
+                return Ok(None);
+            }
+            let mut tx = self.write_tx().await?;
+            if lock_stock(&mut tx, product).await?.is_none() {
+                return Ok(None);
+            }
+            let n = sqlx::query(
+                "UPDATE claim SET status = 'RELEASED', updated_at = ? \
+                 WHERE product_id = ? AND user_id = ? AND status = 'OPEN'",
+            )
+            .bind(now.timestamp_millis())
+            .bind(product.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+            if n == 0 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let returned = return_units(&mut tx, BTreeMap::from([(product.get(), n)])).await?;
+            tx.commit().await?;
+            Ok(returned.into_iter().next())
+        })
+        .await
     }
 
     async fn open_claim_of(&self, product: ProductId, user: UserId) -> StoreResult<Option<Claim>> {

@@ -13,6 +13,7 @@ use crate::domain::draw::{Entry, EntryOutcome, rank_key};
 use crate::domain::ids::ProductId;
 use crate::store::draws::{Entering, EntryCursor, EntryRow};
 use crate::store::orders::is_unique_violation;
+use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
 use crate::store::{StoreError, StoreResult};
 
@@ -49,16 +50,17 @@ impl SqlStore {
     }
 
     /// Enters a batch in one transaction, answering each entry; a database failure rolls
-    /// the whole batch back and answers every entry with it.
+    /// the whole batch back and answers every entry with it. A lost lock race runs the
+    /// batch again from the start (see `store::retry`).
     async fn enter_batch(&self, batch: Vec<(Entering, oneshot::Sender<Answer>)>) {
         let _turn = self.order_turn().await;
         let (entries, replies): (Vec<Entering>, Vec<_>) = batch.into_iter().unzip();
-        let done: Result<Vec<Answer>, StoreError> = async {
+        let done: Result<Vec<Answer>, StoreError> = lock_races("draw entries", || async {
             let mut tx = self.write_tx().await?;
             let answers = self.enter_all(&mut tx, &entries).await?;
             tx.commit().await?;
             Ok(answers)
-        }
+        })
         .await;
         match done {
             Ok(answers) => {
@@ -69,9 +71,12 @@ impl SqlStore {
             Err(why) => {
                 tracing::error!(error = %why, entries = entries.len(), "entry batch rolled back");
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
-                        "the entry batch was rolled back".into(),
-                    ))));
+                    let _ = reply.send(Err(match why {
+                        StoreError::Contended(what) => StoreError::Contended(what),
+                        _ => StoreError::Database(sqlx::Error::Protocol(
+                            "the entry batch was rolled back".into(),
+                        )),
+                    }));
                 }
             }
         }

@@ -11,6 +11,7 @@ use crate::domain::draw::{DrawOutcome, EntriesDigest, Win};
 use crate::domain::ids::ProductId;
 use crate::store::StoreResult;
 use crate::store::draws::WinRow;
+use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
 
 type Tx = Transaction<'static, Db>;
@@ -40,38 +41,41 @@ pub(super) async fn run_draw(
     now: DateTime<Utc>,
     notify_lease: DateTime<Utc>,
 ) -> StoreResult<Option<DrawOutcome>> {
-    let now_ms = now.timestamp_millis();
-    let mut tx = store.write_tx().await?;
-    let claimed = sqlx::query(
-        "UPDATE product SET drawn_at = ? WHERE id = ? AND sale_mode = 'draw' \
-         AND drawn_at IS NULL AND sale_ends_at <= ?",
-    )
-    .bind(now_ms)
-    .bind(product.get())
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() != 1 {
-        return Ok(None);
-    }
-    let Some(p) = locked(&mut tx, product).await? else {
-        return Ok(None);
-    };
-    let entries = number(&mut tx, product, 0, "ENTERED", "draw_key").await?;
-    number(&mut tx, product, entries, "WITHDRAWN", "user_id").await?;
-    let digest = digest(&mut tx, product, entries).await?;
-    sqlx::query(
-        "UPDATE product SET entries_digest = ?, draw_entries = ?, draw_units = ? WHERE id = ?",
-    )
-    .bind(digest)
-    .bind(entries)
-    .bind(p.stock)
-    .bind(product.get())
-    .execute(&mut *tx)
-    .await?;
-    let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
-    tx.commit().await?;
-    Ok(Some(outcome))
+    lock_races("draw", || async {
+        let now_ms = now.timestamp_millis();
+        let mut tx = store.write_tx().await?;
+        let claimed = sqlx::query(
+            "UPDATE product SET drawn_at = ? WHERE id = ? AND sale_mode = 'draw' \
+             AND drawn_at IS NULL AND sale_ends_at <= ?",
+        )
+        .bind(now_ms)
+        .bind(product.get())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let Some(p) = locked(&mut tx, product).await? else {
+            return Ok(None);
+        };
+        let entries = number(&mut tx, product, 0, "ENTERED", "draw_key").await?;
+        number(&mut tx, product, entries, "WITHDRAWN", "user_id").await?;
+        let digest = digest(&mut tx, product, entries).await?;
+        sqlx::query(
+            "UPDATE product SET entries_digest = ?, draw_entries = ?, draw_units = ? WHERE id = ?",
+        )
+        .bind(digest)
+        .bind(entries)
+        .bind(p.stock)
+        .bind(product.get())
+        .execute(&mut *tx)
+        .await?;
+        let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
+        tx.commit().await?;
+        Ok(Some(outcome))
+    })
+    .await
 }
 
 /// Offers the free units of a drawn product down its waitlist.
@@ -81,17 +85,20 @@ pub(super) async fn promote(
     now: DateTime<Utc>,
     notify_lease: DateTime<Utc>,
 ) -> StoreResult<DrawOutcome> {
-    let now_ms = now.timestamp_millis();
-    let mut tx = store.write_tx().await?;
-    let Some(p) = locked(&mut tx, product).await? else {
-        return Ok(DrawOutcome::default());
-    };
-    if p.drawn_at.is_none() {
-        return Ok(DrawOutcome::default());
-    }
-    let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
-    tx.commit().await?;
-    Ok(outcome)
+    lock_races("waitlist promotion", || async {
+        let now_ms = now.timestamp_millis();
+        let mut tx = store.write_tx().await?;
+        let Some(p) = locked(&mut tx, product).await? else {
+            return Ok(DrawOutcome::default());
+        };
+        if p.drawn_at.is_none() {
+            return Ok(DrawOutcome::default());
+        }
+        let outcome = offer(&mut tx, product, &p, now_ms, notify_lease).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    })
+    .await
 }
 
 /// Gives the product's free units to the waitlist by rank and records the stock version

@@ -11,6 +11,7 @@ use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::store::draws::{DrawStore, ENTRY_COLUMNS, Entering, EntryCursor, EntryRow, WinRow};
+use crate::store::retry::lock_races;
 use crate::store::{StoreError, StoreResult};
 
 /// Entries with their ranks, `rest` naming `draw_entry e` and `draw_rank r`.
@@ -41,22 +42,25 @@ impl DrawStore for SqlStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let now_ms = now.timestamp_millis();
-        let _turn = self.order_turn().await;
-        let mut tx = self.write_tx().await?;
-        let terms = self.entry_terms(&mut tx, product).await?;
-        terms.check(now_ms, false)?;
-        sqlx::query(
-            "UPDATE draw_entry SET status = 'WITHDRAWN', updated_at = ? \
-             WHERE product_id = ? AND user_id = ? AND status = 'ENTERED'",
-        )
-        .bind(now_ms)
-        .bind(product.get())
-        .bind(user.get())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        lock_races("draw withdrawal", || async {
+            let now_ms = now.timestamp_millis();
+            let _turn = self.order_turn().await;
+            let mut tx = self.write_tx().await?;
+            let terms = self.entry_terms(&mut tx, product).await?;
+            terms.check(now_ms, false)?;
+            sqlx::query(
+                "UPDATE draw_entry SET status = 'WITHDRAWN', updated_at = ? \
+                 WHERE product_id = ? AND user_id = ? AND status = 'ENTERED'",
+            )
+            .bind(now_ms)
+            .bind(product.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn user_entries(&self, user: UserId, page: &PageRequest) -> StoreResult<Vec<Entry>> {

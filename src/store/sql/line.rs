@@ -8,6 +8,7 @@ use super::{DIALECT, Db, LINE_PAGE_SQL, SqlStore};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
+use crate::store::retry::lock_races;
 use crate::store::rows::{
     BATCH_ROWS, ImportPlan, LineRow, dedupe_in_order, plan_import, push_id_list,
 };
@@ -49,41 +50,44 @@ impl LineStore for SqlStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<(JoinOutcome, Subscription)> {
-        let mut tx = self.write_tx().await?;
-        if let Some(row) = line_row(&mut tx, product, user).await? {
-            if row.is_active != 0 {
-                tx.commit().await?;
-                return Ok((JoinOutcome::AlreadyIn, row.into()));
+        lock_races("subscription", || async {
+            let mut tx = self.write_tx().await?;
+            if let Some(row) = line_row(&mut tx, product, user).await? {
+                if row.is_active != 0 {
+                    tx.commit().await?;
+                    return Ok((JoinOutcome::AlreadyIn, row.into()));
+                }
+                // Joining again goes to the back: a fresh row takes a fresh (larger) id.
+                sqlx::query("DELETE FROM product_user_notification WHERE id = ?")
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
             }
-            // Joining again goes to the back: a fresh row takes a fresh (larger) id.
-            sqlx::query("DELETE FROM product_user_notification WHERE id = ?")
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Ignoring a taken key: a concurrent join of the same user that committed first wins
-        // (where the transaction holds the whole database, nothing can have come first).
-        let done = sqlx::query(AssertSqlSafe(format!(
-            "{} INTO product_user_notification (product_id, user_id, is_active, created_at, \
-             updated_at) VALUES (?, ?, 1, ?, ?)",
-            DIALECT.insert_ignore
-        )))
-        .bind(product.get())
-        .bind(user.get())
-        .bind(now.timestamp_millis())
-        .bind(now.timestamp_millis())
-        .execute(&mut *tx)
-        .await?;
-        let outcome = if done.rows_affected() == 1 {
-            JoinOutcome::Joined
-        } else {
-            JoinOutcome::AlreadyIn
-        };
-        let row = line_row(&mut tx, product, user)
-            .await?
-            .ok_or(crate::store::StoreError::NotFound)?;
-        tx.commit().await?;
-        Ok((outcome, row.into()))
+            // Ignoring a taken key: a concurrent join of the same user that committed first wins
+            // (where the transaction holds the whole database, nothing can have come first).
+            let done = sqlx::query(AssertSqlSafe(format!(
+                "{} INTO product_user_notification (product_id, user_id, is_active, created_at, \
+                 updated_at) VALUES (?, ?, 1, ?, ?)",
+                DIALECT.insert_ignore
+            )))
+            .bind(product.get())
+            .bind(user.get())
+            .bind(now.timestamp_millis())
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            let outcome = if done.rows_affected() == 1 {
+                JoinOutcome::Joined
+            } else {
+                JoinOutcome::AlreadyIn
+            };
+            let row = line_row(&mut tx, product, user)
+                .await?
+                .ok_or(crate::store::StoreError::NotFound)?;
+            tx.commit().await?;
+            Ok((outcome, row.into()))
+        })
+        .await
     }
 
     async fn leave_line(
@@ -143,48 +147,51 @@ impl LineStore for SqlStore {
         users: &[UserId],
         now: DateTime<Utc>,
     ) -> StoreResult<ImportOutcome> {
-        let (fresh, repeats) = dedupe_in_order(users);
-        let mut outcome = ImportOutcome {
-            imported: 0,
-            already_active: repeats,
-        };
-        let mut tx = self.write_tx().await?;
-        for chunk in fresh.chunks(BATCH_ROWS) {
-            let mut q = QueryBuilder::new(SELECT_LINE);
-            q.push(" WHERE product_id = ")
-                .push_bind(product.get())
-                .push(" AND user_id IN ");
-            push_id_list(&mut q, chunk.iter().map(|u| u.get()));
-            let existing: Vec<LineRow> = q.build_query_as().fetch_all(&mut *tx).await?;
-            let ImportPlan {
-                already_active,
-                stale,
-                append,
-            } = plan_import(chunk, existing);
-            outcome.already_active += already_active;
-            if !stale.is_empty() {
-                let mut del =
-                    QueryBuilder::new("DELETE FROM product_user_notification WHERE id IN ");
-                push_id_list(&mut del, stale);
-                del.build().execute(&mut *tx).await?;
+        lock_races("line import", || async {
+            let (fresh, repeats) = dedupe_in_order(users);
+            let mut outcome = ImportOutcome {
+                imported: 0,
+                already_active: repeats,
+            };
+            let mut tx = self.write_tx().await?;
+            for chunk in fresh.chunks(BATCH_ROWS) {
+                let mut q = QueryBuilder::new(SELECT_LINE);
+                q.push(" WHERE product_id = ")
+                    .push_bind(product.get())
+                    .push(" AND user_id IN ");
+                push_id_list(&mut q, chunk.iter().map(|u| u.get()));
+                let existing: Vec<LineRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+                let ImportPlan {
+                    already_active,
+                    stale,
+                    append,
+                } = plan_import(chunk, existing);
+                outcome.already_active += already_active;
+                if !stale.is_empty() {
+                    let mut del =
+                        QueryBuilder::new("DELETE FROM product_user_notification WHERE id IN ");
+                    push_id_list(&mut del, stale);
+                    del.build().execute(&mut *tx).await?;
+                }
+                if !append.is_empty() {
+                    let mut ins = QueryBuilder::new(
+                        "INSERT INTO product_user_notification (product_id, user_id, is_active, created_at, updated_at) ",
+                    );
+                    ins.push_values(&append, |mut b, u| {
+                        b.push_bind(product.get())
+                            .push_bind(u.get())
+                            .push_bind(1_i64)
+                            .push_bind(now.timestamp_millis())
+                            .push_bind(now.timestamp_millis());
+                    });
+                    ins.build().execute(&mut *tx).await?;
+                    outcome.imported += append.len() as u64;
+                }
             }
-            if !append.is_empty() {
-                let mut ins = QueryBuilder::new(
-                    "INSERT INTO product_user_notification (product_id, user_id, is_active, created_at, updated_at) ",
-                );
-                ins.push_values(&append, |mut b, u| {
-                    b.push_bind(product.get())
-                        .push_bind(u.get())
-                        .push_bind(1_i64)
-                        .push_bind(now.timestamp_millis())
-                        .push_bind(now.timestamp_millis());
-                });
-                ins.build().execute(&mut *tx).await?;
-                outcome.imported += append.len() as u64;
-            }
-        }
-        tx.commit().await?;
-        Ok(outcome)
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn line_page(

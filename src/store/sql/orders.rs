@@ -13,6 +13,7 @@ use crate::domain::order::{
 };
 use crate::domain::page::PageRequest;
 use crate::store::orders::{Change, OrderRow, lost_race, order_select};
+use crate::store::retry::lock_races;
 use crate::store::{OrderStore, StoreError, StoreResult};
 
 type Tx = Transaction<'static, Db>;
@@ -55,8 +56,24 @@ async fn release(
 }
 
 impl SqlStore {
-    /// Runs a pay or cancel request for one order in one transaction.
+    /// Runs a pay or cancel request for one order in one transaction, again from the start
+    /// when it lost a lock race (see `store::retry`).
     async fn transition(
+        &self,
+        id: OrderId,
+        product: ProductId,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Transition> {
+        let what = match change {
+            Change::Pay(_) => "pay",
+            Change::Cancel => "cancel",
+        };
+        lock_races(what, || self.transition_once(id, product, change, now)).await
+    }
+
+    /// One try of [`Self::transition`].
+    async fn transition_once(
         &self,
         id: OrderId,
         product: ProductId,

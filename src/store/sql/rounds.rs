@@ -11,6 +11,7 @@ use crate::domain::order::StockVersion;
 use crate::domain::page::PageRequest;
 use crate::domain::product::{LinePolicy, check_restock};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
+use crate::store::retry::lock_races;
 use crate::store::rounds::{ROUND_COLUMNS, RecipientRow, RoundRow};
 use crate::store::rows::{BATCH_ROWS, push_id_list};
 use crate::store::{RoundStore, StoreError, StoreResult};
@@ -60,89 +61,92 @@ impl RoundStore for SqlStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<(Round, StockVersion)> {
-        let mut tx = self.write_tx().await?;
-        let (stock, last_round, policy, alert_mode, claim_seconds): (
-            i64,
-            i64,
-            String,
-            String,
-            i64,
-        ) = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT stock, restock_round, line_policy, alert_mode, claim_seconds \
-                 FROM product WHERE id = ?{}",
-            DIALECT.lock
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let latest = latest_round(&mut tx, product).await?;
-        if latest
-            .as_ref()
-            .is_some_and(|r| r.status == RoundStatus::InProgress)
-        {
-            return Err(Conflict::RoundInProgress.into());
-        }
-        if stock + quantity <= 0 {
-            return Err(Conflict::OutOfStock.into());
-        }
-        if quantity > 0 {
-            // Units in orders and in open claims: stocked, though not free.
-            let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) + \
-                 (SELECT COUNT(*) FROM claim WHERE product_id = ? AND status = 'OPEN') FROM orders \
-                 WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
-                DIALECT.integer
+        lock_races("restock", || async {
+            let mut tx = self.write_tx().await?;
+            let (stock, last_round, policy, alert_mode, claim_seconds): (
+                i64,
+                i64,
+                String,
+                String,
+                i64,
+            ) = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT stock, restock_round, line_policy, alert_mode, claim_seconds \
+                     FROM product WHERE id = ?{}",
+                DIALECT.lock
             )))
             .bind(product.get())
-            .bind(product.get())
-            .fetch_one(&mut *tx)
-            .await?;
-            check_restock(stock, held, quantity)?;
-        }
-        let start = latest
-            .as_ref()
-            .map_or(0, |r| r.next_start(LinePolicy::from_db(&policy)));
-        let round = last_round + 1;
-        let ms = now.timestamp_millis();
-        sqlx::query(
-            "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1, \
-             restock_round = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(quantity)
-        .bind(round)
-        .bind(ms)
-        .bind(product.get())
-        .execute(&mut *tx)
-        .await?;
-        let version: i64 = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
-            .bind(product.get())
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO product_notification_history (product_id, round, status, line_cursor, \
-             start_position, wrapped, notified_count, started_at, lease_owner, lease_expires_at, \
-             updated_at, alert_mode, claim_seconds) \
-             VALUES (?, ?, 'IN_PROGRESS', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(product.get())
-        .bind(round)
-        .bind(start)
-        .bind(start)
-        .bind(ms)
-        .bind(&lease.owner)
-        .bind(lease.expires_at.timestamp_millis())
-        .bind(ms)
-        .bind(alert_mode)
-        .bind(claim_seconds)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let opened = self
-            .get_round(product, round)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok((opened, version))
+            let latest = latest_round(&mut tx, product).await?;
+            if latest
+                .as_ref()
+                .is_some_and(|r| r.status == RoundStatus::InProgress)
+            {
+                return Err(Conflict::RoundInProgress.into());
+            }
+            if stock + quantity <= 0 {
+                return Err(Conflict::OutOfStock.into());
+            }
+            if quantity > 0 {
+                // Units in orders and in open claims: stocked, though not free.
+                let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) + \
+                     (SELECT COUNT(*) FROM claim WHERE product_id = ? AND status = 'OPEN') FROM orders \
+                     WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
+                    DIALECT.integer
+                )))
+                .bind(product.get())
+                .bind(product.get())
+                .fetch_one(&mut *tx)
+                .await?;
+                check_restock(stock, held, quantity)?;
+            }
+            let start = latest
+                .as_ref()
+                .map_or(0, |r| r.next_start(LinePolicy::from_db(&policy)));
+            let round = last_round + 1;
+            let ms = now.timestamp_millis();
+            sqlx::query(
+                "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1, \
+                 restock_round = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(quantity)
+            .bind(round)
+            .bind(ms)
+            .bind(product.get())
+            .execute(&mut *tx)
+            .await?;
+            let version: i64 = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
+                .bind(product.get())
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO product_notification_history (product_id, round, status, line_cursor, \
+                 start_position, wrapped, notified_count, started_at, lease_owner, lease_expires_at, \
+                 updated_at, alert_mode, claim_seconds) \
+                 VALUES (?, ?, 'IN_PROGRESS', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(product.get())
+            .bind(round)
+            .bind(start)
+            .bind(start)
+            .bind(ms)
+            .bind(&lease.owner)
+            .bind(lease.expires_at.timestamp_millis())
+            .bind(ms)
+            .bind(alert_mode)
+            .bind(claim_seconds)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let opened = self
+                .get_round(product, round)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            Ok((opened, version))
+        })
+        .await
     }
 
     async fn resume_round(
@@ -151,43 +155,46 @@ impl RoundStore for SqlStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<Round> {
-        let mut tx = self.write_tx().await?;
-        // Serialises with open_round, which locks the product row first too.
-        let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM product WHERE id = ?{}",
-            DIALECT.lock
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        let Some(latest) = latest_round(&mut tx, product).await? else {
-            return Err(Conflict::NothingToResume.into());
-        };
-        if !latest.status.can_move_to(RoundStatus::InProgress) {
-            return Err(Conflict::NothingToResume.into());
-        }
-        let resumed = sqlx::query(
-            "UPDATE product_notification_history SET status = 'IN_PROGRESS', finished_at = NULL, \
-             error = NULL, lease_owner = ?, lease_expires_at = ?, updated_at = ? \
-             WHERE product_id = ? AND round = ? AND status = 'CANCELED_BY_ERROR'",
-        )
-        .bind(&lease.owner)
-        .bind(lease.expires_at.timestamp_millis())
-        .bind(now.timestamp_millis())
-        .bind(product.get())
-        .bind(latest.round)
-        .execute(&mut *tx)
-        .await?;
-        if resumed.rows_affected() == 0 {
-            return Err(Conflict::NothingToResume.into());
-        }
-        tx.commit().await?;
-        self.get_round(product, latest.round)
-            .await?
-            .ok_or(StoreError::NotFound)
+        lock_races("resume", || async {
+            let mut tx = self.write_tx().await?;
+            // Serialises with open_round, which locks the product row first too.
+            let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT id FROM product WHERE id = ?{}",
+                DIALECT.lock
+            )))
+            .bind(product.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            let Some(latest) = latest_round(&mut tx, product).await? else {
+                return Err(Conflict::NothingToResume.into());
+            };
+            if !latest.status.can_move_to(RoundStatus::InProgress) {
+                return Err(Conflict::NothingToResume.into());
+            }
+            let resumed = sqlx::query(
+                "UPDATE product_notification_history SET status = 'IN_PROGRESS', finished_at = NULL, \
+                 error = NULL, lease_owner = ?, lease_expires_at = ?, updated_at = ? \
+                 WHERE product_id = ? AND round = ? AND status = 'CANCELED_BY_ERROR'",
+            )
+            .bind(&lease.owner)
+            .bind(lease.expires_at.timestamp_millis())
+            .bind(now.timestamp_millis())
+            .bind(product.get())
+            .bind(latest.round)
+            .execute(&mut *tx)
+            .await?;
+            if resumed.rows_affected() == 0 {
+                return Err(Conflict::NothingToResume.into());
+            }
+            tx.commit().await?;
+            self.get_round(product, latest.round)
+                .await?
+                .ok_or(StoreError::NotFound)
+        })
+        .await
     }
 
     async fn get_round(&self, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
@@ -253,54 +260,57 @@ impl RoundStore for SqlStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let mut inserted = 0_i64;
-        for chunk in rows.chunks(BATCH_ROWS) {
-            let mut ins = QueryBuilder::new(format!(
-                "{} INTO product_user_notification_history \
-                 (product_id, round, user_id, position, line_id, sent_at) ",
-                DIALECT.insert_ignore
-            ));
-            ins.push_values(chunk, |mut b, r| {
-                b.push_bind(product.get())
-                    .push_bind(round)
-                    .push_bind(r.user_id.get())
-                    .push_bind(r.position)
-                    .push_bind(r.line_id)
-                    .push_bind(r.sent_at.timestamp_millis());
-            });
-            // Not cached: batch sizes vary, and every size would keep its own prepared
-            // statement on every connection.
-            inserted += ins
-                .build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as i64;
-        }
-        let done = sqlx::query(
-            "UPDATE product_notification_history SET line_cursor = ?, wrapped = ?, \
-             last_sent_user_id = COALESCE(?, last_sent_user_id), notified_count = notified_count + ?, \
-             lease_expires_at = ?, updated_at = ? \
-             WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
-        )
-        .bind(checkpoint.cursor)
-        .bind(i64::from(checkpoint.wrapped))
-        .bind(checkpoint.last_sent_user_id.map(UserId::get))
-        .bind(inserted)
-        .bind(lease.expires_at.timestamp_millis())
-        .bind(now.timestamp_millis())
-        .bind(product.get())
-        .bind(round)
-        .bind(&lease.owner)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.commit().await?;
-        Ok(true)
+        lock_races("round checkpoint", || async {
+            let mut tx = self.write_tx().await?;
+            let mut inserted = 0_i64;
+            for chunk in rows.chunks(BATCH_ROWS) {
+                let mut ins = QueryBuilder::new(format!(
+                    "{} INTO product_user_notification_history \
+                     (product_id, round, user_id, position, line_id, sent_at) ",
+                    DIALECT.insert_ignore
+                ));
+                ins.push_values(chunk, |mut b, r| {
+                    b.push_bind(product.get())
+                        .push_bind(round)
+                        .push_bind(r.user_id.get())
+                        .push_bind(r.position)
+                        .push_bind(r.line_id)
+                        .push_bind(r.sent_at.timestamp_millis());
+                });
+                // Not cached: batch sizes vary, and every size would keep its own prepared
+                // statement on every connection.
+                inserted += ins
+                    .build()
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() as i64;
+            }
+            let done = sqlx::query(
+                "UPDATE product_notification_history SET line_cursor = ?, wrapped = ?, \
+                 last_sent_user_id = COALESCE(?, last_sent_user_id), notified_count = notified_count + ?, \
+                 lease_expires_at = ?, updated_at = ? \
+                 WHERE product_id = ? AND round = ? AND status = 'IN_PROGRESS' AND lease_owner = ?",
+            )
+            .bind(checkpoint.cursor)
+            .bind(i64::from(checkpoint.wrapped))
+            .bind(checkpoint.last_sent_user_id.map(UserId::get))
+            .bind(inserted)
+            .bind(lease.expires_at.timestamp_millis())
+            .bind(now.timestamp_millis())
+            .bind(product.get())
+            .bind(round)
+            .bind(&lease.owner)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn finish_round(

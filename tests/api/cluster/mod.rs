@@ -1,10 +1,12 @@
 //! Several instances on one database and one Redis: one stock truth, sell-out seen everywhere.
 //! Each case runs when DROPLINE_TEST_REDIS_URL is set (CI sets it), on both backends.
 
+mod contention;
 mod failover;
 mod gate;
 pub(crate) mod processes;
 mod product_feed;
+mod redis_loss;
 mod rounds;
 mod stock_feed;
 mod unusable;

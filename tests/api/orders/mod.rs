@@ -2,6 +2,7 @@
 
 mod batches;
 mod concurrency;
+mod deadlocks;
 mod lifecycle;
 mod place;
 
