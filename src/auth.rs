@@ -118,6 +118,13 @@ impl TokenKeys {
     pub fn verify_until(&self, token: &str) -> Result<(Principal, u64), TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        // RFC 7515 §4.1.11: a header that names critical extensions must be refused unless
+        // they are all understood, and no extension is understood here.
+        if names_critical_extensions(token) {
+            return Err(TokenError::Invalid(
+                "the header names critical extensions (crit)".into(),
+            ));
+        }
         let c = data.claims;
         // The library accepts `exp == now`; RFC 7519 wants now strictly before `exp`.
         if c.exp <= jsonwebtoken::get_current_timestamp() {
@@ -140,6 +147,20 @@ impl TokenKeys {
         }?;
         Ok((principal, c.exp))
     }
+}
+
+/// Whether the token's header has a `crit` member, whatever its value (a token that got this
+/// far has a readable header).
+fn names_critical_extensions(token: &str) -> bool {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|raw| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&raw).ok()
+        })
+        .is_none_or(|members| members.contains_key("crit"))
 }
 
 /// A user's `sub`: the canonical decimal spelling of a positive id, nothing else ("5", never

@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseSettings),
     /// Print a signed token for operators and tests.

@@ -95,6 +95,15 @@ pub struct HttpSettings {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub keep_alive_timeout_ms: u64,
+    /// Most milliseconds a client may take to send a request's body, from the end of its
+    /// head; a later body is answered 408 and its connection closed.
+    #[arg(
+        long,
+        env = "DROPLINE_BODY_READ_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(100..=600_000)
+    )]
+    pub body_read_timeout_ms: u64,
     /// Browser origins allowed to call the API (comma-separated `scheme://host[:port]`, or
     /// `*` for any); none by default.
     #[arg(long, env = "DROPLINE_CORS_ORIGINS", value_delimiter = ',')]
@@ -106,6 +115,7 @@ impl Default for HttpSettings {
         Self {
             header_read_timeout_ms: 10_000,
             keep_alive_timeout_ms: 75_000,
+            body_read_timeout_ms: 10_000,
             cors_origins: Vec::new(),
         }
     }

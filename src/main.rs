@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&log)?;
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Migrate(db)) => {
             let store = store::connect_with(&db.database_url, db.database_max_connections)
                 .await

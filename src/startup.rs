@@ -190,6 +190,7 @@ impl Application {
             timeouts: http::serve::Timeouts {
                 header_read: Duration::from_millis(settings.http.header_read_timeout_ms),
                 keep_alive: Duration::from_millis(settings.http.keep_alive_timeout_ms),
+                body_read: Duration::from_millis(settings.http.body_read_timeout_ms),
             },
             dev_admin_token,
             cors,

@@ -30,3 +30,22 @@ impl Clock {
 pub fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
+
+/// Years a time from a client may fall in: RFC 3339 writes four-digit years only, and
+/// nothing here happens before the Unix epoch.
+pub const CLIENT_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Refuses a time from a client outside [`CLIENT_YEARS`] as a bad `field`.
+pub fn check_client_time(
+    field: &'static str,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), crate::domain::ValidationError> {
+    use chrono::Datelike;
+    match at {
+        Some(at) if !CLIENT_YEARS.contains(&at.year()) => Err(crate::domain::ValidationError::new(
+            field,
+            "must be a time in the years 1970 to 9999",
+        )),
+        _ => Ok(()),
+    }
+}

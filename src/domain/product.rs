@@ -90,6 +90,8 @@ impl SaleSettings {
 
     /// Checks every rule on the settings.
     pub fn validate(self) -> Result<Self, ValidationError> {
+        super::clock::check_client_time("sale_starts_at", self.sale_starts_at)?;
+        super::clock::check_client_time("sale_ends_at", self.sale_ends_at)?;
         if self.price < 0 {
             return Err(ValidationError::new("price", "must be zero or more"));
         }

@@ -77,7 +77,8 @@ fn is_acceptable_id(raw: &[u8]) -> bool {
     (1..=MAX_ID_LEN).contains(&raw.len()) && raw.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
-fn new_request_id() -> HeaderValue {
+/// A new request id: 32 hex digits.
+pub(crate) fn new_request_id() -> HeaderValue {
     let bytes: [u8; 16] = rand::rng().random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     // Hex digits are always a valid header value.

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The body is larger than this endpoint accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The client did not send the whole body within the body read timeout.
+    #[error("the request body did not arrive in time")]
+    BodyReadTimeout,
     /// A dependency (the database) does not answer.
     #[error("the service is not ready")]
     Unavailable,
@@ -59,6 +62,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::Conflict(c) => (StatusCode::CONFLICT, c.code()),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::BodyReadTimeout => (StatusCode::REQUEST_TIMEOUT, "body_read_timeout"),
             Self::Unavailable | Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -3,9 +3,9 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, MissingJsonContentType, QueryRejection};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
@@ -26,11 +26,14 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(e) => Err(json_rejection(e)),
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(json_rejection(MissingJsonContentType::default().into()));
         }
+        let bytes = super::body::read(req).await?;
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(v)| Self(v))
+            .map_err(json_rejection)
     }
 }
 
@@ -44,9 +47,6 @@ fn json_rejection(e: JsonRejection) -> ApiError {
                 "",
             ),
         )),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge
-        }
         e => ApiError::BadRequest(e.body_text()),
     }
 }
@@ -91,16 +91,10 @@ where
 {
     type Rejection = Infallible;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let json = is_json(req.headers());
         let empty = has_no_body(req.headers());
-        let read = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest(e.body_text())
-            }
-        });
+        let read = super::body::read(req).await;
         Ok(Self { read, json, empty })
     }
 }

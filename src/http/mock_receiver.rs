@@ -140,10 +140,14 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 async fn receive(
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let headers = req.headers().clone();
+    let body = match super::body::read(req).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
     let Ok(notification) = serde_json::from_slice::<Notification>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };

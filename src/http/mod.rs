@@ -1,5 +1,6 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
+mod body;
 mod brands;
 mod claims;
 pub mod cors;

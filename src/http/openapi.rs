@@ -73,7 +73,8 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .description(Some(
                         "An HS256 JWT whose `role` claim is `admin`, `brand` (with `brand_id`) \
-                         or `user` (with `sub`, the user id)",
+                         or `user` (with `sub`, the user id); a token whose header names critical \
+                         extensions (`crit`) is refused, as none is understood",
                     ))
                     .build(),
             ),
@@ -151,8 +152,11 @@ macro_rules! shared_errors {
 }
 
 shared_errors! {
-    /// 400: the body is not JSON, or not sent as JSON.
-    BadBody: ("400", "Malformed JSON or wrong content type");
+    /// 400, 408 and 413: the body is not JSON or not sent as JSON, did not arrive in time, or
+    /// is over the endpoint's limit.
+    BadBody: ("400", "Malformed JSON or wrong content type")
+        ("408", "`body_read_timeout`: the whole body did not arrive within the body read timeout of the request's head; the connection is closed")
+        ("413", "`payload_too_large`: the body is over the endpoint's limit (64 KiB; 4 MiB for a line import)");
     /// 401 and 403: the operation needs a token that allows it.
     NeedsToken: ("401", "No or bad token") ("403", "The token does not allow this");
     /// 404: the path names nothing.

@@ -119,7 +119,9 @@ pub struct CreateProduct {
     brand_ids: Vec<i64>,
     price: i64,
     stock: i64,
+    /// RFC 3339, in the years 1970 to 9999 (422 otherwise).
     sale_starts_at: Option<DateTime<Utc>>,
+    /// RFC 3339, in the years 1970 to 9999 (422 otherwise).
     sale_ends_at: Option<DateTime<Utc>>,
     per_user_limit: Option<i64>,
     hold_seconds: Option<i64>,
@@ -303,9 +305,11 @@ where
 pub struct PatchProduct {
     name: Option<String>,
     price: Option<i64>,
+    /// RFC 3339, in the years 1970 to 9999 (422 otherwise); null clears it.
     #[serde(default, deserialize_with = "some_or_null")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     sale_starts_at: Option<Option<DateTime<Utc>>>,
+    /// RFC 3339, in the years 1970 to 9999 (422 otherwise); null clears it.
     #[serde(default, deserialize_with = "some_or_null")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     sale_ends_at: Option<Option<DateTime<Utc>>>,

@@ -1,7 +1,15 @@
 //! Serving HTTP/1 connections with the timeouts `axum::serve` lacks: a client must send a
 //! request's head (request line and headers) within the header-read timeout, and a kept-alive
 //! connection that carries no request for the keep-alive timeout is closed. A request being
-//! answered, however long (`?wait=true`, the event stream), is never cut by either.
+//! answered, however long (`?wait=true`, the event stream), is never cut by either. A
+//! request's body must arrive within the body read timeout of the end of its head (408, and
+//! the connection closes), and hyper's own refusals of heads it cannot parse get the error
+//! envelope.
+
+mod socket;
+mod timed;
+
+pub use timed::BodyTimedOut;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,12 +20,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -32,6 +39,8 @@ pub struct Timeouts {
     pub header_read: Duration,
     /// From the end of an answer to the first byte of the next request.
     pub keep_alive: Duration,
+    /// From the end of a request's head to the end of its body.
+    pub body_read: Duration,
 }
 
 /// Serves `app` on `listener` until `shutdown` fires, then lets open connections finish
@@ -72,13 +81,11 @@ async fn connection(
     shutdown: CancellationToken,
 ) {
     let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched {
-        stream,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(socket::Watched::new(stream, activity.clone()));
     let service = Tracked {
         app,
         activity: activity.clone(),
+        body_read: timeouts.body_read,
     };
     // hyper's own header timer would also run while the connection idles between requests,
     // so both timeouts are kept here instead.
@@ -136,6 +143,8 @@ enum Phase {
 struct Activity {
     phase: Mutex<Phase>,
     changed: Notify,
+    /// An answer ended and hyper has not flushed since: its last bytes may be unwritten.
+    unflushed: AtomicBool,
 }
 
 impl Activity {
@@ -143,7 +152,20 @@ impl Activity {
         Self {
             phase: Mutex::new(Phase::Head(Instant::now())),
             changed: Notify::new(),
+            unflushed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether no answer of ours is being written: nothing is being answered and every
+    /// answer that ended has been flushed.
+    fn quiet(&self) -> bool {
+        let phase = *self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        !matches!(phase, Phase::Busy(_)) && !self.unflushed.load(Ordering::Relaxed)
+    }
+
+    /// Hyper flushed the socket: whatever it had buffered is written.
+    fn flushed(&self) {
+        self.unflushed.store(false, Ordering::Relaxed);
     }
 
     fn update(&self, change: impl FnOnce(Phase) -> Phase) {
@@ -188,61 +210,11 @@ struct Answered(Arc<Activity>);
 
 impl Drop for Answered {
     fn drop(&mut self) {
+        self.0.unflushed.store(true, Ordering::Relaxed);
         self.0.update(|phase| match phase {
             Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
             _ => Phase::Idle(Instant::now()),
         });
-    }
-}
-
-/// The socket, telling the connection's activity when bytes arrive.
-struct Watched {
-    stream: TcpStream,
-    activity: Arc<Activity>,
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.received();
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
     }
 }
 
@@ -251,6 +223,7 @@ impl AsyncWrite for Watched {
 struct Tracked {
     app: Router,
     activity: Arc<Activity>,
+    body_read: Duration,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Tracked {
@@ -261,8 +234,18 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let answered = self.activity.answering();
         let app = self.app.clone();
+        let expired = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + self.body_read;
+        let req = req.map(|body| timed::TimedBody::new(body, deadline, expired.clone()));
         Box::pin(async move {
-            let response = app.oneshot(req).await?;
+            let mut response = app.oneshot(req).await?;
+            if expired.load(Ordering::Relaxed) {
+                // The rest of a late body may still come: the connection cannot carry on.
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
             Ok(response.map(|body| TrackedBody {
                 body,
                 _answered: answered,

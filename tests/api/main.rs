@@ -14,6 +14,7 @@ mod events;
 mod faults;
 mod hardening;
 mod health;
+mod hostile;
 mod indexes;
 mod metrics;
 mod metrics_fresh;
