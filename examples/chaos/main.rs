@@ -283,10 +283,19 @@ async fn setup(world: &World, base: &str) -> anyhow::Result<Vec<i64>> {
 }
 
 pub(crate) async fn admin_call(world: &World, url: &str, body: Value) -> anyhow::Result<Value> {
-    let resp = world
-        .client
+    post_as(&world.client, &world.admin, url, body).await
+}
+
+/// POSTs `body` to `url` as `token`; answers the body of a 2xx, else fails with the answer.
+pub(crate) async fn post_as(
+    client: &reqwest::Client,
+    token: &str,
+    url: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let resp = client
         .post(url)
-        .bearer_auth(&world.admin)
+        .bearer_auth(token)
         .json(&body)
         .send()
         .await?;

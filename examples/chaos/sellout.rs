@@ -35,17 +35,7 @@ struct Caller {
 
 impl Caller {
     async fn post(&self, url: &str, body: Value) -> anyhow::Result<Value> {
-        let resp = self
-            .client
-            .post(url)
-            .bearer_auth(&self.admin)
-            .json(&body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        anyhow::ensure!(status.is_success(), "{url}: {status}: {value}");
-        Ok(value)
+        crate::post_as(&self.client, &self.admin, url, body).await
     }
 }
 

@@ -157,6 +157,31 @@ pub fn every_user_buys(gate: Arc<StockGate>, product: i64) -> Hook {
     })
 }
 
+/// Places one order of `product` for `user` over HTTP at `base`, as a notified buyer's app
+/// would; answers the status and body.
+pub async fn order_as_buyer(
+    client: &reqwest::Client,
+    base: &str,
+    keys: &dropline::auth::TokenKeys,
+    product: i64,
+    user: i64,
+) -> (StatusCode, Value) {
+    let token = keys
+        .mint(
+            dropline::auth::Principal::User(UserId::from_db(user)),
+            Duration::from_secs(600),
+        )
+        .expect("mint");
+    let resp = client
+        .post(format!("{base}/products/{product}/orders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("order");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or_default())
+}
+
 /// How many notification requests the engine has started in a running round so far (retries
 /// included; 0 before its run begins), as its event hub counts them.
 pub fn started_so_far(events: &EventHub, product: i64, round: i64) -> i64 {

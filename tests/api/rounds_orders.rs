@@ -1,8 +1,7 @@
 //! Restock rounds against real orders: notified users buy through `POST /products/{id}/orders`
 //! from the receiver, and the round stops the moment the stock is gone.
 
-use dropline::auth::{Principal, TokenKeys};
-use dropline::domain::ids::UserId;
+use dropline::auth::TokenKeys;
 use dropline::http::mock_receiver::{Hook, MockReceiver};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -10,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, final_event, started_so_far, users};
+use crate::round_helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
 
 crate::on_every_backend!(
     notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_is_notified,
@@ -35,20 +34,7 @@ fn every_user_orders(app: &TestApp, product: i64, seen: Arc<Mutex<Buyers>>) -> H
         let events = events.clone();
         Box::pin(async move {
             let user = arrival.notification.user_id;
-            let token = keys
-                .mint(
-                    Principal::User(UserId::from_db(user)),
-                    Duration::from_secs(600),
-                )
-                .expect("mint");
-            let resp = client
-                .post(format!("{base}/products/{product}/orders"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("order");
-            let status = resp.status();
-            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            let (status, body) = order_as_buyer(&client, &base, &keys, product, user).await;
             let mut seen = seen.lock().unwrap();
             seen.answers.push((user, status));
             if status == StatusCode::CONFLICT

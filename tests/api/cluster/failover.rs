@@ -3,7 +3,6 @@
 
 use dropline::coord::stock::{HEARTBEAT_TTL, RedisStock};
 use dropline::domain::ids::ProductId;
-use dropline::domain::round::Lease;
 use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -45,19 +44,8 @@ async fn a_round_whose_owner_has_no_heartbeat_is_taken_at_once_whatever_its_leas
     apps[0].stop().await;
     apps[2].stop().await;
     let app = &apps[1];
-    let line = users(30);
-    let product = app.product_with_line(1, &line, json!({})).await;
     // An instance opened the round and died: no heartbeat, its lease good for 30 s more.
-    let gone = Lease {
-        owner: "instance-gone".into(),
-        expires_at: app.state.clock.now() + chrono::Duration::seconds(30),
-    };
-    let now = app.state.clock.now();
-    app.state
-        .store
-        .open_round(ProductId::from_db(product), 0, &gone, now)
-        .await
-        .unwrap();
+    let (product, line) = super::round_left_by_a_gone_instance(app, 30, 30).await;
 
     // No clock moves: only the missing heartbeat lets the round go on.
     let round = app.settle(product, 1).await;

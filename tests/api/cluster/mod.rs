@@ -11,6 +11,33 @@ mod rounds;
 mod stock_feed;
 mod unusable;
 
+/// A product with a line of `n` (and 1 unit) whose round 1 was opened by `instance-gone`, an
+/// instance that died with its lease good for `lease_secs` more; answers the product and line.
+pub(crate) async fn round_left_by_a_gone_instance(
+    app: &crate::helpers::TestApp,
+    n: i64,
+    lease_secs: i64,
+) -> (i64, Vec<i64>) {
+    let line = crate::round_helpers::users(n);
+    let product = app.product_with_line(1, &line, serde_json::json!({})).await;
+    let gone = dropline::domain::round::Lease {
+        owner: "instance-gone".into(),
+        expires_at: app.state.clock.now() + chrono::Duration::seconds(lease_secs),
+    };
+    let now = app.state.clock.now();
+    app.state
+        .store
+        .open_round(
+            dropline::domain::ids::ProductId::from_db(product),
+            0,
+            &gone,
+            now,
+        )
+        .await
+        .expect("open the round");
+    (product, line)
+}
+
 /// Runs each named `async fn(Vec<TestApp>)` on three instances sharing a database and Redis:
 /// on both databases, and on each kind of Redis (standalone as `sqlite::name`, a Redis
 /// Cluster as `redis_cluster::sqlite::name`, TLS as `redis_tls::sqlite::name`). A kind whose

@@ -5,7 +5,6 @@
 
 use dropline::coord::stock::{HEARTBEAT_TTL, Liveness, RedisStock};
 use dropline::domain::ids::ProductId;
-use dropline::domain::round::Lease;
 use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -108,19 +107,8 @@ async fn a_dead_owners_round_is_taken_once_the_heartbeats_are_believed_again(app
     // One instance left running, so the one that takes the round is known.
     apps[0].stop().await;
     let app = &apps[1];
-    let line = users(30);
-    let product = app.product_with_line(1, &line, json!({})).await;
     // An instance opened the round and died; Redis then lost its data.
-    let gone = Lease {
-        owner: "instance-gone".into(),
-        expires_at: app.state.clock.now() + chrono::Duration::seconds(60),
-    };
-    let now = app.state.clock.now();
-    app.state
-        .store
-        .open_round(ProductId::from_db(product), 0, &gone, now)
-        .await
-        .unwrap();
+    let (product, line) = super::round_left_by_a_gone_instance(app, 30, 60).await;
     assert!(app.wipe_redis().await > 0);
     redis(app).heartbeat().await.unwrap();
     assert_eq!(app.state.notifier.recover_once().await.unwrap(), 0);

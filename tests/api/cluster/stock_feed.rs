@@ -1,9 +1,9 @@
 //! Stock changes made through one instance reach the others' gates and rounds: each change goes
 //! through an instance other than the one that watches it or runs the round.
 
-use dropline::auth::{Principal, TokenKeys};
+use dropline::auth::TokenKeys;
 use dropline::coord::stock::{FeedState, RedisStock, StockMessage};
-use dropline::domain::ids::{ProductId, UserId};
+use dropline::domain::ids::ProductId;
 use dropline::http::mock_receiver::{Hook, MockReceiver};
 use futures::StreamExt;
 use reqwest::StatusCode;
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, final_event, started_so_far, users};
+use crate::round_helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
 
 crate::on_every_cluster!(
     every_stock_change_through_one_instance_reaches_the_others_at_once,
@@ -22,6 +22,15 @@ crate::on_every_cluster!(
     an_instance_whose_feed_falls_silent_says_so_and_reads_the_counters,
     an_unreadable_message_is_counted_and_said,
 );
+
+/// The instance's view of the stock-change feed.
+fn feed_of(app: &TestApp) -> &dropline::coord::stock::FeedHealth {
+    app.state
+        .gate
+        .shared_backend()
+        .expect("a shared gate")
+        .feed()
+}
 
 /// Far inside the 3 s of the periodic reconciliation, so only the feed (or the last look of a
 /// round) can have carried a change this fast; loose enough for a loaded 2-core machine.
@@ -86,15 +95,7 @@ async fn every_stock_change_through_one_instance_reaches_the_others_at_once(apps
     assert_eq!(s, StatusCode::ACCEPTED, "{body}");
     others_reach(&apps, 1, product, 10, "a restock").await;
     for app in &apps {
-        assert_eq!(
-            app.state
-                .gate
-                .shared_backend()
-                .unwrap()
-                .feed()
-                .unreadable_count(),
-            0
-        );
+        assert_eq!(feed_of(app).unreadable_count(), 0);
     }
 }
 
@@ -126,18 +127,8 @@ fn orders_through(
             events.clone(),
         );
         Box::pin(async move {
-            let user = UserId::from_db(arrival.notification.user_id);
-            let token = keys
-                .mint(Principal::User(user), Duration::from_secs(600))
-                .expect("mint");
-            let resp = client
-                .post(format!("{base}/products/{product}/orders"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("order");
-            let status = resp.status();
-            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            let (status, body) =
+                order_as_buyer(&client, &base, &keys, product, arrival.notification.user_id).await;
             let mut seen = seen.lock().unwrap();
             if status == StatusCode::CREATED {
                 seen.created += 1;
@@ -272,15 +263,7 @@ async fn a_change_version_above_2_pow_53_is_published_and_mirrored_exactly(apps:
         .await
         .unwrap();
     assert_eq!(v, big + 2);
-    assert_eq!(
-        a.state
-            .gate
-            .shared_backend()
-            .unwrap()
-            .feed()
-            .unreadable_count(),
-        0
-    );
+    assert_eq!(feed_of(a).unreadable_count(), 0);
 }
 
 /// A subscription of this test's own to `channel`.
@@ -300,7 +283,7 @@ async fn subscribe(
 
 /// Waits until `app`'s feed is in `state` (a few seconds at most); panics otherwise.
 async fn feed_becomes(app: &TestApp, state: FeedState) {
-    let mut watch = app.state.gate.shared_backend().unwrap().feed().watch();
+    let mut watch = feed_of(app).watch();
     let reached =
         tokio::time::timeout(Duration::from_secs(10), watch.wait_for(|s| *s == state)).await;
     assert!(reached.is_ok(), "the feed never became {state:?}");
@@ -327,7 +310,7 @@ async fn an_instance_whose_feed_falls_silent_says_so_and_reads_the_counters(apps
     assert_eq!(readyz(a).await["stock_feed"], "live");
 
     // A's subscription stops delivering, beats included.
-    a.state.gate.shared_backend().unwrap().feed().set_deaf(true);
+    feed_of(a).set_deaf(true);
     feed_becomes(a, FeedState::Silent).await;
     assert_eq!(
         readyz(a).await,
@@ -347,12 +330,7 @@ async fn an_instance_whose_feed_falls_silent_says_so_and_reads_the_counters(apps
     .await;
     assert!(a.state.gate.sold_out(&a.state.gate.level(pid)));
 
-    a.state
-        .gate
-        .shared_backend()
-        .unwrap()
-        .feed()
-        .set_deaf(false);
+    feed_of(a).set_deaf(false);
     feed_becomes(a, FeedState::Live).await;
     assert_eq!(readyz(a).await["stock_feed"], "live");
 }
@@ -372,15 +350,7 @@ async fn an_unreadable_message_is_counted_and_said(apps: Vec<TestApp>) {
         .unwrap();
     for app in &apps {
         feed_becomes(app, FeedState::Unreadable).await;
-        assert_eq!(
-            app.state
-                .gate
-                .shared_backend()
-                .unwrap()
-                .feed()
-                .unreadable_count(),
-            1
-        );
+        assert_eq!(feed_of(app).unreadable_count(), 1);
         assert_eq!(readyz(app).await["stock_feed"], "unreadable");
     }
     let metrics = a.scrape().await;
