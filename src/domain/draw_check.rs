@@ -108,6 +108,26 @@ pub fn verify(req: &Request<'_>) -> Result<Verdict, ValidationError> {
     })
 }
 
+/// Two sources of one figure (the command line and the draw document) must agree.
+fn agree<T: PartialEq + std::fmt::Display>(
+    what: &str,
+    verb: &str,
+    given: &[Given<T>],
+) -> Result<(), Mismatch> {
+    if let [a, b] = given
+        && a.value != b.value
+    {
+        mismatch!(
+            "{what}: {} is {}, but {} {verb} {}",
+            a.from,
+            a.value,
+            b.from,
+            b.value
+        );
+    }
+    Ok(())
+}
+
 fn twice(listed: &[Listed]) -> Option<i64> {
     let mut seen = std::collections::BTreeSet::new();
     listed
@@ -138,28 +158,8 @@ fn check(
         }
         checked.push("seed_hash");
     }
-    if let [a, b] = seeds
-        && a.value != b.value
-    {
-        mismatch!(
-            "seed: {} is {}, but {} reveals {}",
-            a.from,
-            a.value,
-            b.from,
-            b.value
-        );
-    }
-    if let [a, b] = units
-        && a.value != b.value
-    {
-        mismatch!(
-            "units: {} is {}, but {} says {}",
-            a.from,
-            a.value,
-            b.from,
-            b.value
-        );
-    }
+    agree("seed", "reveals", seeds)?;
+    agree("units", "says", units)?;
     for l in listed.iter().filter(|l| l.withdrawn()) {
         if let Some(rank) = l.rank {
             mismatch!(

@@ -53,6 +53,22 @@ async fn gate_reaches(app: &TestApp, product: i64, available: i64, within: Durat
     );
 }
 
+/// A product of `stock` created through the second instance; every instance's gate knows it
+/// before the changes begin.
+async fn product_everyone_knows(apps: &[TestApp], stock: i64) -> i64 {
+    let product = apps[1].create_product(json!({ "stock": stock })).await["id"]
+        .as_i64()
+        .unwrap();
+    for app in apps {
+        app.state
+            .gate
+            .refresh(ProductId::from_db(product))
+            .await
+            .unwrap();
+    }
+    product
+}
+
 /// Every other instance's gate shows `available` promptly.
 async fn others_reach(apps: &[TestApp], through: usize, product: i64, available: i64, what: &str) {
     for (i, app) in apps.iter().enumerate() {
@@ -64,17 +80,7 @@ async fn others_reach(apps: &[TestApp], through: usize, product: i64, available:
 
 async fn every_stock_change_through_one_instance_reaches_the_others_at_once(apps: Vec<TestApp>) {
     let b = &apps[1];
-    let product = b.create_product(json!({ "stock": 5 })).await["id"]
-        .as_i64()
-        .unwrap();
-    // The watchers know the product before the changes begin.
-    for app in &apps {
-        app.state
-            .gate
-            .refresh(ProductId::from_db(product))
-            .await
-            .unwrap();
-    }
+    let product = product_everyone_knows(&apps, 5).await;
     let paid = b.reserve(product, 1).await;
     others_reach(&apps, 1, product, 4, "an order").await;
     let canceled = b.reserve(product, 2).await;
@@ -220,11 +226,7 @@ async fn a_unit_released_through_another_instance_is_offered_by_the_claim_round_
 
 async fn a_change_version_above_2_pow_53_is_published_and_mirrored_exactly(apps: Vec<TestApp>) {
     let (a, b) = (&apps[0], &apps[1]);
-    let product = b.create_product(json!({ "stock": 3 })).await["id"]
-        .as_i64()
-        .unwrap();
-    let pid = ProductId::from_db(product);
-    b.state.gate.refresh(pid).await.unwrap();
+    let product = product_everyone_knows(&apps, 3).await;
     let redis = b.state.gate.shared_backend().unwrap().clone();
     // A version no double holds exactly.
     let big: i64 = (1 << 53) + 1;
@@ -301,11 +303,8 @@ async fn readyz(app: &TestApp) -> serde_json::Value {
 
 async fn an_instance_whose_feed_falls_silent_says_so_and_reads_the_counters(apps: Vec<TestApp>) {
     let (a, b) = (&apps[0], &apps[1]);
-    let product = b.create_product(json!({ "stock": 2 })).await["id"]
-        .as_i64()
-        .unwrap();
+    let product = product_everyone_knows(&apps, 2).await;
     let pid = ProductId::from_db(product);
-    a.state.gate.refresh(pid).await.unwrap();
     feed_becomes(a, FeedState::Live).await;
     assert_eq!(readyz(a).await["stock_feed"], "live");
 
