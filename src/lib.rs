@@ -7,6 +7,7 @@ pub mod coord;
 pub mod demo;
 pub mod domain;
 pub mod events;
+pub mod gate;
 pub mod http;
 pub mod notify;
 pub mod secret;

@@ -15,9 +15,9 @@ use crate::coord::Shared;
 use crate::coord::product_feed::ProductFeed;
 use crate::domain::clock::Clock;
 use crate::events::EventHub;
+use crate::gate::StockGate;
 use crate::notify::limiter::Limiter;
 use crate::notify::{EngineParts, Notifier};
-use crate::shop::gate::StockGate;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::cache::{CachedStore, ProductCache};
@@ -162,7 +162,7 @@ impl Application {
                     .context("Failed to register this instance in Redis")?;
                 // The gate is trusted (and /readyz ready) once the health check has seen the
                 // scripts run and the change subscription up.
-                shop::gate_sync::GateSync {
+                crate::gate::sync::GateSync {
                     store: state.store.clone(),
                     gate: state.gate.clone(),
                     redis: redis.clone(),

@@ -6,7 +6,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::coord::Shared;
 use crate::coord::product_feed::ProductFeed;
-use crate::shop::gate_sync::GateSync;
+use crate::gate::sync::GateSync;
 use crate::state::AppState;
 
 /// The shared Redis and its product change feed, when instances coordinate.
@@ -24,7 +24,7 @@ pub fn spawn_all(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
-    tracker.spawn(crate::shop::holds::run(state.shop(), shutdown.clone()));
+    tracker.spawn(crate::shop::sweeper::run(state.shop(), shutdown.clone()));
     tracker.spawn(crate::notify::draws::run(
         state.notifier.clone(),
         shutdown.clone(),

@@ -11,8 +11,8 @@ use tokio_util::task::TaskTracker;
 use dropline::domain::clock::Clock;
 use dropline::domain::ids::ProductId;
 use dropline::domain::product::NewProduct;
+use dropline::gate::StockGate;
 use dropline::shop::Shop;
-use dropline::shop::gate::StockGate;
 use dropline::store::Store;
 
 use super::brand::{camping_brand, plain_sale};

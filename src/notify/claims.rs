@@ -19,7 +19,7 @@ use crate::domain::claim::Claim;
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Checkpoint, Round, RoundStatus};
 use crate::domain::subscription::Subscription;
-use crate::shop::take::Take;
+use crate::gate::take::Take;
 use crate::store::StoreResult;
 use crate::store::claims::{ClaimFor, Made};
 
@@ -261,7 +261,8 @@ async fn walk(
         }
         let now = inner.now();
         if next_expiry.is_some_and(|at| at <= now) {
-            crate::shop::claims::sweep(store, gate, now).await?;
+            crate::gate::expiry::expire_claims(store, gate, now, crate::gate::expiry::BATCH)
+                .await?;
             continue;
         }
         let wait = next_expiry

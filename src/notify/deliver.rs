@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::channel::{Notification, RestockAlert, SendError};
 use super::engine::EngineConfig;
 use super::runner::{Done, Ending, Item, Outcome, RoundCtx};
-use crate::shop::gate::StockLevel;
+use crate::gate::StockLevel;
 
 /// Whether a request may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use crate::domain::clock::Clock;
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Lease, Round, RoundStatus};
 use crate::events::EventHub;
-use crate::shop::gate::StockGate;
+use crate::gate::StockGate;
 use crate::store::{Store, StoreResult};
 
 /// Tuning of the engine.

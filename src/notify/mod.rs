@@ -14,7 +14,6 @@ mod progress;
 pub mod recovery;
 pub mod restock;
 mod runner;
-pub mod settings;
 pub mod signing;
 pub mod verify;
 pub mod webhook;
@@ -25,9 +24,9 @@ use std::time::Duration;
 pub use engine::{EngineConfig, EngineParts, Notifier, RoundWatch};
 
 use self::channel::{Channel, LogChannel};
-use self::settings::NotifySettings;
 use self::signing::SigningKeys;
 use self::webhook::{WebhookChannel, WebhookError};
+use crate::config::notify::NotifySettings;
 
 /// The channel the settings ask for: the webhook when a URL is set, else the log. A signing
 /// secret is checked either way, so a bad one is refused at start.

@@ -1,45 +1,23 @@
 //! The holder's side of claims: an open claim expires when its time is up or is released
 //! when its holder leaves the line, and either way its unit goes back to free stock.
 
-use chrono::{DateTime, Utc};
-use std::sync::Arc;
-
 use super::Shop;
 use super::detach::{StepError, detached};
-use super::gate::StockGate;
 use crate::domain::ids::{ProductId, UserId};
-use crate::store::{Store, StoreResult};
+use crate::store::StoreResult;
 
 /// Claims expired per transaction.
-pub const BATCH: i64 = 1000;
+pub const BATCH: i64 = crate::gate::expiry::BATCH;
 
 /// One step: expires up to [`BATCH`] due claims in one transaction, then gives their units
 /// back to the gate (after the commit). Answers how many expired.
 pub async fn expire_due(shop: &Shop) -> StoreResult<usize> {
-    sweep(&shop.store, &shop.gate, shop.clock.now()).await
-}
-
-/// [`expire_due`] on its parts, for a claim round that sees one of its claims due.
-pub async fn sweep(
-    store: &Arc<dyn Store>,
-    gate: &StockGate,
-    now: DateTime<Utc>,
-) -> StoreResult<usize> {
-    let done = store.expire_claims(now, BATCH).await?;
-    for r in &done.returned {
-        gate.returned(r.product, r.units, r.stock_version).await;
-    }
-    if done.claims > 0 {
-        crate::telemetry::metrics::claims("expired", done.claims as u64);
-        gate.claims_changed();
-        tracing::info!(claims = done.claims, "expired unused claims");
-    }
-    Ok(done.claims)
+    crate::gate::expiry::expire_claims(&shop.store, &shop.gate, shop.clock.now(), BATCH).await
 }
 
 /// Runs steps until no full batch is left; answers how many expired.
 pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
-    super::holds::until_short(BATCH, || expire_due(shop)).await
+    super::batches::until_short(BATCH, || expire_due(shop)).await
 }
 
 /// Takes the user out of the product's line and releases the user's open claim on it,

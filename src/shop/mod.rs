@@ -1,15 +1,13 @@
 //! The shop's use cases that sit between HTTP and storage: the stock gate, orders and holds.
 
+pub mod batches;
 pub mod claims;
 pub mod detach;
 pub mod draws;
-pub mod gate;
-mod gate_feed;
-pub mod gate_sync;
 pub mod holds;
 pub mod keys;
 pub mod orders;
-pub mod take;
+pub mod sweeper;
 
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
@@ -23,7 +21,7 @@ pub struct Shop {
     /// The database.
     pub store: Arc<dyn Store>,
     /// The stock gate in front of it.
-    pub gate: Arc<gate::StockGate>,
+    pub gate: Arc<crate::gate::StockGate>,
     /// The server's clock.
     pub clock: Clock,
     /// Where detached work runs (see [`detach`]).

@@ -8,8 +8,8 @@ use crate::domain::claim::AlertMode;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{Order, OrderRequest, PaymentRef, Placement, Transition};
 use crate::domain::page::PageRequest;
+use crate::gate::take::{GateUnavailable, Hold, Take};
 use crate::shop::detach::{Interrupted, detached};
-use crate::shop::take::{GateUnavailable, Hold, Take};
 use crate::store::StoreError;
 
 /// Why an order use case did not succeed.

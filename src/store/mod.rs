@@ -200,11 +200,8 @@ impl<T> Store for T where
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`), with a MySQL
 /// pool of the default size.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    connect_with(url, DEFAULT_MAX_CONNECTIONS).await
+    connect_with(url, crate::config::DEFAULT_MAX_CONNECTIONS).await
 }
-
-/// The MySQL pool's size unless set.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 32;
 
 /// As [`connect`], opening at most `max_connections` connections to a MySQL database.
 pub async fn connect_with(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {

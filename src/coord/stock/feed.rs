@@ -2,7 +2,7 @@
 //! it every [`BEAT_EVERY`], so a subscription that hears nothing for [`SILENCE`] is broken even
 //! when no stock moves; a message that cannot be read is counted and said. While the feed is
 //! silent or was recently unreadable, the gate's mirror is kept by reading the counters
-//! instead (see `shop::gate_sync`).
+//! instead (see `gate::sync`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -164,7 +164,7 @@ impl<F: Future> Future for PollAtMost<F> {
 /// One reconciliation pass of `state`'s shared gate, as its maintenance loop runs it.
 pub async fn reconcile_once(state: &dropline::state::AppState) -> Option<usize> {
     let redis = state.gate.shared_backend()?.clone();
-    dropline::shop::gate_sync::GateSync {
+    dropline::gate::sync::GateSync {
         store: state.store.clone(),
         gate: state.gate.clone(),
         redis,

@@ -171,7 +171,7 @@ async fn in_flight_units_of_dead_instances_go_even_while_live_ones_hold_units(ap
     let tag = format!("{{{}:p:{product}}}", redis.namespace());
     // A live instance holds 2 units for an order being written; a dead one stranded 3.
     let hold = match gate.take(pid, 2, "live-order").await.unwrap() {
-        dropline::shop::take::Take::Taken(h) => h,
+        dropline::gate::take::Take::Taken(h) => h,
         other => panic!("{other:?}"),
     };
     cmd(

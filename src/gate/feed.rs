@@ -4,7 +4,7 @@
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::gate_sync::GateSync;
+use super::sync::GateSync;
 use crate::coord::stock::feed::{BEAT_EVERY, FeedState, POLL_EVERY};
 use crate::coord::stock::{RedisStock, StockMessage};
 use crate::telemetry::metrics;

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::gate::{GateHold, StockGate};
+use super::{GateHold, StockGate};
 use crate::coord::stock::TakeOutcome;
 use crate::domain::ids::ProductId;
 use crate::domain::order::StockVersion;

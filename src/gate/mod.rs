@@ -4,6 +4,11 @@
 //! without a write; every change is published on a `watch` channel so the restock engine
 //! learns of a sell-out the instant it happens.
 
+pub mod expiry;
+mod feed;
+pub mod sync;
+pub mod take;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
@@ -32,7 +37,7 @@ impl StockLevel {
 /// The map's lock only guards adding products; each product's level is changed under the
 /// `watch` channel's own lock (`send_if_modified`), so a take and its publication are one step.
 ///
-/// With several instances, `shared` holds the counters in Redis (see `shop::take`) and the
+/// With several instances, `shared` holds the counters in Redis (see `gate::take`) and the
 /// local levels become a mirror of the shared ones, fed by each change's publication.
 /// While that Redis cannot be used the mirror may be stale: the gate is then not trusted,
 /// and nobody may conclude from it that a product sold out.

@@ -1,5 +1,7 @@
 //! Settings of a running service, from flags and `DROPLINE_*` environment variables.
 
+pub mod notify;
+
 pub use crate::secret::Secret;
 use clap::{Args, ValueEnum};
 
@@ -46,7 +48,7 @@ pub struct DatabaseSettings {
     #[arg(
         long,
         env = "DROPLINE_DATABASE_MAX_CONNECTIONS",
-        default_value_t = crate::store::DEFAULT_MAX_CONNECTIONS,
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
         value_parser = clap::value_parser!(u32).range(2..=1000)
     )]
     pub database_max_connections: u32,
@@ -70,7 +72,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Restock notification settings.
     #[command(flatten)]
-    pub notify: crate::notify::settings::NotifySettings,
+    pub notify: crate::config::notify::NotifySettings,
     /// Client connection timeouts.
     #[command(flatten)]
     pub http: HttpSettings,
@@ -181,11 +183,11 @@ impl Settings {
             listen: "127.0.0.1:0".to_owned(),
             database: DatabaseSettings {
                 database_url: database_url.into(),
-                database_max_connections: crate::store::DEFAULT_MAX_CONNECTIONS,
+                database_max_connections: DEFAULT_MAX_CONNECTIONS,
             },
             jwt_secret: None,
             redis: RedisSettings::default(),
-            notify: crate::notify::settings::NotifySettings::default(),
+            notify: crate::config::notify::NotifySettings::default(),
             http: HttpSettings::default(),
         }
     }
@@ -200,3 +202,6 @@ fn parse_listen(value: &str) -> Result<String, String> {
         _ => Err("expected host:port, e.g. 127.0.0.1:8080 or localhost:8080".to_owned()),
     }
 }
+
+/// The MySQL pool's size unless set.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 32;

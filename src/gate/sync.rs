@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::gate::StockGate;
+use super::StockGate;
 use crate::coord::pubsub::{Heard, next_heard};
 use crate::coord::stock::{Reconciled, RedisStock};
 use crate::domain::ids::ProductId;
