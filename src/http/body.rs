@@ -17,7 +17,10 @@ use super::serve::BodyTimedOut;
 const FIRST_RESERVE: usize = 64 * 1024;
 
 /// Bytes no body may pass whatever its route allows (the largest route limit).
-const HARD_LIMIT: usize = super::subscriptions::IMPORT_BODY_LIMIT;
+const HARD_LIMIT: usize = IMPORT_BODY_LIMIT;
+
+/// Largest import body: 100,000 ids of up to 19 digits, with separators and slack.
+pub const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The whole body of `req`, within its route's limit: over it is 413 `payload_too_large`, a
 /// body that does not arrive in time is 408 `body_read_timeout`, and a broken one 400.

@@ -10,11 +10,13 @@ use utoipa::ToSchema;
 use super::Created;
 use super::error::ApiResult;
 use super::extract::{Caller, DeferredJson};
-use super::openapi::{BadBody, BrandPage, Invalid, NeedsToken};
 use super::query::PageQuery;
+use super::schemas::page_schema;
+use super::schemas::{BadBody, Invalid, NeedsToken};
 use crate::domain::brand::{Brand, BrandCategory, Name, NewBrand};
 use crate::domain::ids::BrandId;
 use crate::domain::page::Page;
+use crate::shop;
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -68,7 +70,7 @@ async fn create(
         name: Name::parse("name", &body.name)?,
         category: BrandCategory::try_from(body.category.as_str())?,
     };
-    let created = state.store.create_brand(&brand, state.clock.now()).await?;
+    let created = shop::brands::create(&state.shop(), &brand).await?;
     Ok(Created(format!("/brands/{}", created.id), created.into()))
 }
 
@@ -81,8 +83,8 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Page<BrandView>>> {
     let page = q.parse()?;
-    let rows = state.store.list_brands(&page).await?;
-    Ok(Json(
-        Page::from_rows(rows, &page, |b| b.id.get()).map(BrandView::from),
-    ))
+    let brands = shop::brands::list(&state.shop(), &page).await?;
+    Ok(Json(brands.map(BrandView::from)))
 }
+
+page_schema!(BrandPage, BrandView);

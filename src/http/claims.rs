@@ -9,13 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::access::{OwnPage, PageOfRound};
 use super::error::ApiResult;
-use super::openapi::{ClaimPage, Invalid, MyClaimPage, NeedsToken, UnknownId};
 use super::query::PageQuery;
-use super::scoped::{OwnPage, PageOfRound};
+use super::schemas::page_schema;
+use super::schemas::{Invalid, NeedsToken, UnknownId};
 use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::page::Page;
+use crate::shop;
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -83,13 +85,8 @@ async fn round_claims(
     State(state): State<AppState>,
     at: PageOfRound,
 ) -> ApiResult<Json<Page<ClaimView>>> {
-    let rows = state
-        .store
-        .round_claims(at.product.id, at.round, &at.page)
-        .await?;
-    Ok(Json(
-        Page::from_rows(rows, &at.page, |c| c.id).map(|c| ClaimView::from(&c)),
-    ))
+    let claims = shop::claims::of_round(&state.shop(), at.product.id, at.round, &at.page).await?;
+    Ok(Json(claims.map(|c| ClaimView::from(&c))))
 }
 
 /// The caller's claims across products, newest first (user).
@@ -98,12 +95,13 @@ async fn round_claims(
     responses((status = 200, description = "A page of claims", body = MyClaimPage),
         NeedsToken, Invalid))]
 async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Page<MyClaimView>>> {
-    let rows = state.store.user_claims(own.user, &own.page).await?;
-    Ok(Json(Page::from_rows(rows, &own.page, |c| c.id).map(|c| {
-        MyClaimView {
-            product_id: c.product_id,
-            round: c.round,
-            claim: ClaimView::from(&c),
-        }
+    let claims = shop::claims::of_user(&state.shop(), own.user, &own.page).await?;
+    Ok(Json(claims.map(|c| MyClaimView {
+        product_id: c.product_id,
+        round: c.round,
+        claim: ClaimView::from(&c),
     })))
 }
+
+page_schema!(ClaimPage, ClaimView);
+page_schema!(MyClaimPage, MyClaimView);

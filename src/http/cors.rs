@@ -5,7 +5,7 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::edge::REQUEST_ID;
+use super::middleware::REQUEST_ID;
 
 /// How long a browser may cache a preflight answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);

@@ -11,20 +11,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Created;
+use super::access::load;
+use super::access::{ManagedProduct, OwnPage, ProductPage, UserOnProduct};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, OptionalBody};
-use super::openapi::{BadBody, EntryPage, ErrorBody, Invalid, NeedsToken, UnknownId};
-use super::products::load;
 use super::query::PageQuery;
-use super::scoped::{ManagedProduct, OwnPage, ProductPage, UserOnProduct};
+use super::schemas::page_schema;
+use super::schemas::{BadBody, ErrorBody, Invalid, NeedsToken, UnknownId};
 use crate::domain::Conflict;
 use crate::domain::draw::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::Page;
+use crate::shop;
 use crate::state::AppState;
-use crate::store::draws::Entering;
-use crate::telemetry::metrics;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -141,21 +141,10 @@ async fn enter(
     let user = caller.require_user()?;
     let product = load(&state, &id).await?;
     let quantity = Quantity::try_from(body.and_then(|b| b.quantity).unwrap_or(1))?;
-    let (outcome, entry) = state
-        .store
-        .enter(Entering {
-            product: product.id,
-            user,
-            quantity,
-            now: state.clock.now(),
-        })
+    let (outcome, entry) = shop::draws::enter(&state.shop(), product.id, user, quantity)
         .await
         .map_err(not_found_is_product)?;
     let view = EntryView::from(entry);
-    metrics::draw_entry(match outcome {
-        EntryOutcome::Entered => "entered",
-        EntryOutcome::Replaced => "replaced",
-    });
     Ok(match outcome {
         EntryOutcome::Entered => {
             Created(format!("/products/{}/entry", product.id), view).into_response()
@@ -171,12 +160,9 @@ async fn enter(
         (status = 409, description = "`entry_closed` after the window, `not_a_draw`", body = ErrorBody),
         NeedsToken, UnknownId))]
 async fn withdraw(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
-    state
-        .store
-        .withdraw(at.product.id, at.user, state.clock.now())
+    shop::draws::withdraw(&state.shop(), at.product.id, at.user)
         .await
         .map_err(not_found_is_product)?;
-    metrics::draw_entry("withdrawn");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -186,10 +172,8 @@ async fn withdraw(State(state): State<AppState>, at: UserOnProduct) -> ApiResult
     responses((status = 200, description = "A page of entries", body = EntryPage),
         NeedsToken, Invalid))]
 async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Page<EntryView>>> {
-    let rows = state.store.user_entries(own.user, &own.page).await?;
-    Ok(Json(
-        Page::from_rows(rows, &own.page, |e| e.cursor).map(EntryView::from),
-    ))
+    let entries = shop::draws::entries_of_user(&state.shop(), own.user, &own.page).await?;
+    Ok(Json(entries.map(EntryView::from)))
 }
 
 /// A product's draw (public): the seed's hash before, the seed and the digest after.
@@ -200,9 +184,7 @@ async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Pag
         UnknownId))]
 async fn draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<DrawView>> {
     let product = load(&state, &id).await?;
-    let record = state
-        .store
-        .draw_record(product.id)
+    let record = shop::draws::record(&state.shop(), product.id)
         .await
         .map_err(not_found_is_product)?
         .ok_or(Conflict::NotADraw)?;
@@ -223,14 +205,10 @@ async fn entries(
     if list.product.sale_mode != crate::domain::draw::SaleMode::Draw {
         return Err(Conflict::NotADraw.into());
     }
-    let rows = state
-        .store
-        .draw_entries(list.product.id, &list.page)
+    let entries = shop::draws::entries(&state.shop(), list.product.id, &list.page)
         .await
         .map_err(not_found_is_product)?;
-    Ok(Json(
-        Page::from_rows(rows, &list.page, |e| e.cursor).map(EntryView::from),
-    ))
+    Ok(Json(entries.map(EntryView::from)))
 }
 
 fn not_found_is_product(e: crate::store::StoreError) -> ApiError {
@@ -239,3 +217,5 @@ fn not_found_is_product(e: crate::store::StoreError) -> ApiError {
         other => other.into(),
     }
 }
+
+page_schema!(EntryPage, EntryView);

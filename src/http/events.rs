@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::bearer_token;
-use super::openapi::NeedsToken;
+use super::schemas::NeedsToken;
 use crate::auth::Principal;
 use crate::state::AppState;
 

@@ -29,25 +29,14 @@ async fn healthz() -> Json<Value> {
 /// `live`, or `silent` / `unreadable` while the counters are read instead).
 #[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations",
     responses((status = 200, description = "Ready; with Redis, `stock_feed` says how the stock-change feed is heard", body = Object, example = json!({"status": "ready", "stock_feed": "live"})),
-        (status = 503, description = "The database or Redis cannot be used", body = super::openapi::ErrorBody)))]
+        (status = 503, description = "The database or Redis cannot be used", body = super::schemas::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state.store.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "database is not ready");
-        ApiError::Unavailable
-    })?;
+    let ready = crate::shop::readiness::check(&state.shop())
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
     let mut answer = json!({ "status": "ready" });
-    if let Some(redis) = state.gate.shared_backend() {
-        redis.probe().await.map_err(|e| {
-            tracing::warn!(cause = %crate::coord::target::explain(&e), "Redis is not ready");
-            ApiError::Unavailable
-        })?;
-        if !state.gate.trusted() {
-            tracing::warn!("Redis answers again; the stock gate is not refreshed yet");
-            return Err(ApiError::Unavailable);
-        }
-        // Silent or unreadable, the feed is not leant on: the counters are read instead, so
-        // the instance stays ready and says so.
-        answer["stock_feed"] = json!(redis.feed().evaluate(redis.following()).as_str());
+    if let Some(feed) = ready.stock_feed {
+        answer["stock_feed"] = json!(feed);
     }
     Ok(Json(answer))
 }

@@ -1,16 +1,17 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
+mod access;
 mod body;
 mod brands;
 mod claims;
 pub mod cors;
 mod dashboard;
 mod draws;
-pub mod edge;
 pub mod error;
 mod events;
 pub mod extract;
 mod health;
+pub mod middleware;
 pub mod mock_receiver;
 pub mod openapi;
 mod ops;
@@ -19,7 +20,7 @@ pub mod products;
 mod query;
 mod round_reads;
 mod rounds;
-mod scoped;
+mod schemas;
 pub mod serve;
 mod subscriptions;
 
@@ -66,15 +67,16 @@ pub fn router(state: AppState, cors: Option<tower_http::cors::CorsLayer>) -> Rou
         .merge(claims::router())
         .merge(draws::router())
         .merge(rounds::router())
+        .merge(round_reads::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(subscriptions::IMPORT_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(body::IMPORT_BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::Internal("handler panicked".into()).into_response()
         }))
         .layer(tower::util::option_layer(cors))
-        .layer(axum::middleware::from_fn(edge::edge))
+        .layer(axum::middleware::from_fn(middleware::edge))
         .with_state(state)
 }

@@ -12,11 +12,12 @@ use utoipa::ToSchema;
 use axum::response::{IntoResponse, Response};
 
 use super::Created;
+use super::access::OwnPage;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Caller, OptionalBody, OrderPath, path_id};
-use super::openapi::{BadBody, Busy, Invalid, NeedsToken, OrderPage, Refused, UnknownId};
 use super::query::PageQuery;
-use super::scoped::OwnPage;
+use super::schemas::page_schema;
+use super::schemas::{BadBody, Busy, Invalid, NeedsToken, Refused, UnknownId};
 use crate::domain::ValidationError;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
@@ -217,3 +218,5 @@ async fn mine(State(state): State<AppState>, own: OwnPage) -> ApiResult<Json<Pag
         Page::from_rows(rows, &own.page, |o| o.id.get()).map(OrderView::from),
     ))
 }
+
+page_schema!(OrderPage, OrderView);

@@ -9,11 +9,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::Created;
+use super::access::{ManagedProduct, load};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, DeferredJson, path_id};
-use super::openapi::{BadBody, ErrorBody, Invalid, NeedsToken, ProductPage, UnknownId};
+use super::extract::{Caller, DeferredJson};
 use super::query::PageQuery;
-use super::scoped::ManagedProduct;
+use super::schemas::page_schema;
+use super::schemas::{BadBody, ErrorBody, Invalid, NeedsToken, UnknownId};
 use crate::auth::Principal;
 use crate::domain::brand::Name;
 use crate::domain::claim::{AlertMode, AlertSettings};
@@ -21,6 +22,7 @@ use crate::domain::draw::SaleMode;
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::Page;
 use crate::domain::product::{LinePolicy, NewProduct, Product, ProductChanges, SaleSettings};
+use crate::shop::{self, products::ProductError};
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -158,16 +160,6 @@ fn parse_mode(raw: Option<&str>, current: SaleMode) -> Result<SaleMode, ApiError
     Ok(raw.map(SaleMode::try_from).transpose()?.unwrap_or(current))
 }
 
-/// A fresh seed when a product is (or becomes) sold by draw.
-fn seed_if_draw(mode: SaleMode) -> ApiResult<Option<String>> {
-    match mode {
-        SaleMode::Draw => crate::shop::draws::new_seed()
-            .map(Some)
-            .map_err(|e| ApiError::Internal(e.to_string())),
-        SaleMode::FirstCome => Ok(None),
-    }
-}
-
 fn parse_policy(raw: Option<&str>, current: LinePolicy) -> Result<LinePolicy, ApiError> {
     Ok(raw
         .map(LinePolicy::try_from)
@@ -216,24 +208,8 @@ async fn create(
         body.claim_seconds,
         AlertSettings::default(),
     )?;
-    product.draw_seed = seed_if_draw(product.sale.sale_mode)?;
     caller.require_admin_or_brand(&product.brand_ids)?;
-    let created = state
-        .store
-        .create_product(&product, state.clock.now())
-        .await?;
-    if let Err(e) = state
-        .gate
-        .ensure_loaded(crate::store::StockRecord {
-            product: created.id,
-            stock: created.stock,
-            version: 0,
-        })
-        .await
-    {
-        // The gate loads it from the database on the first order instead.
-        tracing::warn!(error = %e, product = %created.id, "Failed to load the new product into the gate");
-    }
+    let created = shop::products::create(&state.shop(), product).await?;
     Ok(Created(format!("/products/{}", created.id), created.into()))
 }
 
@@ -242,26 +218,6 @@ fn lists_brand(raw: &serde_json::Value, brand: BrandId) -> bool {
     raw.get("brand_ids")
         .and_then(|ids| ids.as_array())
         .is_some_and(|ids| ids.iter().any(|id| id.as_i64() == Some(brand.get())))
-}
-
-/// Loads a product or answers 404.
-pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<Product> {
-    let id: ProductId = path_id(raw_id, "product")?;
-    state
-        .store
-        .get_product(id)
-        .await?
-        .ok_or(ApiError::NotFound("product"))
-}
-
-/// Loads a product the caller may manage (admin or an owning brand), or answers 404/403.
-pub async fn load_managed(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<Product> {
-    if let Principal::User(_) = caller.0 {
-        return Err(ApiError::Forbidden);
-    }
-    let product = load(state, raw_id).await?;
-    caller.require_admin_or_brand(&product.brand_ids)?;
-    Ok(product)
 }
 
 /// Reads one product.
@@ -284,10 +240,8 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Page<ProductView>>> {
     let page = q.parse()?;
-    let rows = state.store.list_products(&page).await?;
-    Ok(Json(
-        Page::from_rows(rows, &page, |p| p.id.get()).map(ProductView::from),
-    ))
+    let products = shop::products::list(&state.shop(), &page).await?;
+    Ok(Json(products.map(ProductView::from)))
 }
 
 /// Distinguishes an absent field (keep) from an explicit null (clear).
@@ -349,24 +303,27 @@ async fn update(
         sale_mode: parse_mode(body.sale_mode.as_deref(), current.sale_mode)?,
     }
     .validate()?;
-    let draw_seed = if sale.sale_mode != current.sale_mode {
-        seed_if_draw(sale.sale_mode)?
-    } else {
-        None
-    };
     let changes = ProductChanges {
         name: Name::parse("name", body.name.as_deref().unwrap_or(&current.name))?,
         sale,
-        draw_seed,
+        draw_seed: None,
         alert: parse_alert(
             body.alert_mode.as_deref(),
             body.claim_seconds,
             current.alert,
         )?,
     };
-    let updated = state
-        .store
-        .update_product(current.id, &changes, state.clock.now())
-        .await?;
+    let updated = shop::products::update(&state.shop(), &current, changes).await?;
     Ok(Json(updated.into()))
+}
+
+page_schema!(ProductPage, ProductView);
+
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        match e {
+            ProductError::Store(s) => s.into(),
+            ProductError::Seed(s) => Self::Internal(s.to_string()),
+        }
+    }
 }

@@ -6,17 +6,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::access::{AdminProduct, ManagedProduct};
 use super::error::{ApiError, ApiResult};
 use super::extract::{DeferredJson, query};
-use super::openapi::{BadBody, Invalid, NeedsToken, Refused, UnknownId};
-use super::scoped::{AdminProduct, ManagedProduct};
+use super::round_reads::RoundView;
+use super::schemas::{BadBody, Invalid, NeedsToken, Refused, UnknownId};
 use crate::domain::ValidationError;
-use crate::domain::claim::{AlertMode, ClaimCounts};
-use crate::domain::ids::{ProductId, UserId};
 use crate::domain::product::MAX_STOCK;
 use crate::domain::round::{Round, RoundStatus};
 use crate::shop::detach::StepError;
@@ -27,51 +25,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/products/{id}/notifications/re-stock", post(restock))
         .route("/admin/products/{id}/notifications/re-stock", post(resume))
-        .merge(super::round_reads::router())
-}
-
-/// A round as clients see it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Round, example = json!({"product_id": 3, "round": 1, "status": "COMPLETED",
-    "last_sent_user_id": 8, "notified_count": 3, "started_at": "2026-12-14T10:00:00Z",
-    "finished_at": "2026-12-14T10:00:01Z", "error": null}))]
-pub struct RoundView {
-    #[schema(value_type = i64)]
-    product_id: ProductId,
-    round: i64,
-    status: RoundStatus,
-    /// The end of the unbroken run of users notified; null before the first.
-    #[schema(value_type = Option<i64>, required = true)]
-    last_sent_user_id: Option<UserId>,
-    notified_count: i64,
-    started_at: DateTime<Utc>,
-    /// Null while `IN_PROGRESS`.
-    #[schema(required = true)]
-    finished_at: Option<DateTime<Utc>>,
-    /// Why the round stopped, for `CANCELED_BY_ERROR`; otherwise null.
-    #[schema(required = true)]
-    error: Option<String>,
-    /// What the round sends: the product's `alert_mode` when it opened.
-    alert_mode: AlertMode,
-    /// The round's claims by status (all 0 in broadcast mode).
-    claims: ClaimCounts,
-}
-
-impl From<Round> for RoundView {
-    fn from(r: Round) -> Self {
-        Self {
-            product_id: r.product_id,
-            round: r.round,
-            status: r.status,
-            last_sent_user_id: r.last_sent_user_id,
-            notified_count: r.notified_count,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            error: r.error,
-            alert_mode: r.alert_mode,
-            claims: r.claims,
-        }
-    }
 }
 
 /// `?wait=true`: answer once the round has ended.
@@ -158,9 +111,7 @@ async fn answer(
         return Ok((StatusCode::ACCEPTED, Json(round.into())));
     };
     watch.ended().await;
-    let ended = state
-        .store
-        .get_round(round.product_id, round.round)
+    let ended = crate::shop::rounds::get(&state.shop(), round.product_id, round.round)
         .await?
         .ok_or(ApiError::NotFound("round"))?;
     let status = if ended.status == RoundStatus::InProgress {

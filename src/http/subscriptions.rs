@@ -12,19 +12,18 @@ use utoipa::ToSchema;
 use axum::response::{IntoResponse, Response};
 
 use super::Created;
+use super::access::{AdminProduct, OwnPage, ProductPage, UserOnProduct};
 use super::error::{ApiError, ApiResult};
 use super::extract::DeferredJson;
-use super::openapi::{BadBody, Invalid, LinePage, NeedsToken, SubscriptionPage, UnknownId};
 use super::query::PageQuery;
-use super::scoped::{AdminProduct, OwnPage, ProductPage, UserOnProduct};
+use super::schemas::page_schema;
+use super::schemas::{BadBody, Invalid, NeedsToken, UnknownId};
 use crate::domain::ValidationError;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::Page;
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, MAX_IMPORT, Subscription};
+use crate::shop;
 use crate::state::AppState;
-
-/// Largest import body: 100,000 ids of up to 19 digits, with separators and slack.
-pub const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -37,7 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/products/{id}/subscriptions", get(line))
         .route(
             "/admin/products/{id}/subscriptions/import",
-            post(import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+            post(import).layer(DefaultBodyLimit::max(super::body::IMPORT_BODY_LIMIT)),
         )
 }
 
@@ -82,9 +81,7 @@ pub struct PlaceView {
     responses((status = 200, description = "In the line, at this place", body = PlaceView),
         NeedsToken, UnknownId))]
 async fn show(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Json<PlaceView>> {
-    let (sub, place) = state
-        .store
-        .line_place(at.product.id, at.user)
+    let (sub, place) = shop::line::place(&state.shop(), at.product.id, at.user)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     Ok(Json(PlaceView {
@@ -100,10 +97,7 @@ async fn show(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Jso
         (status = 200, description = "Already in the line", body = SubscriptionView),
         NeedsToken, UnknownId))]
 async fn join(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Response> {
-    let (outcome, sub) = state
-        .store
-        .join_line(at.product.id, at.user, state.clock.now())
-        .await?;
+    let (outcome, sub) = shop::line::join(&state.shop(), at.product.id, at.user).await?;
     let view = SubscriptionView::from(sub);
     Ok(match outcome {
         JoinOutcome::Joined => {
@@ -119,7 +113,7 @@ async fn join(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<Res
     responses((status = 204, description = "Not in the line any more"),
         NeedsToken, UnknownId))]
 async fn leave(State(state): State<AppState>, at: UserOnProduct) -> ApiResult<StatusCode> {
-    crate::shop::claims::leave_line(&state.shop(), at.product.id, at.user).await?;
+    shop::line::leave(&state.shop(), at.product.id, at.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -132,10 +126,8 @@ async fn mine(
     State(state): State<AppState>,
     own: OwnPage,
 ) -> ApiResult<Json<Page<SubscriptionView>>> {
-    let rows = state.store.user_subscriptions(own.user, &own.page).await?;
-    Ok(Json(
-        Page::from_rows(rows, &own.page, |s| s.position).map(SubscriptionView::from),
-    ))
+    let lines = shop::line::of_user(&state.shop(), own.user, &own.page).await?;
+    Ok(Json(lines.map(SubscriptionView::from)))
 }
 
 /// One place in a product's line, for operators.
@@ -156,21 +148,11 @@ async fn line(
     State(state): State<AppState>,
     list: ProductPage<AdminProduct>,
 ) -> ApiResult<Json<Page<LineEntryView>>> {
-    let rows = state
-        .store
-        .line_page(
-            list.product.id,
-            list.page.after.unwrap_or(0),
-            i64::MAX,
-            list.page.fetch(),
-        )
-        .await?;
-    Ok(Json(Page::from_rows(rows, &list.page, |s| s.position).map(
-        |s| LineEntryView {
-            user_id: s.user_id,
-            created_at: s.created_at,
-        },
-    )))
+    let members = shop::line::members(&state.shop(), list.product.id, &list.page).await?;
+    Ok(Json(members.map(|s| LineEntryView {
+        user_id: s.user_id,
+        created_at: s.created_at,
+    })))
 }
 
 /// The body of the line import: user ids in line order, at most 100,000.
@@ -214,12 +196,12 @@ async fn import(
     let ImportOutcome {
         imported,
         already_active,
-    } = state
-        .store
-        .import_line(product.id, &users, state.clock.now())
-        .await?;
+    } = shop::line::import(&state.shop(), product.id, &users).await?;
     Ok(Json(ImportView {
         imported,
         already_active,
     }))
 }
+
+page_schema!(SubscriptionPage, SubscriptionView);
+page_schema!(LinePage, LineEntryView);

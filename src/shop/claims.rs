@@ -2,8 +2,9 @@
 //! when its holder leaves the line, and either way its unit goes back to free stock.
 
 use super::Shop;
-use super::detach::{StepError, detached};
+use crate::domain::claim::Claim;
 use crate::domain::ids::{ProductId, UserId};
+use crate::domain::page::{Page, PageRequest};
 use crate::store::StoreResult;
 
 /// Claims expired per transaction.
@@ -20,19 +21,19 @@ pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
     super::batches::until_short(BATCH, || expire_due(shop)).await
 }
 
-/// Takes the user out of the product's line and releases the user's open claim on it,
-/// giving its unit back; detached, so a client that goes away changes nothing.
-pub async fn leave_line(shop: &Shop, product: ProductId, user: UserId) -> Result<(), StepError> {
-    let st = shop.clone();
-    detached(&shop.tasks, async move {
-        let now = st.clock.now();
-        st.store.leave_line(product, user, now).await?;
-        if let Some(r) = st.store.release_claims(product, user, now).await? {
-            st.gate.returned(r.product, r.units, r.stock_version).await;
-            crate::telemetry::metrics::claims("released", r.units as u64);
-            st.gate.claims_changed();
-        }
-        Ok::<_, StepError>(())
-    })
-    .await?
+/// A page of a claim round's claims, in the order made.
+pub async fn of_round(
+    shop: &Shop,
+    product: ProductId,
+    round: i64,
+    page: &PageRequest,
+) -> StoreResult<Page<Claim>> {
+    let rows = shop.store.round_claims(product, round, page).await?;
+    Ok(Page::from_rows(rows, page, |c| c.id))
+}
+
+/// A page of `user`'s claims across products, newest first.
+pub async fn of_user(shop: &Shop, user: UserId, page: &PageRequest) -> StoreResult<Page<Claim>> {
+    let rows = shop.store.user_claims(user, page).await?;
+    Ok(Page::from_rows(rows, page, |c| c.id))
 }

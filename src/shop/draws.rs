@@ -1,7 +1,14 @@
-//! Draw sales in the shop: the secret seed a draw product is created with. The draw
-//! worker, which notifies the winners, is `notify::draws`.
+//! Draw sales in the shop: the secret seed a draw product is created with, entering and
+//! withdrawing, and reading entries and the draw.
 
-use crate::domain::draw::hex;
+use super::Shop;
+use crate::domain::draw::{DrawRecord, Entry, EntryOutcome, hex};
+use crate::domain::ids::{ProductId, UserId};
+use crate::domain::order::Quantity;
+use crate::domain::page::{Page, PageRequest};
+use crate::store::StoreResult;
+use crate::store::draws::Entering;
+use crate::telemetry::metrics;
 
 /// The OS random source failed.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +23,60 @@ pub fn new_seed() -> Result<String, SeedError> {
         .try_fill_bytes(&mut bytes)
         .map_err(|e| SeedError(e.to_string()))?;
     Ok(hex(&bytes))
+}
+
+/// Enters `user` in `product`'s draw for `quantity` units, or replaces the entry's quantity.
+pub async fn enter(
+    shop: &Shop,
+    product: ProductId,
+    user: UserId,
+    quantity: Quantity,
+) -> StoreResult<(EntryOutcome, Entry)> {
+    let entering = Entering {
+        product,
+        user,
+        quantity,
+        now: shop.clock.now(),
+    };
+    let (outcome, entry) = shop.store.enter(entering).await?;
+    metrics::draw_entry(match outcome {
+        EntryOutcome::Entered => "entered",
+        EntryOutcome::Replaced => "replaced",
+    });
+    Ok((outcome, entry))
+}
+
+/// Withdraws `user` from `product`'s draw (also when not entered).
+pub async fn withdraw(shop: &Shop, product: ProductId, user: UserId) -> StoreResult<()> {
+    shop.store.withdraw(product, user, shop.clock.now()).await?;
+    metrics::draw_entry("withdrawn");
+    Ok(())
+}
+
+/// A page of `user`'s entries, newest first.
+pub async fn entries_of_user(
+    shop: &Shop,
+    user: UserId,
+    page: &PageRequest,
+) -> StoreResult<Page<Entry>> {
+    let rows = shop.store.user_entries(user, page).await?;
+    Ok(Page::from_rows(rows, page, |e| e.cursor))
+}
+
+/// `product`'s draw; None for a first-come product.
+pub async fn record(shop: &Shop, product: ProductId) -> StoreResult<Option<DrawRecord>> {
+    shop.store.draw_record(product).await
+}
+
+/// A page of `product`'s entries: by rank after the draw (withdrawn ones last), by user id
+/// before.
+pub async fn entries(
+    shop: &Shop,
+    product: ProductId,
+    page: &PageRequest,
+) -> StoreResult<Page<Entry>> {
+    let rows = shop.store.draw_entries(product, page).await?;
+    Ok(Page::from_rows(rows, page, |e| e.cursor))
 }
 
 #[cfg(test)]

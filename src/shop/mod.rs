@@ -1,12 +1,17 @@
 //! The shop's use cases that sit between HTTP and storage: the stock gate, orders and holds.
 
 pub mod batches;
+pub mod brands;
 pub mod claims;
 pub mod detach;
 pub mod draws;
 pub mod holds;
 pub mod keys;
+pub mod line;
 pub mod orders;
+pub mod products;
+pub mod readiness;
+pub mod rounds;
 pub mod sweeper;
 
 use std::sync::Arc;

@@ -16,8 +16,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::Activity;
-use crate::http::edge;
 use crate::http::error::{ErrorBody, ErrorDetail};
+use crate::http::middleware;
 
 /// What becomes of the bytes hyper writes.
 enum Out {
@@ -151,7 +151,7 @@ fn refusal(status: StatusCode) -> Vec<u8> {
         },
     })
     .unwrap_or_default();
-    let id = edge::new_request_id();
+    let id = middleware::new_request_id();
     let id = id.to_str().unwrap_or("-");
     tracing::info!(
         request_id = %id,
@@ -163,7 +163,7 @@ fn refusal(status: StatusCode) -> Vec<u8> {
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          {}: {id}\r\nconnection: close\r\ndate: {}\r\n\r\n",
         body.len(),
-        edge::REQUEST_ID,
+        middleware::REQUEST_ID,
         httpdate::fmt_http_date(SystemTime::now()),
     )
     .into_bytes();

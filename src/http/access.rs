@@ -12,11 +12,10 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Caller;
-use super::products::{load, load_managed};
+use super::extract::{Caller, path_id};
 use super::query::PageQuery;
-use super::round_reads::round_number;
-use crate::domain::ids::UserId;
+use crate::auth::Principal;
+use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::Product;
 use crate::state::AppState;
@@ -75,6 +74,32 @@ impl From<AdminProduct> for Product {
     fn from(AdminProduct(product): AdminProduct) -> Self {
         product
     }
+}
+
+/// Loads a product or answers 404.
+pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<Product> {
+    let id: ProductId = path_id(raw_id, "product")?;
+    crate::shop::products::get(&state.shop(), id)
+        .await?
+        .ok_or(ApiError::NotFound("product"))
+}
+
+/// Loads a product the caller may manage (admin or an owning brand), or answers 404/403.
+pub async fn load_managed(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<Product> {
+    if let Principal::User(_) = caller.0 {
+        return Err(ApiError::Forbidden);
+    }
+    let product = load(state, raw_id).await?;
+    caller.require_admin_or_brand(&product.brand_ids)?;
+    Ok(product)
+}
+
+/// A round number from the path; anything but a positive integer names no round (404).
+pub fn round_number(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|r| *r > 0)
+        .ok_or(ApiError::NotFound("round"))
 }
 
 /// How an extractor of this module checks the request, once the caller and `Parts` are read.
@@ -187,9 +212,7 @@ impl Check for PageOfRound {
         let product = load_managed(state, &caller, &id).await?;
         let round = round_number(&round)?;
         let page = q.parse()?;
-        state
-            .store
-            .get_round(product.id, round)
+        crate::shop::rounds::get(&state.shop(), product.id, round)
             .await?
             .ok_or(ApiError::NotFound("round"))?;
         Ok(Self {

@@ -1,0 +1,29 @@
+//! Reading a product's restock rounds: the list, one round, and who a round notified.
+
+use super::Shop;
+use crate::domain::ids::ProductId;
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::round::{Recipient, Round};
+use crate::store::StoreResult;
+
+/// A page of `product`'s rounds, newest first.
+pub async fn list(shop: &Shop, product: ProductId, page: &PageRequest) -> StoreResult<Page<Round>> {
+    let rows = shop.store.list_rounds(product, page).await?;
+    Ok(Page::from_rows(rows, page, |r| r.round))
+}
+
+/// One round of `product`, if it exists.
+pub async fn get(shop: &Shop, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
+    shop.store.get_round(product, round).await
+}
+
+/// A page of the users a round notified, in line order.
+pub async fn recipients(
+    shop: &Shop,
+    product: ProductId,
+    round: i64,
+    page: &PageRequest,
+) -> StoreResult<Page<Recipient>> {
+    let rows = shop.store.recipients(product, round, page).await?;
+    Ok(Page::from_rows(rows, page, |r| r.position))
+}
