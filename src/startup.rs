@@ -48,6 +48,7 @@ impl Application {
     }
 
     /// As [`Application::build`], on a given clock (tests keep their moved time across a restart).
+    /// Each step is a function of its own below, in the order they run.
     pub async fn build_with_clock(
         settings: &Settings,
         listener: TcpListener,
@@ -55,72 +56,13 @@ impl Application {
     ) -> anyhow::Result<Self> {
         // Settings that cannot work are refused before anything connects.
         let cors = http::cors::layer(&settings.http.cors_origins)?;
-        let store = store::connect_with(
-            &settings.database.database_url,
-            settings.database.database_max_connections,
-        )
-        .await
-        .context("Failed to connect to the database")?;
-        store
-            .migrate()
-            .await
-            .context("Failed to apply the database migrations")?;
-        let (keys, dev_admin_token) = match &settings.jwt_secret {
-            Some(secret) if secret.expose().len() < MIN_JWT_SECRET_BYTES => anyhow::bail!(
-                "DROPLINE_JWT_SECRET is too short: {} bytes, at least {MIN_JWT_SECRET_BYTES} are \
-                 needed (for example the output of `openssl rand -base64 32`)",
-                secret.expose().len()
-            ),
-            Some(secret) => (TokenKeys::new(secret.expose().as_bytes()), None),
-            None => {
-                let mut secret = [0u8; 32];
-                rand::rng().fill_bytes(&mut secret);
-                let keys = TokenKeys::new(&secret);
-                let token = keys
-                    .mint(Principal::Admin, Duration::from_secs(24 * 3600))
-                    .context("Failed to mint the development admin token")?;
-                (keys, Some(token))
-            }
-        };
+        let database = connect_database(settings).await?;
+        let (keys, dev_admin_token) = token_keys(settings)?;
         let shared = Shared::connect(&settings.redis).await?;
-        // Product reads come from memory; with several instances, the feed keeps it current.
-        let (products, feed) = if shared.is_some() {
-            let (cache, changes) = ProductCache::fed();
-            let cache = Arc::new(cache);
-            (cache.clone(), Some(ProductFeed::new(cache, changes)))
-        } else {
-            (Arc::new(ProductCache::local()), None)
-        };
-        let store: Arc<dyn Store> = Arc::new(CachedStore::new(store, products.clone()));
-        let gate = Arc::new(match &shared {
-            Some(shared) => {
-                let deployment = store
-                    .deployment_id()
-                    .await
-                    .context("Failed to read the database's deployment id")?;
-                StockGate::shared(shared.stock(&deployment))
-            }
-            None => StockGate::new(),
-        });
+        let (store, products, feed) = cache_products(database, shared.is_some());
+        let gate = stock_gate(&store, shared.as_ref()).await?;
         let events = Arc::new(EventHub::new());
-        let notifier = Notifier::new(
-            EngineParts {
-                store: store.clone(),
-                gate: gate.clone(),
-                clock: clock.clone(),
-                channel: notify::channel_from(&settings.notify)
-                    .context("Failed to set up the notification channel")?,
-                limiter: Arc::new(match &shared {
-                    Some(shared) => Limiter::shared(
-                        shared.schedule(settings.notify.notify_rate),
-                        settings.notify.notify_rate,
-                    ),
-                    None => Limiter::new(settings.notify.notify_rate),
-                }),
-                events: events.clone(),
-            },
-            notify::config_from(&settings.notify),
-        );
+        let notifier = round_engine(settings, &store, &gate, &clock, &events, shared.as_ref())?;
         let state = AppState {
             store,
             keys,
@@ -132,50 +74,7 @@ impl Application {
             tasks: TaskTracker::new(),
             key_locks: Arc::default(),
         };
-        // Holds that passed while the server was down expire before the gate loads the stock.
-        shop::holds::expire_all_due(&state.shop())
-            .await
-            .context("Failed to expire the holds that passed while stopped")?;
-        let all_stock = state
-            .store
-            .all_stock()
-            .await
-            .context("Failed to load stock")?;
-        // The recorder first, or the series registered below would go nowhere.
-        crate::telemetry::metrics::install();
-        for record in &all_stock {
-            crate::telemetry::metrics::notifications_registered(record.product);
-        }
-        match state.gate.shared_backend() {
-            Some(redis) => {
-                // Refuse to start on a Redis the scripts cannot run on, naming the cause: an
-                // instance that started would answer every order 503.
-                if let Err(e) = redis.probe().await {
-                    anyhow::bail!(
-                        "Redis is not usable, so this instance does not start: {}",
-                        coord::target::explain(&e)
-                    );
-                }
-                redis
-                    .heartbeat()
-                    .await
-                    .context("Failed to register this instance in Redis")?;
-                // The gate is trusted (and /readyz ready) once the health check has seen the
-                // scripts run and the change subscription up.
-                crate::gate::sync::GateSync {
-                    store: state.store.clone(),
-                    gate: state.gate.clone(),
-                    redis: redis.clone(),
-                }
-                .resync()
-                .await;
-            }
-            None => {
-                for record in &all_stock {
-                    state.gate.load(record.product, record.stock);
-                }
-            }
-        }
+        load_stock(&state).await?;
         // Rounds a dead instance left running continue at once, not when its lease lapses.
         state
             .notifier
@@ -231,6 +130,150 @@ impl Application {
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Step 1: connects to the database and applies the migrations.
+async fn connect_database(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::connect_with(
+        &settings.database.database_url,
+        settings.database.database_max_connections,
+    )
+    .await
+    .context("Failed to connect to the database")?;
+    store
+        .migrate()
+        .await
+        .context("Failed to apply the database migrations")?;
+    Ok(store)
+}
+
+/// Step 2: the token keys from the configured secret, or (none configured) from a random
+/// one, with an admin token minted for this run.
+fn token_keys(settings: &Settings) -> anyhow::Result<(TokenKeys, Option<String>)> {
+    match &settings.jwt_secret {
+        Some(secret) if secret.expose().len() < MIN_JWT_SECRET_BYTES => anyhow::bail!(
+            "DROPLINE_JWT_SECRET is too short: {} bytes, at least {MIN_JWT_SECRET_BYTES} are \
+             needed (for example the output of `openssl rand -base64 32`)",
+            secret.expose().len()
+        ),
+        Some(secret) => Ok((TokenKeys::new(secret.expose().as_bytes()), None)),
+        None => {
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            let keys = TokenKeys::new(&secret);
+            let token = keys
+                .mint(Principal::Admin, Duration::from_secs(24 * 3600))
+                .context("Failed to mint the development admin token")?;
+            Ok((keys, Some(token)))
+        }
+    }
+}
+
+/// Step 3: product reads come from memory; with several instances (`fed`), the product
+/// change feed keeps the copy current.
+fn cache_products(
+    database: Arc<dyn Store>,
+    fed: bool,
+) -> (Arc<dyn Store>, Arc<ProductCache>, Option<ProductFeed>) {
+    let (products, feed) = if fed {
+        let (cache, changes) = ProductCache::fed();
+        let cache = Arc::new(cache);
+        (cache.clone(), Some(ProductFeed::new(cache, changes)))
+    } else {
+        (Arc::new(ProductCache::local()), None)
+    };
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(database, products.clone()));
+    (store, products, feed)
+}
+
+/// Step 4: the stock gate, in process or over the Redis counters of this database.
+async fn stock_gate(
+    store: &Arc<dyn Store>,
+    shared: Option<&Shared>,
+) -> anyhow::Result<Arc<StockGate>> {
+    Ok(Arc::new(match shared {
+        Some(shared) => {
+            let deployment = store
+                .deployment_id()
+                .await
+                .context("Failed to read the database's deployment id")?;
+            StockGate::shared(shared.stock(&deployment))
+        }
+        None => StockGate::new(),
+    }))
+}
+
+/// Step 5: the round engine, with its channel and its one global rate (shared through
+/// Redis by every instance when there is one).
+fn round_engine(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    gate: &Arc<StockGate>,
+    clock: &Clock,
+    events: &Arc<EventHub>,
+    shared: Option<&Shared>,
+) -> anyhow::Result<Notifier> {
+    let rate = settings.notify.notify_rate;
+    let limiter = match shared {
+        Some(shared) => Limiter::shared(shared.schedule(rate), rate),
+        None => Limiter::new(rate),
+    };
+    let parts = EngineParts {
+        store: store.clone(),
+        gate: gate.clone(),
+        clock: clock.clone(),
+        channel: notify::channel_from(&settings.notify)
+            .context("Failed to set up the notification channel")?,
+        limiter: Arc::new(limiter),
+        events: events.clone(),
+    };
+    Ok(Notifier::new(parts, notify::config_from(&settings.notify)))
+}
+
+/// Step 6: holds that passed while the server was down expire, then the gate gets the
+/// stock (with Redis: checked usable, this instance registered, the mirror refreshed).
+async fn load_stock(state: &AppState) -> anyhow::Result<()> {
+    shop::holds::expire_all_due(&state.shop())
+        .await
+        .context("Failed to expire the holds that passed while stopped")?;
+    let all_stock = state
+        .store
+        .all_stock()
+        .await
+        .context("Failed to load stock")?;
+    // The recorder first, or the series registered below would go nowhere.
+    crate::telemetry::metrics::install();
+    for record in &all_stock {
+        crate::telemetry::metrics::notifications_registered(record.product);
+    }
+    let Some(redis) = state.gate.shared_backend() else {
+        for record in &all_stock {
+            state.gate.load(record.product, record.stock);
+        }
+        return Ok(());
+    };
+    // Refuse to start on a Redis the scripts cannot run on, naming the cause: an instance
+    // that started would answer every order 503.
+    if let Err(e) = redis.probe().await {
+        anyhow::bail!(
+            "Redis is not usable, so this instance does not start: {}",
+            coord::target::explain(&e)
+        );
+    }
+    redis
+        .heartbeat()
+        .await
+        .context("Failed to register this instance in Redis")?;
+    // The gate is trusted (and /readyz ready) once the health check has seen the scripts
+    // run and the change subscription up.
+    crate::gate::sync::GateSync {
+        store: state.store.clone(),
+        gate: state.gate.clone(),
+        redis: redis.clone(),
+    }
+    .resync()
+    .await;
+    Ok(())
 }
 
 /// Resolves when the process receives Ctrl-C or SIGTERM.
