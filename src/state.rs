@@ -8,7 +8,7 @@ use crate::events::EventHub;
 use crate::gate::StockGate;
 use crate::notify::Notifier;
 use crate::shop::Shop;
-use crate::shop::keys::KeyLocks;
+use crate::shop::key_locks::KeyLocks;
 use crate::store::Store;
 use crate::store::cache::ProductCache;
 use tokio_util::task::TaskTracker;

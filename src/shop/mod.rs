@@ -1,4 +1,5 @@
-//! The shop's use cases that sit between HTTP and storage: the stock gate, orders and holds.
+//! The use cases: what HTTP (and the workers) ask for, decided here and written through the
+//! store. Orders and holds, claims, the line, products, brands, rounds, draws, readiness.
 
 pub mod batches;
 pub mod brands;
@@ -6,7 +7,7 @@ pub mod claims;
 pub mod detach;
 pub mod draws;
 pub mod holds;
-pub mod keys;
+pub mod key_locks;
 pub mod line;
 pub mod orders;
 pub mod products;
@@ -32,5 +33,5 @@ pub struct Shop {
     /// Where detached work runs (see [`detach`]).
     pub tasks: TaskTracker,
     /// Serialises one user's requests with the same idempotency key.
-    pub key_locks: Arc<keys::KeyLocks>,
+    pub key_locks: Arc<key_locks::KeyLocks>,
 }
