@@ -12,6 +12,5 @@ pub async fn create(shop: &Shop, brand: &NewBrand) -> StoreResult<Brand> {
 
 /// A page of brands by id.
 pub async fn list(shop: &Shop, page: &PageRequest) -> StoreResult<Page<Brand>> {
-    let rows = shop.store.list_brands(page).await?;
-    Ok(Page::from_rows(rows, page, |b| b.id.get()))
+    super::paged(page, shop.store.list_brands(page), |b| b.id.get()).await
 }

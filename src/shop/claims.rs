@@ -28,12 +28,13 @@ pub async fn of_round(
     round: i64,
     page: &PageRequest,
 ) -> StoreResult<Page<Claim>> {
-    let rows = shop.store.round_claims(product, round, page).await?;
-    Ok(Page::from_rows(rows, page, |c| c.id))
+    super::paged(page, shop.store.round_claims(product, round, page), |c| {
+        c.id
+    })
+    .await
 }
 
 /// A page of `user`'s claims across products, newest first.
 pub async fn of_user(shop: &Shop, user: UserId, page: &PageRequest) -> StoreResult<Page<Claim>> {
-    let rows = shop.store.user_claims(user, page).await?;
-    Ok(Page::from_rows(rows, page, |c| c.id))
+    super::paged(page, shop.store.user_claims(user, page), |c| c.id).await
 }

@@ -59,8 +59,7 @@ pub async fn entries_of_user(
     user: UserId,
     page: &PageRequest,
 ) -> StoreResult<Page<Entry>> {
-    let rows = shop.store.user_entries(user, page).await?;
-    Ok(Page::from_rows(rows, page, |e| e.cursor))
+    super::paged(page, shop.store.user_entries(user, page), |e| e.cursor).await
 }
 
 /// `product`'s draw; None for a first-come product.
@@ -75,8 +74,7 @@ pub async fn entries(
     product: ProductId,
     page: &PageRequest,
 ) -> StoreResult<Page<Entry>> {
-    let rows = shop.store.draw_entries(product, page).await?;
-    Ok(Page::from_rows(rows, page, |e| e.cursor))
+    super::paged(page, shop.store.draw_entries(product, page), |e| e.cursor).await
 }
 
 #[cfg(test)]

@@ -49,8 +49,10 @@ pub async fn of_user(
     user: UserId,
     page: &PageRequest,
 ) -> StoreResult<Page<Subscription>> {
-    let rows = shop.store.user_subscriptions(user, page).await?;
-    Ok(Page::from_rows(rows, page, |s| s.position))
+    super::paged(page, shop.store.user_subscriptions(user, page), |s| {
+        s.position
+    })
+    .await
 }
 
 /// A page of `product`'s line, front first.
@@ -60,11 +62,12 @@ pub async fn members(
     page: &PageRequest,
 ) -> StoreResult<Page<Subscription>> {
     let after = page.after.unwrap_or(0);
-    let rows = shop
-        .store
-        .line_page(product, after, i64::MAX, page.fetch())
-        .await?;
-    Ok(Page::from_rows(rows, page, |s| s.position))
+    super::paged(
+        page,
+        shop.store.line_page(product, after, i64::MAX, page.fetch()),
+        |s| s.position,
+    )
+    .await
 }
 
 /// Appends `users` to the back of the line in order; those already in it keep their place.

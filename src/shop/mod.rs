@@ -15,11 +15,13 @@ pub mod readiness;
 pub mod rounds;
 pub mod sweeper;
 
+use std::future::Future;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
 use crate::domain::clock::Clock;
-use crate::store::Store;
+use crate::domain::page::{Page, PageRequest};
+use crate::store::{Store, StoreResult};
 
 /// What the shop's use cases work with; cheap to clone.
 #[derive(Clone)]
@@ -34,4 +36,14 @@ pub struct Shop {
     pub tasks: TaskTracker,
     /// Serialises one user's requests with the same idempotency key.
     pub key_locks: Arc<key_locks::KeyLocks>,
+}
+
+/// The page of `page` from `rows`, a read of up to `page.fetch()` rows, with each row's
+/// cursor from `key`.
+pub(crate) async fn paged<T>(
+    page: &PageRequest,
+    rows: impl Future<Output = StoreResult<Vec<T>>>,
+    key: impl Fn(&T) -> i64,
+) -> StoreResult<Page<T>> {
+    Ok(Page::from_rows(rows.await?, page, key))
 }

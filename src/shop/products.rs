@@ -61,8 +61,7 @@ pub async fn get(shop: &Shop, id: ProductId) -> StoreResult<Option<Product>> {
 
 /// A page of products by id.
 pub async fn list(shop: &Shop, page: &PageRequest) -> StoreResult<Page<Product>> {
-    let rows = shop.store.list_products(page).await?;
-    Ok(Page::from_rows(rows, page, |p| p.id.get()))
+    super::paged(page, shop.store.list_products(page), |p| p.id.get()).await
 }
 
 /// A fresh seed when a product is (or becomes) sold by draw.

@@ -8,8 +8,7 @@ use crate::store::StoreResult;
 
 /// A page of `product`'s rounds, newest first.
 pub async fn list(shop: &Shop, product: ProductId, page: &PageRequest) -> StoreResult<Page<Round>> {
-    let rows = shop.store.list_rounds(product, page).await?;
-    Ok(Page::from_rows(rows, page, |r| r.round))
+    super::paged(page, shop.store.list_rounds(product, page), |r| r.round).await
 }
 
 /// One round of `product`, if it exists.
@@ -24,6 +23,8 @@ pub async fn recipients(
     round: i64,
     page: &PageRequest,
 ) -> StoreResult<Page<Recipient>> {
-    let rows = shop.store.recipients(product, round, page).await?;
-    Ok(Page::from_rows(rows, page, |r| r.position))
+    super::paged(page, shop.store.recipients(product, round, page), |r| {
+        r.position
+    })
+    .await
 }
