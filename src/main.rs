@@ -153,8 +153,8 @@ fn token(args: &TokenArgs) -> anyhow::Result<String> {
 /// Reads the saved documents, recomputes the draw and checks it.
 fn draw_verify(
     args: &dropline::cli::DrawVerifyArgs,
-) -> anyhow::Result<dropline::domain::draw_check::Verdict> {
-    use dropline::domain::draw_check::{Request, verify};
+) -> anyhow::Result<dropline::domain::draws::verdict::Verdict> {
+    use dropline::domain::draws::{check::verify, verdict::Request};
     let read = |file: &std::path::Path| {
         std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display()))
     };

@@ -18,7 +18,7 @@ use super::products::load;
 use super::query::PageQuery;
 use super::scoped::{ManagedProduct, OwnPage, ProductPage, UserOnProduct};
 use crate::domain::Conflict;
-use crate::domain::draw::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
+use crate::domain::draws::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::Page;
@@ -220,7 +220,7 @@ async fn entries(
     State(state): State<AppState>,
     list: ProductPage<ManagedProduct>,
 ) -> ApiResult<Json<Page<EntryView>>> {
-    if list.product.sale_mode != crate::domain::draw::SaleMode::Draw {
+    if list.product.sale_mode != crate::domain::draws::SaleMode::Draw {
         return Err(Conflict::NotADraw.into());
     }
     let rows = state

@@ -1,7 +1,7 @@
 //! Draw sales in the shop: the secret seed a draw product is created with. The draw
 //! worker, which notifies the winners, is `notify::draws`.
 
-use crate::domain::draw::hex;
+use crate::domain::draws::hex;
 
 /// The OS random source failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ mod tests {
     #[test]
     fn seeds_are_64_lowercase_hex_digits_and_differ() {
         let (a, b) = (super::new_seed().unwrap(), super::new_seed().unwrap());
-        assert!(crate::domain::draw::is_seed(&a));
+        assert!(crate::domain::draws::is_seed(&a));
         assert_ne!(a, b);
     }
 }
