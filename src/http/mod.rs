@@ -1,6 +1,6 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
-mod body;
+pub(crate) mod body;
 mod brands;
 mod claims;
 pub mod cors;
@@ -11,7 +11,6 @@ pub mod error;
 mod events;
 pub mod extract;
 mod health;
-pub mod mock_receiver;
 pub mod openapi;
 mod ops;
 mod orders;
