@@ -11,7 +11,6 @@ pub mod product_feed;
 pub mod pubsub;
 pub mod schedule;
 pub mod stock;
-mod stock_scripts;
 pub mod target;
 
 use rand::Rng;
