@@ -9,7 +9,7 @@
 pub mod conn;
 pub mod product_feed;
 pub mod pubsub;
-pub mod schedule;
+pub mod rate_schedule;
 pub mod stock;
 pub mod target;
 
@@ -80,8 +80,8 @@ impl Shared {
     }
 
     /// The notification schedule every instance shares.
-    pub fn schedule(&self, rate: u32) -> schedule::RedisSchedule {
-        schedule::RedisSchedule::new(
+    pub fn schedule(&self, rate: u32) -> rate_schedule::RedisSchedule {
+        rate_schedule::RedisSchedule::new(
             self.conn.clone(),
             schedule_key(&self.prefix),
             rate,
