@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::domain::draw::{SaleMode, rank_key};
+use dropline::domain::draws::{SaleMode, rank_key};
 use dropline::domain::ids::UserId;
 use dropline::domain::product::{LinePolicy, NewProduct, SaleSettings};
 use dropline::store::Store;

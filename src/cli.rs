@@ -1,10 +1,15 @@
 //! The command line: `serve` (the default), `migrate`, `token`, `mock-receiver`, `demo`,
-//! `webhook verify`, `draw verify`.
+//! `webhook verify`, `draw verify`. The arguments of the last four are the tools' own
+//! (`tools::…`), where `main.rs` dispatches them.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::auth::parse_ttl;
-use crate::config::{DatabaseSettings, LogSettings, Secret, Settings};
+use crate::config::{DatabaseSettings, LogSettings, Settings};
+use crate::tools::demo::DemoArgs;
+use crate::tools::draw_verify::DrawVerifyArgs;
+use crate::tools::mock_receiver::command::MockReceiverArgs;
+use crate::tools::webhook_verify::VerifyArgs;
 
 /// dropline: limited-edition drops and restock alerts.
 #[derive(Debug, Parser)]
@@ -38,7 +43,7 @@ pub enum Command {
     /// Run a recording webhook receiver that prints how many notifications arrive each second.
     MockReceiver(MockReceiverArgs),
     /// Run the whole story on a throwaway database: a line, a restock, buyers, a summary.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
     /// Tools for receivers of signed notifications.
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -56,61 +61,11 @@ pub enum DrawCommand {
     Verify(DrawVerifyArgs),
 }
 
-/// Arguments of `draw verify`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DrawVerifyArgs {
-    /// The revealed seed (`seed` of `GET /products/{id}/draw`); else the --draw document's.
-    #[arg(long, required_unless_present = "draw")]
-    pub seed: Option<String>,
-    /// The entries: saved `GET /products/{id}/draw/entries` pages (JSON), or one
-    /// `user_id,quantity[,rank,status]` per line. Repeat for several files. Listed ranks and
-    /// statuses are checked against the recomputed draw.
-    #[arg(long, required = true)]
-    pub entries: Vec<std::path::PathBuf>,
-    /// The units the draw had (`units` of `GET /products/{id}/draw`: the product's free stock
-    /// at the draw), to compute the winners; else the --draw document's.
-    #[arg(long)]
-    pub units: Option<i64>,
-    /// A saved `GET /products/{id}/draw`: its seed, seed hash, entry count, digest and units
-    /// are checked.
-    #[arg(long)]
-    pub draw: Option<std::path::PathBuf>,
-    /// The seed hash published before the window (lowercase hex SHA-256) to check the seed
-    /// against.
-    #[arg(long)]
-    pub seed_hash: Option<String>,
-    /// The published entries digest to check the list against.
-    #[arg(long)]
-    pub digest: Option<String>,
-}
-
-pub use crate::notify::verify::VerifyArgs;
-
 /// `webhook` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
     /// Check a received notification's signature: prints valid or invalid, exits 0 or 1.
     Verify(VerifyArgs),
-}
-
-/// Arguments of `mock-receiver`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MockReceiverArgs {
-    /// Address to listen on (`host:port`; host names such as `localhost` resolve).
-    #[arg(long, default_value = "127.0.0.1:9090")]
-    pub listen: String,
-    /// Delay before every answer, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Fail the N-th request (1-based) and every later one.
-    #[arg(long)]
-    pub fail_from: Option<u64>,
-    /// The status failed requests get.
-    #[arg(long, default_value_t = 500)]
-    pub fail_status: u16,
-    /// Verify signatures with these secrets (`whsec_…`, space-separated) and count bad ones.
-    #[arg(long, env = "DROPLINE_NOTIFY_SECRET", hide_env_values = true)]
-    pub secret: Option<Secret>,
 }
 
 /// The roles a token can carry.

@@ -3,15 +3,14 @@
 use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use dropline::auth::{Principal, TokenKeys};
 use dropline::cli::{Cli, Command, DrawCommand, Role, TokenArgs, WebhookCommand};
 use dropline::config::Settings;
 use dropline::domain::ids::{BrandId, UserId};
-use dropline::notify::signing::SigningKeys;
-use dropline::notify::verify::Verdict;
 use dropline::startup::{Application, shutdown_signal};
-use dropline::{store, telemetry};
+use dropline::{store, telemetry, tools};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -40,70 +39,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token(&args)?);
             Ok(())
         }
-        Some(Command::Demo(args)) => dropline::demo::run(&args).await.map(|_| ()),
-        Some(Command::Webhook(WebhookCommand::Verify(args))) => {
-            let now = chrono::Utc::now().timestamp();
-            match dropline::notify::verify::verify(&args, now)? {
-                Verdict::Valid => {
-                    println!("valid");
-                    Ok(())
-                }
-                Verdict::Invalid(why) => {
-                    println!("invalid: {why}");
-                    std::process::exit(1);
-                }
-            }
-        }
-        Some(Command::Draw(DrawCommand::Verify(args))) => {
-            let verdict = draw_verify(&args)?;
-            print!("{}", verdict.report);
-            for note in &verdict.notes {
-                eprintln!("note: {note}");
-            }
-            match verdict.result {
-                Ok(checked) if checked.is_empty() => {
-                    println!(
-                        "verified: nothing to check against (give --draw, --seed-hash or --digest)"
-                    );
-                    Ok(())
-                }
-                Ok(checked) => {
-                    println!("verified: {}", checked.join(" "));
-                    Ok(())
-                }
-                Err(mismatch) => {
-                    eprintln!("mismatch: {mismatch}");
-                    std::process::exit(1);
-                }
-            }
-        }
-        Some(Command::MockReceiver(args)) => {
-            let keys = args
-                .secret
-                .as_ref()
-                .map(|s| SigningKeys::parse(s.expose()))
-                .transpose()
-                .context("--secret is invalid")?;
-            let listener = tokio::net::TcpListener::bind(args.listen.as_str())
-                .await
-                .with_context(|| format!("Failed to listen on {}", args.listen))?;
-            let shutdown = CancellationToken::new();
-            let trigger = shutdown.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                trigger.cancel();
-            });
-            dropline::http::mock_receiver::run_cli(
-                listener,
-                std::time::Duration::from_millis(args.latency_ms),
-                args.fail_from,
-                args.fail_status,
-                keys,
-                shutdown,
-            )
-            .await
-            .context("The mock receiver failed")
-        }
+        Some(Command::Demo(args)) => tools::demo::run(&args).await.map(|_| ()),
+        Some(Command::Webhook(WebhookCommand::Verify(args))) => tools::webhook_verify::run(&args),
+        Some(Command::Draw(DrawCommand::Verify(args))) => tools::draw_verify::run(&args),
+        Some(Command::MockReceiver(args)) => tools::mock_receiver::command::run(&args).await,
     }
 }
 
@@ -124,13 +63,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!(%addr, "dropline is listening");
     let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
     let trigger = shutdown.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        trigger.cancel();
+    tasks.spawn(async move {
+        tokio::select! {
+            () = shutdown_signal() => {
+                tracing::info!("shutting down");
+                trigger.cancel();
+            }
+            () = trigger.cancelled() => {}
+        }
     });
-    app.run(shutdown).await
+    tasks.close();
+    let ran = app.run(shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.wait().await;
+    ran
 }
 
 fn token(args: &TokenArgs) -> anyhow::Result<String> {
@@ -148,28 +96,4 @@ fn token(args: &TokenArgs) -> anyhow::Result<String> {
         }
     };
     Ok(TokenKeys::new(args.jwt_secret.as_bytes()).mint(principal, args.ttl)?)
-}
-
-/// Reads the saved documents, recomputes the draw and checks it.
-fn draw_verify(
-    args: &dropline::cli::DrawVerifyArgs,
-) -> anyhow::Result<dropline::domain::draw_check::Verdict> {
-    use dropline::domain::draw_check::{Request, verify};
-    let read = |file: &std::path::Path| {
-        std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display()))
-    };
-    let entries = args
-        .entries
-        .iter()
-        .map(|f| read(f))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let draw = args.draw.as_deref().map(read).transpose()?;
-    Ok(verify(&Request {
-        seed: args.seed.as_deref(),
-        seed_hash: args.seed_hash.as_deref(),
-        digest: args.digest.as_deref(),
-        units: args.units,
-        draw: draw.as_deref(),
-        entries: &entries,
-    })?)
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use dropline::auth::{Principal, TokenKeys};
 use dropline::config::Settings;
 use dropline::domain::ids::{ProductId, UserId};
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use rand::Rng;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};

@@ -9,7 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use dropline::auth::{Principal, TokenKeys};
 use dropline::domain::ids::UserId;
-use dropline::http::mock_receiver::{Arrival, Hook};
+use dropline::tools::mock_receiver::{Arrival, Hook};
 
 /// Who orders, and after how long.
 #[derive(Debug, Clone, Copy)]

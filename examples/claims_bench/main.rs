@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use dropline::auth::{Principal, TokenKeys};
 use dropline::config::Settings;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 
 #[path = "../common/brand.rs"]
 mod brand;

@@ -9,9 +9,8 @@
 pub mod conn;
 pub mod product_feed;
 pub mod pubsub;
-pub mod schedule;
+pub mod rate_schedule;
 pub mod stock;
-mod stock_scripts;
 pub mod target;
 
 use rand::Rng;
@@ -81,8 +80,8 @@ impl Shared {
     }
 
     /// The notification schedule every instance shares.
-    pub fn schedule(&self, rate: u32) -> schedule::RedisSchedule {
-        schedule::RedisSchedule::new(
+    pub fn schedule(&self, rate: u32) -> rate_schedule::RedisSchedule {
+        rate_schedule::RedisSchedule::new(
             self.conn.clone(),
             schedule_key(&self.prefix),
             rate,

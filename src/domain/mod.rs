@@ -58,9 +58,7 @@ macro_rules! named_setting {
 pub mod brand;
 pub mod claim;
 pub mod clock;
-pub mod draw;
-pub mod draw_check;
-pub mod draw_verify;
+pub mod draws;
 pub mod ids;
 pub mod order;
 pub mod page;

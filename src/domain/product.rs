@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::ValidationError;
 use super::brand::Name;
 use super::claim::AlertSettings;
-use super::draw::SaleMode;
+use super::draws::SaleMode;
 use super::ids::{BrandId, ProductId};
 
 named_setting! {

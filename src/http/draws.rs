@@ -19,7 +19,7 @@ use super::query::PageQuery;
 use super::schemas::page_schema;
 use super::schemas::{BadBody, ErrorBody, Invalid, NeedsToken, UnknownId};
 use crate::domain::Conflict;
-use crate::domain::draw::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
+use crate::domain::draws::{DrawRecord, DrawStatus, Entry, EntryOutcome, EntryStatus};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::Page;
@@ -202,7 +202,7 @@ async fn entries(
     State(state): State<AppState>,
     list: ProductPage<ManagedProduct>,
 ) -> ApiResult<Json<Page<EntryView>>> {
-    if list.product.sale_mode != crate::domain::draw::SaleMode::Draw {
+    if list.product.sale_mode != crate::domain::draws::SaleMode::Draw {
         return Err(Conflict::NotADraw.into());
     }
     let entries = shop::draws::entries(&state.shop(), list.product.id, &list.page)

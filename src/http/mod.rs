@@ -1,7 +1,7 @@
 //! The HTTP edge: one router per resource, the error envelope, extractors.
 
 mod access;
-mod body;
+pub(crate) mod body;
 mod brands;
 mod claims;
 pub mod cors;
@@ -12,7 +12,6 @@ mod events;
 pub mod extract;
 mod health;
 pub mod middleware;
-pub mod mock_receiver;
 pub mod openapi;
 mod ops;
 mod orders;

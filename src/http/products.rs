@@ -18,7 +18,7 @@ use super::schemas::{BadBody, ErrorBody, Invalid, NeedsToken, UnknownId};
 use crate::auth::Principal;
 use crate::domain::brand::Name;
 use crate::domain::claim::{AlertMode, AlertSettings};
-use crate::domain::draw::SaleMode;
+use crate::domain::draws::SaleMode;
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::Page;
 use crate::domain::product::{LinePolicy, NewProduct, Product, ProductChanges, SaleSettings};

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::draw::Win;
+use crate::domain::draws::Win;
 use crate::domain::ids::{ProductId, UserId};
 
 /// One notification, as the recipient system receives it: its body carries `kind`.

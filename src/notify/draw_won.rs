@@ -4,7 +4,7 @@
 use super::channel::{DrawWon, Notification};
 use super::deliver::retry_delay;
 use super::engine::Notifier;
-use crate::domain::draw::Win;
+use crate::domain::draws::Win;
 use crate::telemetry::metrics;
 
 impl Notifier {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Notifier;
-use crate::domain::draw::{DrawOutcome, Win};
+use crate::domain::draws::{DrawOutcome, Win};
 use crate::store::StoreResult;
 use crate::telemetry::metrics;
 use crate::ticks::Ticks;

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
-use crate::coord::schedule::RedisSchedule;
+use crate::coord::rate_schedule::RedisSchedule;
 
 /// Extra length of the guarded window, so jitter between here and the provider cannot squeeze
 /// N + 1 arrivals into one of its seconds. Costs 0.5% of the rate.

@@ -15,7 +15,6 @@ pub mod recovery;
 pub mod restock;
 mod runner;
 pub mod signing;
-pub mod verify;
 pub mod webhook;
 
 use std::sync::Arc;

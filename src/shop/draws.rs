@@ -2,7 +2,7 @@
 //! withdrawing, and reading entries and the draw.
 
 use super::Shop;
-use crate::domain::draw::{DrawRecord, Entry, EntryOutcome, hex};
+use crate::domain::draws::{DrawRecord, Entry, EntryOutcome, hex};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::{Page, PageRequest};
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn seeds_are_64_lowercase_hex_digits_and_differ() {
         let (a, b) = (super::new_seed().unwrap(), super::new_seed().unwrap());
-        assert!(crate::domain::draw::is_seed(&a));
+        assert!(crate::domain::draws::is_seed(&a));
         assert_ne!(a, b);
     }
 }

@@ -62,7 +62,7 @@ async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
     let product = shop.store.get_product(req.product_id).await?;
     if product
         .as_ref()
-        .is_some_and(|p| p.sale_mode == crate::domain::draw::SaleMode::Draw)
+        .is_some_and(|p| p.sale_mode == crate::domain::draws::SaleMode::Draw)
     {
         return Err(Conflict::DrawOnly.into());
     }

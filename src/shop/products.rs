@@ -3,7 +3,7 @@
 
 use super::Shop;
 use super::draws::{SeedError, new_seed};
-use crate::domain::draw::SaleMode;
+use crate::domain::draws::SaleMode;
 use crate::domain::ids::ProductId;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::product::{NewProduct, Product, ProductChanges};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::domain::clock::from_millis;
-use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, EntryStatus, Win};
+use crate::domain::draws::{DrawOutcome, DrawRecord, Entry, EntryOutcome, EntryStatus, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Quantity;
 use crate::domain::page::PageRequest;

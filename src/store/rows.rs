@@ -3,7 +3,7 @@
 use crate::domain::brand::{Brand, BrandCategory};
 use crate::domain::claim::{AlertMode, AlertSettings};
 use crate::domain::clock::from_millis;
-use crate::domain::draw::SaleMode;
+use crate::domain::draws::SaleMode;
 use crate::domain::ids::{BrandId, ProductId, UserId};
 use crate::domain::product::{LinePolicy, Product};
 use crate::domain::subscription::Subscription;

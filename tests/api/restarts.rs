@@ -3,7 +3,7 @@
 
 use dropline::domain::ids::ProductId;
 use dropline::domain::round::Lease;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;

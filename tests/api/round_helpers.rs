@@ -5,7 +5,7 @@ use dropline::domain::ids::{ProductId, UserId};
 use dropline::domain::round::RoundStatus;
 use dropline::events::{EventHub, RoundProgress};
 use dropline::gate::StockGate;
-use dropline::http::mock_receiver::{Hook, MockReceiver};
+use dropline::tools::mock_receiver::{Hook, MockReceiver};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;

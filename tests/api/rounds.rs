@@ -1,6 +1,6 @@
 //! Restock rounds: opening, order of notifications, reading rounds, conflicts and rights.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;

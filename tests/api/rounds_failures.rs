@@ -1,7 +1,7 @@
 //! Restock rounds when the provider fails or the server stops: CANCELED_BY_ERROR, operator
 //! resume, and recovery from the checkpoint, never notifying anyone twice.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;

@@ -2,7 +2,7 @@
 //! from the receiver, and the round stops the moment the stock is gone.
 
 use dropline::auth::TokenKeys;
-use dropline::http::mock_receiver::{Hook, MockReceiver};
+use dropline::tools::mock_receiver::{Hook, MockReceiver};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 
 use dropline::domain::ids::ProductId;
 use dropline::domain::round::RoundStatus;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! The Redis schedule hands out slots one interval apart, across connections (instances).
 
-use dropline::coord::schedule::{RedisSchedule, interval_us};
+use dropline::coord::rate_schedule::{RedisSchedule, interval_us};
 
 #[tokio::test]
 async fn redis_schedule_spaces_every_slot_by_the_interval_across_instances() {

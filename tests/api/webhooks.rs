@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use dropline::config::Secret;
-use dropline::http::mock_receiver::{Arrival, MockReceiver};
+use dropline::tools::mock_receiver::{Arrival, MockReceiver};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::super::stock_scripts::{HEARTBEAT, LIVE, VERDICT};
+use super::scripts::{HEARTBEAT, LIVE, VERDICT};
 use super::{RedisStock, at};
 
 /// How long an instance counts as alive after its last heartbeat.

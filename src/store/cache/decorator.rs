@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{Change, Changing, Lookup, ProductCache, Sweeping};
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::claim::{Claim, ClaimCounts};
-use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
+use crate::domain::draws::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Returned;
 use crate::domain::order::{

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 use super::{DIALECT, Db, SqlStore, inserted_id};
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::claim::AlertSettings;
-use crate::domain::draw::{SaleMode, seed_hash};
+use crate::domain::draws::{SaleMode, seed_hash};
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};

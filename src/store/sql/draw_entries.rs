@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use super::SqlStore;
 use super::entry_one::{Step, Tx};
-use crate::domain::draw::{Entry, EntryOutcome, rank_key};
+use crate::domain::draws::{Entry, EntryOutcome, rank_key};
 use crate::domain::ids::ProductId;
 use crate::store::draws::{Entering, EntryCursor, EntryRow};
 use crate::store::orders::is_unique_violation;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 
 use super::{Db, SqlStore, add_stock, lock_product};
-use crate::domain::draw::{DrawOutcome, EntriesDigest, Win};
+use crate::domain::draws::{DrawOutcome, EntriesDigest, Win};
 use crate::domain::ids::ProductId;
 use crate::store::StoreResult;
 use crate::store::draws::WinRow;

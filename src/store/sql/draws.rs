@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 
 use super::{SqlStore, draw_run};
 use crate::domain::clock::from_millis;
-use crate::domain::draw::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win};
+use crate::domain::draws::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::store::draws::{DrawStore, ENTRY_COLUMNS, Entering, EntryCursor, EntryRow, WinRow};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::draws::entry_select;
 use super::{DIALECT, SqlStore, inserted_id};
-use crate::domain::draw::{Entry, EntryOutcome, SaleMode, rank_key};
+use crate::domain::draws::{Entry, EntryOutcome, SaleMode, rank_key};
 use crate::domain::ids::ProductId;
 use crate::domain::{Conflict, ValidationError};
 use crate::store::draws::{Entering, EntryCursor, EntryRow};

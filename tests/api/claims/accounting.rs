@@ -1,7 +1,7 @@
 //! The claim invariant under a randomised mix of what buyers do: after every step, free
 //! stock + units in open claims + units in RESERVED and PAID orders = units stocked.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;

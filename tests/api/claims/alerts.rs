@@ -3,7 +3,7 @@
 //! a claim is made only once its alert can go out, so the holder's time starts when told.
 
 use dropline::domain::ids::ProductId;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

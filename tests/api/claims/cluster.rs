@@ -2,7 +2,7 @@
 //! other instance, the holder orders from either, and units given back on one instance are
 //! offered by the round that runs on the other.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 

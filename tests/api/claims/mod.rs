@@ -7,7 +7,7 @@ mod cluster;
 mod rounds;
 mod settings;
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;

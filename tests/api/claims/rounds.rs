@@ -1,7 +1,7 @@
 //! A claim round from the restock to its end: one claim per free unit in line order, the
 //! holder's order, and every way a unit passes on (expiry, release, a canceled order).
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 

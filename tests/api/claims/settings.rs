@@ -1,6 +1,6 @@
 //! The product's alert settings, and what a broadcast round says of claims.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 
 use dropline::coord::stock::{HEARTBEAT_TTL, RedisStock};
 use dropline::domain::ids::ProductId;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;

@@ -3,7 +3,7 @@
 //! Runs on standalone Redis, a Redis Cluster and TLS, each when MariaDB and its URL are set.
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -349,7 +349,7 @@ pub(crate) async fn assert_finished_exactly(
     product: i64,
     round: i64,
     line: &[i64],
-    receiver: &dropline::http::mock_receiver::MockReceiver,
+    receiver: &dropline::tools::mock_receiver::MockReceiver,
     in_flight: usize,
 ) {
     let ended = wait_for_end(client, base, admin, product, round).await;

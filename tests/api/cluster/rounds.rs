@@ -1,6 +1,6 @@
 //! Restock rounds across instances: one global rate, and rounds that fail over.
 
-use dropline::http::mock_receiver::{MockReceiver, busiest_second};
+use dropline::tools::mock_receiver::{MockReceiver, busiest_second};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
@@ -36,7 +36,7 @@ async fn two_rounds_on_two_instances(
     apps: Vec<TestApp>,
     rate: u32,
     line: &[i64],
-) -> (Vec<dropline::http::mock_receiver::Arrival>, [i64; 2]) {
+) -> (Vec<dropline::tools::mock_receiver::Arrival>, [i64; 2]) {
     let receiver = MockReceiver::start().await.unwrap();
     let apps = wire(apps, &receiver, || Tuning {
         rate,

@@ -4,7 +4,7 @@
 use dropline::auth::TokenKeys;
 use dropline::coord::stock::{FeedState, RedisStock, StockMessage};
 use dropline::domain::ids::ProductId;
-use dropline::http::mock_receiver::{Hook, MockReceiver};
+use dropline::tools::mock_receiver::{Hook, MockReceiver};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -6,7 +6,7 @@
 //! when the case ends), so it can break that Redis without touching the shared one.
 
 use dropline::domain::ids::ProductId;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::process::{Child, Command, Stdio};

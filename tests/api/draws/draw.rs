@@ -1,7 +1,7 @@
 //! The draw: ranks from the revealed seed, winners whose whole quantity fits, their orders and
 //! notifications, the published digest, and the draw after downtime.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The waitlist: units of a canceled or expired win go to the next entries by rank whose
 //! whole quantity fits, each with a new RESERVED order and a notification.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Buyers and operators who close the connection right after sending, at random moments.
 
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use futures::future::join_all;
 use serde_json::json;
 use std::sync::Arc;

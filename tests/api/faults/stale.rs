@@ -4,7 +4,7 @@
 
 use super::reconcile_once;
 use dropline::domain::ids::ProductId;
-use dropline::http::mock_receiver::MockReceiver;
+use dropline::tools::mock_receiver::MockReceiver;
 use futures::future::join_all;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //! The database stays the record; Redis only turns away requests that cannot succeed. Keys live
 //! under the database's deployment id, so a Redis that still holds another database's keys is
 //! never read, and each counter remembers which of the database's stock versions it reflects,
-//! so a counter from before a restore is found and rebuilt (see `stock_scripts`). Units are
+//! so a counter from before a restore is found and rebuilt (see `scripts.rs`). Units are
 //! taken per request id: a call whose answer was lost is settled or undone by that id, and
 //! units of an instance that died are dropped by [`RedisStock::reconcile`].
 
@@ -11,13 +11,15 @@ use redis::{AsyncCommands, Script};
 use std::sync::Mutex;
 
 use super::conn::RedisConn;
-use super::stock_scripts::{self, SCHEDULE_PROBE};
 use crate::domain::ids::ProductId;
 use crate::domain::order::StockVersion;
 use crate::store::StockRecord;
+use scripts::SCHEDULE_PROBE;
 
 pub mod feed;
 mod liveness;
+mod scripts;
+mod settle;
 
 pub use feed::{FeedHealth, FeedState, StockMessage};
 pub use liveness::{HEARTBEAT_TTL, Liveness};
@@ -60,15 +62,6 @@ pub enum Reconciled {
     Busy,
 }
 
-/// A settle that could not reach Redis, kept to be tried again (it is idempotent).
-#[derive(Debug, Clone)]
-struct Unsettled {
-    product: ProductId,
-    request: String,
-    give_back: bool,
-    version: StockVersion,
-}
-
 /// The Redis side of the shared gate.
 pub struct RedisStock {
     conn: RedisConn,
@@ -86,7 +79,7 @@ pub struct RedisStock {
     heartbeats: liveness::Heartbeats,
     schedule_probe: Script,
     /// Settles that failed, retried by the maintenance loop until Redis takes them.
-    unsettled: Mutex<Vec<Unsettled>>,
+    unsettled: Mutex<Vec<settle::Unsettled>>,
     /// Whether this instance is subscribed to the change channel (its mirror follows).
     following: std::sync::atomic::AtomicBool,
     /// What the subscription hears, and whether the mirror can lean on it.
@@ -101,11 +94,11 @@ impl RedisStock {
             namespace: format!("{prefix}:{deployment}"),
             schedule_key: super::schedule_key(prefix),
             instance: instance.to_owned(),
-            take: Script::new(&stock_scripts::take()),
-            settle: Script::new(&stock_scripts::settle()),
-            add: Script::new(&stock_scripts::add()),
-            load: Script::new(&stock_scripts::load()),
-            reconcile: Script::new(&stock_scripts::reconcile()),
+            take: Script::new(&scripts::take()),
+            settle: Script::new(&scripts::settle()),
+            add: Script::new(&scripts::add()),
+            load: Script::new(&scripts::load()),
+            reconcile: Script::new(&scripts::reconcile()),
             heartbeats: liveness::Heartbeats::new(),
             schedule_probe: Script::new(SCHEDULE_PROBE),
             unsettled: Mutex::new(Vec::new()),
@@ -180,71 +173,6 @@ impl RedisStock {
             _ => TakeOutcome::Unknown,
         };
         Ok((outcome, seen))
-    }
-
-    /// Settles `request`'s units: committed by the database at `version` (they stay taken)
-    /// or given back; answers the level after it. Idempotent: an unknown or already settled
-    /// request changes nothing.
-    pub async fn settle(
-        &self,
-        p: ProductId,
-        request: &str,
-        give_back: bool,
-        version: StockVersion,
-    ) -> redis::RedisResult<Option<SharedLevel>> {
-        let args = [
-            self.field(request),
-            if give_back { "1" } else { "0" }.to_owned(),
-            self.channel(),
-            p.to_string(),
-            version.to_string(),
-        ];
-        let r: Vec<i64> = self.invoke(&self.settle, p, &args).await?;
-        Ok((at(&r, 0) >= 0).then(|| level(p, &r)))
-    }
-
-    /// As [`RedisStock::settle`]; when Redis does not answer, the settle is kept and retried
-    /// by [`RedisStock::retry_unsettled`] until it lands.
-    pub async fn settle_or_keep(
-        &self,
-        p: ProductId,
-        request: &str,
-        give_back: bool,
-        version: StockVersion,
-    ) -> Option<SharedLevel> {
-        match self.settle(p, request, give_back, version).await {
-            Ok(seen) => seen,
-            Err(e) => {
-                tracing::warn!(error = %e, product = %p, "Failed to settle taken units; retrying later");
-                lock(&self.unsettled).push(Unsettled {
-                    product: p,
-                    request: request.to_owned(),
-                    give_back,
-                    version,
-                });
-                None
-            }
-        }
-    }
-
-    /// Tries every kept settle once more; answers how many are still waiting and the levels
-    /// the settles that landed saw.
-    pub async fn retry_unsettled(&self) -> (usize, Vec<SharedLevel>) {
-        let pending = std::mem::take(&mut *lock(&self.unsettled));
-        let mut left = Vec::new();
-        let mut seen = Vec::new();
-        for u in pending {
-            match self
-                .settle(u.product, &u.request, u.give_back, u.version)
-                .await
-            {
-                Ok(level) => seen.extend(level),
-                Err(_) => left.push(u),
-            }
-        }
-        let n = left.len();
-        lock(&self.unsettled).extend(left);
-        (n, seen)
     }
 
     /// Adds `q` units that a database change at stock `version` gave back; answers the level

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::signing::SigningKeys;
+use crate::notify::signing::SigningKeys;
 use crate::secret::Secret;
 
 /// The outcome of a check.
@@ -60,4 +60,19 @@ pub fn verify(args: &VerifyArgs, now: i64) -> anyhow::Result<Verdict> {
             Verdict::Invalid("no signature matches the secret(s)".into())
         },
     )
+}
+
+/// Runs `dropline webhook verify`: prints valid, or invalid and why and exits 1.
+pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
+    let now = chrono::Utc::now().timestamp();
+    match verify(args, now)? {
+        Verdict::Valid => {
+            println!("valid");
+            Ok(())
+        }
+        Verdict::Invalid(why) => {
+            println!("invalid: {why}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
-use super::Client;
+use super::client::Client;
 use crate::auth::{Principal, TokenKeys};
 use crate::domain::ids::UserId;
-use crate::http::mock_receiver::{Arrival, Hook};
+use crate::tools::mock_receiver::{Arrival, Hook};
 
 /// How the buyers' orders went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

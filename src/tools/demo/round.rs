@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::Client;
+use super::client::Client;
 use super::display::Bars;
 use crate::domain::ids::ProductId;
 use crate::domain::round::RoundStatus;

@@ -1,14 +1,12 @@
-//! `dropline draw verify`: reads a draw's saved documents (its entry list and the draw
-//! itself) and recomputes the draw from its revealed seed, without the server. The checks of
-//! the list and of the published figures against the recomputed draw are in `draw_check.rs`.
+//! The saved documents `dropline draw verify` reads, without the server: an entry list (pages
+//! or lines) and the draw itself. The recomputed draw's text is in `report.rs`, the checks
+//! against it in `check.rs`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::ValidationError;
-use super::draw::{is_seed, recompute, seed_hash};
+use crate::domain::ValidationError;
 
 /// One entry as a saved list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,46 +198,6 @@ pub fn parse_draw(text: &str) -> Result<DrawDoc, ValidationError> {
             format!("the draw has not run (status {other}): there is nothing to verify yet"),
         )),
     }
-}
-
-/// The report of a recomputed draw: the seed's hash, the digest, one line per rank and the
-/// winners (when `units` is given).
-pub fn report(
-    seed: &str,
-    entries: &[(i64, i64)],
-    units: Option<i64>,
-) -> Result<String, ValidationError> {
-    if !is_seed(seed) {
-        return Err(ValidationError::new(
-            "seed",
-            "must be 64 lowercase hex digits",
-        ));
-    }
-    let (ranked, digest) = recompute(seed, entries, units.unwrap_or(0));
-    let mut out = String::new();
-    let _ = writeln!(out, "seed_hash {}", seed_hash(seed));
-    let _ = writeln!(out, "entries {}", ranked.len());
-    let _ = writeln!(out, "entries_digest {digest}");
-    let _ = writeln!(out, "rank user_id quantity status");
-    for r in &ranked {
-        let status = match (units, r.won) {
-            (None, _) => "-",
-            (Some(_), true) => "WON",
-            (Some(_), false) => "WAITLISTED",
-        };
-        let _ = writeln!(out, "{} {} {} {status}", r.rank, r.user_id, r.quantity);
-    }
-    if let Some(units) = units {
-        let winners: Vec<String> = ranked
-            .iter()
-            .filter(|r| r.won)
-            .map(|r| r.user_id.to_string())
-            .collect();
-        let given: i64 = ranked.iter().filter(|r| r.won).map(|r| r.quantity).sum();
-        let _ = writeln!(out, "winners {}", winners.join(","));
-        let _ = writeln!(out, "units {given} of {units}");
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! progress and ends with a summary. Everything it made is removed when it ends. With
 //! `--mode claim` it tells the story twice, broadcast and claim, and compares them.
 
+mod args;
 mod buyers;
+mod client;
 mod compare;
 mod display;
 mod round;
@@ -12,77 +14,23 @@ mod side_by_side;
 
 use anyhow::{Context, bail};
 use rand::RngCore;
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::auth::Principal;
 use crate::config::Settings;
 use crate::domain::ids::ProductId;
-use crate::http::mock_receiver::{MockReceiver, busiest_second};
 use crate::startup::Application;
+use crate::tools::mock_receiver::{MockReceiver, busiest_second};
 
+use self::client::Client;
+
+pub use self::args::{DemoArgs, DemoMode};
 pub use self::display::Summary;
 pub use self::side_by_side::{Comparison, Side};
-
-/// Which story the demo tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum DemoMode {
-    /// A broadcast round: the line is notified until the stock sells out.
-    #[default]
-    Broadcast,
-    /// A claim round (each alert sets a unit aside), compared with a broadcast round on the
-    /// same line, units and buyers.
-    Claim,
-}
-
-/// Arguments of `demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// The story: a broadcast round, or a claim round beside a broadcast one.
-    #[arg(long, value_enum, default_value_t = DemoMode::Broadcast)]
-    pub mode: DemoMode,
-    /// People in the line [default: 5000, with --mode claim 2000].
-    #[arg(long)]
-    pub line: Option<i64>,
-    /// Units the restock adds [default: 100, with --mode claim 40].
-    #[arg(long)]
-    pub quantity: Option<i64>,
-    /// One notified person in this many tries to buy (broadcast mode).
-    #[arg(long, default_value_t = 20)]
-    pub buy_every: i64,
-    /// The percentage of notified people who order, 0.2 to 2 s after their alert; the others
-    /// never do (claim mode, in both of its rounds).
-    #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub take_share: u8,
-    /// Notifications per second.
-    #[arg(long, default_value_t = 500)]
-    pub rate: u32,
-    /// Give up waiting for a round after this long.
-    #[arg(long, default_value = "50s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
-}
-
-impl DemoArgs {
-    /// People in the line, the mode's default unless given.
-    pub fn line(&self) -> i64 {
-        self.line.unwrap_or(match self.mode {
-            DemoMode::Broadcast => 5_000,
-            DemoMode::Claim => 2_000,
-        })
-    }
-
-    /// Units the restock adds, the mode's default unless given.
-    pub fn quantity(&self) -> i64 {
-        self.quantity.unwrap_or(match self.mode {
-            DemoMode::Broadcast => 100,
-            DemoMode::Claim => 40,
-        })
-    }
-}
 
 /// What the demo ends with: one round's summary, or the two modes side by side.
 #[derive(Debug, Clone)]
@@ -137,7 +85,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let base = format!("http://{}", app.local_addr()?);
     let state = app.state().clone();
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(app.run(shutdown.clone()));
+    let tasks = TaskTracker::new();
+    let server = tasks.spawn(app.run(shutdown.clone()));
+    tasks.close();
 
     // Ctrl-C still cleans up: the story stops, the server drains, the directory goes.
     let told = async {
@@ -158,7 +108,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
 
     shutdown.cancel();
     let served = server.await;
-    receiver.stop();
+    tasks.wait().await;
+    receiver.stopped().await;
     drop(state);
     dir.close()
         .context("Failed to remove the demo's temporary directory")?;
@@ -166,66 +117,6 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let summary = outcome?;
     println!("{summary}");
     Ok(summary)
-}
-
-/// A client of the demo's own server.
-pub(crate) struct Client {
-    base: String,
-    http: reqwest::Client,
-    admin: String,
-}
-
-impl Client {
-    /// A client of the server at `base`, acting as an admin whose token it mints.
-    fn new(base: &str, state: &crate::state::AppState) -> anyhow::Result<Self> {
-        let admin = state
-            .keys
-            .mint(Principal::Admin, Duration::from_secs(3600))
-            .context("Failed to mint the demo's admin token")?;
-        Ok(Self {
-            base: base.to_owned(),
-            http: reqwest::Client::new(),
-            admin,
-        })
-    }
-
-    pub(crate) async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(StatusCode, Value)> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("Failed to call {path}"))?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-    }
-
-    pub(crate) async fn admin_post(
-        &self,
-        path: &str,
-        body: Value,
-        want: StatusCode,
-    ) -> anyhow::Result<Value> {
-        let (status, body) = self
-            .send(reqwest::Method::POST, path, &self.admin, Some(body))
-            .await?;
-        if status != want {
-            bail!("{path} answered {status}: {body}");
-        }
-        Ok(body)
-    }
 }
 
 async fn story(

@@ -5,55 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::ValidationError;
-use super::draw::{Ranked, is_seed, recompute, seed_hash};
-use super::draw_verify::{DrawDoc, Listed, parse_draw, parse_listed, report};
-
-/// What `draw verify` was given: the texts of the saved documents and the figures to hold
-/// the draw to.
-#[derive(Debug, Clone, Default)]
-pub struct Request<'a> {
-    /// The revealed seed (else the draw document's).
-    pub seed: Option<&'a str>,
-    /// The seed's hash to check against (as well as the draw document's).
-    pub seed_hash: Option<&'a str>,
-    /// The entries digest to check against (as well as the draw document's).
-    pub digest: Option<&'a str>,
-    /// The units drawn for (else the draw document's).
-    pub units: Option<i64>,
-    /// A saved `GET /products/{id}/draw`.
-    pub draw: Option<&'a str>,
-    /// Saved entry lists (pages or lines), in order.
-    pub entries: &'a [String],
-}
-
-/// What `draw verify` found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    /// The recomputed draw (seed hash, digest, ranks, winners).
-    pub report: String,
-    /// The names of the checks passed, or the first disagreement.
-    pub result: Result<Vec<&'static str>, Mismatch>,
-    /// What could not be checked for want of a figure.
-    pub notes: Vec<String>,
-}
-
-/// The first disagreement between the recomputed draw and what was published or listed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Mismatch(pub String);
-
-macro_rules! mismatch {
-    ($($arg:tt)*) => { return Err(Mismatch(format!($($arg)*))) };
-}
-
-/// One figure to check against, and where it came from.
-struct Given<T> {
-    value: T,
-    from: &'static str,
-}
-
-const DOC: &str = "the draw document";
+use super::documents::{DrawDoc, Listed, parse_draw, parse_listed};
+use super::ranks::{check_ranks, check_statuses};
+use super::report::report;
+use super::rules::{is_seed, recompute, seed_hash};
+use super::verdict::{DOC, Given, Mismatch, Request, Verdict, mismatch};
+use crate::domain::ValidationError;
 
 fn given<T>(flag: Option<T>, name: &'static str, doc: Option<T>) -> Vec<Given<T>> {
     [(flag, name), (doc, DOC)]
@@ -205,81 +162,6 @@ fn check(
     }
     checked.dedup();
     Ok(checked)
-}
-
-/// The listed ranks are 1..=n, once each, and each is the rank the seed gives its user.
-fn check_ranks(
-    taking: &[&Listed],
-    ranked: &[Ranked],
-    by_user: &BTreeMap<i64, &Listed>,
-) -> Result<(), Mismatch> {
-    let mut ranks = Vec::with_capacity(taking.len());
-    for l in taking {
-        match l.rank {
-            Some(rank) => ranks.push((rank, l.user_id)),
-            None => mismatch!(
-                "user {}: no rank listed, while other entries have one",
-                l.user_id
-            ),
-        }
-    }
-    ranks.sort_unstable();
-    for (i, &(rank, user)) in ranks.iter().enumerate() {
-        let want = i as i64 + 1;
-        if i > 0 && ranks[i - 1].0 == rank {
-            mismatch!(
-                "rank {rank}: listed twice, for users {} and {user}",
-                ranks[i - 1].1
-            );
-        }
-        if rank > want {
-            mismatch!("rank {want}: missing from the list (an entry was removed)");
-        }
-        if rank < want {
-            mismatch!("user {user}: rank {rank} is not a rank (ranks start at 1)");
-        }
-    }
-    for r in ranked {
-        let found = by_user.get(&r.user_id).and_then(|l| l.rank);
-        if found != Some(r.rank) {
-            mismatch!(
-                "user {}: the seed ranks it {}, the list says {}",
-                r.user_id,
-                r.rank,
-                found.map_or("none".into(), |f| f.to_string())
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Going down the ranks with the units, each listed status is the one the rule gives.
-fn check_statuses(
-    ranked: &[Ranked],
-    by_user: &BTreeMap<i64, &Listed>,
-    units: &Given<i64>,
-) -> Result<(), Mismatch> {
-    let mut left = units.value;
-    for r in ranked {
-        let want = if r.won { "WON" } else { "WAITLISTED" };
-        let found = by_user.get(&r.user_id).and_then(|l| l.status.as_deref());
-        if found != Some(want) {
-            mismatch!(
-                "user {} (rank {}, quantity {}): expected {want}, found {} (going down the \
-                 ranks with {} units from {}, {left} were left at its turn)",
-                r.user_id,
-                r.rank,
-                r.quantity,
-                found.unwrap_or("no status"),
-                units.value,
-                units.from
-            );
-        }
-        if r.won {
-            left -= r.quantity;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

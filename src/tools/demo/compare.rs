@@ -7,12 +7,14 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::args::DemoArgs;
 use super::buyers::{Buyers, Rule};
+use super::client::Client;
 use super::side_by_side::{Comparison, Side};
-use super::{Client, DemoArgs, display, round};
+use super::{display, round};
 use crate::domain::ids::ProductId;
-use crate::http::mock_receiver::MockReceiver;
 use crate::state::AppState;
+use crate::tools::mock_receiver::MockReceiver;
 
 /// How long a claim sets its unit aside: the shortest a product allows, so the unused ones
 /// pass on quickly.
