@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::claim_alerts::{ready, start};
-use super::engine::Inner;
+use super::parts::Inner;
 use crate::domain::claim::Claim;
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Checkpoint, Round, RoundStatus};

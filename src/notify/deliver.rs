@@ -6,8 +6,8 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::Instant;
 
 use super::channel::{Notification, RestockAlert, SendError};
-use super::engine::EngineConfig;
-use super::runner::{Done, Ending, Item, Outcome, RoundCtx};
+use super::parts::EngineConfig;
+use super::round::{Done, Ending, Item, Outcome, RoundCtx};
 use crate::gate::StockLevel;
 
 /// Whether a request may start now.

@@ -9,19 +9,22 @@ mod draw_won;
 pub mod draws;
 pub mod engine;
 pub mod limiter;
-pub mod owners;
+mod parts;
 mod progress;
 pub mod recovery;
 pub mod restock;
+mod round;
 mod runner;
 pub mod signing;
+pub mod takeover;
 pub mod verify;
 pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use engine::{EngineConfig, EngineParts, Notifier, RoundWatch};
+pub use engine::{Notifier, RoundWatch};
+pub use parts::{EngineConfig, EngineParts};
 
 use self::channel::{Channel, LogChannel};
 use self::signing::SigningKeys;
