@@ -2,17 +2,18 @@
 //! rate, stopping the moment the stock sells out, and picking up where it left off.
 
 pub mod channel;
-mod claim_alerts;
 mod claims;
 mod deliver;
 mod draw_won;
 pub mod draws;
 pub mod engine;
 pub mod limiter;
+mod line;
 mod parts;
 mod progress;
 pub mod recovery;
 pub mod restock;
+mod retry;
 mod round;
 mod runner;
 pub mod signing;

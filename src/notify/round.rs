@@ -1,5 +1,6 @@
 //! One round's run as its tasks share it: the context (`RoundCtx`), the line's members on
-//! the walk, how each member's turn ended, and why a round stops early.
+//! the walk, how each member's turn ended, why a round stops early; and how a run of either
+//! kind begins.
 
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,8 +9,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::parts::Inner;
+use super::parts::{Inner, lock};
 use crate::domain::ids::{ProductId, UserId};
+use crate::domain::round::Round;
+use crate::store::StoreResult;
 
 /// Why a round stops before the end of the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,15 +63,7 @@ impl RoundCtx {
 
     /// Records why the round stops (unless a reason is already known) and stops it.
     pub fn end(&self, why: Ending) {
-        {
-            let mut e = match self.ending.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            if e.is_none() {
-                *e = Some(why);
-            }
-        }
+        lock(&self.ending).get_or_insert(why);
         self.stop.cancel();
     }
 
@@ -83,10 +78,7 @@ impl RoundCtx {
 
     /// Why the round stopped, if it did.
     pub fn ending(&self) -> Option<Ending> {
-        match self.ending.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        lock(&self.ending).clone()
     }
 }
 
@@ -124,4 +116,28 @@ pub(crate) struct Done {
     /// The in-flight permit the member's request held (None for a member skipped); the
     /// bookkeeping drops it once the outcome is written.
     pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// How a run of `round` (of either kind) begins: its product's name, once the gate has the
+/// product's stock from the gate's truth (a mirror may not have heard of the product yet) and
+/// the round's start is announced. None when the run must not go on: the product is gone, or
+/// the gate does not answer (the round is released and waits for recovery; that ends nothing).
+pub(crate) async fn begin(inner: &Inner, round: &Round) -> StoreResult<Option<String>> {
+    let (store, gate) = (&inner.parts.store, &inner.parts.gate);
+    let (product, number) = (round.product_id, round.round);
+    let Some(p) = store.get_product(product).await? else {
+        return Ok(None);
+    };
+    if let Some(record) = store.stock_of(product).await?
+        && let Err(e) = gate.ensure_loaded(record).await
+    {
+        tracing::warn!(%product, round = number, error = %e, "the stock gate does not answer; the round waits for recovery");
+        store.release_round(product, number, &inner.owner).await?;
+        return Ok(None);
+    }
+    inner
+        .parts
+        .events
+        .begin(round, gate.level(product).available, inner.now());
+    Ok(Some(p.name))
 }

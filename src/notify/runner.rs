@@ -7,48 +7,15 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{TryAcquireError, mpsc};
 
 use super::deliver::{self, Ready};
+use super::line::{LineWalk, checkpoint_of};
 use super::parts::Inner;
 use super::progress::{self, Lost};
-use super::round::{Done, Ending, Item, Outcome, RoundCtx};
+use super::round::{Done, Ending, Item, Outcome, RoundCtx, begin};
 use crate::domain::claim::AlertMode;
 use crate::domain::ids::{ProductId, UserId};
-use crate::domain::round::{Checkpoint, Round, RoundStatus};
+use crate::domain::round::{Round, RoundStatus};
 use crate::domain::subscription::Subscription;
 use crate::store::StoreResult;
-
-/// The order of a round's walk: ids after `start` to the end, then (rotate) ids up to `start`.
-struct Walk {
-    start: i64,
-    wrapped: bool,
-    after: i64,
-}
-
-impl Walk {
-    async fn next_page(
-        &mut self,
-        ctx: &RoundCtx,
-    ) -> StoreResult<Option<(Vec<Subscription>, bool)>> {
-        loop {
-            let upto = if self.wrapped { self.start } else { i64::MAX };
-            let page = ctx
-                .inner
-                .parts
-                .store
-                .line_page(ctx.product, self.after, upto, ctx.inner.config.page_size)
-                .await?;
-            if let Some(last) = page.last() {
-                self.after = last.position;
-                return Ok(Some((page, self.wrapped)));
-            }
-            if !self.wrapped && self.start > 0 {
-                self.wrapped = true;
-                self.after = 0;
-                continue;
-            }
-            return Ok(None);
-        }
-    }
-}
 
 enum Walked {
     /// Every member was started (or skipped).
@@ -79,26 +46,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
     if r.alert_mode == AlertMode::Claim {
         return super::claims::run(inner, r).await;
     }
-    let Some(p) = inner.parts.store.get_product(product).await? else {
+    let Some(name) = begin(inner, &r).await? else {
         return Ok(());
     };
-    // The round decides on the gate's level: read it from the gate's truth first (a mirror
-    // may not have heard of the product yet). A gate that cannot answer ends nothing.
-    if let Some(record) = inner.parts.store.stock_of(product).await?
-        && let Err(e) = inner.parts.gate.ensure_loaded(record).await
-    {
-        tracing::warn!(%product, round, error = %e, "the stock gate does not answer; the round waits for recovery");
-        inner
-            .parts
-            .store
-            .release_round(product, round, &inner.owner)
-            .await?;
-        return Ok(());
-    }
-    inner
-        .parts
-        .events
-        .begin(&r, inner.parts.gate.level(product).available, inner.now());
     // Positions go on from the end of the unbroken run.
     let base = match r.last_sent_user_id {
         Some(u) => inner
@@ -110,17 +60,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
             .map_or(0, |(_, pos)| *pos),
         None => 0,
     };
-    let ctx = Arc::new(RoundCtx::new(inner, product, round, &p.name));
-    let walk = Walk {
-        start: r.start_position,
-        wrapped: r.wrapped,
-        after: r.cursor,
-    };
-    let initial = Checkpoint {
-        cursor: r.cursor,
-        wrapped: r.wrapped,
-        last_sent_user_id: r.last_sent_user_id,
-    };
+    let ctx = Arc::new(RoundCtx::new(inner, product, round, &name));
+    let walk = LineWalk::from_checkpoint(&r);
+    let initial = checkpoint_of(&r);
     // Bounded: when a batch write is slow, deliveries wait (holding their permits), so the
     // dispatcher waits too instead of queueing outcomes without limit.
     let (tx, rx) = mpsc::channel(4 * inner.config.batch_rows.max(1));
@@ -195,10 +137,21 @@ struct Page {
 /// Reads the walk's pages ahead of the dispatcher; a read error is handed on as a page, and
 /// the reading stops when the walk is over or the dispatcher no longer takes pages (at once,
 /// also in the middle of a read whose page nobody would take).
-async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<StoreResult<Page>>) {
+async fn read_ahead(
+    ctx: Arc<RoundCtx>,
+    mut walk: LineWalk,
+    pages: mpsc::Sender<StoreResult<Page>>,
+) {
     loop {
         let read = async {
-            let Some((members, wrapped)) = walk.next_page(&ctx).await? else {
+            let Some((members, wrapped)) = walk
+                .next_page(
+                    &*ctx.inner.parts.store,
+                    ctx.product,
+                    ctx.inner.config.page_size,
+                )
+                .await?
+            else {
                 return Ok(None);
             };
             let users: Vec<UserId> = members.iter().map(|s| s.user_id).collect();
@@ -239,7 +192,7 @@ async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<Stor
 /// schedule, in process or in Redis.
 async fn dispatch(
     ctx: &Arc<RoundCtx>,
-    walk: Walk,
+    walk: LineWalk,
     mut position: i64,
     tx: mpsc::Sender<Done>,
 ) -> StoreResult<Walked> {
