@@ -71,7 +71,7 @@ impl Notifier {
     }
 
     /// The parts every run shares (the channel, the limiter, the tuning).
-    pub(crate) fn inner(&self) -> &Inner {
+    pub(super) fn inner(&self) -> &Inner {
         &self.inner
     }
 
@@ -86,18 +86,25 @@ impl Notifier {
     }
 
     /// The database the engine runs on.
-    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.parts.store
     }
 
     /// The stock gate the engine watches.
-    pub(crate) fn gate(&self) -> &Arc<StockGate> {
+    pub fn gate(&self) -> &Arc<StockGate> {
         &self.inner.parts.gate
     }
 
     /// The server's time.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         self.inner.now()
+    }
+
+    /// Takes this process's turn at draw steps (the worker's and any other caller's) until the
+    /// guard drops, so a step that returns has seen every draw and notification the one
+    /// before it started.
+    pub async fn draw_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.draw_turn.lock().await
     }
 
     /// Marks `product` as being opened until the guard drops.

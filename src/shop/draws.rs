@@ -1,5 +1,5 @@
 //! Draw sales in the shop: the secret seed a draw product is created with. The draw
-//! worker, which notifies the winners, is `notify::draws`.
+//! worker, which notifies the winners, is `shop::draw_worker`.
 
 use crate::domain::draw::hex;
 

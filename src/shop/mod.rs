@@ -3,10 +3,12 @@
 pub mod batches;
 pub mod claims;
 pub mod detach;
+pub mod draw_worker;
 pub mod draws;
 pub mod holds;
 pub mod keys;
 pub mod orders;
+pub mod restock;
 pub mod sweeper;
 
 use std::sync::Arc;
