@@ -84,6 +84,7 @@ pub(crate) struct Inner {
     pub parts: EngineParts,
     /// Bounds the requests in flight across all rounds.
     pub permits: Arc<Semaphore>,
+    /// The engine's tuning.
     pub config: EngineConfig,
     /// This instance's name in lease columns: its Redis instance id when the gate is shared,
     /// so other instances can check its heartbeat.
@@ -100,7 +101,7 @@ pub(crate) struct Inner {
     pub(super) tracker: TaskTracker,
     /// Serialises this process's draw steps (the worker's and any other caller's), so a step
     /// that returns has seen every draw and notification the one before it started.
-    pub draw_turn: tokio::sync::Mutex<()>,
+    pub(super) draw_turn: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
