@@ -25,7 +25,7 @@ pub fn spawn_all(
     shutdown: &CancellationToken,
 ) {
     tracker.spawn(crate::shop::sweeper::run(state.shop(), shutdown.clone()));
-    tracker.spawn(crate::notify::draws::run(
+    tracker.spawn(crate::shop::draws::worker::run(
         state.notifier.clone(),
         shutdown.clone(),
     ));

@@ -78,10 +78,8 @@ async fn restock(
             );
         }
     };
-    let (round, watch) = state
-        .notifier
-        .restock(&state.tasks, product.id, quantity)
-        .await?;
+    let (round, watch) =
+        crate::shop::restock::restock(&state.notifier, &state.tasks, product.id, quantity).await?;
     answer(&state, round, wait.then_some(watch)).await
 }
 
@@ -97,7 +95,8 @@ async fn resume(
     q: Result<Query<WaitQuery>, QueryRejection>,
 ) -> ApiResult<(StatusCode, Json<RoundView>)> {
     let wait = query(q)?.parse()?;
-    let (round, watch) = state.notifier.resume(&state.tasks, product.id).await?;
+    let (round, watch) =
+        crate::shop::restock::resume(&state.notifier, &state.tasks, product.id).await?;
     answer(&state, round, wait.then_some(watch)).await
 }
 

@@ -2,8 +2,8 @@
 //! limit and the retries of restock alerts.
 
 use super::channel::{DrawWon, Notification};
-use super::deliver::retry_delay;
 use super::engine::Notifier;
+use super::retry::retry_delay;
 use crate::domain::draws::Win;
 use crate::telemetry::metrics;
 

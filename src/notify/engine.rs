@@ -2,130 +2,20 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::channel::Channel;
-use super::limiter::Limiter;
-use super::owners::{self, Moment};
+use super::parts::{EngineConfig, EngineParts, Inner, lock};
 use super::runner;
-use crate::domain::clock::Clock;
+use super::takeover::{self, Moment};
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Lease, Round, RoundStatus};
-use crate::events::EventHub;
 use crate::gate::StockGate;
 use crate::store::{Store, StoreResult};
-
-/// Tuning of the engine.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// Most requests in flight at once, across all rounds.
-    pub concurrency: usize,
-    /// Line rows read per page.
-    pub page_size: i64,
-    /// History rows written per batch (at most; a batch is also written every `flush_every`).
-    pub batch_rows: usize,
-    /// Longest time successes wait in memory before being written.
-    pub flush_every: Duration,
-    /// Longest time a write waits, after its first outcome, for the outcomes of requests
-    /// still in flight to join it (it goes at once when the batch is full or nothing more
-    /// can arrive before it is written).
-    pub linger: Duration,
-    /// Retries of one notification before the round stops.
-    pub max_retries: u32,
-    /// First retry delay; doubles with each retry.
-    pub backoff: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// How long a hold on a round lasts without renewal.
-    pub lease_ttl: Duration,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            concurrency: 64,
-            page_size: 1000,
-            batch_rows: 1000,
-            flush_every: Duration::from_secs(1),
-            linger: Duration::from_millis(5),
-            max_retries: 5,
-            backoff: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(30),
-            lease_ttl: Duration::from_secs(30),
-        }
-    }
-}
-
-/// What the engine runs on.
-pub struct EngineParts {
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// The stock gate the engine learns of sell-outs from.
-    pub gate: Arc<StockGate>,
-    /// The server's clock.
-    pub clock: Clock,
-    /// Where notifications go.
-    pub channel: Arc<dyn Channel>,
-    /// The global rate limit.
-    pub limiter: Arc<Limiter>,
-    /// Where live progress goes.
-    pub events: Arc<EventHub>,
-}
-
-type RoundKey = (ProductId, i64);
-
-/// Shared by the notifier's clones and every runner.
-pub(crate) struct Inner {
-    /// What the engine runs on.
-    pub parts: EngineParts,
-    /// Bounds the requests in flight across all rounds.
-    pub permits: Arc<Semaphore>,
-    pub config: EngineConfig,
-    /// This instance's name in lease columns: its Redis instance id when the gate is shared,
-    /// so other instances can check its heartbeat.
-    pub owner: String,
-    /// Fires on shutdown; every runner's stop token is a child of it.
-    pub shutdown: CancellationToken,
-    /// Rounds with a runner in this process, and a flag that turns true when it ends.
-    /// Guarded by its lock so a round is never run twice here.
-    running: Mutex<HashMap<RoundKey, watch::Receiver<bool>>>,
-    /// Products whose restock or resume is between its commit and its `start`; recovery
-    /// leaves their rounds alone so a runner never starts before the gate has the new stock.
-    opening: Mutex<HashSet<ProductId>>,
-    tracker: TaskTracker,
-    /// Serialises this process's draw steps (the worker's and any other caller's), so a step
-    /// that returns has seen every draw and notification the one before it started.
-    pub draw_turn: tokio::sync::Mutex<()>,
-}
-
-impl Inner {
-    /// A fresh lease for this instance.
-    pub fn lease(&self) -> Lease {
-        let ttl = chrono::Duration::from_std(self.config.lease_ttl)
-            .unwrap_or(chrono::Duration::seconds(30));
-        Lease {
-            owner: self.owner.clone(),
-            expires_at: self.parts.clock.now() + ttl,
-        }
-    }
-
-    /// The current time.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.parts.clock.now()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
 
 /// Runs restock rounds; cheap to clone.
 #[derive(Clone)]
@@ -181,7 +71,7 @@ impl Notifier {
     }
 
     /// The parts every run shares (the channel, the limiter, the tuning).
-    pub(crate) fn inner(&self) -> &Inner {
+    pub(super) fn inner(&self) -> &Inner {
         &self.inner
     }
 
@@ -196,18 +86,25 @@ impl Notifier {
     }
 
     /// The database the engine runs on.
-    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.parts.store
     }
 
     /// The stock gate the engine watches.
-    pub(crate) fn gate(&self) -> &Arc<StockGate> {
+    pub fn gate(&self) -> &Arc<StockGate> {
         &self.inner.parts.gate
     }
 
     /// The server's time.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         self.inner.now()
+    }
+
+    /// Takes this process's turn at draw steps (the worker's and any other caller's) until the
+    /// guard drops, so a step that returns has seen every draw and notification the one
+    /// before it started.
+    pub async fn draw_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.draw_turn.lock().await
     }
 
     /// Marks `product` as being opened until the guard drops.
@@ -257,13 +154,13 @@ impl Notifier {
     /// every round an earlier run left running, whatever its lease; with Redis those whose
     /// owner's heartbeat lapsed. The recovery worker starts them. Answers how many it took.
     pub async fn take_over_at_start(&self) -> StoreResult<u64> {
-        owners::take_from_gone(&self.inner, Moment::Start).await
+        takeover::take_from_gone(&self.inner, Moment::Start).await
     }
 
     /// One recovery step: takes running rounds nobody holds, whose lease lapsed or whose owner's
     /// heartbeat lapsed, and starts those not running here. Returns how many runners it started.
     pub async fn recover_once(&self) -> StoreResult<usize> {
-        owners::take_from_gone(&self.inner, Moment::Running).await?;
+        takeover::take_from_gone(&self.inner, Moment::Running).await?;
         let lease = self.inner.lease();
         let now = self.inner.now();
         let held = self
@@ -325,11 +222,11 @@ impl Notifier {
     }
 
     /// How often the recovery worker looks for orphaned rounds: every third of the lease, and
-    /// with Redis at least every [`owners::HEARTBEAT_CHECK`].
+    /// with Redis at least every [`takeover::HEARTBEAT_CHECK`].
     pub fn recovery_interval(&self) -> Duration {
         let every = (self.inner.config.lease_ttl / 3).max(Duration::from_millis(100));
         match self.inner.parts.gate.shared_backend() {
-            Some(_) => every.min(owners::HEARTBEAT_CHECK),
+            Some(_) => every.min(takeover::HEARTBEAT_CHECK),
             None => every,
         }
     }

@@ -191,9 +191,10 @@ impl Pace {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::notify::limiter::*;
     use rand::{Rng, SeedableRng};
     use std::sync::Arc;
+    use tokio::task::JoinSet;
 
     /// The largest number of grants inside any half-open one-second window.
     fn busiest_second(mut grants: Vec<Instant>) -> usize {
@@ -213,24 +214,22 @@ mod tests {
         let limiter = Arc::new(Limiter::new(rate));
         let grants = Arc::new(Mutex::new(Vec::new()));
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut tasks = Vec::new();
+        let mut tasks = JoinSet::new();
         let start = Instant::now();
         for _ in 0..(rate as usize * 3) {
             // Callers arrive in bursts and lulls: sometimes all at once, sometimes spread out.
             let at = start + Duration::from_micros(rng.random_range(0..4_000_000));
             let repeats = rng.random_range(1..4);
             let (l, g) = (limiter.clone(), grants.clone());
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 sleep_until(at).await;
                 for _ in 0..repeats {
                     l.acquire(None).await;
                     g.lock().unwrap().push(Instant::now());
                 }
-            }));
+            });
         }
-        for t in tasks {
-            t.await.unwrap();
-        }
+        tasks.join_all().await;
         Arc::try_unwrap(grants).unwrap().into_inner().unwrap()
     }
 
@@ -247,22 +246,19 @@ mod tests {
     async fn with_many_waiters_the_mean_rate_is_within_one_percent_of_the_limit() {
         let limiter = Arc::new(Limiter::new(500));
         let start = Instant::now();
-        let mut tasks = Vec::new();
+        let mut tasks = JoinSet::new();
         for _ in 0..64 {
             let l = limiter.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 let mut last = start;
                 for _ in 0..156 {
                     l.acquire(None).await;
                     last = Instant::now();
                 }
                 last
-            }));
+            });
         }
-        let mut end = start;
-        for t in tasks {
-            end = end.max(t.await.unwrap());
-        }
+        let end = tasks.join_all().await.into_iter().fold(start, Instant::max);
         // 64 * 156 = 9,984 grants; the first is at 0, so 9,983 intervals.
         let rate = 9_983.0 / (end - start).as_secs_f64();
         assert!((rate - 500.0).abs() / 500.0 < 0.01, "rate {rate}");

@@ -2,25 +2,27 @@
 //! rate, stopping the moment the stock sells out, and picking up where it left off.
 
 pub mod channel;
-mod claim_alerts;
 mod claims;
 mod deliver;
 mod draw_won;
-pub mod draws;
 pub mod engine;
 pub mod limiter;
-pub mod owners;
+mod line;
+mod parts;
 mod progress;
 pub mod recovery;
-pub mod restock;
+mod retry;
+mod round;
 mod runner;
 pub mod signing;
+pub mod takeover;
 pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use engine::{EngineConfig, EngineParts, Notifier, RoundWatch};
+pub use engine::{Notifier, RoundWatch};
+pub use parts::{EngineConfig, EngineParts};
 
 use self::channel::{Channel, LogChannel};
 use self::signing::SigningKeys;

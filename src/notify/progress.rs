@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::MissedTickBehavior;
 
-use super::runner::{Done, Item, Outcome, RoundCtx};
+use super::round::{Done, Item, Outcome, RoundCtx};
 use crate::domain::round::{Checkpoint, Recipient};
 use crate::store::StoreError;
 

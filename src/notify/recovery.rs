@@ -3,7 +3,7 @@
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Notifier;
+use super::engine::Notifier;
 
 /// Runs `recover_once` at start-up and then every third of the lease, until `shutdown`.
 pub fn spawn(notifier: Notifier, tracker: &TaskTracker, shutdown: &CancellationToken) {

@@ -1,148 +1,21 @@
 //! One round's run: walk the line in keyset pages, start requests in line order, then end
 //! the round (or leave it for a later start when the server stops).
 
-use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{OwnedSemaphorePermit, TryAcquireError, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{TryAcquireError, mpsc};
 
 use super::deliver::{self, Ready};
-use super::engine::Inner;
+use super::line::{LineWalk, checkpoint_of};
+use super::parts::Inner;
 use super::progress::{self, Lost};
+use super::round::{Done, Ending, Item, Outcome, RoundCtx, begin};
 use crate::domain::claim::AlertMode;
 use crate::domain::ids::{ProductId, UserId};
-use crate::domain::round::{Checkpoint, Round, RoundStatus};
+use crate::domain::round::{Round, RoundStatus};
 use crate::domain::subscription::Subscription;
 use crate::store::StoreResult;
-
-/// Why a round stops before the end of the line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// The stock reached 0.
-    SoldOut,
-    /// The channel failed for good; the text is the round's error.
-    Failed(String),
-}
-
-/// What every task of one run shares.
-pub(crate) struct RoundCtx {
-    pub inner: Arc<Inner>,
-    pub product: ProductId,
-    pub round: i64,
-    pub product_name: Arc<str>,
-    /// Cancelled when the round must stop starting requests (sold out, failure, shutdown).
-    pub stop: CancellationToken,
-    /// The first reason to stop wins; guarded by its lock.
-    ending: Mutex<Option<Ending>>,
-    /// Outcomes the walk has promised the bookkeeping: members skipped, and members it took
-    /// a permit for.
-    dispatched: AtomicU64,
-}
-
-impl RoundCtx {
-    /// Records why the round stops (unless a reason is already known) and stops it.
-    pub fn end(&self, why: Ending) {
-        {
-            let mut e = match self.ending.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            if e.is_none() {
-                *e = Some(why);
-            }
-        }
-        self.stop.cancel();
-    }
-
-    /// Whether, with `received` outcomes taken in, nothing more can arrive before they are
-    /// written: every member the walk took a permit for has reported, and no free permit
-    /// lets it start another (the permits travel with the outcomes and are dropped only
-    /// after their write).
-    pub fn settled(&self, received: u64) -> bool {
-        received >= self.dispatched.load(Ordering::Acquire)
-            && self.inner.permits.available_permits() == 0
-    }
-
-    fn ending(&self) -> Option<Ending> {
-        match self.ending.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-}
-
-/// One member of the line on the round's walk.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Item {
-    /// Order of the walk within this run.
-    pub seq: u64,
-    /// The member's line id.
-    pub line_id: i64,
-    /// The member.
-    pub user: UserId,
-    /// Whether the member lies in the wrapped part of the walk.
-    pub wrapped: bool,
-    /// 1-based place within the round.
-    pub position: i64,
-}
-
-/// How one member's turn ended.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Outcome {
-    /// Notified at the given time.
-    Sent(DateTime<Utc>),
-    /// Already in the round's history: not sent again.
-    Skipped,
-    /// Not notified (failed, or the round stopped before it started or before a retry).
-    Broken,
-}
-
-/// One member's outcome, as the bookkeeping receives it.
-#[derive(Debug)]
-pub(crate) struct Done {
-    pub item: Item,
-    pub outcome: Outcome,
-    /// The in-flight permit the member's request held (None for a member skipped); the
-    /// bookkeeping drops it once the outcome is written.
-    pub permit: Option<OwnedSemaphorePermit>,
-}
-
-/// The order of a round's walk: ids after `start` to the end, then (rotate) ids up to `start`.
-struct Walk {
-    start: i64,
-    wrapped: bool,
-    after: i64,
-}
-
-impl Walk {
-    async fn next_page(
-        &mut self,
-        ctx: &RoundCtx,
-    ) -> StoreResult<Option<(Vec<Subscription>, bool)>> {
-        loop {
-            let upto = if self.wrapped { self.start } else { i64::MAX };
-            let page = ctx
-                .inner
-                .parts
-                .store
-                .line_page(ctx.product, self.after, upto, ctx.inner.config.page_size)
-                .await?;
-            if let Some(last) = page.last() {
-                self.after = last.position;
-                return Ok(Some((page, self.wrapped)));
-            }
-            if !self.wrapped && self.start > 0 {
-                self.wrapped = true;
-                self.after = 0;
-                continue;
-            }
-            return Ok(None);
-        }
-    }
-}
 
 enum Walked {
     /// Every member was started (or skipped).
@@ -173,26 +46,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
     if r.alert_mode == AlertMode::Claim {
         return super::claims::run(inner, r).await;
     }
-    let Some(p) = inner.parts.store.get_product(product).await? else {
+    let Some(name) = begin(inner, &r).await? else {
         return Ok(());
     };
-    // The round decides on the gate's level: read it from the gate's truth first (a mirror
-    // may not have heard of the product yet). A gate that cannot answer ends nothing.
-    if let Some(record) = inner.parts.store.stock_of(product).await?
-        && let Err(e) = inner.parts.gate.ensure_loaded(record).await
-    {
-        tracing::warn!(%product, round, error = %e, "the stock gate does not answer; the round waits for recovery");
-        inner
-            .parts
-            .store
-            .release_round(product, round, &inner.owner)
-            .await?;
-        return Ok(());
-    }
-    inner
-        .parts
-        .events
-        .begin(&r, inner.parts.gate.level(product).available, inner.now());
     // Positions go on from the end of the unbroken run.
     let base = match r.last_sent_user_id {
         Some(u) => inner
@@ -204,25 +60,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
             .map_or(0, |(_, pos)| *pos),
         None => 0,
     };
-    let ctx = Arc::new(RoundCtx {
-        inner: inner.clone(),
-        product,
-        round,
-        product_name: Arc::from(p.name.as_str()),
-        stop: inner.shutdown.child_token(),
-        ending: Mutex::new(None),
-        dispatched: AtomicU64::new(0),
-    });
-    let walk = Walk {
-        start: r.start_position,
-        wrapped: r.wrapped,
-        after: r.cursor,
-    };
-    let initial = Checkpoint {
-        cursor: r.cursor,
-        wrapped: r.wrapped,
-        last_sent_user_id: r.last_sent_user_id,
-    };
+    let ctx = Arc::new(RoundCtx::new(inner, product, round, &name));
+    let walk = LineWalk::from_checkpoint(&r);
+    let initial = checkpoint_of(&r);
     // Bounded: when a batch write is slow, deliveries wait (holding their permits), so the
     // dispatcher waits too instead of queueing outcomes without limit.
     let (tx, rx) = mpsc::channel(4 * inner.config.batch_rows.max(1));
@@ -234,6 +74,9 @@ async fn run_round(inner: &Arc<Inner>, product: ProductId, round: i64) -> StoreR
         walked
     };
     let (walked, recorded) = tokio::join!(walking, progress::collect(ctx.clone(), rx, initial));
+    // Every delivery has reported by now, and the read-ahead stops once the walk is over.
+    ctx.tasks.close();
+    ctx.tasks.wait().await;
     let written = match recorded {
         Err(Lost::Lease) => {
             tracing::warn!(%product, round, "lost the round's lease; another instance goes on");
@@ -292,11 +135,23 @@ struct Page {
 }
 
 /// Reads the walk's pages ahead of the dispatcher; a read error is handed on as a page, and
-/// the reading stops when the walk is over or the dispatcher no longer takes pages.
-async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<StoreResult<Page>>) {
+/// the reading stops when the walk is over or the dispatcher no longer takes pages (at once,
+/// also in the middle of a read whose page nobody would take).
+async fn read_ahead(
+    ctx: Arc<RoundCtx>,
+    mut walk: LineWalk,
+    pages: mpsc::Sender<StoreResult<Page>>,
+) {
     loop {
-        let next = async {
-            let Some((members, wrapped)) = walk.next_page(&ctx).await? else {
+        let read = async {
+            let Some((members, wrapped)) = walk
+                .next_page(
+                    &*ctx.inner.parts.store,
+                    ctx.product,
+                    ctx.inner.config.page_size,
+                )
+                .await?
+            else {
                 return Ok(None);
             };
             let users: Vec<UserId> = members.iter().map(|s| s.user_id).collect();
@@ -313,8 +168,12 @@ async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<Stor
                 wrapped,
                 already,
             }))
-        }
-        .await;
+        };
+        let next = tokio::select! {
+            biased;
+            () = pages.closed() => return,
+            next = read => next,
+        };
         let last = !matches!(next, Ok(Some(_)));
         let page = match next {
             Ok(Some(page)) => Ok(page),
@@ -333,7 +192,7 @@ async fn read_ahead(ctx: Arc<RoundCtx>, mut walk: Walk, pages: mpsc::Sender<Stor
 /// schedule, in process or in Redis.
 async fn dispatch(
     ctx: &Arc<RoundCtx>,
-    walk: Walk,
+    walk: LineWalk,
     mut position: i64,
     tx: mpsc::Sender<Done>,
 ) -> StoreResult<Walked> {
@@ -345,7 +204,7 @@ async fn dispatch(
     // The next page is read (with its members already in the history) while this one is
     // being sent: one page ahead, so memory stays a few pages whatever the line's length.
     let (pages_tx, mut pages) = mpsc::channel(1);
-    tokio::spawn(read_ahead(ctx.clone(), walk, pages_tx));
+    ctx.tasks.spawn(read_ahead(ctx.clone(), walk, pages_tx));
     loop {
         if ctx.stop.is_cancelled() {
             return Ok(Walked::Stopped);
@@ -378,7 +237,7 @@ async fn dispatch(
             if let Some(pos) = already.get(&sub.user_id) {
                 position = position.max(*pos);
                 item.position = *pos;
-                ctx.dispatched.fetch_add(1, Ordering::Release);
+                ctx.dispatched_one();
                 let _ = tx
                     .send(Done {
                         item,
@@ -403,7 +262,7 @@ async fn dispatch(
                     }
                 }
             };
-            ctx.dispatched.fetch_add(1, Ordering::Release);
+            ctx.dispatched_one();
             let ready = deliver::clear_to_start(ctx, &mut gate, &mut pace).await;
             if ready != Ready::Go {
                 if ready == Ready::SoldOut {
@@ -420,7 +279,7 @@ async fn dispatch(
             }
             position += 1;
             item.position = position;
-            tokio::spawn(deliver::deliver(
+            ctx.tasks.spawn(deliver::deliver(
                 ctx.clone(),
                 item,
                 permit,

@@ -100,7 +100,7 @@ fn mac(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::notify::signing::*;
 
     fn secret(bytes: usize, fill: u8) -> String {
         format!("whsec_{}", STANDARD.encode(vec![fill; bytes]))

@@ -130,7 +130,7 @@ impl Channel for WebhookChannel {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_retry_after;
+    use crate::notify::webhook::parse_retry_after;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     #[test]

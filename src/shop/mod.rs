@@ -12,6 +12,7 @@ pub mod line;
 pub mod orders;
 pub mod products;
 pub mod readiness;
+pub mod restock;
 pub mod rounds;
 pub mod sweeper;
 

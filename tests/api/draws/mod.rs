@@ -114,8 +114,10 @@ impl TestApp {
     }
 
     /// Runs one draw step here (due draws, waitlists, undelivered wins), as the worker does.
-    pub async fn draw_step(&self) -> dropline::notify::draws::StepOutcome {
-        self.state.notifier.draw_step().await.expect("draw step")
+    pub async fn draw_step(&self) -> dropline::shop::draws::worker::StepOutcome {
+        dropline::shop::draws::worker::step(&self.state.notifier)
+            .await
+            .expect("draw step")
     }
 
     /// A user's orders as `GET /me/orders` lists them.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::engine::Inner;
+use super::parts::Inner;
 use crate::coord::stock::Liveness;
 use crate::store::StoreResult;
 

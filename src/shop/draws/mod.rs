@@ -1,5 +1,7 @@
 //! Draw sales in the shop: the secret seed a draw product is created with, entering and
-//! withdrawing, and reading entries and the draw.
+//! withdrawing, and reading entries and the draw; the draw worker is `worker`.
+
+pub mod worker;
 
 use super::Shop;
 use crate::domain::draws::{DrawRecord, Entry, EntryOutcome, hex};

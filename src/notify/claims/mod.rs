@@ -6,20 +6,22 @@
 //! before its alert goes out, so a crash loses none and gives none twice: the next run sends
 //! the alerts of the open claims that have none yet, then goes on from the checkpoint.
 
+mod alerts;
+
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::claim_alerts::{ready, start};
-use super::engine::Inner;
+use self::alerts::{ClaimRun, ready, start};
 use crate::domain::claim::Claim;
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Checkpoint, Round, RoundStatus};
 use crate::domain::subscription::Subscription;
 use crate::gate::take::Take;
+use crate::notify::line::{LineWalk, checkpoint_of};
+use crate::notify::parts::Inner;
+use crate::notify::round::begin;
 use crate::store::StoreResult;
 use crate::store::claims::{ClaimFor, Made};
 
@@ -30,21 +32,19 @@ const PAGE: i64 = 100;
 /// instance ring no bell here).
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
 
-/// The line from the round's checkpoint on: ids after `after` to the end, then (rotate)
-/// from the front up to where the round began.
-struct LineWalk {
+/// The line's members from the round's checkpoint on, one at a time.
+struct Members {
     round: i64,
-    start: i64,
-    wrapped: bool,
-    after: i64,
+    walk: LineWalk,
+    /// The rest of the page read last, and whether it lies in the wrapped part of the walk.
     page: VecDeque<Subscription>,
+    wrapped: bool,
 }
 
-impl LineWalk {
+impl Members {
     async fn next(&mut self, inner: &Inner, product: ProductId) -> StoreResult<Option<ClaimFor>> {
         loop {
             if let Some(s) = self.page.pop_front() {
-                self.after = s.position;
                 return Ok(Some(ClaimFor {
                     product,
                     round: self.round,
@@ -53,52 +53,15 @@ impl LineWalk {
                     wrapped: self.wrapped,
                 }));
             }
-            let upto = if self.wrapped { self.start } else { i64::MAX };
-            let page = inner
-                .parts
-                .store
-                .line_page(product, self.after, upto, PAGE)
-                .await?;
-            if page.is_empty() {
-                if !self.wrapped && self.start > 0 {
-                    self.wrapped = true;
-                    self.after = 0;
-                    continue;
-                }
+            let Some((page, wrapped)) = self
+                .walk
+                .next_page(&*inner.parts.store, product, PAGE)
+                .await?
+            else {
                 return Ok(None);
-            }
+            };
             self.page.extend(page);
-        }
-    }
-}
-
-/// What the run's parts share.
-pub(super) struct ClaimRun {
-    pub inner: Arc<Inner>,
-    pub round: Round,
-    pub product_name: Arc<str>,
-    /// Cancelled when the run must stop (failure or shutdown).
-    pub stop: CancellationToken,
-    /// The alerts being sent; the run ends once they have.
-    pub sends: TaskTracker,
-    /// The failure that ends the round, once an alert gave up.
-    failed: Mutex<Option<String>>,
-}
-
-impl ClaimRun {
-    pub fn fail(&self, why: String) {
-        let mut f = match self.failed.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        f.get_or_insert(why);
-        self.stop.cancel();
-    }
-
-    fn failure(&self) -> Option<String> {
-        match self.failed.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
+            self.wrapped = wrapped;
         }
     }
 }
@@ -106,30 +69,11 @@ impl ClaimRun {
 /// Runs a claim round held by this instance from its checkpoint to its end.
 pub(crate) async fn run(inner: &Arc<Inner>, round: Round) -> StoreResult<()> {
     let (product, number) = (round.product_id, round.round);
-    let store = &inner.parts.store;
-    let gate = &inner.parts.gate;
-    let Some(p) = store.get_product(product).await? else {
+    let (store, gate) = (&inner.parts.store, &inner.parts.gate);
+    let Some(name) = begin(inner, &round).await? else {
         return Ok(());
     };
-    if let Some(record) = store.stock_of(product).await?
-        && let Err(e) = gate.ensure_loaded(record).await
-    {
-        tracing::warn!(%product, round = number, error = %e, "the stock gate does not answer; the round waits for recovery");
-        store.release_round(product, number, &inner.owner).await?;
-        return Ok(());
-    }
-    inner
-        .parts
-        .events
-        .begin(&round, gate.level(product).available, inner.now());
-    let run = Arc::new(ClaimRun {
-        inner: inner.clone(),
-        product_name: Arc::from(p.name.as_str()),
-        stop: inner.shutdown.child_token(),
-        sends: TaskTracker::new(),
-        failed: Mutex::new(None),
-        round,
-    });
+    let run = Arc::new(ClaimRun::new(inner, round, &name));
     // First the alerts of open claims that have none yet (a crash or a failure came between
     // the claim and its alert), in the order the claims were made.
     let mut previous = None;
@@ -186,18 +130,13 @@ async fn walk(
     let inner = &run.inner;
     let (store, gate) = (&inner.parts.store, &inner.parts.gate);
     let (product, number) = (run.round.product_id, run.round.round);
-    let mut line = LineWalk {
+    let mut line = Members {
         round: number,
-        start: run.round.start_position,
-        wrapped: run.round.wrapped,
-        after: run.round.cursor,
+        walk: LineWalk::from_checkpoint(&run.round),
         page: VecDeque::new(),
-    };
-    let mut checkpoint = Checkpoint {
-        cursor: run.round.cursor,
         wrapped: run.round.wrapped,
-        last_sent_user_id: run.round.last_sent_user_id,
     };
+    let mut checkpoint = checkpoint_of(&run.round);
     let mut stock = gate.subscribe(product);
     let mut bell = gate.watch_claims();
     let mut trusted = gate.watch_trusted();

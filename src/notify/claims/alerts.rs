@@ -1,17 +1,59 @@
-//! A claim round's alerts: each claim is made only once its alert can go out (an in-flight
-//! permit, shared with every round of this instance, then a slot of the global rate limit),
-//! so claims are made, and their alerts started, in line order and at the rate limit, and a
-//! holder's time starts when they are told. The alert is sent with `claim_expires_at`, and
-//! retried, on its own task, so a slow provider does not hold up the alerts behind it.
+//! A claim round's run state (`ClaimRun`) and its alerts: each claim is made only once its
+//! alert can go out (an in-flight permit, shared with every round of this instance, then a
+//! slot of the global rate limit), so claims are made, and their alerts started, in line order
+//! and at the rate limit, and a holder's time starts when they are told. The alert is sent
+//! with `claim_expires_at`, and retried, on its own task, so a slow provider does not hold up
+//! the alerts behind it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::channel::{Notification, RestockAlert, SendError};
-use super::claims::ClaimRun;
-use super::deliver::retry_delay;
 use crate::domain::claim::Claim;
+use crate::domain::round::Round;
+use crate::notify::channel::{Notification, RestockAlert, SendError};
+use crate::notify::parts::{Inner, lock};
+use crate::notify::retry::retry_delay;
+
+/// What the run's parts share.
+pub(super) struct ClaimRun {
+    pub inner: Arc<Inner>,
+    pub round: Round,
+    pub product_name: Arc<str>,
+    /// Cancelled when the run must stop (failure or shutdown).
+    pub stop: CancellationToken,
+    /// The alerts being sent; the run ends once they have.
+    pub sends: TaskTracker,
+    /// The failure that ends the round, once an alert gave up.
+    failed: Mutex<Option<String>>,
+}
+
+impl ClaimRun {
+    /// The run of `round` (of the product named `product_name`), stopped with the engine.
+    pub fn new(inner: &Arc<Inner>, round: Round, product_name: &str) -> Self {
+        Self {
+            inner: inner.clone(),
+            product_name: Arc::from(product_name),
+            stop: inner.shutdown.child_token(),
+            sends: TaskTracker::new(),
+            failed: Mutex::new(None),
+            round,
+        }
+    }
+
+    /// Ends the round with `why` (unless a failure is already known) and stops the run.
+    pub fn fail(&self, why: String) {
+        lock(&self.failed).get_or_insert(why);
+        self.stop.cancel();
+    }
+
+    /// The failure that ends the round, if any.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failed).clone()
+    }
+}
 
 /// Waits until one more alert may start: an in-flight permit, then a slot of the global rate
 /// limit. `previous` is the slot of the alert before while the alerts go out back to back
