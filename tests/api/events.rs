@@ -2,9 +2,9 @@ use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::Tuning;
 use crate::helpers::{TestApp, assert_error};
 use crate::metrics::sample;
-use crate::round_helpers::Tuning;
 
 crate::on_every_backend!(
     the_event_stream_follows_a_round_to_its_final_status,

@@ -23,7 +23,6 @@ mod orders;
 mod product_reads;
 mod products;
 mod restarts;
-mod round_helpers;
 mod rounds;
 mod rounds_failures;
 mod rounds_orders;

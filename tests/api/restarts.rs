@@ -12,9 +12,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::cluster::processes::{assert_finished_exactly, send, start};
 use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
+use crate::helpers::{assert_finished_exactly, send, start};
 
 crate::on_every_backend!(
     a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease,

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
 
 crate::on_every_backend!(
     restock_notifies_the_whole_line_in_subscription_order,

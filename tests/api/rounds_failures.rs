@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
 
 crate::on_every_backend!(
     a_provider_failing_from_the_600th_request_cancels_the_round_and_resume_finishes_it_once,

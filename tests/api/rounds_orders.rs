@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
+use crate::helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
 
 crate::on_every_backend!(
     notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_is_notified,

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use crate::helpers::TestApp;
-use crate::round_helpers::{
-    Tuning, checkpoints_at, every_user_buys, final_event, started_so_far, users,
-};
+use crate::helpers::{Tuning, checkpoints_at, every_user_buys, final_event, started_so_far, users};
 
 crate::on_every_backend!(
     a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after,

@@ -4,9 +4,9 @@ use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::bodies;
 use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::bodies;
+use crate::helpers::{Tuning, users};
 
 crate::on_every_backend!(
     alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_round,

@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::processes::{assert_finished_exactly, send, start};
 use crate::helpers::{MysqlDatabase, SECRET, TestApp, uuid_like};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
+use crate::helpers::{assert_finished_exactly, send, start};
 
 crate::on_every_cluster!(
     a_round_whose_owner_has_no_heartbeat_is_taken_at_once_whatever_its_lease,

@@ -4,7 +4,7 @@
 mod contention;
 mod failover;
 mod gate;
-pub(crate) mod processes;
+mod processes;
 mod product_feed;
 mod redis_loss;
 mod rounds;
@@ -18,7 +18,7 @@ pub(crate) async fn round_left_by_a_gone_instance(
     n: i64,
     lease_secs: i64,
 ) -> (i64, Vec<i64>) {
-    let line = crate::round_helpers::users(n);
+    let line = crate::helpers::users(n);
     let product = app.product_with_line(1, &line, serde_json::json!({})).await;
     let gone = dropline::domain::round::Lease {
         owner: "instance-gone".into(),

@@ -6,79 +6,14 @@ use dropline::auth::{Principal, TokenKeys};
 use dropline::http::mock_receiver::MockReceiver;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
-use crate::helpers::{MysqlDatabase, RedisKind, SECRET, uuid_like};
-use crate::round_helpers::users;
-
-/// A `dropline serve` process and its base URL.
-pub(crate) struct Instance {
-    pub child: Child,
-    pub base: String,
-}
-
-async fn free_port() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// Starts `dropline serve` with `env` and waits until it is ready.
-pub(crate) async fn start(
-    env: &[(&str, String)],
-    name: &str,
-    client: &reqwest::Client,
-) -> Instance {
-    let port = free_port().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropline"));
-    cmd.arg("serve")
-        .env("DROPLINE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DROPLINE_INSTANCE_ID", name)
-        .env("DROPLINE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("spawn dropline");
-    let base = format!("http://127.0.0.1:{port}");
-    // Ready when /readyz answers 200 (database and Redis reachable); a bounded wait.
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == StatusCode::OK
-        {
-            return Instance { child, base };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("instance {name} never became ready");
-}
-
-/// Sends a request; returns the status and the JSON body (Null when none).
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client.request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+use crate::helpers::users;
+use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, start, uuid_like};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {
@@ -284,86 +219,4 @@ async fn three_processes_on(kind: RedisKind) {
     for mut i in instances {
         let _ = i.child.kill().await;
     }
-}
-
-/// Reads a round from `base` until it is no longer IN_PROGRESS: a real process has no test
-/// clock to move, so this is a bounded wait.
-pub(crate) async fn wait_for_end(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    product: i64,
-    round: i64,
-) -> Value {
-    for _ in 0..600 {
-        let (s, r) = send(
-            client,
-            reqwest::Method::GET,
-            format!("{base}/products/{product}/notifications/rounds/{round}"),
-            token,
-            None,
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
-        if r["status"] != "IN_PROGRESS" {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("round {round} of product {product} never ended");
-}
-
-/// The first 1,000 recipients of a round as `base` lists them.
-pub(crate) async fn recipients_of(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    product: i64,
-    round: i64,
-) -> Vec<i64> {
-    let (s, page) = send(
-        client,
-        reqwest::Method::GET,
-        format!("{base}/products/{product}/notifications/rounds/{round}/recipients?limit=1000"),
-        token,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{page}");
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["user_id"].as_i64().expect("user"))
-        .collect()
-}
-
-/// After a kill and a takeover: the round ended COMPLETED having notified exactly `line`, in
-/// line order, each once in its history; the receiver saw every user, and at most
-/// `in_flight` of them twice (requests in flight at the kill).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn assert_finished_exactly(
-    client: &reqwest::Client,
-    base: &str,
-    admin: &str,
-    product: i64,
-    round: i64,
-    line: &[i64],
-    receiver: &dropline::http::mock_receiver::MockReceiver,
-    in_flight: usize,
-) {
-    let ended = wait_for_end(client, base, admin, product, round).await;
-    assert_eq!(ended["status"], "COMPLETED", "{ended}");
-    assert_eq!(ended["notified_count"], line.len(), "{ended}");
-    let recipients = recipients_of(client, base, admin, product, round).await;
-    assert_eq!(recipients, line, "every user once, in line order");
-    let arrivals = receiver.arrivals();
-    let distinct: std::collections::HashSet<i64> =
-        arrivals.iter().map(|a| a.notification.user_id).collect();
-    assert_eq!(distinct.len(), line.len());
-    let duplicates = arrivals.len() - distinct.len();
-    assert!(
-        duplicates <= in_flight,
-        "{duplicates} duplicates at the receiver"
-    );
 }

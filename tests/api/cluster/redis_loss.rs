@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
 
 crate::on_every_cluster!(
     a_redis_wiped_mid_round_hands_no_live_owners_round_to_another_instance,

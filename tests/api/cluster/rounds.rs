@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
 
 crate::on_every_cluster!(
     rounds_on_different_instances_share_one_rate,

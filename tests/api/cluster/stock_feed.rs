@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
+use crate::helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
 
 crate::on_every_cluster!(
     every_stock_change_through_one_instance_reaches_the_others_at_once,

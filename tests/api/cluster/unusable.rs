@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::helpers::{Db, MysqlDatabase, SECRET, TestApp, assert_error, mysql_url};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Tuning, users};
 
 static SERVER_SKIPPED: std::sync::Once = std::sync::Once::new();
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::expected_draw;
 use crate::helpers::TestApp;
-use crate::round_helpers::Tuning;
+use crate::helpers::Tuning;
 
 crate::on_every_backend!(
     units_of_a_canceled_win_go_to_the_next_entry_by_rank,

@@ -5,9 +5,9 @@ use futures::future::join_all;
 use serde_json::json;
 use std::sync::Arc;
 
-use super::{Buyer, abandon, assert_accounted, settled};
 use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Buyer, abandon, assert_accounted, settled};
+use crate::helpers::{Tuning, users};
 
 crate::on_every_backend!(
     abandoned_orders_leave_the_gate_equal_to_the_database,

@@ -1,0 +1,92 @@
+//! Requests to a test app: one call with status and JSON body, GET and POST, every page of a
+//! list, and the error envelope check.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::TestApp;
+
+impl TestApp {
+    /// Sends a request; returns the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.addr, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    /// `GET path` with an optional token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call("GET", path, token, None).await
+    }
+
+    /// Every item of the list at `path` (which has no query yet), read as admin in pages of
+    /// `limit`, following `next` to the last page.
+    pub async fn every_item(&self, path: &str, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut page = format!("{path}?limit={limit}");
+            if let Some(a) = &after {
+                page.push_str(&format!("&after={a}"));
+            }
+            let (s, b) = self.get(&page, Some(&self.admin())).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            items.extend(b["items"].as_array().expect("items").iter().cloned());
+            match b["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    /// `POST path` with an optional token and a JSON body.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, token, Some(body)).await
+    }
+}
+
+/// Asserts an error envelope with `status` and `code`; returns the message.
+pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) -> String {
+    assert_eq!(got.0, status, "body: {}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "body: {}", got.1);
+    got.1["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
+}
+
+/// The status and JSON body of an answer (Null when empty, the text when not JSON).
+pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+/// `body` with every field of `extra` set over it.
+pub fn merged(mut body: Value, extra: &Value) -> Value {
+    if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    body
+}
