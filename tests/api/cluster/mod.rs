@@ -9,7 +9,7 @@ mod product_feed;
 mod redis_loss;
 mod rounds;
 mod stock_feed;
-mod unusable;
+mod unusable_redis;
 
 /// A product with a line of `n` (and 1 unit) whose round 1 was opened by `instance-gone`, an
 /// instance that died with its lease good for `lease_secs` more; answers the product and line.

@@ -9,6 +9,7 @@ mod buyers;
 mod catalog;
 mod claims;
 mod lines;
+mod metrics;
 mod orders;
 mod processes;
 mod requests;
@@ -22,6 +23,7 @@ pub use backends::{MysqlDatabase, RedisKind, mysql_url, redis_target, redis_url,
 pub use buyers::{Buyer, every_user_buys, order_as_buyer};
 pub use claims::{CLAIM_SECONDS, bodies, told, told_sorted};
 pub use lines::users;
+pub use metrics::{sample, scrape_at};
 pub use processes::{ServedBinary, assert_finished_exactly, send, start};
 pub use requests::{assert_error, merged};
 pub use round_events::{checkpoints_at, final_event, started_so_far};

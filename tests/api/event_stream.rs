@@ -1,10 +1,13 @@
+//! The admin event stream: it follows a round to its end, is for admins only, and ends when
+//! the server stops or the token expires; and the round metrics after a round.
+
 use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::Tuning;
+use crate::helpers::sample;
 use crate::helpers::{TestApp, assert_error};
-use crate::metrics::sample;
 
 crate::on_every_backend!(
     the_event_stream_follows_a_round_to_its_final_status,

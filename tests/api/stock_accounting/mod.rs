@@ -2,7 +2,7 @@
 //! and servers that restart on a Redis holding someone else's (or an older) state. After the
 //! work settles, the gate equals the database and every unit is accounted for.
 
-mod abandon;
-mod drops;
-mod same_key;
-mod stale;
+mod abandoned_requests;
+mod dropped_futures;
+mod same_key_retries;
+mod stale_redis;
