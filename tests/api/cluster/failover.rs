@@ -7,12 +7,12 @@ use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::helpers::KillWatch;
+use crate::helpers::signal_at;
 use crate::helpers::{MysqlDatabase, SECRET, TestApp, uuid_like};
 use crate::helpers::{Tuning, users};
 use crate::helpers::{assert_finished_exactly, send, start};
@@ -65,14 +65,7 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
     let apps = wire(apps, &receiver, 8).await;
     let line = users(300);
     let product = apps[0].product_with_line(1_000, &line, json!({})).await;
-    let fiftieth = Arc::new(Notify::new());
-    let signal = fiftieth.clone();
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 50 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let fiftieth = signal_at(&receiver, 50);
     let (s, round) = apps[0]
         .restock_as(product, Some(&apps[0].admin()), None, false)
         .await;
@@ -185,20 +178,8 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let hundredth = Arc::new(Notify::new());
-    let fresh = Arc::new(Notify::new());
     // Arrivals after this count are the survivor's (none until it is set).
-    let mark = Arc::new(AtomicU64::new(u64::MAX));
-    let (h, f, m) = (hundredth.clone(), fresh.clone(), mark.clone());
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 100 {
-            h.notify_one();
-        }
-        if a.seq > m.load(Ordering::SeqCst) {
-            f.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let watch = KillWatch::on(&receiver, 100);
     let (s, round) = send(
         &client,
         post.clone(),
@@ -211,7 +192,7 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     let number = round["round"].as_i64().unwrap();
 
     // The owner is killed mid-round; its heartbeat lapses within HEARTBEAT_TTL.
-    hundredth.notified().await;
+    watch.reached.notified().await;
     owner.child.kill().await.unwrap();
     let killed_at = Instant::now();
     assert!(
@@ -242,9 +223,9 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     let lapsed_at = lapsed_at.expect("the killed owner's heartbeat never lapsed");
     assert!(lapsed_at - killed_at <= HEARTBEAT_TTL + Duration::from_secs(1));
     let seen = receiver.count() as u64;
-    mark.store(seen, Ordering::SeqCst);
+    watch.mark.store(seen, Ordering::SeqCst);
     if receiver.count() as u64 == seen {
-        tokio::time::timeout(Duration::from_secs(60), fresh.notified())
+        tokio::time::timeout(Duration::from_secs(60), watch.fresh.notified())
             .await
             .expect("the survivor never continued the round");
     }

@@ -8,10 +8,9 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
+use crate::helpers::signal_at;
 use crate::helpers::users;
 use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, start, uuid_like};
 
@@ -149,14 +148,7 @@ async fn three_processes_on(kind: RedisKind) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let hundredth = Arc::new(Notify::new());
-    let signal = hundredth.clone();
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 100 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let hundredth = signal_at(&receiver, 100);
     let (s, round) = send(
         &client,
         post.clone(),

@@ -4,11 +4,10 @@ use dropline::http::mock_receiver::{MockReceiver, busiest_second};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 use crate::helpers::TestApp;
+use crate::helpers::signal_at;
 use crate::helpers::{Tuning, users};
 
 crate::on_every_cluster!(
@@ -99,14 +98,7 @@ async fn a_round_whose_instance_stopped_is_finished_by_another_without_duplicate
     let line = users(600);
     let product = apps[0].product_with_line(1_000, &line, json!({})).await;
 
-    let hundredth = Arc::new(Notify::new());
-    let signal = hundredth.clone();
-    receiver.set_hook(Arc::new(move |arrival| {
-        if arrival.seq == 100 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let hundredth = signal_at(&receiver, 100);
     let (s, round) = apps[0]
         .restock_as(product, Some(&apps[0].admin()), None, false)
         .await;

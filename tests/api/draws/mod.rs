@@ -82,13 +82,9 @@ impl TestApp {
 
     /// `DELETE /products/{product}/entry` as `user`.
     pub async fn withdraw(&self, product: i64, user: i64) -> (StatusCode, Value) {
-        self.call(
-            "DELETE",
-            &format!("/products/{product}/entry"),
-            Some(&self.user(user)),
-            None,
-        )
-        .await
+        let path = format!("/products/{product}/entry");
+        self.call("DELETE", &path, Some(&self.user(user)), None)
+            .await
     }
 
     /// `GET /products/{product}/draw`, insisting on a 200.

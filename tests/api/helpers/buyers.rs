@@ -33,12 +33,7 @@ pub async fn order_as_buyer(
     product: i64,
     user: i64,
 ) -> (StatusCode, Value) {
-    let token = keys
-        .mint(
-            dropline::auth::Principal::User(UserId::from_db(user)),
-            Duration::from_secs(600),
-        )
-        .expect("mint");
+    let token = buyer_token(keys, user, Duration::from_secs(600));
     let resp = client
         .post(format!("{base}/products/{product}/orders"))
         .bearer_auth(token)
@@ -69,13 +64,7 @@ impl Buyer {
 
     /// Orders one unit of `product` as `user`; answers the status.
     pub async fn order(&self, product: i64, user: i64) -> u16 {
-        let token = self
-            .keys
-            .mint(
-                dropline::auth::Principal::User(dropline::domain::ids::UserId::from_db(user)),
-                Duration::from_secs(3600),
-            )
-            .expect("mint");
+        let token = buyer_token(&self.keys, user, Duration::from_secs(3600));
         self.client
             .post(format!("{}/products/{product}/orders", self.addr))
             .bearer_auth(token)
@@ -84,4 +73,10 @@ impl Buyer {
             .map(|r| r.status().as_u16())
             .unwrap_or(0)
     }
+}
+
+/// A token of `user` good for `ttl`, signed with `keys`.
+fn buyer_token(keys: &dropline::auth::TokenKeys, user: i64, ttl: Duration) -> String {
+    keys.mint(dropline::auth::Principal::User(UserId::from_db(user)), ttl)
+        .expect("mint")
 }

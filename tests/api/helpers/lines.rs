@@ -10,26 +10,20 @@ use super::requests::merged;
 impl TestApp {
     /// `PUT /products/{product}/subscription` as `user`.
     pub async fn join(&self, product: i64, user: i64) -> StatusCode {
-        self.call(
-            "PUT",
-            &format!("/products/{product}/subscription"),
-            Some(&self.user(user)),
-            None,
-        )
-        .await
-        .0
+        self.subscription("PUT", product, user).await
     }
 
     /// `DELETE /products/{product}/subscription` as `user`.
     pub async fn leave(&self, product: i64, user: i64) -> StatusCode {
-        self.call(
-            "DELETE",
-            &format!("/products/{product}/subscription"),
-            Some(&self.user(user)),
-            None,
-        )
-        .await
-        .0
+        self.subscription("DELETE", product, user).await
+    }
+
+    /// `method /products/{product}/subscription` as `user`; answers the status.
+    async fn subscription(&self, method: &str, product: i64, user: i64) -> StatusCode {
+        let path = format!("/products/{product}/subscription");
+        self.call(method, &path, Some(&self.user(user)), None)
+            .await
+            .0
     }
 
     /// Imports `users` into the line of `product`, as admin.

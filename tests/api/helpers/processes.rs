@@ -76,14 +76,8 @@ pub async fn wait_for_end(
     round: i64,
 ) -> Value {
     for _ in 0..600 {
-        let (s, r) = send(
-            client,
-            reqwest::Method::GET,
-            format!("{base}/products/{product}/notifications/rounds/{round}"),
-            token,
-            None,
-        )
-        .await;
+        let path = format!("{base}/products/{product}/notifications/rounds/{round}");
+        let (s, r) = send(client, reqwest::Method::GET, path, token, None).await;
         assert_eq!(s, StatusCode::OK, "{r}");
         if r["status"] != "IN_PROGRESS" {
             return r;
@@ -101,14 +95,9 @@ pub async fn recipients_of(
     product: i64,
     round: i64,
 ) -> Vec<i64> {
-    let (s, page) = send(
-        client,
-        reqwest::Method::GET,
-        format!("{base}/products/{product}/notifications/rounds/{round}/recipients?limit=1000"),
-        token,
-        None,
-    )
-    .await;
+    let path = format!("{base}/products/{product}/notifications/rounds/{round}/recipients");
+    let path = format!("{path}?limit=1000");
+    let (s, page) = send(client, reqwest::Method::GET, path, token, None).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     page["items"]
         .as_array()

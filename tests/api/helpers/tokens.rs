@@ -12,28 +12,23 @@ pub const SECRET: &str = "test-secret-of-a-decent-length-for-hs256";
 impl TestApp {
     /// An admin token good for an hour.
     pub fn admin(&self) -> String {
-        self.keys
-            .mint(Principal::Admin, Duration::from_secs(3600))
-            .expect("mint")
+        self.token(Principal::Admin)
     }
 
     /// A token of user `id` good for an hour.
     pub fn user(&self, id: i64) -> String {
-        self.keys
-            .mint(
-                Principal::User(UserId::from_db(id)),
-                Duration::from_secs(3600),
-            )
-            .expect("mint")
+        self.token(Principal::User(UserId::from_db(id)))
     }
 
     /// A token of brand `id` good for an hour.
     pub fn brand(&self, id: i64) -> String {
+        self.token(Principal::Brand(BrandId::from_db(id)))
+    }
+
+    /// A token of `principal` good for an hour.
+    fn token(&self, principal: Principal) -> String {
         self.keys
-            .mint(
-                Principal::Brand(BrandId::from_db(id)),
-                Duration::from_secs(3600),
-            )
+            .mint(principal, Duration::from_secs(3600))
             .expect("mint")
     }
 

@@ -6,12 +6,11 @@ use dropline::domain::round::Lease;
 use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::helpers::KillWatch;
 use crate::helpers::{SECRET, TestApp};
 use crate::helpers::{Tuning, users};
 use crate::helpers::{assert_finished_exactly, send, start};
@@ -78,20 +77,8 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
         .build()
         .unwrap();
     let admin = app.admin();
-    let hundredth = Arc::new(Notify::new());
-    let fresh = Arc::new(Notify::new());
     // Arrivals after this count are the restarted process's (none until it is set).
-    let mark = Arc::new(AtomicU64::new(u64::MAX));
-    let (h, f, m) = (hundredth.clone(), fresh.clone(), mark.clone());
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 100 {
-            h.notify_one();
-        }
-        if a.seq > m.load(Ordering::SeqCst) {
-            f.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let watch = KillWatch::on(&receiver, 100);
     let mut first = start(&env, "first", &client).await;
     let (s, round) = send(
         &client,
@@ -105,7 +92,7 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
     let number = round["round"].as_i64().unwrap();
 
     // Act: SIGKILL mid-round, then start again on the same database.
-    hundredth.notified().await;
+    watch.reached.notified().await;
     first.child.kill().await.unwrap();
     let before = receiver.count();
     assert!(before < line.len(), "the round ended before the kill");
@@ -113,9 +100,9 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
     let mut second = start(&env, "second", &client).await;
     // Requests the dead process had sent are all in by the time the new one is ready.
     let seen = receiver.count() as u64;
-    mark.store(seen, Ordering::SeqCst);
+    watch.mark.store(seen, Ordering::SeqCst);
     if receiver.count() as u64 == seen {
-        tokio::time::timeout(Duration::from_secs(60), fresh.notified())
+        tokio::time::timeout(Duration::from_secs(60), watch.fresh.notified())
             .await
             .expect("no notification after the restart");
     }

@@ -6,6 +6,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use crate::helpers::TestApp;
+use crate::helpers::signal_at;
 use crate::helpers::{Buyer, abandon, assert_accounted, settled};
 use crate::helpers::{Tuning, users};
 
@@ -145,14 +146,7 @@ async fn an_abandoned_restock_still_starts_its_round(app: TestApp) {
     let line = users(50);
     let product = app.product_with_line(0, &line, json!({})).await;
     let baseline = app.state.tasks.len();
-    let first = Arc::new(tokio::sync::Notify::new());
-    let signal = first.clone();
-    receiver.set_hook(Arc::new(move |arrival| {
-        if arrival.seq == 1 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let first = signal_at(&receiver, 1);
     let addr = app.addr.trim_start_matches("http://").to_owned();
     let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let body = r#"{"quantity": 5}"#;

@@ -1,0 +1,56 @@
+//! Signals from the recording receiver: the n-th arrival, and the arrivals after a kill.
+
+use dropline::http::mock_receiver::MockReceiver;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
+
+/// Sets a hook on `receiver` that answers nothing and wakes the answer at arrival `seq`.
+pub fn signal_at(receiver: &MockReceiver, seq: u64) -> Arc<Notify> {
+    let signal = Arc::new(Notify::new());
+    let s = signal.clone();
+    receiver.set_hook(Arc::new(move |a| {
+        if a.seq == seq {
+            s.notify_one();
+        }
+        Box::pin(async {})
+    }));
+    signal
+}
+
+/// A round's run watched across a kill: `reached` wakes at one arrival, `fresh` at any arrival
+/// after `mark` (which stays unset, u64::MAX, until the test sets it).
+pub struct KillWatch {
+    /// Woken at the arrival the watch was set for.
+    pub reached: Arc<Notify>,
+    /// Woken at every arrival after `mark`.
+    pub fresh: Arc<Notify>,
+    /// The arrival count after which arrivals are fresh.
+    pub mark: Arc<AtomicU64>,
+}
+
+impl KillWatch {
+    /// Sets the watch as `receiver`'s hook, `reached` waking at arrival `seq`.
+    pub fn on(receiver: &MockReceiver, seq: u64) -> Self {
+        let watch = Self {
+            reached: Arc::new(Notify::new()),
+            fresh: Arc::new(Notify::new()),
+            mark: Arc::new(AtomicU64::new(u64::MAX)),
+        };
+        let (r, f, m) = (
+            watch.reached.clone(),
+            watch.fresh.clone(),
+            watch.mark.clone(),
+        );
+        receiver.set_hook(Arc::new(move |a| {
+            if a.seq == seq {
+                r.notify_one();
+            }
+            if a.seq > m.load(Ordering::SeqCst) {
+                f.notify_one();
+            }
+            Box::pin(async {})
+        }));
+        watch
+    }
+}
