@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-use crate::helpers::TestApp;
-use crate::helpers::{Tuning, users};
-use crate::helpers::{told, told_sorted};
+use crate::helpers::{TestApp, Tuning, told, told_sorted, users};
 
 crate::on_every_backend!(
     a_slow_provider_gets_a_claim_rounds_alerts_together_up_to_the_in_flight_bound,

@@ -6,8 +6,7 @@ use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Db, TestApp, assert_error};
-use crate::helpers::{Tuning, users};
+use crate::helpers::{Db, TestApp, Tuning, assert_error, users};
 
 async fn two_instances_share_one_truth_of_claims(db: Db) {
     let Some(apps) = TestApp::spawn_cluster(db, 2).await else {

@@ -4,9 +4,7 @@ use dropline::http::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::helpers::bodies;
-use crate::helpers::{Tuning, users};
+use crate::helpers::{TestApp, Tuning, bodies};
 
 crate::on_every_backend!(
     alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_round,
@@ -48,9 +46,9 @@ async fn alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_ro
 
 async fn a_broadcast_round_shows_no_claims_and_its_alerts_carry_none(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(3);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, _line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 3, 0)
+        .await;
     let round = app.restock_and_wait(product, Some(5)).await;
     assert_eq!(round["status"], "COMPLETED");
     assert_eq!(round["alert_mode"], "broadcast");

@@ -11,11 +11,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::helpers::KillWatch;
-use crate::helpers::signal_at;
-use crate::helpers::{MysqlDatabase, SECRET, TestApp, uuid_like};
-use crate::helpers::{Tuning, users};
-use crate::helpers::{assert_finished_exactly, send, start};
+use crate::helpers::{
+    KillWatch, MysqlDatabase, SECRET, TestApp, Tuning, assert_finished_exactly, send, signal_at,
+    start, users, uuid_like,
+};
 
 crate::on_every_cluster!(
     a_round_whose_owner_has_no_heartbeat_is_taken_at_once_whatever_its_lease,
@@ -66,10 +65,7 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
     let line = users(300);
     let product = apps[0].product_with_line(1_000, &line, json!({})).await;
     let fiftieth = signal_at(&receiver, 50);
-    let (s, round) = apps[0]
-        .restock_as(product, Some(&apps[0].admin()), None, false)
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
+    let round = apps[0].restock_accepted(product, None).await;
     let number = round["round"].as_i64().unwrap();
     fiftieth.notified().await;
 

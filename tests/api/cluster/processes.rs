@@ -10,9 +10,7 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::helpers::signal_at;
-use crate::helpers::users;
-use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, start, uuid_like};
+use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, signal_at, start, users, uuid_like};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {

@@ -13,8 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::helpers::{Db, MysqlDatabase, SECRET, TestApp, assert_error, mysql_url};
-use crate::helpers::{Tuning, users};
+use crate::helpers::{Db, MysqlDatabase, SECRET, TestApp, Tuning, assert_error, mysql_url, users};
 
 static SERVER_SKIPPED: std::sync::Once = std::sync::Once::new();
 

@@ -7,8 +7,7 @@ use serde_json::json;
 use std::time::Duration;
 
 use super::expected_draw;
-use crate::helpers::TestApp;
-use crate::helpers::Tuning;
+use crate::helpers::{TestApp, Tuning, told};
 
 crate::on_every_backend!(
     units_of_a_canceled_win_go_to_the_next_entry_by_rank,
@@ -48,11 +47,7 @@ async fn units_of_a_canceled_win_go_to_the_next_entry_by_rank(app: TestApp) {
         .expect("the next by rank won");
     assert_eq!(app.order_status(promoted).await, "RESERVED");
     assert!(order_of(&app, ranked[3]).await.is_none());
-    let notified: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let notified = told(&receiver);
     assert_eq!(notified, [ranked[0], ranked[1], ranked[2]]);
     let last = receiver.arrivals().pop().unwrap();
     assert_eq!(
@@ -113,11 +108,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
         let order = order_of(&app, *u).await.expect("promoted");
         assert_eq!(app.order_status(order).await, "RESERVED");
     }
-    let notified: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let notified = told(&receiver);
     let expected: Vec<i64> = winners.iter().chain(&promoted).copied().collect();
     assert_eq!(notified, expected);
     assert_eq!(app.stock(product).await, left);
@@ -142,11 +133,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
             second.push(*u);
         }
     }
-    let notified: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let notified = told(&receiver);
     let expected: Vec<i64> = winners
         .iter()
         .chain(&promoted)

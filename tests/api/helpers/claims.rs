@@ -2,7 +2,6 @@
 //! counts, the claim sweeper, and what the receiver was told.
 
 use dropline::http::mock_receiver::MockReceiver;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -33,11 +32,8 @@ impl TestApp {
         receiver: &MockReceiver,
         line: &[i64],
     ) -> (Self, i64) {
-        let one = Tuning {
-            concurrency: 1,
-            ..Tuning::default()
-        };
-        self.claim_setup_tuned(receiver, line, json!({}), one).await
+        self.claim_setup_tuned(receiver, line, json!({}), Tuning::concurrency(1))
+            .await
     }
 
     /// As [`TestApp::claim_setup`], with the engine tuned as `tuning` says.
@@ -57,11 +53,7 @@ impl TestApp {
 
     /// Restocks `units` without waiting for the round; asserts 202.
     pub async fn restock_now(&self, product: i64, units: i64) -> Value {
-        let (s, b) = self
-            .restock_as(product, Some(&self.admin()), Some(units), false)
-            .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-        b
+        self.restock_accepted(product, Some(units)).await
     }
 
     /// Every claim of a round, in the order listed, following pages of `limit`.
@@ -103,29 +95,4 @@ impl TestApp {
         let c = &r["claims"];
         ["open", "used", "expired", "released"].map(|k| c[k].as_i64().expect("count"))
     }
-}
-
-/// The users the receiver was asked to notify, in arrival order.
-pub fn told(receiver: &MockReceiver) -> Vec<i64> {
-    receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect()
-}
-
-/// The same, sorted: alerts in flight together may arrive in any order.
-pub fn told_sorted(receiver: &MockReceiver) -> Vec<i64> {
-    let mut users = told(receiver);
-    users.sort_unstable();
-    users
-}
-
-/// The body of every request the receiver got, in arrival order.
-pub fn bodies(receiver: &MockReceiver) -> Vec<Value> {
-    receiver
-        .arrivals()
-        .iter()
-        .map(|a| serde_json::from_slice(&a.body).expect("json body"))
-        .collect()
 }

@@ -22,11 +22,11 @@ pub use accounting::{PollAtMost, abandon, assert_accounted, reconcile_once, sett
 pub use app::{TEST_POOL, TestApp};
 pub use backends::{MysqlDatabase, RedisKind, mysql_url, redis_target, redis_url, uuid_like};
 pub use buyers::{Buyer, every_user_buys, order_as_buyer};
-pub use claims::{CLAIM_SECONDS, bodies, told, told_sorted};
+pub use claims::CLAIM_SECONDS;
 pub use lines::users;
 pub use metrics::{sample, scrape_at};
 pub use processes::{ServedBinary, assert_finished_exactly, send, start};
-pub use receivers::{KillWatch, signal_at};
+pub use receivers::{KillWatch, bodies, signal_at, told, told_sorted};
 pub use requests::{assert_error, merged};
 pub use round_events::{checkpoints_at, final_event, started_so_far};
 pub use rounds::Tuning;

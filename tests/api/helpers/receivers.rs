@@ -1,6 +1,8 @@
-//! Signals from the recording receiver: the n-th arrival, and the arrivals after a kill.
+//! What the recording receiver saw (users told, bodies) and signals from it: the n-th
+//! arrival, and the arrivals after a kill.
 
 use dropline::http::mock_receiver::MockReceiver;
+use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
@@ -53,4 +55,29 @@ impl KillWatch {
         }));
         watch
     }
+}
+
+/// The users the receiver was asked to notify, in arrival order.
+pub fn told(receiver: &MockReceiver) -> Vec<i64> {
+    receiver
+        .arrivals()
+        .iter()
+        .map(|a| a.notification.user_id)
+        .collect()
+}
+
+/// The same, sorted: alerts in flight together may arrive in any order.
+pub fn told_sorted(receiver: &MockReceiver) -> Vec<i64> {
+    let mut users = told(receiver);
+    users.sort_unstable();
+    users
+}
+
+/// The body of every request the receiver got, in arrival order.
+pub fn bodies(receiver: &MockReceiver) -> Vec<Value> {
+    receiver
+        .arrivals()
+        .iter()
+        .map(|a| serde_json::from_slice(&a.body).expect("json body"))
+        .collect()
 }

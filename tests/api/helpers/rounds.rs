@@ -6,12 +6,23 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::TestApp;
+use super::lines::users;
 
 /// How the engine of a test app is tuned.
 pub struct Tuning {
     pub rate: u32,
     pub concurrency: u32,
     pub max_retries: u32,
+}
+
+impl Tuning {
+    /// The default tuning with at most `n` notification requests in flight.
+    pub fn concurrency(n: u32) -> Self {
+        Self {
+            concurrency: n,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Tuning {
@@ -39,6 +50,21 @@ impl TestApp {
         .await
     }
 
+    /// Restarts the app notifying `receiver` as `tuning` says, with a product of `stock` and
+    /// a line of [`users`]`(n)`; answers the app, the line and the product.
+    pub async fn notifying_a_line(
+        self,
+        receiver: &MockReceiver,
+        tuning: Tuning,
+        n: i64,
+        stock: i64,
+    ) -> (Self, Vec<i64>, i64) {
+        let app = self.notifying(receiver, tuning).await;
+        let line = users(n);
+        let product = app.product_with_line(stock, &line, json!({})).await;
+        (app, line, product)
+    }
+
     /// `POST /products/{id}/notifications/re-stock` as `token`.
     pub async fn restock_as(
         &self,
@@ -58,6 +84,15 @@ impl TestApp {
             quantity.map(|q| json!({ "quantity": q })),
         )
         .await
+    }
+
+    /// Restocks as admin without waiting for the round; asserts 202 and returns the round.
+    pub async fn restock_accepted(&self, product: i64, quantity: Option<i64>) -> Value {
+        let (s, b) = self
+            .restock_as(product, Some(&self.admin()), quantity, false)
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        b
     }
 
     /// Restocks as admin and waits for the round to end; asserts 200 and returns the round.

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{MysqlDatabase, ServedBinary, TestApp, mysql_url};
-use crate::helpers::{sample, scrape_at};
+use crate::helpers::{MysqlDatabase, ServedBinary, TestApp, mysql_url, sample, scrape_at};
 
 /// A running `dropline serve`, killed when dropped.
 struct Served {

@@ -10,10 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::helpers::KillWatch;
-use crate::helpers::{SECRET, TestApp};
-use crate::helpers::{Tuning, users};
-use crate::helpers::{assert_finished_exactly, send, start};
+use crate::helpers::{
+    KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, send, start, users,
+};
 
 crate::on_every_backend!(
     a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease,
@@ -22,9 +21,9 @@ crate::on_every_backend!(
 
 async fn a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(30);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 30, 1)
+        .await;
     // An earlier run opened the round and died holding it, its lease good for 30 s more.
     let earlier = Lease {
         owner: "dropline-earlier-run".into(),
