@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_error};
+use crate::helpers::{TestApp, assert_error, assert_invalid, item_ids};
 
 crate::on_every_backend!(
     admin_creates_brands_and_anyone_lists_them_in_pages,
@@ -26,23 +26,13 @@ async fn admin_creates_brands_and_anyone_lists_them_in_pages(app: TestApp) {
 
     let (s, page) = app.get("/brands?limit=2", None).await;
     assert_eq!(s, StatusCode::OK);
-    let ids: Vec<i64> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["id"].as_i64().unwrap())
-        .collect();
+    let ids = item_ids(&page, "id");
     assert_eq!(ids, vec![first, second]);
     let next = page["next"].as_str().unwrap().to_owned();
     let (_, page) = app
         .get(&format!("/brands?limit=2&after={next}"), None)
         .await;
-    let ids: Vec<i64> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["id"].as_i64().unwrap())
-        .collect();
+    let ids = item_ids(&page, "id");
     assert_eq!(ids, vec![third]);
     assert!(page["next"].is_null());
 }
@@ -56,9 +46,7 @@ async fn brand_creation_rejects_bad_values_naming_the_field(app: TestApp) {
             json!({"name": "  ", "category": "camping"}),
         )
         .await;
-    assert!(
-        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").contains("name")
-    );
+    assert_invalid(&got, "name");
     let got = app
         .post(
             "/brands",
@@ -66,20 +54,13 @@ async fn brand_creation_rejects_bad_values_naming_the_field(app: TestApp) {
             json!({"name": "X", "category": "food"}),
         )
         .await;
-    assert!(
-        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            .contains("category")
-    );
+    assert_invalid(&got, "category");
     let got = app
         .post("/brands", Some(&admin), json!({"category": "camping"}))
         .await;
-    assert!(
-        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").contains("name")
-    );
+    assert_invalid(&got, "name");
     let got = app.get("/brands?limit=0", None).await;
-    assert!(
-        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").contains("limit")
-    );
+    assert_invalid(&got, "limit");
     let got = app.get("/brands?limit=1001", None).await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 }

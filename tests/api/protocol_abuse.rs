@@ -274,11 +274,10 @@ async fn sale_times_outside_years_1970_to_9999_are_refused(app: TestApp) {
         let message = assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert!(message.contains(field), "{message}");
         let got = app
-            .call(
-                "PATCH",
+            .patch(
                 &format!("/products/{product}"),
                 Some(&app.admin()),
-                Some(json!({ field: at })),
+                json!({ field: at }),
             )
             .await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");

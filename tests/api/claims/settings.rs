@@ -19,22 +19,20 @@ async fn alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_ro
     assert_eq!(created["claim_seconds"], 5);
     let id = created["id"].as_i64().unwrap();
     let (s, patched) = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/products/{id}"),
             Some(&app.admin()),
-            Some(json!({"claim_seconds": 86_400})),
+            json!({"claim_seconds": 86_400}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{patched}");
     assert_eq!(patched["alert_mode"], "claim");
     assert_eq!(patched["claim_seconds"], 86_400);
     let (s, back) = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/products/{id}"),
             Some(&app.admin()),
-            Some(json!({"alert_mode": "broadcast"})),
+            json!({"alert_mode": "broadcast"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{back}");

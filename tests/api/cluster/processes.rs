@@ -10,7 +10,9 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, signal_at, start, users, uuid_like};
+use crate::helpers::{
+    MysqlDatabase, RedisKind, SECRET, item_ids, send, signal_at, start, users, uuid_like,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {
@@ -191,12 +193,7 @@ async fn three_processes_on(kind: RedisKind) {
         None,
     )
     .await;
-    let recipients: Vec<i64> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["user_id"].as_i64().expect("user"))
-        .collect();
+    let recipients = item_ids(&page, "user_id");
     assert_eq!(recipients, line, "every user once, in line order");
     let arrivals = receiver.arrivals();
     let distinct: HashSet<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();

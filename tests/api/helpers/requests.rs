@@ -57,6 +57,16 @@ impl TestApp {
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.call("POST", path, token, Some(body)).await
     }
+
+    /// `PATCH path` with an optional token and a JSON body.
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, token, Some(body)).await
+    }
+
+    /// `PUT path` with an optional token and no body.
+    pub async fn put(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call("PUT", path, token, None).await
+    }
 }
 
 /// Asserts an error envelope with `status` and `code`; returns the message.
@@ -89,4 +99,20 @@ pub fn merged(mut body: Value, extra: &Value) -> Value {
         }
     }
     body
+}
+
+/// Asserts a 422 `validation_failed` whose message names `field`.
+pub fn assert_invalid(got: &(StatusCode, Value), field: &str) {
+    let message = assert_error(got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(message.contains(field), "{message} does not name {field}");
+}
+
+/// The `field` of every item of a list page, as numbers.
+pub fn item_ids(page: &Value, field: &str) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item[field].as_i64().expect("a number"))
+        .collect()
 }
