@@ -11,9 +11,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::helpers::restock_at;
+use crate::helpers::{Db, DbHandle};
 use crate::helpers::{
-    KillWatch, MysqlDatabase, SECRET, TestApp, Tuning, assert_finished_exactly, send, signal_at,
-    start, users, uuid_like,
+    KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, send, signal_at, start, users,
+    uuid_like,
 };
 
 crate::on_every_cluster!(
@@ -94,28 +96,24 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
  {
-    let Ok(redis) = crate::helpers::redis_url().ok_or(()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("dropline.db").display()
-    );
-    the_owner_killed_another_process_continues(url, redis).await;
+    the_owner_killed_on(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
 {
-    let (Ok(mysql), Ok(redis)) = (
-        crate::helpers::mysql_url().ok_or(()),
-        crate::helpers::redis_url().ok_or(()),
-    ) else {
+    the_owner_killed_on(Db::Mysql).await;
+}
+
+/// The case below on a fresh database of `db`, when it and Redis are configured here.
+async fn the_owner_killed_on(db: Db) {
+    let Some(redis) = crate::helpers::redis_url() else {
         return;
     };
-    let db = MysqlDatabase::create(&mysql).await;
-    the_owner_killed_another_process_continues(db.url(), redis).await;
+    let Some(database) = DbHandle::new(db).await else {
+        return;
+    };
+    the_owner_killed_another_process_continues(database.url(), redis).await;
 }
 
 /// Two real processes; the one running a round is killed (SIGKILL) mid-round.
@@ -176,16 +174,7 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     assert_eq!(s, StatusCode::OK, "{b}");
     // Arrivals after this count are the survivor's (none until it is set).
     let watch = KillWatch::on(&receiver, 100);
-    let (s, round) = send(
-        &client,
-        post.clone(),
-        format!("{}/products/{pid}/notifications/re-stock", owner.base),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
-    let number = round["round"].as_i64().unwrap();
+    let number = restock_at(&client, &owner.base, &admin, pid).await;
 
     // The owner is killed mid-round; its heartbeat lapses within HEARTBEAT_TTL.
     watch.reached.notified().await;

@@ -10,6 +10,7 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::helpers::restock_at;
 use crate::helpers::{
     MysqlDatabase, RedisKind, SECRET, item_ids, send, signal_at, start, users, uuid_like,
 };
@@ -149,19 +150,7 @@ async fn three_processes_on(kind: RedisKind) {
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let hundredth = signal_at(&receiver, 100);
-    let (s, round) = send(
-        &client,
-        post.clone(),
-        format!(
-            "{}/products/{pid}/notifications/re-stock",
-            instances[0].base
-        ),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
-    let number = round["round"].as_i64().expect("round");
+    let number = restock_at(&client, &instances[0].base, &admin, pid).await;
     hundredth.notified().await;
     instances[0].child.kill().await.expect("kill");
 

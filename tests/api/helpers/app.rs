@@ -14,8 +14,8 @@ use super::Db;
 use super::backends::{MysqlDatabase, RedisKind, mysql_url, redis_target, uuid_like};
 use super::tokens::SECRET;
 
-/// Where a test's database lives; kept alive as long as the app.
-enum DbHandle {
+/// Where a test's database lives; kept alive as long as the app (or the process) using it.
+pub enum DbHandle {
     Sqlite(tempfile::TempDir),
     Mysql(MysqlDatabase),
     /// Another instance's database: that instance owns (and drops) it.
@@ -23,7 +23,8 @@ enum DbHandle {
 }
 
 impl DbHandle {
-    async fn new(db: Db) -> Option<Self> {
+    /// A fresh database on `db`, or None when that backend is not configured here.
+    pub async fn new(db: Db) -> Option<Self> {
         match db {
             Db::Sqlite => Some(Self::Sqlite(tempfile::tempdir().expect("tempdir"))),
             Db::Mysql => {
@@ -33,7 +34,8 @@ impl DbHandle {
         }
     }
 
-    fn url(&self) -> String {
+    /// The URL the app connects to.
+    pub fn url(&self) -> String {
         match self {
             Self::Sqlite(dir) => format!(
                 "sqlite://{}?mode=rwc",

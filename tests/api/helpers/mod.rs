@@ -19,13 +19,13 @@ mod rounds;
 mod tokens;
 
 pub use accounting::{PollAtMost, abandon, assert_accounted, reconcile_once, settled};
-pub use app::{TEST_POOL, TestApp};
+pub use app::{DbHandle, TEST_POOL, TestApp};
 pub use backends::{MysqlDatabase, RedisKind, mysql_url, redis_target, redis_url, uuid_like};
 pub use buyers::{Buyer, every_user_buys, order_as_buyer};
 pub use claims::CLAIM_SECONDS;
 pub use lines::users;
 pub use metrics::{sample, scrape_at};
-pub use processes::{ServedBinary, assert_finished_exactly, send, start};
+pub use processes::{ServedBinary, assert_finished_exactly, restock_at, send, start};
 pub use receivers::{KillWatch, bodies, signal_at, told, told_sorted};
 pub use requests::{assert_error, assert_invalid, item_ids, merged};
 pub use round_events::{checkpoints_at, final_event, started_so_far};

@@ -209,3 +209,12 @@ impl ServedBinary {
         .unwrap_or_else(|_| panic!("no log line with {needle}"))
     }
 }
+
+/// `POST /products/{product}/notifications/re-stock` at `base` without waiting; asserts 202
+/// and answers the round's number.
+pub async fn restock_at(client: &reqwest::Client, base: &str, token: &str, product: i64) -> i64 {
+    let path = format!("{base}/products/{product}/notifications/re-stock");
+    let (s, round) = send(client, reqwest::Method::POST, path, token, None).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
+    round["round"].as_i64().expect("round")
+}

@@ -4,15 +4,13 @@
 use dropline::domain::ids::ProductId;
 use dropline::domain::round::Lease;
 use dropline::http::mock_receiver::MockReceiver;
-use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::helpers::{
-    KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, send, start, users,
-};
+use crate::helpers::restock_at;
+use crate::helpers::{KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, start, users};
 
 crate::on_every_backend!(
     a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease,
@@ -79,16 +77,7 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
     // Arrivals after this count are the restarted process's (none until it is set).
     let watch = KillWatch::on(&receiver, 100);
     let mut first = start(&env, "first", &client).await;
-    let (s, round) = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{}/products/{product}/notifications/re-stock", first.base),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
-    let number = round["round"].as_i64().unwrap();
+    let number = restock_at(&client, &first.base, &admin, product).await;
 
     // Act: SIGKILL mid-round, then start again on the same database.
     watch.reached.notified().await;
