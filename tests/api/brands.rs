@@ -66,32 +66,20 @@ async fn brand_creation_rejects_bad_values_naming_the_field(app: TestApp) {
 }
 
 async fn brand_creation_rejects_malformed_json_and_wrong_content_type(app: TestApp) {
-    let url = format!("{}/brands", app.addr);
-    let resp = app
-        .client
-        .post(&url)
-        .bearer_auth(app.admin())
-        .header("content-type", "application/json")
-        .body("{\"name\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "bad_request");
+    let got = app
+        .post_raw("/brands", &app.admin(), "application/json", "{\"name\": ")
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "bad_request");
 
-    let resp = app
-        .client
-        .post(&url)
-        .bearer_auth(app.admin())
-        .header("content-type", "text/plain")
-        .body(r#"{"name":"A","category":"other"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "bad_request");
+    let got = app
+        .post_raw(
+            "/brands",
+            &app.admin(),
+            "text/plain",
+            r#"{"name":"A","category":"other"}"#,
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "bad_request");
 
     let big = "x".repeat(100 * 1024);
     let got = app

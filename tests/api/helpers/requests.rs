@@ -58,6 +58,23 @@ impl TestApp {
         self.call("POST", path, token, Some(body)).await
     }
 
+    /// `POST path` with `token` and `body` sent as it is, under `content_type`.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> (StatusCode, Value) {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.addr))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body);
+        read(req.send().await.expect("request")).await
+    }
+
     /// `PATCH path` with an optional token and a JSON body.
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.call("PATCH", path, token, Some(body)).await

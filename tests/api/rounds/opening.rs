@@ -135,19 +135,15 @@ async fn restock_rejects_a_bad_quantity_naming_the_field(app: TestApp) {
             .await;
         assert_invalid(&got, "quantity");
     }
-    let resp = app
-        .client
-        .post(format!(
-            "{}/products/{product}/notifications/re-stock",
-            app.addr
-        ))
-        .bearer_auth(app.admin())
-        .header("content-type", "application/json")
-        .body("{\"quantity\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let got = app
+        .post_raw(
+            &format!("/products/{product}/notifications/re-stock"),
+            &app.admin(),
+            "application/json",
+            "{\"quantity\": ",
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
     let got = app
         .call(
             "POST",
