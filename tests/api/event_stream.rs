@@ -40,6 +40,21 @@ impl EventStream {
         stream
     }
 
+    /// Reads to the end of the stream, which must come cleanly within 10 s (`what` says so).
+    async fn ends_within_10_s(&mut self, what: &str) {
+        let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match self.resp.chunk().await {
+                    Ok(Some(_)) => continue,
+                    other => return other.map(|_| ()),
+                }
+            }
+        })
+        .await
+        .expect(what);
+        assert!(end.is_ok(), "{end:?}");
+    }
+
     /// The next event's name and data.
     async fn next(&mut self) -> (String, Value) {
         loop {
@@ -169,17 +184,7 @@ async fn an_open_event_stream_ends_when_the_server_stops(mut app: TestApp) {
     tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
         .await
         .expect("the server stops with a stream open");
-    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match events.resp.chunk().await {
-                Ok(Some(_)) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-    })
-    .await
-    .expect("the stream ends");
-    assert!(end.is_ok(), "{end:?}");
+    events.ends_within_10_s("the stream ends").await;
 }
 
 async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
@@ -205,17 +210,9 @@ async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
         buf: String::new(),
     };
     assert_eq!(events.next().await.0, "ready");
-    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match events.resp.chunk().await {
-                Ok(Some(_)) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-    })
-    .await
-    .expect("the stream ends once its token expires");
-    assert!(end.is_ok(), "{end:?}");
+    events
+        .ends_within_10_s("the stream ends once its token expires")
+        .await;
     let ended = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();

@@ -27,7 +27,7 @@ pub use lines::users;
 pub use metrics::{sample, scrape_at};
 pub use processes::{ServedBinary, assert_finished_exactly, restock_at, send, start};
 pub use receivers::{KillWatch, bodies, signal_at, told, told_sorted};
-pub use requests::{assert_error, assert_invalid, item_ids, merged};
+pub use requests::{assert_error, assert_invalid, connect, item_ids, merged, tally};
 pub use round_events::{checkpoints_at, final_event, started_so_far};
 pub use rounds::Tuning;
 pub use tokens::SECRET;

@@ -3,6 +3,8 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::collections::BTreeMap;
+use tokio::net::TcpStream;
 
 use super::TestApp;
 
@@ -132,4 +134,24 @@ pub fn item_ids(page: &Value, field: &str) -> Vec<i64> {
         .iter()
         .map(|item| item[field].as_i64().expect("a number"))
         .collect()
+}
+
+/// Counts answers by status and error code ("201", "409 sold_out", ...).
+pub fn tally(answers: &[(StatusCode, Value)]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for (s, b) in answers {
+        let key = match b["error"]["code"].as_str() {
+            Some(code) => format!("{} {code}", s.as_u16()),
+            None => s.as_u16().to_string(),
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}
+
+/// A fresh TCP connection to `app`, for requests written byte by byte.
+pub async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.addr.trim_start_matches("http://"))
+        .await
+        .expect("connect")
 }

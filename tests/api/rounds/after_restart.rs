@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::helpers::restock_at;
-use crate::helpers::{KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, start, users};
+use crate::helpers::{
+    KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, restock_at, start, users,
+};
 
 crate::on_every_backend!(
     a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease,
