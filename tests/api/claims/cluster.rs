@@ -64,14 +64,4 @@ async fn two_instances_share_one_truth_of_claims(db: Db) {
     assert_eq!(crate::helpers::told_sorted(&receiver), line[..3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_two_instances_share_one_truth_of_claims() {
-    two_instances_share_one_truth_of_claims(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_two_instances_share_one_truth_of_claims() {
-    if crate::helpers::mysql_url().is_some() {
-        two_instances_share_one_truth_of_claims(Db::Mysql).await;
-    }
-}
+crate::on_each_database!(two_instances_share_one_truth_of_claims: sqlite_two_instances_share_one_truth_of_claims, mysql_two_instances_share_one_truth_of_claims;);

@@ -93,17 +93,7 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
     assert_eq!(arrivals.len(), 300, "nobody notified twice");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
- {
-    the_owner_killed_on(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
-{
-    the_owner_killed_on(Db::Mysql).await;
-}
+crate::on_each_database!(the_owner_killed_on: sqlite_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds, mysql_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds;);
 
 /// The case below on a fresh database of `db`, when it and Redis are configured here.
 async fn the_owner_killed_on(db: Db) {

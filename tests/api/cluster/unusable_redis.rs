@@ -442,15 +442,7 @@ async fn refused_at_start_up(db: Db) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause() {
-    refused_at_start_up(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause() {
-    refused_at_start_up(Db::Mysql).await;
-}
+crate::on_each_database!(refused_at_start_up: sqlite_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause, mysql_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause;);
 
 async fn tls_without_its_ca(db: Db) {
     let Some((url, _ca)) = crate::helpers::redis_target(crate::helpers::RedisKind::Tls) else {
@@ -464,12 +456,4 @@ async fn tls_without_its_ca(db: Db) {
     refuses_to_start(database_url, url, "the TLS handshake failed").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_server_refuses_to_start_on_tls_it_cannot_verify() {
-    tls_without_its_ca(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_a_server_refuses_to_start_on_tls_it_cannot_verify() {
-    tls_without_its_ca(Db::Mysql).await;
-}
+crate::on_each_database!(tls_without_its_ca: sqlite_a_server_refuses_to_start_on_tls_it_cannot_verify, mysql_a_server_refuses_to_start_on_tls_it_cannot_verify;);

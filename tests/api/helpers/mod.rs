@@ -65,3 +65,24 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// Runs each `async fn case(Db)` as two tests of the names given: on SQLite, and on MySQL
+/// when `DROPLINE_TEST_MYSQL_URL` is set.
+#[macro_export]
+macro_rules! on_each_database {
+    ($($case:ident: $sqlite:ident, $mysql:ident;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $sqlite() {
+                $case($crate::helpers::Db::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $mysql() {
+                if $crate::helpers::mysql_url().is_some() {
+                    $case($crate::helpers::Db::Mysql).await;
+                }
+            }
+        )*
+    };
+}
