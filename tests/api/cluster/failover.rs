@@ -11,6 +11,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::helpers::notifying_env;
+use crate::helpers::process_client;
 use crate::helpers::restock_at;
 use crate::helpers::{Db, DbHandle};
 use crate::helpers::{
@@ -112,19 +114,10 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     receiver.set_latency(Duration::from_millis(20));
     let prefix = format!("dropline-failover-{}", uuid_like());
     // The lease is the default 30 s: only the lapsed heartbeat can hand the round over sooner.
-    let env = vec![
-        ("DROPLINE_DATABASE_URL", database_url.clone()),
-        ("DROPLINE_REDIS_URL", redis.clone()),
-        ("DROPLINE_REDIS_PREFIX", prefix.clone()),
-        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
-        ("DROPLINE_NOTIFY_URL", receiver.url()),
-        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
-        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
-    ];
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let mut env = notifying_env(database_url.clone(), receiver.url());
+    env.push(("DROPLINE_REDIS_URL", redis.clone()));
+    env.push(("DROPLINE_REDIS_PREFIX", prefix.clone()));
+    let client = process_client();
     let mut owner = start(&env, "owner", &client).await;
     let mut survivor = start(&env, "survivor", &client).await;
     let admin = dropline::auth::TokenKeys::new(SECRET.as_bytes())

@@ -10,6 +10,8 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::helpers::notifying_env;
+use crate::helpers::process_client;
 use crate::helpers::restock_at;
 use crate::helpers::{
     MysqlDatabase, RedisKind, SECRET, item_ids, send, signal_at, start, users, uuid_like,
@@ -40,8 +42,8 @@ async fn three_processes_on(kind: RedisKind) {
     let db = MysqlDatabase::create(&mysql).await;
     let receiver = MockReceiver::start().await.expect("receiver");
     receiver.set_latency(Duration::from_millis(20));
-    let mut env = vec![
-        ("DROPLINE_DATABASE_URL", db.url()),
+    let mut env = notifying_env(db.url(), receiver.url());
+    env.extend([
         (
             "DROPLINE_DATABASE_MAX_CONNECTIONS",
             crate::helpers::TEST_POOL.to_string(),
@@ -51,19 +53,12 @@ async fn three_processes_on(kind: RedisKind) {
             "DROPLINE_REDIS_PREFIX",
             format!("dropline-proc-{}", uuid_like()),
         ),
-        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
-        ("DROPLINE_NOTIFY_URL", receiver.url()),
-        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
-        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
         ("DROPLINE_NOTIFY_LEASE_SECONDS", "2".to_owned()),
-    ];
+    ]);
     if let Some(ca) = ca {
         env.push(("DROPLINE_REDIS_CA_FILE", ca));
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client");
+    let client = process_client();
     let mut instances = Vec::new();
     for i in 0..3 {
         instances.push(start(&env, &format!("proc-{i}"), &client).await);

@@ -25,7 +25,9 @@ pub use buyers::{Buyer, every_user_buys, order_as_buyer};
 pub use claims::CLAIM_SECONDS;
 pub use lines::users;
 pub use metrics::{sample, scrape_at};
-pub use processes::{ServedBinary, assert_finished_exactly, restock_at, send, start};
+pub use processes::{
+    ServedBinary, assert_finished_exactly, notifying_env, process_client, restock_at, send, start,
+};
 pub use receivers::{KillWatch, bodies, signal_at, told, told_sorted};
 pub use requests::{assert_error, assert_invalid, connect, item_ids, merged, tally};
 pub use round_events::{checkpoints_at, final_event, started_so_far};

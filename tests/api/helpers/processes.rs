@@ -5,6 +5,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
+
+use super::tokens::SECRET;
 use tokio::process::{Child, Command};
 
 /// A `dropline serve` process and its base URL.
@@ -217,4 +219,24 @@ pub async fn restock_at(client: &reqwest::Client, base: &str, token: &str, produ
     let (s, round) = send(client, reqwest::Method::POST, path, token, None).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{round}");
     round["round"].as_i64().expect("round")
+}
+
+/// A client for real processes: a minute at most per request.
+pub fn process_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// The settings of a process on `database_url` notifying `receiver_url` with the test secret,
+/// 300 requests a second and 16 in flight.
+pub fn notifying_env(database_url: String, receiver_url: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("DROPLINE_DATABASE_URL", database_url),
+        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
+        ("DROPLINE_NOTIFY_URL", receiver_url),
+        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
+        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
+    ]
 }

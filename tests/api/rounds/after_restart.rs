@@ -9,8 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::helpers::notifying_env;
+use crate::helpers::process_client;
 use crate::helpers::{
-    KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, restock_at, start, users,
+    KillWatch, TestApp, Tuning, assert_finished_exactly, restock_at, start, users,
 };
 
 crate::on_every_backend!(
@@ -60,20 +62,8 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
     let product = app.product_with_line(1_000, &line, json!({})).await;
     app.stop().await;
     // The lease is the default 30 s: only the start-up takeover can beat it.
-    let env = vec![
-        (
-            "DROPLINE_DATABASE_URL",
-            app.settings.database.database_url.clone(),
-        ),
-        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
-        ("DROPLINE_NOTIFY_URL", receiver.url()),
-        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
-        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
-    ];
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let env = notifying_env(app.settings.database.database_url.clone(), receiver.url());
+    let client = process_client();
     let admin = app.admin();
     // Arrivals after this count are the restarted process's (none until it is set).
     let watch = KillWatch::on(&receiver, 100);
