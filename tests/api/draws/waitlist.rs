@@ -27,12 +27,7 @@ async fn units_of_a_canceled_win_go_to_the_next_entry_by_rank(app: TestApp) {
     let app = app.notifying(&receiver, Tuning::default()).await;
     let product = app.draw_product(2, json!({"per_user_limit": 2})).await;
     let entries = [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)];
-    for (u, q) in entries {
-        app.entered(product, u, q).await;
-    }
-    app.close_windows();
-    app.draw_step().await;
-    let seed = app.draw(product).await["seed"].as_str().unwrap().to_owned();
+    let seed = drawn(&app, product, &entries).await;
     let (ranked, winners) = expected_draw(&seed, &entries, 2);
     assert_eq!(winners, ranked[..2]);
 
@@ -71,12 +66,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
         .draw_product(3, json!({"per_user_limit": 3, "hold_seconds": 60}))
         .await;
     let entries = [(1, 2), (2, 2), (3, 1), (4, 3), (5, 1), (6, 2)];
-    for (u, q) in entries {
-        app.entered(product, u, q).await;
-    }
-    app.close_windows();
-    app.draw_step().await;
-    let seed = app.draw(product).await["seed"].as_str().unwrap().to_owned();
+    let seed = drawn(&app, product, &entries).await;
     let (ranked, winners) = expected_draw(&seed, &entries, 3);
     let quantity = |u: i64| entries.iter().find(|(x, _)| *x == u).unwrap().1;
     // Every hold passes at once: all 3 units come back and go down the rest of the waitlist.
@@ -144,4 +134,15 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
     assert_eq!(app.stock(product).await, left);
     let again = app.draw_step().await;
     assert_eq!(again.wins, 0);
+}
+
+/// Enters every (user, quantity) of `entries`, closes the window and runs the draw; answers
+/// the seed it published.
+async fn drawn(app: &TestApp, product: i64, entries: &[(i64, i64)]) -> String {
+    for &(u, q) in entries {
+        app.entered(product, u, q).await;
+    }
+    app.close_windows();
+    app.draw_step().await;
+    app.draw(product).await["seed"].as_str().unwrap().to_owned()
 }
