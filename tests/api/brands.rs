@@ -39,26 +39,14 @@ async fn admin_creates_brands_and_anyone_lists_them_in_pages(app: TestApp) {
 
 async fn brand_creation_rejects_bad_values_naming_the_field(app: TestApp) {
     let admin = app.admin();
-    let got = app
-        .post(
-            "/brands",
-            Some(&admin),
-            json!({"name": "  ", "category": "camping"}),
-        )
-        .await;
-    assert_invalid(&got, "name");
-    let got = app
-        .post(
-            "/brands",
-            Some(&admin),
-            json!({"name": "X", "category": "food"}),
-        )
-        .await;
-    assert_invalid(&got, "category");
-    let got = app
-        .post("/brands", Some(&admin), json!({"category": "camping"}))
-        .await;
-    assert_invalid(&got, "name");
+    for (body, field) in [
+        (json!({"name": "  ", "category": "camping"}), "name"),
+        (json!({"name": "X", "category": "food"}), "category"),
+        (json!({"category": "camping"}), "name"),
+    ] {
+        let got = app.post("/brands", Some(&admin), body).await;
+        assert_invalid(&got, field);
+    }
     let got = app.get("/brands?limit=0", None).await;
     assert_invalid(&got, "limit");
     let got = app.get("/brands?limit=1001", None).await;

@@ -23,6 +23,18 @@ async fn with_timeouts(app: TestApp, header_read_ms: u64, keep_alive_ms: u64) ->
     .await
 }
 
+/// A connection on which one request was answered 200; answers it and that answer.
+async fn kept_alive(app: &TestApp) -> (TcpStream, String) {
+    let mut stream = connect(app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let first = read_response(&mut stream).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    (stream, first)
+}
+
 /// Reads until the server closes the connection; returns what it sent.
 async fn read_to_close(stream: &mut TcpStream) -> String {
     let mut got = Vec::new();
@@ -69,13 +81,7 @@ async fn a_half_sent_request_head_is_closed_after_the_header_read_timeout(app: T
     );
 
     // And on a kept-alive one, after a first request was answered.
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let first = read_response(&mut stream).await;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let (mut stream, _first) = kept_alive(&app).await;
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost:")
         .await
@@ -89,13 +95,7 @@ async fn a_half_sent_request_head_is_closed_after_the_header_read_timeout(app: T
 
 async fn an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(app: TestApp) {
     let app = with_timeouts(app, 60_000, 300).await;
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let first = read_response(&mut stream).await;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let (mut stream, first) = kept_alive(&app).await;
     assert!(
         !first.to_ascii_lowercase().contains("connection: close"),
         "{first}"

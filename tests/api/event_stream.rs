@@ -198,12 +198,8 @@ async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
         .sign(&json!({"role": "admin", "exp": exp}))
         .unwrap();
     let resp = app
-        .client
-        .get(format!("{}/admin/events", app.addr))
-        .header("authorization", format!("bearer {token}"))
-        .send()
-        .await
-        .unwrap();
+        .get_authorized("/admin/events", &format!("bearer {token}"))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let mut events = EventStream {
         resp,

@@ -57,20 +57,12 @@ async fn the_bearer_scheme_is_matched_in_any_case(app: TestApp) {
     let admin = app.admin();
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
         let resp = app
-            .client
-            .get(format!("{}/me/subscriptions", app.addr))
-            .header("authorization", format!("{scheme} {user}"))
-            .send()
-            .await
-            .unwrap();
+            .get_authorized("/me/subscriptions", &format!("{scheme} {user}"))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
         let resp = app
-            .client
-            .get(format!("{}/admin/events", app.addr))
-            .header("authorization", format!("{scheme} {admin}"))
-            .send()
-            .await
-            .unwrap();
+            .get_authorized("/admin/events", &format!("{scheme} {admin}"))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "{scheme} on /admin/events");
         assert_eq!(resp.headers()["content-type"], "text/event-stream");
     }

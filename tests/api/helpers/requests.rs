@@ -77,6 +77,16 @@ impl TestApp {
         read(req.send().await.expect("request")).await
     }
 
+    /// `GET path` with `authorization` as the whole Authorization header.
+    pub async fn get_authorized(&self, path: &str, authorization: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.addr))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// `PATCH path` with an optional token and a JSON body.
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.call("PATCH", path, token, Some(body)).await
