@@ -38,27 +38,12 @@ impl TestApp {
 
     /// The whole active line of a product, front first, following every page.
     pub async fn line(&self, product: i64) -> Vec<i64> {
-        let mut users = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let path = match &after {
-                Some(a) => format!("/admin/products/{product}/subscriptions?limit=1000&after={a}"),
-                None => format!("/admin/products/{product}/subscriptions?limit=1000"),
-            };
-            let (s, b) = self.get(&path, Some(&self.admin())).await;
-            assert_eq!(s, StatusCode::OK, "{b}");
-            users.extend(
-                b["items"]
-                    .as_array()
-                    .expect("items")
-                    .iter()
-                    .map(|i| i["user_id"].as_i64().expect("user")),
-            );
-            match b["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => return users,
-            }
-        }
+        let path = format!("/admin/products/{product}/subscriptions");
+        self.every_item(&path, 1000)
+            .await
+            .iter()
+            .map(|i| i["user_id"].as_i64().expect("user"))
+            .collect()
     }
 
     /// Creates a product with `stock` and `extra` settings, and a line of `users` in that order.

@@ -38,7 +38,17 @@ impl TestApp {
     /// Every item of the list at `path` (which has no query yet), read as admin in pages of
     /// `limit`, following `next` to the last page.
     pub async fn every_item(&self, path: &str, limit: u32) -> Vec<Value> {
-        let mut items = Vec::new();
+        let pages = self.every_page(path, limit).await;
+        pages
+            .iter()
+            .flat_map(|page| page["items"].as_array().expect("items").iter().cloned())
+            .collect()
+    }
+
+    /// Every page of the list at `path` (which has no query yet), read as admin in pages of
+    /// `limit`, following `next` to the last page; each must answer 200.
+    pub async fn every_page(&self, path: &str, limit: u32) -> Vec<Value> {
+        let mut pages = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let mut page = format!("{path}?limit={limit}");
@@ -47,10 +57,11 @@ impl TestApp {
             }
             let (s, b) = self.get(&page, Some(&self.admin())).await;
             assert_eq!(s, StatusCode::OK, "{b}");
-            items.extend(b["items"].as_array().expect("items").iter().cloned());
-            match b["next"].as_str() {
-                Some(n) => after = Some(n.to_owned()),
-                None => return items,
+            let next = b["next"].as_str().map(str::to_owned);
+            pages.push(b);
+            match next {
+                Some(n) => after = Some(n),
+                None => return pages,
             }
         }
     }
