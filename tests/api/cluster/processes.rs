@@ -6,16 +6,15 @@ use dropline::auth::{Principal, TokenKeys};
 use dropline::http::mock_receiver::MockReceiver;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::helpers::notifying_env;
 use crate::helpers::process_client;
 use crate::helpers::restock_at;
-use crate::helpers::{
-    MysqlDatabase, RedisKind, SECRET, item_ids, send, signal_at, start, users, uuid_like,
-};
+use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, signal_at, start, users, uuid_like};
+use crate::helpers::{recipients_of, wait_for_end};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {
@@ -80,15 +79,7 @@ async fn three_processes_on(kind: RedisKind) {
     let new_product = |stock: i64| json!({"name": "Chair One", "brand_ids": [brand["id"]], "price": 1000, "stock": stock});
 
     // Orders from 2,000 buyers spread over the three processes, for 50 units.
-    let (_, drop) = send(
-        &client,
-        post.clone(),
-        format!("{}/products", instances[1].base),
-        &admin,
-        Some(new_product(50)),
-    )
-    .await;
-    let drop_id = drop["id"].as_i64().expect("product id");
+    let drop_id = product_at(&client, &instances[1].base, &admin, new_product(50)).await;
     let answers = join_all((1..=2_000_i64).map(|u| {
         let base = instances[(u % 3) as usize].base.clone();
         let token = keys
@@ -122,15 +113,7 @@ async fn three_processes_on(kind: RedisKind) {
     );
 
     // A round on instance 0, killed (SIGKILL) after 100 notifications.
-    let (_, product) = send(
-        &client,
-        post.clone(),
-        format!("{}/products", instances[0].base),
-        &admin,
-        Some(new_product(1_000)),
-    )
-    .await;
-    let pid = product["id"].as_i64().expect("product id");
+    let pid = product_at(&client, &instances[0].base, &admin, new_product(1_000)).await;
     let line = users(600);
     let (s, b) = send(
         &client,
@@ -151,33 +134,10 @@ async fn three_processes_on(kind: RedisKind) {
 
     // Another process takes the round over once the lease lapses (2 s) and finishes it.
     let survivor = instances[1].base.clone();
-    let mut status = String::new();
-    for _ in 0..600 {
-        let (_, r) = send(
-            &client,
-            reqwest::Method::GET,
-            format!("{survivor}/products/{pid}/notifications/rounds/{number}"),
-            &admin,
-            None,
-        )
-        .await;
-        status = r["status"].as_str().unwrap_or_default().to_owned();
-        if status != "IN_PROGRESS" {
-            assert_eq!(r["notified_count"], 600, "{r}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "COMPLETED");
-    let (_, page) = send(
-        &client,
-        reqwest::Method::GET,
-        format!("{survivor}/products/{pid}/notifications/rounds/{number}/recipients?limit=1000"),
-        &admin,
-        None,
-    )
-    .await;
-    let recipients = item_ids(&page, "user_id");
+    let ended = wait_for_end(&client, &survivor, &admin, pid, number).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert_eq!(ended["notified_count"], 600, "{ended}");
+    let recipients = recipients_of(&client, &survivor, &admin, pid, number).await;
     assert_eq!(recipients, line, "every user once, in line order");
     let arrivals = receiver.arrivals();
     let distinct: HashSet<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
@@ -190,4 +150,11 @@ async fn three_processes_on(kind: RedisKind) {
     for mut i in instances {
         let _ = i.child.kill().await;
     }
+}
+
+/// Creates the product `body` describes through the process at `base`; answers its id.
+async fn product_at(client: &reqwest::Client, base: &str, admin: &str, body: Value) -> i64 {
+    let path = format!("{base}/products");
+    let (_, product) = send(client, reqwest::Method::POST, path, admin, Some(body)).await;
+    product["id"].as_i64().expect("product id")
 }
