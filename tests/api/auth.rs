@@ -1,3 +1,6 @@
+//! Who may do what: no token or a bad one is 401, a token without the right is 403, and a
+//! brand manages only the products it is part of.
+
 use reqwest::StatusCode;
 use serde_json::json;
 

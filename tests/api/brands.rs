@@ -1,3 +1,5 @@
+//! Brands: created by admins, listed by anyone in pages, bad values and bodies refused.
+
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -1,3 +1,5 @@
+//! Products: creation with defaults, validation naming the field, reads, pages and patches.
+
 use reqwest::StatusCode;
 use serde_json::json;
 

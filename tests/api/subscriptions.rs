@@ -1,3 +1,6 @@
+//! Lines of subscribers: joining, leaving, the order of the line, imports, and a user's own
+//! subscriptions and place.
+
 use reqwest::StatusCode;
 use serde_json::json;
 
