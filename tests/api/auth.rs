@@ -1,3 +1,6 @@
+//! Who may do what: no token or a bad one is 401, a token without the right is 403, and a
+//! brand manages only the products it is part of.
+
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -59,12 +62,7 @@ async fn tokens_without_the_right_are_forbidden(app: TestApp) {
     assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
     // Only users join lines: an admin token has no user to join as.
     let got = app
-        .call(
-            "PUT",
-            &format!("/products/{id}/subscription"),
-            Some(&app.admin()),
-            None,
-        )
+        .put(&format!("/products/{id}/subscription"), Some(&app.admin()))
         .await;
     assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
     let got = app.get("/me/subscriptions", Some(&app.brand(1))).await;
@@ -88,30 +86,21 @@ async fn a_brand_cannot_manage_another_brands_product(app: TestApp) {
     assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
 
     // Only an owning brand (or admin) may change it.
+    for outsider in [app.brand(other), app.user(1)] {
+        let got = app
+            .patch(
+                &format!("/products/{id}"),
+                Some(&outsider),
+                json!({"price": 1}),
+            )
+            .await;
+        assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
+    }
     let got = app
-        .call(
-            "PATCH",
-            &format!("/products/{id}"),
-            Some(&app.brand(other)),
-            Some(json!({"price": 1})),
-        )
-        .await;
-    assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
-    let got = app
-        .call(
-            "PATCH",
-            &format!("/products/{id}"),
-            Some(&app.user(1)),
-            Some(json!({"price": 1})),
-        )
-        .await;
-    assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
-    let got = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/products/{id}"),
             Some(&app.brand(kith)),
-            Some(json!({"price": 1})),
+            json!({"price": 1}),
         )
         .await;
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);

@@ -364,14 +364,8 @@ async fn configured_origins_get_cors_answers(app: TestApp) {
     }
     assert_eq!(header(&got.1, "access-control-allow-credentials"), None);
 
-    let got = raw(
-        &app,
-        "GET",
-        "/products",
-        &[("origin", "http://localhost:5173")],
-        None,
-    )
-    .await;
+    let from = [("origin", "http://localhost:5173")];
+    let got = raw(&app, "GET", "/products", &from, None).await;
     assert_eq!(got.0, StatusCode::OK);
     assert_eq!(
         header(&got.1, "access-control-allow-origin"),
@@ -385,14 +379,8 @@ async fn configured_origins_get_cors_answers(app: TestApp) {
         "{exposed}"
     );
 
-    let got = raw(
-        &app,
-        "GET",
-        "/products",
-        &[("origin", "https://elsewhere.example")],
-        None,
-    )
-    .await;
+    let from = [("origin", "https://elsewhere.example")];
+    let got = raw(&app, "GET", "/products", &from, None).await;
     assert_eq!(got.0, StatusCode::OK);
     assert_eq!(header(&got.1, "access-control-allow-origin"), None);
 }

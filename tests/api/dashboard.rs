@@ -1,3 +1,5 @@
+//! The dashboard and its assets, served from the binary.
+
 use reqwest::StatusCode;
 
 use crate::helpers::TestApp;

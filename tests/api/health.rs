@@ -1,3 +1,5 @@
+//! Liveness and readiness answer OK; unknown routes and methods answer in the error envelope.
+
 use reqwest::StatusCode;
 
 use crate::helpers::TestApp;

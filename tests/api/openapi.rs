@@ -1,3 +1,6 @@
+//! The OpenAPI document: every path of the contract, operation ids, enums, required fields,
+//! security, servers and tags, and the docs page.
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -37,12 +37,7 @@ impl TestApp {
     /// `PATCH /products/{id}` as admin, insisting on 200.
     pub async fn patch_product(&self, product: i64, body: Value) -> Value {
         let (s, b) = self
-            .call(
-                "PATCH",
-                &format!("/products/{product}"),
-                Some(&self.admin()),
-                Some(body),
-            )
+            .patch(&format!("/products/{product}"), Some(&self.admin()), body)
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b

@@ -1,3 +1,5 @@
+//! Products: creation with defaults, validation naming the field, reads, pages and patches.
+
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -95,21 +97,11 @@ async fn unknown_products_are_404(app: TestApp) {
         assert_error(&got, StatusCode::NOT_FOUND, "not_found");
     }
     let got = app
-        .call(
-            "PATCH",
-            "/products/999",
-            Some(&app.admin()),
-            Some(json!({"price": 1})),
-        )
+        .patch("/products/999", Some(&app.admin()), json!({"price": 1}))
         .await;
     assert_error(&got, StatusCode::NOT_FOUND, "not_found");
     let got = app
-        .call(
-            "PUT",
-            "/products/999/subscription",
-            Some(&app.user(1)),
-            None,
-        )
+        .put("/products/999/subscription", Some(&app.user(1)))
         .await;
     assert_error(&got, StatusCode::NOT_FOUND, "not_found");
     let got = app.import(999, &[1]).await;
@@ -151,12 +143,7 @@ async fn a_patch_changes_only_the_fields_it_names(app: TestApp) {
         .await;
     let id = p["id"].as_i64().unwrap();
     let got = app
-        .call(
-            "PATCH",
-            &format!("/products/{id}"),
-            Some(&app.admin()),
-            Some(json!({"name": "Renamed", "per_user_limit": 2, "line_policy": "rotate", "sale_ends_at": "2026-12-15T10:00:00Z"})),
-        )
+        .patch(&format!("/products/{id}"), Some(&app.admin()), json!({"name": "Renamed", "per_user_limit": 2, "line_policy": "rotate", "sale_ends_at": "2026-12-15T10:00:00Z"}))
         .await;
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     let patched = got.1;
@@ -170,11 +157,10 @@ async fn a_patch_changes_only_the_fields_it_names(app: TestApp) {
 
     // An explicit null clears a sale bound.
     let got = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/products/{id}"),
             Some(&app.admin()),
-            Some(json!({"sale_starts_at": null})),
+            json!({"sale_starts_at": null}),
         )
         .await;
     assert_eq!(got.0, StatusCode::OK);
@@ -197,12 +183,7 @@ async fn a_patch_with_invalid_values_changes_nothing(app: TestApp) {
         ),
     ] {
         let got = app
-            .call(
-                "PATCH",
-                &format!("/products/{id}"),
-                Some(&app.admin()),
-                Some(body),
-            )
+            .patch(&format!("/products/{id}"), Some(&app.admin()), body)
             .await;
         let message = assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert!(message.contains(field), "{message}");

@@ -1,7 +1,10 @@
+//! Lines of subscribers: joining, leaving, the order of the line, imports, and a user's own
+//! subscriptions and place.
+
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_error};
+use crate::helpers::{TestApp, assert_error, assert_invalid, item_ids};
 
 crate::on_every_backend!(
     joining_is_idempotent_and_keeps_the_place,
@@ -83,12 +86,7 @@ async fn a_user_lists_only_their_own_subscriptions(app: TestApp) {
             Some(&app.user(1)),
         )
         .await;
-    let rest: Vec<i64> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["product_id"].as_i64().unwrap())
-        .collect();
+    let rest = item_ids(&page, "product_id");
     assert_eq!(rest, vec![products[2]]);
     assert!(page["next"].is_null());
     assert!(
@@ -115,16 +113,10 @@ async fn an_import_keeps_existing_places_and_appends_the_rest_in_order(app: Test
 async fn an_import_rejects_bad_ids_and_oversized_lists(app: TestApp) {
     let p = product(&app).await;
     let got = app.import(p, &[1, 0]).await;
-    assert!(
-        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            .contains("user_ids")
-    );
+    assert_invalid(&got, "user_ids");
     let too_many: Vec<i64> = (1..=100_001).collect();
     let got = app.import(p, &too_many).await;
-    assert!(
-        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            .contains("user_ids")
-    );
+    assert_invalid(&got, "user_ids");
     let got = app
         .post(
             &format!("/admin/products/{p}/subscriptions/import"),

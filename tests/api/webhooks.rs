@@ -11,8 +11,7 @@ use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::helpers::TestApp;
-use crate::round_helpers::Tuning;
+use crate::helpers::{TestApp, Tuning};
 
 crate::on_every_backend!(
     every_notification_is_signed_with_the_configured_secret,

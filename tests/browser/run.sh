@@ -7,34 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 
-cargo build --quiet --bin dropline
-BIN=$ROOT/target/debug/dropline
-WORK=$(mktemp -d)
 SECRET=browser-test-secret-of-a-decent-length
 PORT=${BROWSER_PORT:-18480}
-RECEIVER_PORT=$((PORT + 1))
+DB_NAME=browser.db
 LINE=${LINE:-1500}
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib/local_server.sh
+source tests/lib/local_server.sh
 
-"$BIN" mock-receiver --listen "127.0.0.1:$RECEIVER_PORT" >"$WORK/receiver.log" 2>&1 &
-pids+=($!)
-DROPLINE_JWT_SECRET=$SECRET DROPLINE_LOG_LEVEL=warn \
-DROPLINE_NOTIFY_URL="http://127.0.0.1:$RECEIVER_PORT/notify" \
-  "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/browser.db?mode=rwc" >"$WORK/server.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-
-ADMIN=$(DROPLINE_JWT_SECRET=$SECRET "$BIN" token --role admin --ttl 1h)
-api() { curl -fsS -X "$1" "http://127.0.0.1:$PORT$2" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$3"; }
 api POST /brands '{"name":"Helinox","category":"camping"}' >/dev/null
 api POST /brands '{"name":"Kith","category":"fashion"}' >/dev/null
 api POST /products '{"name":"Chair One x Kith","brand_ids":[1,2],"price":189000,"stock":0,"sale_starts_at":"2026-12-14T10:00:00Z"}' >/dev/null

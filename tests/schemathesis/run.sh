@@ -9,35 +9,13 @@ cd "$(dirname "$0")/../.."
 ST=${SCHEMATHESIS:-schemathesis}
 command -v "$ST" >/dev/null || { echo "schemathesis is not installed (pip install schemathesis)" >&2; exit 1; }
 
-cargo build --quiet --bin dropline
-BIN=target/debug/dropline
-WORK=$(mktemp -d)
 SECRET=schemathesis-secret-of-a-decent-length
 PORT=${ST_PORT:-18380}
-RECEIVER_PORT=$((PORT + 1))
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+DB_NAME=st.db
+# shellcheck source=tests/lib/local_server.sh
+source tests/lib/local_server.sh
 
-"$BIN" mock-receiver --listen "127.0.0.1:$RECEIVER_PORT" >"$WORK/receiver.log" 2>&1 &
-pids+=($!)
-DROPLINE_JWT_SECRET=$SECRET DROPLINE_LOG_LEVEL=warn \
-DROPLINE_NOTIFY_URL="http://127.0.0.1:$RECEIVER_PORT/notify" \
-  "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/st.db?mode=rwc" >"$WORK/server.log" 2>&1 &
-pids+=($!)
-
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-
-ADMIN=$(DROPLINE_JWT_SECRET=$SECRET "$BIN" token --role admin --ttl 1h)
 # Something to find: two brands, a product with a line and a round.
-api() { curl -fsS -X "$1" "http://127.0.0.1:$PORT$2" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' ${3:+-d "$3"}; }
 api POST /brands '{"name":"Helinox","category":"camping"}' >/dev/null
 api POST /brands '{"name":"Kith","category":"fashion"}' >/dev/null
 api POST /products '{"name":"Chair One x Kith","brand_ids":[1,2],"price":189000,"stock":5}' >/dev/null

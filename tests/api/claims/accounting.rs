@@ -7,8 +7,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::round_helpers::users;
+use crate::helpers::{TestApp, users};
 
 crate::on_every_backend!(no_unit_is_ever_both_claimed_and_free,);
 

@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::{told, told_sorted};
-use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{TestApp, Tuning, told, told_sorted, users};
 
 crate::on_every_backend!(
     a_slow_provider_gets_a_claim_rounds_alerts_together_up_to_the_in_flight_bound,
@@ -141,7 +139,7 @@ async fn a_claim_is_made_only_once_its_alert_can_go_out(app: TestApp) {
     assert_eq!(made, vec![1, 2, 3]);
     // Each holder was told the expiry the claim keeps.
     let claims = app.claims(product, 1, 100).await;
-    for (body, claim) in super::bodies(&receiver).iter().zip(&claims) {
+    for (body, claim) in crate::helpers::bodies(&receiver).iter().zip(&claims) {
         assert_eq!(body["user_id"], claim["user_id"], "{body}");
         let told = chrono::DateTime::parse_from_rfc3339(body["claim_expires_at"].as_str().unwrap());
         let kept = chrono::DateTime::parse_from_rfc3339(claim["expires_at"].as_str().unwrap());

@@ -6,8 +6,7 @@ use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Db, TestApp, assert_error};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Db, TestApp, Tuning, assert_error, users};
 
 async fn two_instances_share_one_truth_of_claims(db: Db) {
     let Some(apps) = TestApp::spawn_cluster(db, 2).await else {
@@ -25,7 +24,7 @@ async fn two_instances_share_one_truth_of_claims(db: Db) {
         .product_with_line(
             0,
             &line,
-            json!({"alert_mode": "claim", "claim_seconds": super::CLAIM_SECONDS}),
+            json!({"alert_mode": "claim", "claim_seconds": crate::helpers::CLAIM_SECONDS}),
         )
         .await;
     a.restock_now(product, 2).await;
@@ -62,17 +61,7 @@ async fn two_instances_share_one_truth_of_claims(db: Db) {
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(a.stock(product).await, 0);
     assert_eq!(b.stock(product).await, 0);
-    assert_eq!(super::told_sorted(&receiver), line[..3]);
+    assert_eq!(crate::helpers::told_sorted(&receiver), line[..3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_two_instances_share_one_truth_of_claims() {
-    two_instances_share_one_truth_of_claims(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_two_instances_share_one_truth_of_claims() {
-    if crate::helpers::mysql_url().is_some() {
-        two_instances_share_one_truth_of_claims(Db::Mysql).await;
-    }
-}
+crate::on_each_database!(two_instances_share_one_truth_of_claims: sqlite_two_instances_share_one_truth_of_claims, mysql_two_instances_share_one_truth_of_claims;);

@@ -5,9 +5,7 @@ use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{CLAIM_SECONDS, bodies, told_sorted};
-use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::users;
+use crate::helpers::{CLAIM_SECONDS, TestApp, assert_error, bodies, told_sorted, users};
 
 crate::on_every_backend!(
     a_claim_round_gives_one_claim_per_free_unit_in_line_order_and_nobody_else_can_order_them,

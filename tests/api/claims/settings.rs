@@ -4,9 +4,7 @@ use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::bodies;
-use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{TestApp, Tuning, bodies};
 
 crate::on_every_backend!(
     alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_round,
@@ -21,22 +19,20 @@ async fn alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_ro
     assert_eq!(created["claim_seconds"], 5);
     let id = created["id"].as_i64().unwrap();
     let (s, patched) = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/products/{id}"),
             Some(&app.admin()),
-            Some(json!({"claim_seconds": 86_400})),
+            json!({"claim_seconds": 86_400}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{patched}");
     assert_eq!(patched["alert_mode"], "claim");
     assert_eq!(patched["claim_seconds"], 86_400);
     let (s, back) = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/products/{id}"),
             Some(&app.admin()),
-            Some(json!({"alert_mode": "broadcast"})),
+            json!({"alert_mode": "broadcast"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{back}");
@@ -48,9 +44,9 @@ async fn alert_settings_are_set_at_creation_and_changed_by_patch_for_the_next_ro
 
 async fn a_broadcast_round_shows_no_claims_and_its_alerts_carry_none(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(3);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, _line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 3, 0)
+        .await;
     let round = app.restock_and_wait(product, Some(5)).await;
     assert_eq!(round["status"], "COMPLETED");
     assert_eq!(round["alert_mode"], "broadcast");

@@ -11,8 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{Connection, MySqlConnection};
 
-use crate::faults::{abandon, assert_accounted, settled};
-use crate::helpers::{Db, TestApp};
+use crate::helpers::{Db, TestApp, abandon, assert_accounted, settled};
 
 /// Orders paid on one instance while canceled on the other.
 const PAY_AND_CANCEL: i64 = 60;

@@ -7,15 +7,18 @@ use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::processes::{assert_finished_exactly, send, start};
-use crate::helpers::{MysqlDatabase, SECRET, TestApp, uuid_like};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::notifying_env;
+use crate::helpers::process_client;
+use crate::helpers::restock_at;
+use crate::helpers::{Db, DbHandle};
+use crate::helpers::{
+    KillWatch, SECRET, TestApp, Tuning, assert_finished_exactly, send, signal_at, start, users,
+    uuid_like,
+};
 
 crate::on_every_cluster!(
     a_round_whose_owner_has_no_heartbeat_is_taken_at_once_whatever_its_lease,
@@ -65,18 +68,8 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
     let apps = wire(apps, &receiver, 8).await;
     let line = users(300);
     let product = apps[0].product_with_line(1_000, &line, json!({})).await;
-    let fiftieth = Arc::new(Notify::new());
-    let signal = fiftieth.clone();
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 50 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
-    let (s, round) = apps[0]
-        .restock_as(product, Some(&apps[0].admin()), None, false)
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
+    let fiftieth = signal_at(&receiver, 50);
+    let round = apps[0].restock_accepted(product, None).await;
     let number = round["round"].as_i64().unwrap();
     fiftieth.notified().await;
 
@@ -102,31 +95,17 @@ async fn a_live_owner_keeps_its_round(apps: Vec<TestApp>) {
     assert_eq!(arrivals.len(), 300, "nobody notified twice");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
- {
-    let Ok(redis) = crate::helpers::redis_url().ok_or(()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("dropline.db").display()
-    );
-    the_owner_killed_another_process_continues(url, redis).await;
-}
+crate::on_each_database!(the_owner_killed_on: sqlite_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds, mysql_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds;);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_the_owner_killed_another_process_continues_within_heartbeat_lapse_plus_five_seconds()
-{
-    let (Ok(mysql), Ok(redis)) = (
-        crate::helpers::mysql_url().ok_or(()),
-        crate::helpers::redis_url().ok_or(()),
-    ) else {
+/// The case below on a fresh database of `db`, when it and Redis are configured here.
+async fn the_owner_killed_on(db: Db) {
+    let Some(redis) = crate::helpers::redis_url() else {
         return;
     };
-    let db = MysqlDatabase::create(&mysql).await;
-    the_owner_killed_another_process_continues(db.url(), redis).await;
+    let Some(database) = DbHandle::new(db).await else {
+        return;
+    };
+    the_owner_killed_another_process_continues(database.url(), redis).await;
 }
 
 /// Two real processes; the one running a round is killed (SIGKILL) mid-round.
@@ -135,19 +114,10 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     receiver.set_latency(Duration::from_millis(20));
     let prefix = format!("dropline-failover-{}", uuid_like());
     // The lease is the default 30 s: only the lapsed heartbeat can hand the round over sooner.
-    let env = vec![
-        ("DROPLINE_DATABASE_URL", database_url.clone()),
-        ("DROPLINE_REDIS_URL", redis.clone()),
-        ("DROPLINE_REDIS_PREFIX", prefix.clone()),
-        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
-        ("DROPLINE_NOTIFY_URL", receiver.url()),
-        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
-        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
-    ];
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let mut env = notifying_env(database_url.clone(), receiver.url());
+    env.push(("DROPLINE_REDIS_URL", redis.clone()));
+    env.push(("DROPLINE_REDIS_PREFIX", prefix.clone()));
+    let client = process_client();
     let mut owner = start(&env, "owner", &client).await;
     let mut survivor = start(&env, "survivor", &client).await;
     let admin = dropline::auth::TokenKeys::new(SECRET.as_bytes())
@@ -185,33 +155,12 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let hundredth = Arc::new(Notify::new());
-    let fresh = Arc::new(Notify::new());
     // Arrivals after this count are the survivor's (none until it is set).
-    let mark = Arc::new(AtomicU64::new(u64::MAX));
-    let (h, f, m) = (hundredth.clone(), fresh.clone(), mark.clone());
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 100 {
-            h.notify_one();
-        }
-        if a.seq > m.load(Ordering::SeqCst) {
-            f.notify_one();
-        }
-        Box::pin(async {})
-    }));
-    let (s, round) = send(
-        &client,
-        post.clone(),
-        format!("{}/products/{pid}/notifications/re-stock", owner.base),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
-    let number = round["round"].as_i64().unwrap();
+    let watch = KillWatch::on(&receiver, 100);
+    let number = restock_at(&client, &owner.base, &admin, pid).await;
 
     // The owner is killed mid-round; its heartbeat lapses within HEARTBEAT_TTL.
-    hundredth.notified().await;
+    watch.reached.notified().await;
     owner.child.kill().await.unwrap();
     let killed_at = Instant::now();
     assert!(
@@ -242,9 +191,9 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
     let lapsed_at = lapsed_at.expect("the killed owner's heartbeat never lapsed");
     assert!(lapsed_at - killed_at <= HEARTBEAT_TTL + Duration::from_secs(1));
     let seen = receiver.count() as u64;
-    mark.store(seen, Ordering::SeqCst);
+    watch.mark.store(seen, Ordering::SeqCst);
     if receiver.count() as u64 == seen {
-        tokio::time::timeout(Duration::from_secs(60), fresh.notified())
+        tokio::time::timeout(Duration::from_secs(60), watch.fresh.notified())
             .await
             .expect("the survivor never continued the round");
     }

@@ -5,8 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 
-use crate::faults::reconcile_once;
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, reconcile_once};
 
 crate::on_every_cluster!(
     orders_spread_over_three_instances_sell_exactly_the_stock,

@@ -4,12 +4,12 @@
 mod contention;
 mod failover;
 mod gate;
-pub(crate) mod processes;
+mod processes;
 mod product_feed;
 mod redis_loss;
 mod rounds;
 mod stock_feed;
-mod unusable;
+mod unusable_redis;
 
 /// A product with a line of `n` (and 1 unit) whose round 1 was opened by `instance-gone`, an
 /// instance that died with its lease good for `lease_secs` more; answers the product and line.
@@ -18,7 +18,7 @@ pub(crate) async fn round_left_by_a_gone_instance(
     n: i64,
     lease_secs: i64,
 ) -> (i64, Vec<i64>) {
-    let line = crate::round_helpers::users(n);
+    let line = crate::helpers::users(n);
     let product = app.product_with_line(1, &line, serde_json::json!({})).await;
     let gone = dropline::domain::round::Lease {
         owner: "instance-gone".into(),

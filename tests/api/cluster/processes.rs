@@ -8,77 +8,13 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::process::{Child, Command};
-use tokio::sync::Notify;
 
-use crate::helpers::{MysqlDatabase, RedisKind, SECRET, uuid_like};
-use crate::round_helpers::users;
-
-/// A `dropline serve` process and its base URL.
-pub(crate) struct Instance {
-    pub child: Child,
-    pub base: String,
-}
-
-async fn free_port() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// Starts `dropline serve` with `env` and waits until it is ready.
-pub(crate) async fn start(
-    env: &[(&str, String)],
-    name: &str,
-    client: &reqwest::Client,
-) -> Instance {
-    let port = free_port().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropline"));
-    cmd.arg("serve")
-        .env("DROPLINE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DROPLINE_INSTANCE_ID", name)
-        .env("DROPLINE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("spawn dropline");
-    let base = format!("http://127.0.0.1:{port}");
-    // Ready when /readyz answers 200 (database and Redis reachable); a bounded wait.
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == StatusCode::OK
-        {
-            return Instance { child, base };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("instance {name} never became ready");
-}
-
-/// Sends a request; returns the status and the JSON body (Null when none).
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client.request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+use crate::helpers::notifying_env;
+use crate::helpers::process_client;
+use crate::helpers::restock_at;
+use crate::helpers::{MysqlDatabase, RedisKind, SECRET, send, signal_at, start, users, uuid_like};
+use crate::helpers::{recipients_of, wait_for_end};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_share_stock_and_finish_a_round_whose_instance_was_killed() {
@@ -105,8 +41,8 @@ async fn three_processes_on(kind: RedisKind) {
     let db = MysqlDatabase::create(&mysql).await;
     let receiver = MockReceiver::start().await.expect("receiver");
     receiver.set_latency(Duration::from_millis(20));
-    let mut env = vec![
-        ("DROPLINE_DATABASE_URL", db.url()),
+    let mut env = notifying_env(db.url(), receiver.url());
+    env.extend([
         (
             "DROPLINE_DATABASE_MAX_CONNECTIONS",
             crate::helpers::TEST_POOL.to_string(),
@@ -116,19 +52,12 @@ async fn three_processes_on(kind: RedisKind) {
             "DROPLINE_REDIS_PREFIX",
             format!("dropline-proc-{}", uuid_like()),
         ),
-        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
-        ("DROPLINE_NOTIFY_URL", receiver.url()),
-        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
-        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
         ("DROPLINE_NOTIFY_LEASE_SECONDS", "2".to_owned()),
-    ];
+    ]);
     if let Some(ca) = ca {
         env.push(("DROPLINE_REDIS_CA_FILE", ca));
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client");
+    let client = process_client();
     let mut instances = Vec::new();
     for i in 0..3 {
         instances.push(start(&env, &format!("proc-{i}"), &client).await);
@@ -150,15 +79,7 @@ async fn three_processes_on(kind: RedisKind) {
     let new_product = |stock: i64| json!({"name": "Chair One", "brand_ids": [brand["id"]], "price": 1000, "stock": stock});
 
     // Orders from 2,000 buyers spread over the three processes, for 50 units.
-    let (_, drop) = send(
-        &client,
-        post.clone(),
-        format!("{}/products", instances[1].base),
-        &admin,
-        Some(new_product(50)),
-    )
-    .await;
-    let drop_id = drop["id"].as_i64().expect("product id");
+    let drop_id = product_at(&client, &instances[1].base, &admin, new_product(50)).await;
     let answers = join_all((1..=2_000_i64).map(|u| {
         let base = instances[(u % 3) as usize].base.clone();
         let token = keys
@@ -192,15 +113,7 @@ async fn three_processes_on(kind: RedisKind) {
     );
 
     // A round on instance 0, killed (SIGKILL) after 100 notifications.
-    let (_, product) = send(
-        &client,
-        post.clone(),
-        format!("{}/products", instances[0].base),
-        &admin,
-        Some(new_product(1_000)),
-    )
-    .await;
-    let pid = product["id"].as_i64().expect("product id");
+    let pid = product_at(&client, &instances[0].base, &admin, new_product(1_000)).await;
     let line = users(600);
     let (s, b) = send(
         &client,
@@ -214,64 +127,17 @@ async fn three_processes_on(kind: RedisKind) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let hundredth = Arc::new(Notify::new());
-    let signal = hundredth.clone();
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 100 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
-    let (s, round) = send(
-        &client,
-        post.clone(),
-        format!(
-            "{}/products/{pid}/notifications/re-stock",
-            instances[0].base
-        ),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
-    let number = round["round"].as_i64().expect("round");
+    let hundredth = signal_at(&receiver, 100);
+    let number = restock_at(&client, &instances[0].base, &admin, pid).await;
     hundredth.notified().await;
     instances[0].child.kill().await.expect("kill");
 
     // Another process takes the round over once the lease lapses (2 s) and finishes it.
     let survivor = instances[1].base.clone();
-    let mut status = String::new();
-    for _ in 0..600 {
-        let (_, r) = send(
-            &client,
-            reqwest::Method::GET,
-            format!("{survivor}/products/{pid}/notifications/rounds/{number}"),
-            &admin,
-            None,
-        )
-        .await;
-        status = r["status"].as_str().unwrap_or_default().to_owned();
-        if status != "IN_PROGRESS" {
-            assert_eq!(r["notified_count"], 600, "{r}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "COMPLETED");
-    let (_, page) = send(
-        &client,
-        reqwest::Method::GET,
-        format!("{survivor}/products/{pid}/notifications/rounds/{number}/recipients?limit=1000"),
-        &admin,
-        None,
-    )
-    .await;
-    let recipients: Vec<i64> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["user_id"].as_i64().expect("user"))
-        .collect();
+    let ended = wait_for_end(&client, &survivor, &admin, pid, number).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert_eq!(ended["notified_count"], 600, "{ended}");
+    let recipients = recipients_of(&client, &survivor, &admin, pid, number).await;
     assert_eq!(recipients, line, "every user once, in line order");
     let arrivals = receiver.arrivals();
     let distinct: HashSet<i64> = arrivals.iter().map(|a| a.notification.user_id).collect();
@@ -286,84 +152,9 @@ async fn three_processes_on(kind: RedisKind) {
     }
 }
 
-/// Reads a round from `base` until it is no longer IN_PROGRESS: a real process has no test
-/// clock to move, so this is a bounded wait.
-pub(crate) async fn wait_for_end(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    product: i64,
-    round: i64,
-) -> Value {
-    for _ in 0..600 {
-        let (s, r) = send(
-            client,
-            reqwest::Method::GET,
-            format!("{base}/products/{product}/notifications/rounds/{round}"),
-            token,
-            None,
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
-        if r["status"] != "IN_PROGRESS" {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("round {round} of product {product} never ended");
-}
-
-/// The first 1,000 recipients of a round as `base` lists them.
-pub(crate) async fn recipients_of(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    product: i64,
-    round: i64,
-) -> Vec<i64> {
-    let (s, page) = send(
-        client,
-        reqwest::Method::GET,
-        format!("{base}/products/{product}/notifications/rounds/{round}/recipients?limit=1000"),
-        token,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{page}");
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["user_id"].as_i64().expect("user"))
-        .collect()
-}
-
-/// After a kill and a takeover: the round ended COMPLETED having notified exactly `line`, in
-/// line order, each once in its history; the receiver saw every user, and at most
-/// `in_flight` of them twice (requests in flight at the kill).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn assert_finished_exactly(
-    client: &reqwest::Client,
-    base: &str,
-    admin: &str,
-    product: i64,
-    round: i64,
-    line: &[i64],
-    receiver: &dropline::tools::mock_receiver::MockReceiver,
-    in_flight: usize,
-) {
-    let ended = wait_for_end(client, base, admin, product, round).await;
-    assert_eq!(ended["status"], "COMPLETED", "{ended}");
-    assert_eq!(ended["notified_count"], line.len(), "{ended}");
-    let recipients = recipients_of(client, base, admin, product, round).await;
-    assert_eq!(recipients, line, "every user once, in line order");
-    let arrivals = receiver.arrivals();
-    let distinct: std::collections::HashSet<i64> =
-        arrivals.iter().map(|a| a.notification.user_id).collect();
-    assert_eq!(distinct.len(), line.len());
-    let duplicates = arrivals.len() - distinct.len();
-    assert!(
-        duplicates <= in_flight,
-        "{duplicates} duplicates at the receiver"
-    );
+/// Creates the product `body` describes through the process at `base`; answers its id.
+async fn product_at(client: &reqwest::Client, base: &str, admin: &str, body: Value) -> i64 {
+    let path = format!("{base}/products");
+    let (_, product) = send(client, reqwest::Method::POST, path, admin, Some(body)).await;
+    product["id"].as_i64().expect("product id")
 }

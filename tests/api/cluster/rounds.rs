@@ -1,15 +1,11 @@
 //! Restock rounds across instances: one global rate, and rounds that fail over.
 
 use dropline::tools::mock_receiver::{MockReceiver, busiest_second};
-use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
-use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{TestApp, Tuning, signal_at, users};
 
 crate::on_every_cluster!(
     rounds_on_different_instances_share_one_rate,
@@ -99,18 +95,8 @@ async fn a_round_whose_instance_stopped_is_finished_by_another_without_duplicate
     let line = users(600);
     let product = apps[0].product_with_line(1_000, &line, json!({})).await;
 
-    let hundredth = Arc::new(Notify::new());
-    let signal = hundredth.clone();
-    receiver.set_hook(Arc::new(move |arrival| {
-        if arrival.seq == 100 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
-    let (s, round) = apps[0]
-        .restock_as(product, Some(&apps[0].admin()), None, false)
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
+    let hundredth = signal_at(&receiver, 100);
+    let round = apps[0].restock_accepted(product, None).await;
     let number = round["round"].as_i64().unwrap();
     // Let part of the line through, then the instance running the round stops.
     hundredth.notified().await;

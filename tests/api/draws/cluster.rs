@@ -45,17 +45,7 @@ async fn two_instances_racing_for_a_draw_run_it_exactly_once(db: Db) {
     assert_eq!(b.stock(product).await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_two_instances_racing_for_a_draw_run_it_exactly_once() {
-    two_instances_racing_for_a_draw_run_it_exactly_once(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_two_instances_racing_for_a_draw_run_it_exactly_once() {
-    if crate::helpers::mysql_url().is_some() {
-        two_instances_racing_for_a_draw_run_it_exactly_once(Db::Mysql).await;
-    }
-}
+crate::on_each_database!(two_instances_racing_for_a_draw_run_it_exactly_once: sqlite_two_instances_racing_for_a_draw_run_it_exactly_once, mysql_two_instances_racing_for_a_draw_run_it_exactly_once;);
 
 /// Each user enters through both instances at once (quantity 1 through one, 2 through the
 /// other): each batch writer finds the other's row or loses the insert race, and either way
@@ -93,14 +83,4 @@ async fn the_same_users_entering_through_two_instances_get_one_entry_each(db: Db
     assert_eq!(b.draw(product).await["entries"], 30);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_same_users_entering_through_two_instances_get_one_entry_each() {
-    the_same_users_entering_through_two_instances_get_one_entry_each(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_the_same_users_entering_through_two_instances_get_one_entry_each() {
-    if crate::helpers::mysql_url().is_some() {
-        the_same_users_entering_through_two_instances_get_one_entry_each(Db::Mysql).await;
-    }
-}
+crate::on_each_database!(the_same_users_entering_through_two_instances_get_one_entry_each: sqlite_the_same_users_entering_through_two_instances_get_one_entry_each, mysql_the_same_users_entering_through_two_instances_get_one_entry_each;);

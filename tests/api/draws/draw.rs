@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::{expected_draw, sha};
-use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::Tuning;
+use crate::helpers::{TestApp, Tuning, assert_error};
 
 crate::on_every_backend!(
     the_draw_ranks_by_the_revealed_seed_and_passes_over_entries_that_do_not_fit,

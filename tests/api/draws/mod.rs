@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, merged};
 
 /// How long after creation a test draw's entry window stays open.
 pub const WINDOW: Duration = Duration::from_secs(3600);
@@ -48,17 +48,13 @@ impl TestApp {
     /// A draw product with `stock`, its window open from a minute ago for [`WINDOW`].
     pub async fn draw_product(&self, stock: i64, extra: Value) -> i64 {
         let now = self.state.clock.now();
-        let mut body = json!({
+        let body = json!({
             "stock": stock,
             "sale_mode": "draw",
             "sale_starts_at": rfc3339(now - chrono::Duration::minutes(1)),
             "sale_ends_at": rfc3339(now + chrono::Duration::from_std(WINDOW).unwrap()),
         });
-        if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
-            for (k, v) in more {
-                obj.insert(k.clone(), v.clone());
-            }
-        }
+        let body = merged(body, &extra);
         self.create_product(body).await["id"].as_i64().expect("id")
     }
 
@@ -86,13 +82,9 @@ impl TestApp {
 
     /// `DELETE /products/{product}/entry` as `user`.
     pub async fn withdraw(&self, product: i64, user: i64) -> (StatusCode, Value) {
-        self.call(
-            "DELETE",
-            &format!("/products/{product}/entry"),
-            Some(&self.user(user)),
-            None,
-        )
-        .await
+        let path = format!("/products/{product}/entry");
+        self.call("DELETE", &path, Some(&self.user(user)), None)
+            .await
     }
 
     /// `GET /products/{product}/draw`, insisting on a 200.

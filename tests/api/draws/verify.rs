@@ -66,20 +66,11 @@ async fn a_draw_verifies_from_its_saved_entry_pages_with_the_binary(app: TestApp
     let draw = app.draw(product).await;
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut path = format!("/products/{product}/draw/entries?limit=3");
-        if let Some(a) = &after {
-            path.push_str(&format!("&after={a}"));
-        }
-        let (_, page) = app.get(&path, Some(&app.admin())).await;
+    let path = format!("/products/{product}/draw/entries");
+    for page in app.every_page(&path, 3).await {
         let file = dir.path().join(format!("page-{}.json", files.len()));
         std::fs::write(&file, page.to_string()).unwrap();
         files.push(file.display().to_string());
-        match page["next"].as_str() {
-            Some(n) => after = Some(n.to_owned()),
-            None => break,
-        }
     }
     let mut args = vec!["--seed", draw["seed"].as_str().unwrap(), "--units", "5"];
     for f in &files {

@@ -7,8 +7,7 @@ use serde_json::json;
 use std::time::Duration;
 
 use super::expected_draw;
-use crate::helpers::TestApp;
-use crate::round_helpers::Tuning;
+use crate::helpers::{TestApp, Tuning, told};
 
 crate::on_every_backend!(
     units_of_a_canceled_win_go_to_the_next_entry_by_rank,
@@ -28,12 +27,7 @@ async fn units_of_a_canceled_win_go_to_the_next_entry_by_rank(app: TestApp) {
     let app = app.notifying(&receiver, Tuning::default()).await;
     let product = app.draw_product(2, json!({"per_user_limit": 2})).await;
     let entries = [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)];
-    for (u, q) in entries {
-        app.entered(product, u, q).await;
-    }
-    app.close_windows();
-    app.draw_step().await;
-    let seed = app.draw(product).await["seed"].as_str().unwrap().to_owned();
+    let seed = drawn(&app, product, &entries).await;
     let (ranked, winners) = expected_draw(&seed, &entries, 2);
     assert_eq!(winners, ranked[..2]);
 
@@ -48,11 +42,7 @@ async fn units_of_a_canceled_win_go_to_the_next_entry_by_rank(app: TestApp) {
         .expect("the next by rank won");
     assert_eq!(app.order_status(promoted).await, "RESERVED");
     assert!(order_of(&app, ranked[3]).await.is_none());
-    let notified: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let notified = told(&receiver);
     assert_eq!(notified, [ranked[0], ranked[1], ranked[2]]);
     let last = receiver.arrivals().pop().unwrap();
     assert_eq!(
@@ -76,12 +66,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
         .draw_product(3, json!({"per_user_limit": 3, "hold_seconds": 60}))
         .await;
     let entries = [(1, 2), (2, 2), (3, 1), (4, 3), (5, 1), (6, 2)];
-    for (u, q) in entries {
-        app.entered(product, u, q).await;
-    }
-    app.close_windows();
-    app.draw_step().await;
-    let seed = app.draw(product).await["seed"].as_str().unwrap().to_owned();
+    let seed = drawn(&app, product, &entries).await;
     let (ranked, winners) = expected_draw(&seed, &entries, 3);
     let quantity = |u: i64| entries.iter().find(|(x, _)| *x == u).unwrap().1;
     // Every hold passes at once: all 3 units come back and go down the rest of the waitlist.
@@ -113,11 +98,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
         let order = order_of(&app, *u).await.expect("promoted");
         assert_eq!(app.order_status(order).await, "RESERVED");
     }
-    let notified: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let notified = told(&receiver);
     let expected: Vec<i64> = winners.iter().chain(&promoted).copied().collect();
     assert_eq!(notified, expected);
     assert_eq!(app.stock(product).await, left);
@@ -142,11 +123,7 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
             second.push(*u);
         }
     }
-    let notified: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let notified = told(&receiver);
     let expected: Vec<i64> = winners
         .iter()
         .chain(&promoted)
@@ -157,4 +134,15 @@ async fn units_of_expired_wins_go_down_the_waitlist_until_it_is_exhausted(app: T
     assert_eq!(app.stock(product).await, left);
     let again = app.draw_step().await;
     assert_eq!(again.wins, 0);
+}
+
+/// Enters every (user, quantity) of `entries`, closes the window and runs the draw; answers
+/// the seed it published.
+async fn drawn(app: &TestApp, product: i64, entries: &[(i64, i64)]) -> String {
+    for &(u, q) in entries {
+        app.entered(product, u, q).await;
+    }
+    app.close_windows();
+    app.draw_step().await;
+    app.draw(product).await["seed"].as_str().unwrap().to_owned()
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, tally};
 
 crate::on_every_backend!(
     a_burst_mixing_sold_out_limits_closed_sales_and_retries_decides_each_order_exactly
@@ -20,19 +20,6 @@ mod instances {
         instances_racing_on_one_product_hold_each_buyer_to_the_limit,
         one_key_sent_for_two_products_on_two_instances_makes_exactly_one_order,
     );
-}
-
-/// Counts answers by status and error code ("201", "409 sold_out", ...).
-fn tally(answers: &[(StatusCode, Value)]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for (s, b) in answers {
-        let key = match b["error"]["code"].as_str() {
-            Some(code) => format!("{} {code}", s.as_u16()),
-            None => s.as_u16().to_string(),
-        };
-        *counts.entry(key).or_default() += 1;
-    }
-    counts
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {

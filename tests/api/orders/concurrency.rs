@@ -6,7 +6,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, tally};
 
 crate::on_every_backend!(
     two_thousand_buyers_racing_for_fifty_units_get_exactly_fifty_reservations,
@@ -14,19 +14,6 @@ crate::on_every_backend!(
     concurrent_retries_with_one_key_make_exactly_one_order,
     paying_canceling_and_expiring_at_once_leave_each_order_in_one_state_and_stock_exact,
 );
-
-/// Counts answers by status and error code ("201", "409 sold_out", ...).
-fn tally(answers: &[(StatusCode, serde_json::Value)]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for (s, b) in answers {
-        let key = match b["error"]["code"].as_str() {
-            Some(code) => format!("{} {code}", s.as_u16()),
-            None => s.as_u16().to_string(),
-        };
-        *counts.entry(key).or_default() += 1;
-    }
-    counts
-}
 
 async fn two_thousand_buyers_racing_for_fifty_units_get_exactly_fifty_reservations(app: TestApp) {
     let product = app.product(json!({"stock": 50})).await;

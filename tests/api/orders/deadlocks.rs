@@ -12,11 +12,9 @@ use crate::helpers::{Db, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_a_pay_chosen_as_a_deadlock_victim_is_run_again_and_answers_200() {
-    let Some(app) = TestApp::try_spawn(Db::Mysql).await else {
+    let Some((app, product, order)) = one_order_on_mysql().await else {
         return;
     };
-    let product = app.product(json!({ "stock": 5 })).await;
-    let order = app.reserve(product, 1).await;
 
     let (status, body) = deadlocked(&app, product, order, "pay", async {
         app.pay(order, 1, "pay-after-deadlock").await
@@ -30,11 +28,9 @@ async fn mysql_a_pay_chosen_as_a_deadlock_victim_is_run_again_and_answers_200() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_a_cancel_chosen_as_a_deadlock_victim_is_run_again_and_answers_200() {
-    let Some(app) = TestApp::try_spawn(Db::Mysql).await else {
+    let Some((app, product, order)) = one_order_on_mysql().await else {
         return;
     };
-    let product = app.product(json!({ "stock": 5 })).await;
-    let order = app.reserve(product, 1).await;
 
     let token = app.user(1);
     let (status, body) = deadlocked(&app, product, order, "cancel", async {
@@ -140,4 +136,13 @@ async fn assert_accounted(app: &TestApp, product: i64, stocked: i64, free: i64) 
     let held = app.state.store.units_held(pid).await.expect("held");
     assert_eq!(record.stock, free, "free stock");
     assert_eq!(record.stock + held, stocked, "free + held");
+}
+
+/// An app on MySQL (None when it is not configured) with a product of 5 and one order of
+/// user 1 for it.
+async fn one_order_on_mysql() -> Option<(TestApp, i64, i64)> {
+    let app = TestApp::try_spawn(Db::Mysql).await?;
+    let product = app.product(json!({ "stock": 5 })).await;
+    let order = app.reserve(product, 1).await;
+    Some((app, product, order))
 }

@@ -13,8 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::helpers::{Db, MysqlDatabase, SECRET, TestApp, assert_error, mysql_url};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Db, DbHandle, SECRET, TestApp, Tuning, assert_error, users};
 
 static SERVER_SKIPPED: std::sync::Once = std::sync::Once::new();
 
@@ -418,19 +417,10 @@ async fn refused_at_start_up(db: Db) {
     let Some(down) = PrivateRedis::cluster_node() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mysql;
-    let database_url = match db {
-        Db::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("dropline.db").display()
-        ),
-        Db::Mysql => {
-            let Some(server) = mysql_url() else { return };
-            mysql = MysqlDatabase::create(&server).await;
-            mysql.url()
-        }
+    let Some(database) = DbHandle::new(db).await else {
+        return;
     };
+    let database_url = database.url();
     let wrong = format!("redis://:not-the-password@127.0.0.1:{}/", redis.port);
     refuses_to_start(
         database_url.clone(),
@@ -452,43 +442,18 @@ async fn refused_at_start_up(db: Db) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause() {
-    refused_at_start_up(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause() {
-    refused_at_start_up(Db::Mysql).await;
-}
+crate::on_each_database!(refused_at_start_up: sqlite_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause, mysql_a_server_refuses_to_start_on_a_redis_it_cannot_use_and_names_the_cause;);
 
 async fn tls_without_its_ca(db: Db) {
     let Some((url, _ca)) = crate::helpers::redis_target(crate::helpers::RedisKind::Tls) else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mysql;
-    let database_url = match db {
-        Db::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("dropline.db").display()
-        ),
-        Db::Mysql => {
-            let Some(server) = mysql_url() else { return };
-            mysql = MysqlDatabase::create(&server).await;
-            mysql.url()
-        }
+    let Some(database) = DbHandle::new(db).await else {
+        return;
     };
+    let database_url = database.url();
     // The test CA is no system root: without DROPLINE_REDIS_CA_FILE the certificate is refused.
     refuses_to_start(database_url, url, "the TLS handshake failed").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_server_refuses_to_start_on_tls_it_cannot_verify() {
-    tls_without_its_ca(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_a_server_refuses_to_start_on_tls_it_cannot_verify() {
-    tls_without_its_ca(Db::Mysql).await;
-}
+crate::on_each_database!(tls_without_its_ca: sqlite_a_server_refuses_to_start_on_tls_it_cannot_verify, mysql_a_server_refuses_to_start_on_tls_it_cannot_verify;);

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{MysqlDatabase, ServedBinary, TestApp, mysql_url};
-use crate::metrics::sample;
+use crate::helpers::{MysqlDatabase, ServedBinary, TestApp, mysql_url, sample, scrape_at};
 
 /// A running `dropline serve`, killed when dropped.
 struct Served {
@@ -71,14 +70,7 @@ impl Served {
     }
 
     async fn scrape(&self) -> String {
-        let resp = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .expect("scrape");
-        assert_eq!(resp.status(), reqwest::StatusCode::OK);
-        resp.text().await.expect("body")
+        scrape_at(&self.client, &self.base).await
     }
 }
 

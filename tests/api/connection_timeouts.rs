@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, connect};
 
 crate::on_every_backend!(
     a_half_sent_request_head_is_closed_after_the_header_read_timeout,
@@ -14,10 +14,25 @@ crate::on_every_backend!(
 /// A safety net only: the timeouts under test are a few hundred milliseconds.
 const NET: Duration = Duration::from_secs(20);
 
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.addr.trim_start_matches("http://"))
+/// Restarts `app` with the header read and keep-alive timeouts (ms) given.
+async fn with_timeouts(app: TestApp, header_read_ms: u64, keep_alive_ms: u64) -> TestApp {
+    app.restart_with(|s| {
+        s.http.header_read_timeout_ms = header_read_ms;
+        s.http.keep_alive_timeout_ms = keep_alive_ms;
+    })
+    .await
+}
+
+/// A connection on which one request was answered 200; answers it and that answer.
+async fn kept_alive(app: &TestApp) -> (TcpStream, String) {
+    let mut stream = connect(app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
-        .expect("connect")
+        .unwrap();
+    let first = read_response(&mut stream).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    (stream, first)
 }
 
 /// Reads until the server closes the connection; returns what it sent.
@@ -50,12 +65,7 @@ async fn read_response(stream: &mut TcpStream) -> String {
 }
 
 async fn a_half_sent_request_head_is_closed_after_the_header_read_timeout(app: TestApp) {
-    let app = app
-        .restart_with(|s| {
-            s.http.header_read_timeout_ms = 300;
-            s.http.keep_alive_timeout_ms = 60_000;
-        })
-        .await;
+    let app = with_timeouts(app, 300, 60_000).await;
     // On a fresh connection.
     let mut stream = connect(&app).await;
     let started = Instant::now();
@@ -71,13 +81,7 @@ async fn a_half_sent_request_head_is_closed_after_the_header_read_timeout(app: T
     );
 
     // And on a kept-alive one, after a first request was answered.
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let first = read_response(&mut stream).await;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let (mut stream, _first) = kept_alive(&app).await;
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost:")
         .await
@@ -90,19 +94,8 @@ async fn a_half_sent_request_head_is_closed_after_the_header_read_timeout(app: T
 }
 
 async fn an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(app: TestApp) {
-    let app = app
-        .restart_with(|s| {
-            s.http.header_read_timeout_ms = 60_000;
-            s.http.keep_alive_timeout_ms = 300;
-        })
-        .await;
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let first = read_response(&mut stream).await;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let app = with_timeouts(app, 60_000, 300).await;
+    let (mut stream, first) = kept_alive(&app).await;
     assert!(
         !first.to_ascii_lowercase().contains("connection: close"),
         "{first}"

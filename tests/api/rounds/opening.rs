@@ -6,8 +6,7 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{TestApp, Tuning, assert_error, assert_invalid, item_ids, told, users};
 
 crate::on_every_backend!(
     restock_notifies_the_whole_line_in_subscription_order,
@@ -23,9 +22,9 @@ crate::on_every_backend!(
 
 async fn restock_notifies_the_whole_line_in_subscription_order(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(250);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 250, 0)
+        .await;
 
     let round = app.restock_and_wait(product, Some(1000)).await;
 
@@ -58,24 +57,15 @@ async fn restock_notifies_the_whole_line_in_subscription_order(app: TestApp) {
 
 async fn with_one_request_in_flight_the_receiver_sees_the_exact_line_order(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let tuning = Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    };
-    let app = app.notifying(&receiver, tuning).await;
-    let line = users(120);
-    let product = app.product_with_line(5, &line, json!({})).await;
+    let tuning = Tuning::concurrency(1);
+    let (app, line, product) = app.notifying_a_line(&receiver, tuning, 120, 5).await;
     app.leave(product, line[3]).await;
     let expected: Vec<i64> = line.iter().copied().filter(|u| *u != line[3]).collect();
 
     let round = app.restock_and_wait(product, None).await;
 
     assert_eq!(round["status"], "COMPLETED");
-    let arrived: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let arrived = told(&receiver);
     assert_eq!(arrived, expected);
     assert_eq!(app.recipients(product, 1, 1000).await, expected);
 }
@@ -83,19 +73,10 @@ async fn with_one_request_in_flight_the_receiver_sees_the_exact_line_order(app: 
 async fn restock_answers_202_at_once_and_refuses_a_second_round_while_one_runs(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
     receiver.set_latency(Duration::from_millis(300));
-    let tuning = Tuning {
-        concurrency: 2,
-        ..Tuning::default()
-    };
-    let app = app.notifying(&receiver, tuning).await;
-    let line = users(6);
-    let product = app.product_with_line(3, &line, json!({})).await;
+    let tuning = Tuning::concurrency(2);
+    let (app, line, product) = app.notifying_a_line(&receiver, tuning, 6, 3).await;
 
-    let (s, round) = app
-        .restock_as(product, Some(&app.admin()), None, false)
-        .await;
-
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
+    let round = app.restock_accepted(product, None).await;
     assert_eq!(round["status"], "IN_PROGRESS");
     assert_eq!(round["round"], 1);
     assert!(round["last_sent_user_id"].is_null());
@@ -152,22 +133,17 @@ async fn restock_rejects_a_bad_quantity_naming_the_field(app: TestApp) {
         let got = app
             .restock_as(product, Some(&app.admin()), Some(q), false)
             .await;
-        let msg = assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-        assert!(msg.contains("quantity"), "{msg}");
+        assert_invalid(&got, "quantity");
     }
-    let resp = app
-        .client
-        .post(format!(
-            "{}/products/{product}/notifications/re-stock",
-            app.addr
-        ))
-        .bearer_auth(app.admin())
-        .header("content-type", "application/json")
-        .body("{\"quantity\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let got = app
+        .post_raw(
+            &format!("/products/{product}/notifications/re-stock"),
+            &app.admin(),
+            "application/json",
+            "{\"quantity\": ",
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
     let got = app
         .call(
             "POST",
@@ -269,12 +245,7 @@ async fn rounds_are_listed_newest_first_in_pages(app: TestApp) {
     let (s, first) = app.get(&path, Some(&app.admin())).await;
 
     assert_eq!(s, StatusCode::OK);
-    let numbers: Vec<i64> = first["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["round"].as_i64().unwrap())
-        .collect();
+    let numbers = item_ids(&first, "round");
     assert_eq!(numbers, vec![3, 2]);
     let next = first["next"].as_str().unwrap();
     let (_, second) = app

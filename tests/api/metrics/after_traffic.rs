@@ -1,43 +1,14 @@
+//! Metrics after traffic: request durations, stock, and orders counted by outcome.
+
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, sample};
 
 crate::on_every_backend!(
     metrics_show_request_durations_and_stock_after_traffic,
     metrics_count_orders_by_outcome,
 );
-
-impl TestApp {
-    /// The Prometheus scrape as text.
-    pub async fn scrape(&self) -> String {
-        let resp = self
-            .client
-            .get(format!("{}/metrics", self.addr))
-            .send()
-            .await
-            .expect("scrape");
-        assert_eq!(resp.status(), StatusCode::OK);
-        let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(content_type.starts_with("text/plain"), "{content_type}");
-        resp.text().await.expect("body")
-    }
-}
-
-/// The value of the sample `name{labels…}` whose labels include every pair of `labels`.
-pub fn sample(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    scrape.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?;
-        let (label_part, value) = match rest.strip_prefix('{') {
-            Some(r) => r.split_once("} ")?,
-            None => ("", rest.strip_prefix(' ')?),
-        };
-        labels
-            .iter()
-            .all(|(k, v)| label_part.contains(&format!("{k}=\"{v}\"")))
-            .then(|| value.trim().parse().ok())?
-    })
-}
 
 async fn metrics_show_request_durations_and_stock_after_traffic(app: TestApp) {
     let product = app.create_product(json!({"stock": 7_654_321})).await["id"]

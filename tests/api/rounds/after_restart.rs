@@ -4,17 +4,16 @@
 use dropline::domain::ids::ProductId;
 use dropline::domain::round::Lease;
 use dropline::tools::mock_receiver::MockReceiver;
-use reqwest::StatusCode;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::cluster::processes::{assert_finished_exactly, send, start};
-use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::notifying_env;
+use crate::helpers::process_client;
+use crate::helpers::{
+    KillWatch, TestApp, Tuning, assert_finished_exactly, restock_at, start, users,
+};
 
 crate::on_every_backend!(
     a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease,
@@ -23,9 +22,9 @@ crate::on_every_backend!(
 
 async fn a_round_an_earlier_run_left_running_is_taken_at_start_up_whatever_its_lease(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(30);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 30, 1)
+        .await;
     // An earlier run opened the round and died holding it, its lease good for 30 s more.
     let earlier = Lease {
         owner: "dropline-earlier-run".into(),
@@ -63,49 +62,16 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
     let product = app.product_with_line(1_000, &line, json!({})).await;
     app.stop().await;
     // The lease is the default 30 s: only the start-up takeover can beat it.
-    let env = vec![
-        (
-            "DROPLINE_DATABASE_URL",
-            app.settings.database.database_url.clone(),
-        ),
-        ("DROPLINE_JWT_SECRET", SECRET.to_owned()),
-        ("DROPLINE_NOTIFY_URL", receiver.url()),
-        ("DROPLINE_NOTIFY_RATE", "300".to_owned()),
-        ("DROPLINE_NOTIFY_CONCURRENCY", "16".to_owned()),
-    ];
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let env = notifying_env(app.settings.database.database_url.clone(), receiver.url());
+    let client = process_client();
     let admin = app.admin();
-    let hundredth = Arc::new(Notify::new());
-    let fresh = Arc::new(Notify::new());
     // Arrivals after this count are the restarted process's (none until it is set).
-    let mark = Arc::new(AtomicU64::new(u64::MAX));
-    let (h, f, m) = (hundredth.clone(), fresh.clone(), mark.clone());
-    receiver.set_hook(Arc::new(move |a| {
-        if a.seq == 100 {
-            h.notify_one();
-        }
-        if a.seq > m.load(Ordering::SeqCst) {
-            f.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let watch = KillWatch::on(&receiver, 100);
     let mut first = start(&env, "first", &client).await;
-    let (s, round) = send(
-        &client,
-        reqwest::Method::POST,
-        format!("{}/products/{product}/notifications/re-stock", first.base),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{round}");
-    let number = round["round"].as_i64().unwrap();
+    let number = restock_at(&client, &first.base, &admin, product).await;
 
     // Act: SIGKILL mid-round, then start again on the same database.
-    hundredth.notified().await;
+    watch.reached.notified().await;
     first.child.kill().await.unwrap();
     let before = receiver.count();
     assert!(before < line.len(), "the round ended before the kill");
@@ -113,9 +79,9 @@ async fn a_round_killed_mid_way_continues_within_five_seconds_of_the_restart(mut
     let mut second = start(&env, "second", &client).await;
     // Requests the dead process had sent are all in by the time the new one is ready.
     let seen = receiver.count() as u64;
-    mark.store(seen, Ordering::SeqCst);
+    watch.mark.store(seen, Ordering::SeqCst);
     if receiver.count() as u64 == seen {
-        tokio::time::timeout(Duration::from_secs(60), fresh.notified())
+        tokio::time::timeout(Duration::from_secs(60), watch.fresh.notified())
             .await
             .expect("no notification after the restart");
     }

@@ -1,11 +1,5 @@
-//! Clients that behave as real ones do: they give up mid-request, retry with the same key,
-//! and servers that restart on a Redis holding someone else's (or an older) state. After the
-//! work settles, the gate equals the database and every unit is accounted for.
-
-mod abandon;
-mod drops;
-mod same_key;
-mod stale;
+//! The stock truth once work settles: waiting for quiet, gate equal to the database, one
+//! reconciliation pass; and clients that give up mid-request.
 
 use dropline::domain::ids::ProductId;
 use rand::Rng;
@@ -15,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::TestApp;
+use super::TestApp;
 
 /// Sends one whole HTTP request on a fresh connection and closes it at once or after a
 /// random moment of up to `max_wait_ms`, never reading the answer (a buyer who gave up).
@@ -96,42 +90,6 @@ pub async fn assert_accounted(app: &TestApp, product: i64, stocked: i64) {
     );
 }
 
-/// A buyer's client, cheap to move into a receiver hook.
-#[derive(Clone)]
-pub struct Buyer {
-    client: reqwest::Client,
-    addr: String,
-    keys: dropline::auth::TokenKeys,
-}
-
-impl Buyer {
-    pub fn of(app: &TestApp) -> Self {
-        Self {
-            client: app.client.clone(),
-            addr: app.addr.clone(),
-            keys: app.keys.clone(),
-        }
-    }
-
-    /// Orders one unit of `product` as `user`; answers the status.
-    pub async fn order(&self, product: i64, user: i64) -> u16 {
-        let token = self
-            .keys
-            .mint(
-                dropline::auth::Principal::User(dropline::domain::ids::UserId::from_db(user)),
-                Duration::from_secs(3600),
-            )
-            .expect("mint");
-        self.client
-            .post(format!("{}/products/{product}/orders", self.addr))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-    }
-}
-
 /// Polls a future at most `n` times, then drops it: a client gone at the n-th await.
 pub struct PollAtMost<F: Future> {
     inner: Pin<Box<F>>,
@@ -139,6 +97,7 @@ pub struct PollAtMost<F: Future> {
 }
 
 impl<F: Future> PollAtMost<F> {
+    /// `inner`, dropped after its `n`-th poll.
     pub fn new(inner: F, n: usize) -> Self {
         Self {
             inner: Box::pin(inner),

@@ -3,14 +3,12 @@
 
 use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
-use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-use crate::helpers::{TestApp, assert_error};
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{TestApp, Tuning, assert_error, told};
 
 crate::on_every_backend!(
     a_provider_failing_from_the_600th_request_cancels_the_round_and_resume_finishes_it_once,
@@ -20,21 +18,14 @@ crate::on_every_backend!(
     a_round_whose_lease_lapsed_is_taken_over_from_its_checkpoint,
 );
 
-fn one_at_a_time() -> Tuning {
-    Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    }
-}
-
 async fn a_provider_failing_from_the_600th_request_cancels_the_round_and_resume_finishes_it_once(
     app: TestApp,
 ) {
     let receiver = MockReceiver::start().await.unwrap();
     receiver.fail_from(Some(600), 500);
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(1000);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 1000, 1)
+        .await;
 
     let failed = app.restock_and_wait(product, None).await;
 
@@ -47,11 +38,7 @@ async fn a_provider_failing_from_the_600th_request_cancels_the_round_and_resume_
         "{error}"
     );
     // Two retries of the 600th person, nothing after it.
-    let arrived: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let arrived = told(&receiver);
     assert_eq!(arrived.len(), 602);
     assert_eq!(&arrived[599..], &[line[599]; 3]);
     assert_eq!(app.recipients(product, 1, 1000).await, line[..599].to_vec());
@@ -76,9 +63,9 @@ async fn a_provider_failing_from_the_600th_request_cancels_the_round_and_resume_
 async fn a_4xx_answer_is_not_retried_and_cancels_the_round(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
     receiver.fail_from(Some(4), 400);
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(10);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 10, 1)
+        .await;
 
     let failed = app.restock_and_wait(product, None).await;
 
@@ -96,9 +83,9 @@ async fn with_many_in_flight_a_failed_and_resumed_round_notifies_everyone_exactl
 ) {
     let receiver = MockReceiver::start().await.unwrap();
     receiver.fail_from(Some(300), 503);
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(800);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 800, 1)
+        .await;
 
     let failed = app.restock_and_wait(product, None).await;
     assert_eq!(failed["status"], "CANCELED_BY_ERROR");
@@ -133,13 +120,8 @@ async fn a_round_left_running_by_a_stopped_server_continues_after_restart_withou
 ) {
     let receiver = MockReceiver::start().await.unwrap();
     receiver.set_latency(Duration::from_millis(100));
-    let tuning = Tuning {
-        concurrency: 16,
-        ..Tuning::default()
-    };
-    let app = app.notifying(&receiver, tuning).await;
-    let line = users(300);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let tuning = Tuning::concurrency(16);
+    let (app, line, product) = app.notifying_a_line(&receiver, tuning, 300, 1).await;
     let halfway = Arc::new(Notify::new());
     let signal = halfway.clone();
     receiver.set_hook(Arc::new(move |a| {
@@ -179,9 +161,9 @@ async fn a_round_left_running_by_a_stopped_server_continues_after_restart_withou
 
 async fn a_round_whose_lease_lapsed_is_taken_over_from_its_checkpoint(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(30);
-    let product = app.product_with_line(1, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 30, 1)
+        .await;
     let done = app.restock_and_wait(product, None).await;
     assert_eq!(done["status"], "COMPLETED");
     // Another instance opened round 2 and died holding it: its lease still blocks recovery.

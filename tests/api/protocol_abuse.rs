@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Db, SECRET, TestApp, assert_error};
+use crate::helpers::{Db, SECRET, TestApp, assert_error, connect};
 
 crate::on_every_backend!(
     chunked_bodies_are_read_whole_within_their_limit,
@@ -47,12 +47,6 @@ impl Answer {
         let id = self.header("x-request-id").unwrap_or_default();
         assert!(!id.is_empty(), "{}", self.head);
     }
-}
-
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.addr.trim_start_matches("http://"))
-        .await
-        .expect("connect")
 }
 
 /// Reads one answer (its head and the body its `Content-Length` names) from `stream`.
@@ -274,11 +268,10 @@ async fn sale_times_outside_years_1970_to_9999_are_refused(app: TestApp) {
         let message = assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert!(message.contains(field), "{message}");
         let got = app
-            .call(
-                "PATCH",
+            .patch(
                 &format!("/products/{product}"),
                 Some(&app.admin()),
-                Some(json!({ field: at })),
+                json!({ field: at }),
             )
             .await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");

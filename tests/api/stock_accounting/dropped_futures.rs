@@ -8,8 +8,7 @@ use dropline::domain::order::{IdempotencyKey, OrderRequest, Quantity};
 use dropline::shop::orders;
 use serde_json::json;
 
-use super::{PollAtMost, assert_accounted, settled};
-use crate::helpers::TestApp;
+use crate::helpers::{PollAtMost, TestApp, assert_accounted, settled};
 
 crate::on_every_backend!(
     an_order_dropped_at_any_await_is_committed_whole_or_not_at_all,

@@ -8,8 +8,9 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::helpers::{SECRET, TestApp};
-use crate::round_helpers::{Tuning, final_event, order_as_buyer, started_so_far, users};
+use crate::helpers::{
+    SECRET, TestApp, Tuning, final_event, order_as_buyer, started_so_far, told, users,
+};
 
 crate::on_every_backend!(
     notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_is_notified,
@@ -51,13 +52,8 @@ async fn notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_i
     app: TestApp,
 ) {
     let receiver = MockReceiver::start().await.unwrap();
-    let tuning = Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    };
-    let app = app.notifying(&receiver, tuning).await;
-    let line = users(60);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let tuning = Tuning::concurrency(1);
+    let (app, line, product) = app.notifying_a_line(&receiver, tuning, 60, 0).await;
     let seen = Arc::new(Mutex::new(Buyers::default()));
     receiver.set_hook(every_user_orders(&app, product, seen.clone()));
 
@@ -66,11 +62,7 @@ async fn notified_users_who_buy_the_last_unit_end_the_round_before_anyone_else_i
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT");
     assert_eq!(round["notified_count"], 10);
     assert_eq!(round["last_sent_user_id"], line[9]);
-    let arrived: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let arrived = told(&receiver);
     assert_eq!(arrived, line[..10].to_vec());
     let answers = seen.lock().unwrap().answers.clone();
     assert_eq!(answers.len(), 10);

@@ -8,9 +8,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-use crate::helpers::TestApp;
-use crate::round_helpers::{
-    Tuning, checkpoints_at, every_user_buys, final_event, started_so_far, users,
+use crate::helpers::{
+    TestApp, Tuning, checkpoints_at, every_user_buys, final_event, started_so_far, told, users,
 };
 
 crate::on_every_backend!(
@@ -22,18 +21,11 @@ crate::on_every_backend!(
     an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it_go_on,
 );
 
-fn one_at_a_time() -> Tuning {
-    Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    }
-}
-
 async fn a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(100);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 100, 0)
+        .await;
     receiver.set_hook(every_user_buys(app.state.gate.clone(), product));
 
     let round = app.restock_and_wait(product, Some(10)).await;
@@ -43,19 +35,15 @@ async fn a_round_stops_when_the_stock_sells_out_and_notifies_nobody_after(app: T
     assert_eq!(round["last_sent_user_id"], line[9]);
     assert!(round["finished_at"].is_string());
     assert_eq!(app.recipients(product, 1, 1000).await, line[..10].to_vec());
-    let arrived: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let arrived = told(&receiver);
     assert_eq!(arrived, line[..10].to_vec());
 }
 
 async fn with_many_in_flight_no_request_starts_after_the_stock_reached_zero(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, Tuning::default()).await;
-    let line = users(400);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::default(), 400, 0)
+        .await;
     // Every notified user buys; the buyer who takes the last unit reads how many requests
     // the engine had started by then.
     let (gate, events) = (app.state.gate.clone(), app.state.events.clone());
@@ -118,7 +106,7 @@ async fn a_round_opened_on_stock_that_is_already_gone_notifies_nobody(app: TestA
 
 async fn rotate_starts_each_round_with_the_first_person_the_last_one_missed(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, one_at_a_time()).await;
+    let app = app.notifying(&receiver, Tuning::concurrency(1)).await;
     let line = users(10);
     let product = app
         .product_with_line(0, &line, json!({ "line_policy": "rotate" }))
@@ -149,9 +137,9 @@ async fn rotate_starts_each_round_with_the_first_person_the_last_one_missed(app:
 
 async fn restart_starts_every_round_at_the_front_of_the_line(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(10);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 10, 0)
+        .await;
     receiver.set_hook(every_user_buys(app.state.gate.clone(), product));
 
     app.restock_and_wait(product, Some(3)).await;
@@ -166,9 +154,9 @@ async fn an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it
     app: TestApp,
 ) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(8);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 8, 0)
+        .await;
     // The third notified user's order takes every unit left and is still being written.
     let (tx, rx) = oneshot::channel();
     let tx = Arc::new(Mutex::new(Some(tx)));
@@ -212,10 +200,6 @@ async fn an_order_still_being_committed_pauses_the_round_and_its_failure_lets_it
 
     assert_eq!(round["status"], "COMPLETED");
     assert_eq!(app.recipients(product, 1, 100).await, line);
-    let arrived: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let arrived = told(&receiver);
     assert_eq!(arrived, line);
 }

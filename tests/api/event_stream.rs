@@ -1,10 +1,11 @@
+//! The admin event stream: it follows a round to its end, is for admins only, and ends when
+//! the server stops or the token expires; and the round metrics after a round.
+
 use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error};
-use crate::metrics::sample;
-use crate::round_helpers::Tuning;
+use crate::helpers::{TestApp, Tuning, assert_error, sample};
 
 crate::on_every_backend!(
     the_event_stream_follows_a_round_to_its_final_status,
@@ -37,6 +38,21 @@ impl EventStream {
         // The stream says it is ready once it follows the hub: nothing later is missed.
         assert_eq!(stream.next().await.0, "ready");
         stream
+    }
+
+    /// Reads to the end of the stream, which must come cleanly within 10 s (`what` says so).
+    async fn ends_within_10_s(&mut self, what: &str) {
+        let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match self.resp.chunk().await {
+                    Ok(Some(_)) => continue,
+                    other => return other.map(|_| ()),
+                }
+            }
+        })
+        .await
+        .expect(what);
+        assert!(end.is_ok(), "{end:?}");
     }
 
     /// The next event's name and data.
@@ -76,10 +92,7 @@ async fn the_event_stream_follows_a_round_to_its_final_status(app: TestApp) {
     let product = app.product_with_line(0, &users, json!({})).await;
     let mut events = EventStream::open(&app).await;
 
-    let (s, b) = app
-        .restock_as(product, Some(&app.admin()), Some(3), false)
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let _b = app.restock_accepted(product, Some(3)).await;
 
     let mut seen = Vec::new();
     let last = loop {
@@ -171,17 +184,7 @@ async fn an_open_event_stream_ends_when_the_server_stops(mut app: TestApp) {
     tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
         .await
         .expect("the server stops with a stream open");
-    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match events.resp.chunk().await {
-                Ok(Some(_)) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-    })
-    .await
-    .expect("the stream ends");
-    assert!(end.is_ok(), "{end:?}");
+    events.ends_within_10_s("the stream ends").await;
 }
 
 async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
@@ -195,29 +198,17 @@ async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
         .sign(&json!({"role": "admin", "exp": exp}))
         .unwrap();
     let resp = app
-        .client
-        .get(format!("{}/admin/events", app.addr))
-        .header("authorization", format!("bearer {token}"))
-        .send()
-        .await
-        .unwrap();
+        .get_authorized("/admin/events", &format!("bearer {token}"))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let mut events = EventStream {
         resp,
         buf: String::new(),
     };
     assert_eq!(events.next().await.0, "ready");
-    let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match events.resp.chunk().await {
-                Ok(Some(_)) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-    })
-    .await
-    .expect("the stream ends once its token expires");
-    assert!(end.is_ok(), "{end:?}");
+    events
+        .ends_within_10_s("the stream ends once its token expires")
+        .await;
     let ended = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();

@@ -2,15 +2,11 @@
 //! the same prefix, counters from after the point a database was restored to, and in-flight
 //! units of instances that are gone. None of it may answer a buyer.
 
-use super::reconcile_once;
+use crate::helpers::{Db, TestApp, Tuning, assert_accounted, reconcile_once, users, uuid_like};
 use dropline::domain::ids::ProductId;
 use dropline::tools::mock_receiver::MockReceiver;
 use futures::future::join_all;
 use serde_json::json;
-
-use super::assert_accounted;
-use crate::helpers::{Db, TestApp, uuid_like};
-use crate::round_helpers::{Tuning, users};
 
 crate::on_every_cluster!(
     a_database_restored_under_a_live_redis_sells_what_it_holds,

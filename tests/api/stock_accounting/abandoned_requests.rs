@@ -5,9 +5,7 @@ use futures::future::join_all;
 use serde_json::json;
 use std::sync::Arc;
 
-use super::{Buyer, abandon, assert_accounted, settled};
-use crate::helpers::TestApp;
-use crate::round_helpers::{Tuning, users};
+use crate::helpers::{Buyer, TestApp, Tuning, abandon, assert_accounted, settled, signal_at, told};
 
 crate::on_every_backend!(
     abandoned_orders_leave_the_gate_equal_to_the_database,
@@ -34,20 +32,13 @@ async fn abandon_orders(apps: &[TestApp], product: i64, buyers: std::ops::Range<
     .await;
 }
 
-fn one_at_a_time() -> Tuning {
-    Tuning {
-        concurrency: 1,
-        ..Tuning::default()
-    }
-}
-
 /// 100 buyers give up right after sending; then a restocked unit is bought by the first
 /// person the round notifies, and the round stops there: nobody else is notified.
 async fn abandoned_orders_leave_the_gate_equal_to_the_database(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(300);
-    let product = app.product_with_line(100, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 300, 100)
+        .await;
     let baseline = app.state.tasks.len();
 
     abandon_orders(std::slice::from_ref(&app), product, 5_000_000..5_000_100).await;
@@ -71,11 +62,7 @@ async fn abandoned_orders_leave_the_gate_equal_to_the_database(app: TestApp) {
 
     assert_eq!(round["status"], "CANCELED_BY_SOLD_OUT", "{round}");
     assert_eq!(round["notified_count"], 1);
-    let arrived: Vec<i64> = receiver
-        .arrivals()
-        .iter()
-        .map(|a| a.notification.user_id)
-        .collect();
+    let arrived = told(&receiver);
     assert_eq!(
         arrived,
         line[..1].to_vec(),
@@ -141,18 +128,11 @@ async fn abandoned_cancels_and_payments_are_fully_accounted(app: TestApp) {
 /// dropped mid-round, and the round still runs to its end with the stock in the gate.
 async fn an_abandoned_restock_still_starts_its_round(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
-    let app = app.notifying(&receiver, one_at_a_time()).await;
-    let line = users(50);
-    let product = app.product_with_line(0, &line, json!({})).await;
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 50, 0)
+        .await;
     let baseline = app.state.tasks.len();
-    let first = Arc::new(tokio::sync::Notify::new());
-    let signal = first.clone();
-    receiver.set_hook(Arc::new(move |arrival| {
-        if arrival.seq == 1 {
-            signal.notify_one();
-        }
-        Box::pin(async {})
-    }));
+    let first = signal_at(&receiver, 1);
     let addr = app.addr.trim_start_matches("http://").to_owned();
     let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let body = r#"{"quantity": 5}"#;
