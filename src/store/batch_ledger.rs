@@ -113,7 +113,7 @@ where
 /// back) and empties the batch for the next one.
 pub(crate) fn answer_all(
     batch: &mut Vec<Placing>,
-    placed: Result<Vec<StoreResult<Placement>>, sqlx::Error>,
+    placed: StoreResult<Vec<StoreResult<Placement>>>,
 ) {
     match placed {
         Ok(answers) => {
@@ -124,14 +124,12 @@ pub(crate) fn answer_all(
         Err(e) => {
             tracing::error!(error = %e, orders = batch.len(), "order batch rolled back");
             // A race lost on every try is worth the buyer's retry; anything else is a fault.
-            let contended = crate::store::retry::lost_lock_race(&e);
+            let contended = crate::store::retry::lost(&e);
             for p in batch.drain(..) {
                 let _ = p.reply.send(Err(if contended {
                     StoreError::Contended("order")
                 } else {
-                    StoreError::Database(sqlx::Error::Protocol(
-                        "the order batch was rolled back".into(),
-                    ))
+                    StoreError::Internal("the order batch was rolled back")
                 }));
             }
         }
@@ -263,11 +261,9 @@ pub(crate) fn answers(
 
 /// The `n`-th new row; the insert answers one row per new order, so it is always there.
 fn row(rows: &[Order], n: usize) -> StoreResult<Order> {
-    rows.get(n).cloned().ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Protocol(
-            "the order batch insert returned too few rows".into(),
-        ))
-    })
+    rows.get(n)
+        .cloned()
+        .ok_or_else(|| StoreError::Internal("the order batch insert returned too few rows"))
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub enum StoreError {
     /// The database failed; the cause is for the log, never for the client.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The store broke one of its own promises (a batch lost, a row read back that it did
+    /// not write); answered like a database failure: the text is for the log only.
+    #[error("store fault: {0}")]
+    Internal(&'static str),
     /// The database server cannot be reached or refused us; the text names the cause.
     #[error("{0}")]
     Unreachable(String),

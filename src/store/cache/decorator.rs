@@ -58,7 +58,7 @@ impl CachedStore {
                     self.cache.changed(Change::Product(p));
                 }
             }
-            Err(StoreError::Database(_) | StoreError::Unreachable(_)) => {
+            Err(StoreError::Database(_) | StoreError::Internal(_) | StoreError::Unreachable(_)) => {
                 self.cache.changed(Change::All);
             }
             Err(_) => {}

@@ -31,8 +31,7 @@ impl SqlStore {
         let (reply, mut answer) = oneshot::channel();
         let queue = self.entry_queue();
         queue.push(e, reply);
-        let lost =
-            || StoreError::Database(sqlx::Error::Protocol("the entry batch was lost".into()));
+        let lost = || StoreError::Internal("the entry batch was lost");
         tokio::select! {
             biased;
             done = &mut answer => return done.map_err(|_| lost())?,
@@ -73,9 +72,7 @@ impl SqlStore {
                 for reply in replies {
                     let _ = reply.send(Err(match why {
                         StoreError::Contended(what) => StoreError::Contended(what),
-                        _ => StoreError::Database(sqlx::Error::Protocol(
-                            "the entry batch was rolled back".into(),
-                        )),
+                        _ => StoreError::Internal("the entry batch was rolled back"),
                     }));
                 }
             }
@@ -131,13 +128,7 @@ impl SqlStore {
         }
         Ok(answers
             .into_iter()
-            .map(|a| {
-                a.unwrap_or_else(|| {
-                    Err(StoreError::Database(sqlx::Error::Protocol(
-                        "the entry was not written".into(),
-                    )))
-                })
-            })
+            .map(|a| a.unwrap_or_else(|| Err(StoreError::Internal("the entry was not written"))))
             .collect())
     }
 

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::domain::order::{Order, OrderRequest, Placement};
-use crate::store::StoreResult;
 use crate::store::batch_ledger::{
     self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
 };
 use crate::store::orders::OrderRow;
+use crate::store::{StoreError, StoreResult};
 
 /// Most orders in one transaction.
 const MAX_BATCH: usize = 256;
@@ -49,7 +49,7 @@ const INSERT_ROWS: usize = 128;
 async fn place_batch(
     pool: &SqlitePool,
     batch: &[Placing],
-) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
+) -> StoreResult<Vec<StoreResult<Placement>>> {
     let reqs: Vec<&OrderRequest> = batch.iter().map(|p| &p.req).collect();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut ledger = read_ledger(&mut tx, &reqs).await?;
@@ -69,9 +69,7 @@ async fn place_batch(
         .await?;
         // The ledger read the stock under this same write lock, so this always matches.
         let Some(version) = version else {
-            return Err(sqlx::Error::Protocol(
-                "stock changed under the write lock".into(),
-            ));
+            return Err(StoreError::Internal("stock changed under the write lock"));
         };
         versions.insert(*product, version);
     }
