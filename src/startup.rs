@@ -55,9 +55,12 @@ impl Application {
     ) -> anyhow::Result<Self> {
         // Settings that cannot work are refused before anything connects.
         let cors = http::cors::layer(&settings.http.cors_origins)?;
+        // The store's writers end with its last handle, after the drain in `run`: on the
+        // drained tracker they would keep its wait from ending, so they get one of their own.
         let store = store::connect_with(
             &settings.database.database_url,
             settings.database.database_max_connections,
+            &TaskTracker::new(),
         )
         .await
         .context("Failed to connect to the database")?;

@@ -16,6 +16,7 @@ use sqlx::{MySql, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::MutexGuard;
+use tokio_util::task::TaskTracker;
 
 use super::StoreResult;
 use super::dialect::Dialect;
@@ -57,11 +58,18 @@ pub struct MysqlStore {
     /// Draw entries waiting for this instance's entry writer, written a batch per
     /// transaction (one commit, so one log flush, for a burst of entries).
     entries: std::sync::Arc<crate::store::draws::EntryQueue>,
+    /// Where the store runs its tasks: the order writers and the entry batches.
+    tasks: TaskTracker,
 }
 
 impl MysqlStore {
-    /// Connects a pool of at most `max_connections` to the database the URL names.
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    /// Connects a pool of at most `max_connections` to the database the URL names; the
+    /// store's tasks run on `tasks`.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        tasks: &TaskTracker,
+    ) -> StoreResult<Self> {
         let options = MySqlConnectOptions::from_str(url)?.timezone(Some(String::from("+00:00")));
         reach::check(&options, CONNECT_TIMEOUT).await?;
         let pool = MySqlPoolOptions::new()
@@ -69,11 +77,12 @@ impl MysqlStore {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await?;
-        let placements = order_batch::Placements::spawn(&pool);
+        let placements = order_batch::Placements::spawn(tasks, &pool);
         Ok(Self {
             pool,
             placements,
             entries: std::sync::Arc::default(),
+            tasks: tasks.clone(),
         })
     }
 
@@ -90,6 +99,11 @@ impl MysqlStore {
     /// Entries queue for this instance's entry writer (see `store::draws::EntryQueue`).
     fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
         &self.entries
+    }
+
+    /// Where the store runs its tasks.
+    fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Order changes queue on the product's row lock, not in process: no turn to wait for.

@@ -10,6 +10,7 @@ use sqlx::{MySql, MySqlPool, QueryBuilder, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
 use crate::domain::order::{Order, OrderRequest, Placement};
 use crate::store::batch_ledger::{
@@ -34,12 +35,12 @@ pub(super) struct Placements {
 }
 
 impl Placements {
-    /// Starts the writers; each ends when every clone of this handle is gone.
-    pub(super) fn spawn(pool: &MySqlPool) -> Self {
+    /// Starts the writers on `tasks`; each ends when every clone of this handle is gone.
+    pub(super) fn spawn(tasks: &TaskTracker, pool: &MySqlPool) -> Self {
         let lanes = (0..LANES)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-                tokio::spawn(run(pool.clone(), rx));
+                tasks.spawn(run(pool.clone(), rx));
                 tx
             })
             .collect();

@@ -19,6 +19,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{MutexGuard, oneshot};
+use tokio_util::task::TaskTracker;
 
 use super::dialect::Dialect;
 use super::{StoreError, StoreResult};
@@ -56,11 +57,14 @@ pub struct SqliteStore {
     placements: tokio::sync::mpsc::Sender<crate::store::batch_ledger::Placing>,
     /// Draw entries waiting for the one writer, written a batch per transaction.
     entries: Arc<crate::store::draws::EntryQueue>,
+    /// Where the store runs its tasks: the order writer and the entry batches.
+    tasks: TaskTracker,
 }
 
 impl SqliteStore {
-    /// Opens (creating if asked by the URL) the database file.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// Opens (creating if asked by the URL) the database file; the store's tasks run on
+    /// `tasks`.
+    pub async fn connect(url: &str, tasks: &TaskTracker) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -76,12 +80,13 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let order_writes = Arc::default();
-        let placements = order_batch::spawn(pool.clone(), Arc::clone(&order_writes));
+        let placements = order_batch::spawn(tasks, pool.clone(), Arc::clone(&order_writes));
         Ok(Self {
             pool,
             order_writes,
             placements,
             entries: Arc::default(),
+            tasks: tasks.clone(),
         })
     }
 
@@ -98,6 +103,11 @@ impl SqliteStore {
     /// Entries queue for the one writer (see `store::draws::EntryQueue`).
     fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
         &self.entries
+    }
+
+    /// Where the store runs its tasks.
+    fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Waits for this process's turn to change orders (see `order_writes`).

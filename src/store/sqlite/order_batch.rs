@@ -9,6 +9,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
+use tokio_util::task::TaskTracker;
 
 use crate::domain::order::{Order, OrderRequest, Placement};
 use crate::store::batch_ledger::{
@@ -20,10 +21,14 @@ use crate::store::{StoreError, StoreResult};
 /// Most orders in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// Starts the writer; it ends when every sender (the store and its clones) is gone.
-pub(super) fn spawn(pool: SqlitePool, writes: Arc<Mutex<()>>) -> mpsc::Sender<Placing> {
+/// Starts the writer on `tasks`; it ends when every sender (the store and its clones) is gone.
+pub(super) fn spawn(
+    tasks: &TaskTracker,
+    pool: SqlitePool,
+    writes: Arc<Mutex<()>>,
+) -> mpsc::Sender<Placing> {
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-    tokio::spawn(run(pool, writes, rx));
+    tasks.spawn(run(pool, writes, rx));
     tx
 }
 
