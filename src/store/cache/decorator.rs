@@ -150,12 +150,7 @@ cached! {
             }
         }
     }
-    async fn update_product(
-        &self,
-        id: ProductId,
-        changes: &ProductChanges,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Product> {
+    async fn update_product(&self, id: ProductId, changes: &ProductChanges, now: DateTime<Utc>) -> StoreResult<Product> {
         let _forget = self.forget(id);
         self.inner.update_product(id, changes, now).await
     }
@@ -179,32 +174,17 @@ cached! {
         user_orders(user: UserId, page: &PageRequest) -> Vec<Order>;
         units_held(product: ProductId) -> i64;
     }
-    async fn place_order(
-        &self,
-        req: &OrderRequest,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Placement> {
+    async fn place_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
         let _forget = self.forget(req.product_id);
         self.inner.place_order(req, now).await
     }
-    async fn cancel_order(
-        &self,
-        id: OrderId,
-        product: ProductId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Transition> {
+    async fn cancel_order(&self, id: OrderId, product: ProductId, now: DateTime<Utc>) -> StoreResult<Transition> {
         let _forget = self.forget(product);
         self.inner.cancel_order(id, product, now).await
     }
     // A pay returns units only when it finds the hold ended: rare, and the entry of the
     // product being paid for stays served meanwhile.
-    async fn pay_order(
-        &self,
-        id: OrderId,
-        product: ProductId,
-        payment: &PaymentRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Transition> {
+    async fn pay_order(&self, id: OrderId, product: ProductId, payment: &PaymentRef, now: DateTime<Utc>) -> StoreResult<Transition> {
         let done = self.inner.pay_order(id, product, payment, now).await;
         self.forget_answered(&done, returned_units);
         done
@@ -231,13 +211,7 @@ cached! {
         round_owners(me: &str) -> Vec<String>;
         take_rounds_of(owner: &str, lease: &Lease, now: DateTime<Utc>) -> u64;
     }
-    async fn open_round(
-        &self,
-        product: ProductId,
-        quantity: i64,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(Round, StockVersion)> {
+    async fn open_round(&self, product: ProductId, quantity: i64, lease: &Lease, now: DateTime<Utc>) -> StoreResult<(Round, StockVersion)> {
         let _forget = self.forget(product);
         self.inner.open_round(product, quantity, lease, now).await
     }
@@ -256,21 +230,11 @@ cached! {
         claim_win_notice(win: &Win, now: DateTime<Utc>, until: DateTime<Utc>) -> bool;
         win_notified(win: &Win, now: DateTime<Utc>) -> ();
     }
-    async fn run_draw(
-        &self,
-        product: ProductId,
-        now: DateTime<Utc>,
-        notify_lease: DateTime<Utc>,
-    ) -> StoreResult<Option<DrawOutcome>> {
+    async fn run_draw(&self, product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> StoreResult<Option<DrawOutcome>> {
         let _forget = self.forget(product);
         self.inner.run_draw(product, now, notify_lease).await
     }
-    async fn promote_waitlist(
-        &self,
-        product: ProductId,
-        now: DateTime<Utc>,
-        notify_lease: DateTime<Utc>,
-    ) -> StoreResult<DrawOutcome> {
+    async fn promote_waitlist(&self, product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> StoreResult<DrawOutcome> {
         let _forget = self.forget(product);
         self.inner.promote_waitlist(product, now, notify_lease).await
     }
@@ -285,29 +249,15 @@ cached! {
         round_claims(product: ProductId, round: i64, page: &PageRequest) -> Vec<Claim>;
         user_claims(user: UserId, page: &PageRequest) -> Vec<Claim>;
     }
-    async fn make_claim(
-        &self,
-        member: ClaimFor,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Made> {
+    async fn make_claim(&self, member: ClaimFor, lease: &Lease, now: DateTime<Utc>) -> StoreResult<Made> {
         let _forget = self.forget(member.product);
         self.inner.make_claim(member, lease, now).await
     }
-    async fn release_claims(
-        &self,
-        product: ProductId,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Returned>> {
+    async fn release_claims(&self, product: ProductId, user: UserId, now: DateTime<Utc>) -> StoreResult<Option<Returned>> {
         let _forget = self.forget(product);
         self.inner.release_claims(product, user, now).await
     }
-    async fn place_claimed_order(
-        &self,
-        req: &OrderRequest,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Placement>> {
+    async fn place_claimed_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Option<Placement>> {
         let _forget = self.forget(req.product_id);
         self.inner.place_claimed_order(req, now).await
     }
