@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use super::StoreResult;
 use super::dialect::Dialect;
 use crate::domain::order::Expired;
+use crate::store::draws::EntryQueue;
 use orders::add_stock;
 pub use sql::HOT_QUERIES;
 
@@ -57,9 +58,7 @@ pub struct MysqlStore {
     placements: order_batch::Placements,
     /// Draw entries waiting for this instance's entry writer, written a batch per
     /// transaction (one commit, so one log flush, for a burst of entries).
-    entries: std::sync::Arc<crate::store::draws::EntryQueue>,
-    /// Where the store runs its tasks: the order writers and the entry batches.
-    tasks: TaskTracker,
+    entries: std::sync::Arc<EntryQueue>,
 }
 
 impl MysqlStore {
@@ -81,8 +80,7 @@ impl MysqlStore {
         Ok(Self {
             pool,
             placements,
-            entries: std::sync::Arc::default(),
-            tasks: tasks.clone(),
+            entries: std::sync::Arc::new(EntryQueue::new(tasks)),
         })
     }
 
@@ -97,13 +95,8 @@ impl MysqlStore {
     }
 
     /// Entries queue for this instance's entry writer (see `store::draws::EntryQueue`).
-    fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
+    fn entry_queue(&self) -> &EntryQueue {
         &self.entries
-    }
-
-    /// Where the store runs its tasks.
-    fn tasks(&self) -> &TaskTracker {
-        &self.tasks
     }
 
     /// Order changes queue on the product's row lock, not in process: no turn to wait for.

@@ -39,7 +39,7 @@ impl SqlStore {
                 let batch = queue.drain();
                 if !batch.is_empty() {
                     let store = self.clone();
-                    let _ = self.tasks().spawn(async move { store.enter_batch(batch).await }).await;
+                    let _ = queue.batches().spawn(async move { store.enter_batch(batch).await }).await;
                 }
             }
         }

@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use super::dialect::Dialect;
 use super::{StoreError, StoreResult};
 use crate::domain::order::{OrderRequest, Placement};
+use crate::store::draws::EntryQueue;
 use order_expiry::add_stock;
 pub use sql::HOT_QUERIES;
 
@@ -56,9 +57,7 @@ pub struct SqliteStore {
     /// The group-commit writer that places orders (see `order_batch`).
     placements: tokio::sync::mpsc::Sender<crate::store::batch_ledger::Placing>,
     /// Draw entries waiting for the one writer, written a batch per transaction.
-    entries: Arc<crate::store::draws::EntryQueue>,
-    /// Where the store runs its tasks: the order writer and the entry batches.
-    tasks: TaskTracker,
+    entries: Arc<EntryQueue>,
 }
 
 impl SqliteStore {
@@ -85,8 +84,7 @@ impl SqliteStore {
             pool,
             order_writes,
             placements,
-            entries: Arc::default(),
-            tasks: tasks.clone(),
+            entries: Arc::new(EntryQueue::new(tasks)),
         })
     }
 
@@ -101,13 +99,8 @@ impl SqliteStore {
     }
 
     /// Entries queue for the one writer (see `store::draws::EntryQueue`).
-    fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
+    fn entry_queue(&self) -> &EntryQueue {
         &self.entries
-    }
-
-    /// Where the store runs its tasks.
-    fn tasks(&self) -> &TaskTracker {
-        &self.tasks
     }
 
     /// Waits for this process's turn to change orders (see `order_writes`).
