@@ -1,4 +1,4 @@
-//! Draw sales: the storage contract both backends implement (`sql/draws.rs`), and row shapes.
+//! Draw sales: the storage contract both backends implement (`sql/draws/`), and row shapes.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

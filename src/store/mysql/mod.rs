@@ -1,9 +1,9 @@
 //! The server backend: MySQL 8 or MariaDB 10.11, row locks and InnoDB transactions.
 
+mod first_connection;
 mod order_batch;
 mod order_expiry;
 mod orders;
-mod reach;
 // The shared store code, compiled here against this backend's types (`Db`, `SqlStore`,
 // `DIALECT`); `sqlite` compiles the same files against its own.
 #[allow(clippy::duplicate_mod)]
@@ -70,7 +70,7 @@ impl MysqlStore {
         tasks: &TaskTracker,
     ) -> StoreResult<Self> {
         let options = MySqlConnectOptions::from_str(url)?.timezone(Some(String::from("+00:00")));
-        reach::check(&options, CONNECT_TIMEOUT).await?;
+        first_connection::check(&options, CONNECT_TIMEOUT).await?;
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(CONNECT_TIMEOUT)

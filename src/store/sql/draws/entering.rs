@@ -7,8 +7,8 @@ use sqlx::QueryBuilder;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::oneshot;
 
-use super::SqlStore;
-use super::entry_one::{Step, Tx};
+use super::super::SqlStore;
+use super::one_entry::{Step, Tx};
 use crate::domain::draw::{Entry, EntryOutcome, rank_key};
 use crate::domain::ids::ProductId;
 use crate::store::draws::{Entering, EntryCursor, EntryRow};
