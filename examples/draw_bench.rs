@@ -286,7 +286,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
     let url = server::database_url(args.database_url.as_deref(), dir.path(), "draw_bench.db");
-    let store = dropline::store::connect(&url).await?;
+    let store = dropline::store::connect(&url, &tokio_util::task::TaskTracker::new()).await?;
     store.migrate().await?;
     println!(
         "database {}",

@@ -25,9 +25,13 @@ async fn main() -> anyhow::Result<()> {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Migrate(db)) => {
-            let store = store::connect_with(&db.database_url, db.database_max_connections)
-                .await
-                .context("Failed to connect to the database")?;
+            let store = store::connect_with(
+                &db.database_url,
+                db.database_max_connections,
+                &tokio_util::task::TaskTracker::new(),
+            )
+            .await
+            .context("Failed to connect to the database")?;
             store
                 .migrate()
                 .await

@@ -132,11 +132,14 @@ impl Application {
     }
 }
 
-/// Step 1: connects to the database and applies the migrations.
+/// Step 1: connects to the database and applies the migrations. The store's writers end
+/// with its last handle, after the drain in `run`: on the drained tracker they would keep its
+/// wait from ending, so they get a tracked set of their own.
 async fn connect_database(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let store = store::connect_with(
         &settings.database.database_url,
         settings.database.database_max_connections,
+        &TaskTracker::new(),
     )
     .await
     .context("Failed to connect to the database")?;

@@ -296,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
     let sqlite = url.starts_with("sqlite:");
     println!("database {}", if sqlite { "SQLite" } else { "MySQL" });
     if args.phase != "rounds" {
-        let store = dropline::store::connect(&url).await?;
+        let store = dropline::store::connect(&url, &tokio_util::task::TaskTracker::new()).await?;
         store.migrate().await?;
         let mut rates = Vec::new();
         for _ in 0..args.sweeps {

@@ -186,7 +186,7 @@ async fn run_round(
 
 /// P2: limiter off, null channel, a 1,000,000-person line; beside the raw batched insert.
 async fn p2(db: &str) -> anyhow::Result<()> {
-    let store = store::connect(db).await?;
+    let store = store::connect(db, &tokio_util::task::TaskTracker::new()).await?;
     store.migrate().await?;
     let n: i64 = std::env::var("P2_LINE")
         .ok()
@@ -257,7 +257,7 @@ async fn p2(db: &str) -> anyhow::Result<()> {
 
 /// P5: 10,000-person line, 50 units, each notified user buys with chance 0.5.
 async fn p5(db: &str) -> anyhow::Result<()> {
-    let store = store::connect(db).await?;
+    let store = store::connect(db, &tokio_util::task::TaskTracker::new()).await?;
     store.migrate().await?;
     let product = product_with_line(&store, 50, 10_000).await?;
     let gate = Arc::new(StockGate::new());

@@ -102,7 +102,7 @@ fn pace_of(mut times: Vec<tokio::time::Instant>) -> (usize, f64) {
 
 /// P1 on the engine alone, measuring starts at the sender beside arrivals at the receiver.
 pub(crate) async fn p1_engine(db: &str) -> anyhow::Result<()> {
-    let store = store::connect(db).await?;
+    let store = store::connect(db, &tokio_util::task::TaskTracker::new()).await?;
     store.migrate().await?;
     let product = product_with_line(&store, 20_000, 20_000).await?;
     let gate = Arc::new(StockGate::new());

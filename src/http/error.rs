@@ -148,4 +148,10 @@ mod tests {
             Some(&axum::http::HeaderValue::from_static("1"))
         );
     }
+
+    #[test]
+    fn a_store_fault_answers_500_like_a_database_failure() {
+        let response = ApiError::from(StoreError::Internal("lost")).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

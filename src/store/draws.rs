@@ -1,4 +1,4 @@
-//! Draw sales: the storage contract both backends implement (`sql/draws.rs`), and row shapes.
+//! Draw sales: the storage contract both backends implement (`sql/draws/`), and row shapes.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -162,12 +162,13 @@ pub(crate) type EntryReply = tokio::sync::oneshot::Sender<StoreResult<(EntryOutc
 /// Entries queued for the process's entry writer: the caller that takes the turn writes all
 /// of them in one transaction, so a burst of entries costs one commit per batch (SQLite's
 /// one writer; on MySQL one log flush, the product row shared-locked once).
-#[derive(Default)]
 pub(crate) struct EntryQueue {
     /// Entries not yet taken by a batch; the lock only guards the list.
     pending: std::sync::Mutex<Vec<(Entering, EntryReply)>>,
     /// Held while a batch is taken and written.
     writer: tokio::sync::Mutex<()>,
+    /// Where the batches run, each on a task of its own.
+    batches: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for EntryQueue {
@@ -179,6 +180,20 @@ impl std::fmt::Debug for EntryQueue {
 }
 
 impl EntryQueue {
+    /// An empty queue whose batches run on `tasks`.
+    pub fn new(tasks: &tokio_util::task::TaskTracker) -> Self {
+        Self {
+            pending: std::sync::Mutex::default(),
+            writer: tokio::sync::Mutex::default(),
+            batches: tasks.clone(),
+        }
+    }
+
+    /// Where the batches run.
+    pub fn batches(&self) -> &tokio_util::task::TaskTracker {
+        &self.batches
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(Entering, EntryReply)>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -16,6 +16,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use tokio_util::task::TaskTracker;
 
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::ids::{ProductId, UserId};
@@ -45,6 +46,10 @@ pub enum StoreError {
     /// The database failed; the cause is for the log, never for the client.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The store broke one of its own promises (a batch lost, a row read back that it did
+    /// not write); answered like a database failure: the text is for the log only.
+    #[error("store fault: {0}")]
+    Internal(&'static str),
     /// The database server cannot be reached or refused us; the text names the cause.
     #[error("{0}")]
     Unreachable(String),
@@ -198,19 +203,24 @@ impl<T> Store for T where
 }
 
 /// Connects to the database the URL names (`sqlite:` or `mysql:`/`mariadb:`), with a MySQL
-/// pool of the default size.
-pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    connect_with(url, crate::config::DEFAULT_MAX_CONNECTIONS).await
+/// pool of the default size; the store runs its tasks (group-commit writers, entry batches)
+/// on `tasks`.
+pub async fn connect(url: &str, tasks: &TaskTracker) -> StoreResult<Arc<dyn Store>> {
+    connect_with(url, crate::config::DEFAULT_MAX_CONNECTIONS, tasks).await
 }
 
 /// As [`connect`], opening at most `max_connections` connections to a MySQL database.
-pub async fn connect_with(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    tasks: &TaskTracker,
+) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, tasks).await?))
     } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
         let url = url.replacen("mariadb:", "mysql:", 1);
         Ok(Arc::new(
-            mysql::MysqlStore::connect(&url, max_connections).await?,
+            mysql::MysqlStore::connect(&url, max_connections, tasks).await?,
         ))
     } else {
         Err(StoreError::Invalid(ValidationError::new(

@@ -136,9 +136,7 @@ impl Change<'_> {
 /// The error when an order kept changing under a conditional update (row locks make this
 /// unreachable; it exists so a surprise is a 500, never a wrong answer).
 pub(crate) fn lost_race() -> super::StoreError {
-    super::StoreError::Database(sqlx::Error::Protocol(
-        "order changed during its update".into(),
-    ))
+    super::StoreError::Internal("order changed during its update")
 }
 
 /// Whether a database error is a unique-key violation (a racing retry with the same key).

@@ -39,7 +39,7 @@ fn is_race_number(number: u16) -> bool {
 }
 
 /// Whether a store error is a lost lock race (see [`lost_lock_race`]).
-fn lost(e: &StoreError) -> bool {
+pub(crate) fn lost(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(d) if lost_lock_race(d))
 }
 

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::future::Future;
 use std::sync::Arc;
 
 use super::{Change, Changing, Lookup, ProductCache, Sweeping};
@@ -47,47 +48,58 @@ impl CachedStore {
         Self { inner, cache }
     }
 
+    /// Forgets `product` for the length of a write that names it: its entry is dropped now,
+    /// none is filled while the guard lives, and it is dropped (and the change announced)
+    /// again when the guard goes, also when the write's future is dropped halfway.
+    fn forget(&self, product: ProductId) -> Changing<'_> {
+        Changing::new(&self.cache, product)
+    }
+
     /// After a write that names its product only in its answer (each is run where its future
-    /// cannot be dropped: a detached task or a worker's step), drops what it changed. A
-    /// failure whose outcome is unknown (the database went away around the commit) may have
-    /// changed anything; a refusal changed nothing.
-    fn after<T>(&self, done: &StoreResult<T>, changed: impl Fn(&T) -> Vec<ProductId>) {
+    /// cannot be dropped: a detached task or a worker's step), forgets what it changed. A
+    /// failure whose outcome is unknown (the database went away around the commit, or the
+    /// store lost track of its own batch) may have changed anything: everything is
+    /// forgotten; a refusal changed nothing.
+    fn forget_answered<T>(&self, done: &StoreResult<T>, changed: impl Fn(&T) -> Vec<ProductId>) {
         match done {
             Ok(v) => {
                 for p in changed(v) {
                     self.cache.changed(Change::Product(p));
                 }
             }
-            Err(StoreError::Database(_) | StoreError::Unreachable(_)) => {
+            Err(StoreError::Database(_) | StoreError::Internal(_) | StoreError::Unreachable(_)) => {
                 self.cache.changed(Change::All);
             }
             Err(_) => {}
         }
     }
+
+    /// Runs a sweep, a write whose products are known only from its answer: no entry is
+    /// served or filled while it runs, then what `changed` finds in the answer is forgotten
+    /// (everything, if the sweep is abandoned halfway).
+    async fn sweep<T>(
+        &self,
+        write: impl Future<Output = StoreResult<T>>,
+        changed: impl Fn(&T) -> Vec<ProductId>,
+    ) -> StoreResult<T> {
+        let sweeping = Sweeping::new(&self.cache);
+        let done = write.await;
+        self.forget_answered(&done, changed);
+        sweeping.answered();
+        done
+    }
 }
 
-/// Implements a store trait for [`CachedStore`] from a list of its methods by name, arguments
-/// and result. Those in the first list only pass the call on to the wrapped store; those in
-/// `changing` first mark the product the expression after them names as changing (its
-/// entry is dropped, and no read fills it until the call is over); those in `after` drop
-/// what the function after them finds changed in the answer; those in `sweeping` do the same
-/// and hold every entry back while they run (their products are known only from the
-/// answer); `own` holds the rest.
-macro_rules! wrap {
+/// Implements a store trait for [`CachedStore`]. The methods listed first are passed on to
+/// the wrapped store as they are: reads, and writes that change no product row. The methods
+/// after the list are written out: the writes that change product rows, each saying what the
+/// copy forgets.
+macro_rules! cached {
     (
         $store:ident {
             $($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*
         }
-        $(changing {
-            $($c_name:ident($($c_arg:ident: $c_ty:ty),*) -> $c_ret:ty, $product:expr;)*
-        })?
-        $(after {
-            $($a_name:ident($($a_arg:ident: $a_ty:ty),*) -> $a_ret:ty, $changed:expr;)*
-        })?
-        $(sweeping {
-            $($s_name:ident($($s_arg:ident: $s_ty:ty),*) -> $s_ret:ty, $swept:expr;)*
-        })?
-        $(own { $($own:tt)* })?
+        $($written:tt)*
     ) => {
         #[async_trait]
         impl $store for CachedStore {
@@ -96,80 +108,55 @@ macro_rules! wrap {
                     self.inner.$name($($arg),*).await
                 }
             )*
-            $($(
-                async fn $c_name(&self, $($c_arg: $c_ty),*) -> StoreResult<$c_ret> {
-                    let _changing = Changing::new(&self.cache, $product);
-                    self.inner.$c_name($($c_arg),*).await
-                }
-            )*)?
-            $($(
-                async fn $a_name(&self, $($a_arg: $a_ty),*) -> StoreResult<$a_ret> {
-                    let done = self.inner.$a_name($($a_arg),*).await;
-                    self.after(&done, $changed);
-                    done
-                }
-            )*)?
-            $($(
-                async fn $s_name(&self, $($s_arg: $s_ty),*) -> StoreResult<$s_ret> {
-                    let sweeping = Sweeping::new(&self.cache);
-                    let done = self.inner.$s_name($($s_arg),*).await;
-                    self.after(&done, $swept);
-                    sweeping.answered();
-                    done
-                }
-            )*)?
-            $($($own)*)?
+            $($written)*
         }
     };
 }
 
-wrap! {
+cached! {
     AdminStore {
         migrate() -> ();
         ping() -> ();
         deployment_id() -> String;
     }
-    own {
-        fn backend(&self) -> Backend {
-            self.inner.backend()
-        }
-        async fn close(&self) {
-            self.inner.close().await
-        }
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+    async fn close(&self) {
+        self.inner.close().await
     }
 }
 
-wrap! {
+cached! {
     CatalogStore {
         create_brand(brand: &NewBrand, now: DateTime<Utc>) -> Brand;
         list_brands(page: &PageRequest) -> Vec<Brand>;
-        // Nothing to drop: only products that exist are held.
+        // Nothing to forget: only products that exist are held.
         create_product(product: &NewProduct, now: DateTime<Utc>) -> Product;
         list_products(page: &PageRequest) -> Vec<Product>;
         all_stock() -> Vec<StockRecord>;
         stock_of(product: ProductId) -> Option<StockRecord>;
     }
-    changing {
-        update_product(id: ProductId, changes: &ProductChanges, now: DateTime<Utc>) -> Product, id;
-    }
-    own {
-        async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
-            match self.cache.get(id) {
-                Lookup::Hit(p) => Ok(Some(p)),
-                Lookup::Bypass => self.inner.get_product(id).await,
-                Lookup::Miss(ticket) => {
-                    let found = self.inner.get_product(id).await?;
-                    if let Some(p) = &found {
-                        self.cache.fill(ticket, p);
-                    }
-                    Ok(found)
+    async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
+        match self.cache.get(id) {
+            Lookup::Hit(p) => Ok(Some(p)),
+            Lookup::Bypass => self.inner.get_product(id).await,
+            Lookup::Miss(ticket) => {
+                let found = self.inner.get_product(id).await?;
+                if let Some(p) = &found {
+                    self.cache.fill(ticket, p);
                 }
+                Ok(found)
             }
         }
     }
+    async fn update_product(&self, id: ProductId, changes: &ProductChanges, now: DateTime<Utc>) -> StoreResult<Product> {
+        let _forget = self.forget(id);
+        self.inner.update_product(id, changes, now).await
+    }
 }
 
-wrap! {
+cached! {
     LineStore {
         join_line(product: ProductId, user: UserId, now: DateTime<Utc>) -> (JoinOutcome, Subscription);
         leave_line(product: ProductId, user: UserId, now: DateTime<Utc>) -> ();
@@ -180,28 +167,37 @@ wrap! {
     }
 }
 
-wrap! {
+cached! {
     OrderStore {
         order_by_key(user: UserId, key: &IdempotencyKey) -> Option<Order>;
         get_order(id: OrderId) -> Option<Order>;
         user_orders(user: UserId, page: &PageRequest) -> Vec<Order>;
         units_held(product: ProductId) -> i64;
     }
-    changing {
-        place_order(req: &OrderRequest, now: DateTime<Utc>) -> Placement, req.product_id;
-        cancel_order(id: OrderId, product: ProductId, now: DateTime<Utc>) -> Transition, product;
+    async fn place_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Placement> {
+        let _forget = self.forget(req.product_id);
+        self.inner.place_order(req, now).await
     }
-    after {
-        // A pay returns units only when it finds the hold ended: rare, and the entry of the
-        // product being paid for stays served meanwhile.
-        pay_order(id: OrderId, product: ProductId, payment: &PaymentRef, now: DateTime<Utc>) -> Transition, returned_units;
+    async fn cancel_order(&self, id: OrderId, product: ProductId, now: DateTime<Utc>) -> StoreResult<Transition> {
+        let _forget = self.forget(product);
+        self.inner.cancel_order(id, product, now).await
     }
-    sweeping {
-        expire_due(now: DateTime<Utc>, limit: i64) -> Expired, |e: &Expired| e.returned.iter().map(|r| r.product).collect();
+    // A pay returns units only when it finds the hold ended: rare, and the entry of the
+    // product being paid for stays served meanwhile.
+    async fn pay_order(&self, id: OrderId, product: ProductId, payment: &PaymentRef, now: DateTime<Utc>) -> StoreResult<Transition> {
+        let done = self.inner.pay_order(id, product, payment, now).await;
+        self.forget_answered(&done, returned_units);
+        done
+    }
+    async fn expire_due(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
+        self.sweep(self.inner.expire_due(now, limit), |e: &Expired| {
+            e.returned.iter().map(|r| r.product).collect()
+        })
+        .await
     }
 }
 
-wrap! {
+cached! {
     RoundStore {
         resume_round(product: ProductId, lease: &Lease, now: DateTime<Utc>) -> Round;
         get_round(product: ProductId, round: i64) -> Option<Round>;
@@ -215,12 +211,13 @@ wrap! {
         round_owners(me: &str) -> Vec<String>;
         take_rounds_of(owner: &str, lease: &Lease, now: DateTime<Utc>) -> u64;
     }
-    changing {
-        open_round(product: ProductId, quantity: i64, lease: &Lease, now: DateTime<Utc>) -> (Round, StockVersion), product;
+    async fn open_round(&self, product: ProductId, quantity: i64, lease: &Lease, now: DateTime<Utc>) -> StoreResult<(Round, StockVersion)> {
+        let _forget = self.forget(product);
+        self.inner.open_round(product, quantity, lease, now).await
     }
 }
 
-wrap! {
+cached! {
     DrawStore {
         enter(entering: Entering) -> (EntryOutcome, Entry);
         withdraw(product: ProductId, user: UserId, now: DateTime<Utc>) -> ();
@@ -233,13 +230,17 @@ wrap! {
         claim_win_notice(win: &Win, now: DateTime<Utc>, until: DateTime<Utc>) -> bool;
         win_notified(win: &Win, now: DateTime<Utc>) -> ();
     }
-    changing {
-        run_draw(product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> Option<DrawOutcome>, product;
-        promote_waitlist(product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> DrawOutcome, product;
+    async fn run_draw(&self, product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> StoreResult<Option<DrawOutcome>> {
+        let _forget = self.forget(product);
+        self.inner.run_draw(product, now, notify_lease).await
+    }
+    async fn promote_waitlist(&self, product: ProductId, now: DateTime<Utc>, notify_lease: DateTime<Utc>) -> StoreResult<DrawOutcome> {
+        let _forget = self.forget(product);
+        self.inner.promote_waitlist(product, now, notify_lease).await
     }
 }
 
-wrap! {
+cached! {
     ClaimStore {
         claim_notified(claim: &Claim, sent_at: DateTime<Utc>) -> ();
         unsent_claims(product: ProductId, round: i64) -> Vec<Claim>;
@@ -248,12 +249,22 @@ wrap! {
         round_claims(product: ProductId, round: i64, page: &PageRequest) -> Vec<Claim>;
         user_claims(user: UserId, page: &PageRequest) -> Vec<Claim>;
     }
-    changing {
-        make_claim(member: ClaimFor, lease: &Lease, now: DateTime<Utc>) -> Made, member.product;
-        release_claims(product: ProductId, user: UserId, now: DateTime<Utc>) -> Option<Returned>, product;
-        place_claimed_order(req: &OrderRequest, now: DateTime<Utc>) -> Option<Placement>, req.product_id;
+    async fn make_claim(&self, member: ClaimFor, lease: &Lease, now: DateTime<Utc>) -> StoreResult<Made> {
+        let _forget = self.forget(member.product);
+        self.inner.make_claim(member, lease, now).await
     }
-    sweeping {
-        expire_claims(now: DateTime<Utc>, limit: i64) -> ClaimsExpired, |e: &ClaimsExpired| e.returned.iter().map(|r| r.product).collect();
+    async fn release_claims(&self, product: ProductId, user: UserId, now: DateTime<Utc>) -> StoreResult<Option<Returned>> {
+        let _forget = self.forget(product);
+        self.inner.release_claims(product, user, now).await
+    }
+    async fn place_claimed_order(&self, req: &OrderRequest, now: DateTime<Utc>) -> StoreResult<Option<Placement>> {
+        let _forget = self.forget(req.product_id);
+        self.inner.place_claimed_order(req, now).await
+    }
+    async fn expire_claims(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<ClaimsExpired> {
+        self.sweep(self.inner.expire_claims(now, limit), |e: &ClaimsExpired| {
+            e.returned.iter().map(|r| r.product).collect()
+        })
+        .await
     }
 }

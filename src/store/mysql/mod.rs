@@ -1,9 +1,9 @@
 //! The server backend: MySQL 8 or MariaDB 10.11, row locks and InnoDB transactions.
 
+mod first_connection;
 mod order_batch;
 mod order_expiry;
 mod orders;
-mod reach;
 // The shared store code, compiled here against this backend's types (`Db`, `SqlStore`,
 // `DIALECT`); `sqlite` compiles the same files against its own.
 #[allow(clippy::duplicate_mod)]
@@ -16,10 +16,12 @@ use sqlx::{MySql, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::MutexGuard;
+use tokio_util::task::TaskTracker;
 
 use super::StoreResult;
 use super::dialect::Dialect;
 use crate::domain::order::Expired;
+use crate::store::draws::EntryQueue;
 use orders::add_stock;
 pub use sql::HOT_QUERIES;
 
@@ -56,24 +58,29 @@ pub struct MysqlStore {
     placements: order_batch::Placements,
     /// Draw entries waiting for this instance's entry writer, written a batch per
     /// transaction (one commit, so one log flush, for a burst of entries).
-    entries: std::sync::Arc<crate::store::draws::EntryQueue>,
+    entries: std::sync::Arc<EntryQueue>,
 }
 
 impl MysqlStore {
-    /// Connects a pool of at most `max_connections` to the database the URL names.
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    /// Connects a pool of at most `max_connections` to the database the URL names; the
+    /// store's tasks run on `tasks`.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        tasks: &TaskTracker,
+    ) -> StoreResult<Self> {
         let options = MySqlConnectOptions::from_str(url)?.timezone(Some(String::from("+00:00")));
-        reach::check(&options, CONNECT_TIMEOUT).await?;
+        first_connection::check(&options, CONNECT_TIMEOUT).await?;
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await?;
-        let placements = order_batch::Placements::spawn(&pool);
+        let placements = order_batch::Placements::spawn(tasks, &pool);
         Ok(Self {
             pool,
             placements,
-            entries: std::sync::Arc::default(),
+            entries: std::sync::Arc::new(EntryQueue::new(tasks)),
         })
     }
 
@@ -88,7 +95,7 @@ impl MysqlStore {
     }
 
     /// Entries queue for this instance's entry writer (see `store::draws::EntryQueue`).
-    fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
+    fn entry_queue(&self) -> &EntryQueue {
         &self.entries
     }
 

@@ -10,6 +10,7 @@ use sqlx::{MySql, MySqlPool, QueryBuilder, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
 use crate::domain::order::{Order, OrderRequest, Placement};
 use crate::store::batch_ledger::{
@@ -34,12 +35,12 @@ pub(super) struct Placements {
 }
 
 impl Placements {
-    /// Starts the writers; each ends when every clone of this handle is gone.
-    pub(super) fn spawn(pool: &MySqlPool) -> Self {
+    /// Starts the writers on `tasks`; each ends when every clone of this handle is gone.
+    pub(super) fn spawn(tasks: &TaskTracker, pool: &MySqlPool) -> Self {
         let lanes = (0..LANES)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-                tokio::spawn(run(pool.clone(), rx));
+                tasks.spawn(run(pool.clone(), rx));
                 tx
             })
             .collect();
@@ -78,14 +79,14 @@ async fn run(pool: MySqlPool, mut rx: mpsc::Receiver<Placing>) {
 async fn place_with_retries(
     pool: &MySqlPool,
     batch: &[Placing],
-) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
+) -> StoreResult<Vec<StoreResult<Placement>>> {
     retry::again("order batch", worth_retrying, || place_batch(pool, batch)).await
 }
 
 /// A lost lock race (deadlock 1213, lock wait timeout 1205), or a key inserted meanwhile by a
 /// batch of another product: the next try reads the winner's rows and decides against them.
-fn worth_retrying(e: &sqlx::Error) -> bool {
-    retry::lost_lock_race(e) || is_unique_violation(e)
+fn worth_retrying(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(d) if retry::lost_lock_race(d) || is_unique_violation(d))
 }
 
 type Tx = Transaction<'static, MySql>;
@@ -102,7 +103,7 @@ struct LockedProduct {
 async fn place_batch(
     pool: &MySqlPool,
     batch: &[Placing],
-) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
+) -> StoreResult<Vec<StoreResult<Placement>>> {
     let reqs: Vec<&OrderRequest> = batch.iter().map(|p| &p.req).collect();
     let mut tx = pool.begin().await?;
     let (mut ledger, mut versions) = read_ledger(&mut tx, &reqs).await?;
@@ -123,9 +124,7 @@ async fn place_batch(
         // The ledger read the stock under this row's lock, so this always matches (sqlx
         // counts matched rows, and a match always changes the row: units >= 1).
         if done.rows_affected() != 1 {
-            return Err(sqlx::Error::Protocol(
-                "stock changed under the row lock".into(),
-            ));
+            return Err(StoreError::Internal("stock changed under the row lock"));
         }
         if let Some(v) = versions.get_mut(product) {
             *v += 1;
@@ -199,7 +198,7 @@ async fn insert_all(
     batch: &[Placing],
     fresh: &[NewOrder],
     taken: &BTreeMap<i64, i64>,
-) -> Result<Vec<Order>, sqlx::Error> {
+) -> StoreResult<Vec<Order>> {
     if fresh.is_empty() {
         return Ok(Vec::new());
     }
@@ -248,8 +247,8 @@ async fn insert_all(
                 && row.quantity == req.quantity.get()
         });
     if !matches {
-        return Err(sqlx::Error::Protocol(
-            "the order batch read back rows it did not insert".into(),
+        return Err(StoreError::Internal(
+            "the order batch read back rows it did not insert",
         ));
     }
     Ok(rows.into_iter().map(Order::from).collect())

@@ -7,10 +7,7 @@
 mod catalog;
 mod claim_order;
 mod claims;
-mod draw_entries;
-mod draw_run;
 mod draws;
-mod entry_one;
 mod line;
 pub(super) mod orders;
 mod rounds;

@@ -19,10 +19,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{MutexGuard, oneshot};
+use tokio_util::task::TaskTracker;
 
 use super::dialect::Dialect;
 use super::{StoreError, StoreResult};
 use crate::domain::order::{OrderRequest, Placement};
+use crate::store::draws::EntryQueue;
 use order_expiry::add_stock;
 pub use sql::HOT_QUERIES;
 
@@ -55,12 +57,13 @@ pub struct SqliteStore {
     /// The group-commit writer that places orders (see `order_batch`).
     placements: tokio::sync::mpsc::Sender<crate::store::batch_ledger::Placing>,
     /// Draw entries waiting for the one writer, written a batch per transaction.
-    entries: Arc<crate::store::draws::EntryQueue>,
+    entries: Arc<EntryQueue>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if asked by the URL) the database file.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// Opens (creating if asked by the URL) the database file; the store's tasks run on
+    /// `tasks`.
+    pub async fn connect(url: &str, tasks: &TaskTracker) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -76,12 +79,12 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let order_writes = Arc::default();
-        let placements = order_batch::spawn(pool.clone(), Arc::clone(&order_writes));
+        let placements = order_batch::spawn(tasks, pool.clone(), Arc::clone(&order_writes));
         Ok(Self {
             pool,
             order_writes,
             placements,
-            entries: Arc::default(),
+            entries: Arc::new(EntryQueue::new(tasks)),
         })
     }
 
@@ -96,7 +99,7 @@ impl SqliteStore {
     }
 
     /// Entries queue for the one writer (see `store::draws::EntryQueue`).
-    fn entry_queue(&self) -> &crate::store::draws::EntryQueue {
+    fn entry_queue(&self) -> &EntryQueue {
         &self.entries
     }
 

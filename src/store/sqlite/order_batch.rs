@@ -9,21 +9,26 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
+use tokio_util::task::TaskTracker;
 
 use crate::domain::order::{Order, OrderRequest, Placement};
-use crate::store::StoreResult;
 use crate::store::batch_ledger::{
     self, Decision, KeyedRow, Ledger, NewOrder, Placing, ProductStock,
 };
 use crate::store::orders::OrderRow;
+use crate::store::{StoreError, StoreResult};
 
 /// Most orders in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// Starts the writer; it ends when every sender (the store and its clones) is gone.
-pub(super) fn spawn(pool: SqlitePool, writes: Arc<Mutex<()>>) -> mpsc::Sender<Placing> {
+/// Starts the writer on `tasks`; it ends when every sender (the store and its clones) is gone.
+pub(super) fn spawn(
+    tasks: &TaskTracker,
+    pool: SqlitePool,
+    writes: Arc<Mutex<()>>,
+) -> mpsc::Sender<Placing> {
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-    tokio::spawn(run(pool, writes, rx));
+    tasks.spawn(run(pool, writes, rx));
     tx
 }
 
@@ -49,7 +54,7 @@ const INSERT_ROWS: usize = 128;
 async fn place_batch(
     pool: &SqlitePool,
     batch: &[Placing],
-) -> Result<Vec<StoreResult<Placement>>, sqlx::Error> {
+) -> StoreResult<Vec<StoreResult<Placement>>> {
     let reqs: Vec<&OrderRequest> = batch.iter().map(|p| &p.req).collect();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut ledger = read_ledger(&mut tx, &reqs).await?;
@@ -69,9 +74,7 @@ async fn place_batch(
         .await?;
         // The ledger read the stock under this same write lock, so this always matches.
         let Some(version) = version else {
-            return Err(sqlx::Error::Protocol(
-                "stock changed under the write lock".into(),
-            ));
+            return Err(StoreError::Internal("stock changed under the write lock"));
         };
         versions.insert(*product, version);
     }

@@ -172,7 +172,7 @@ async fn the_owner_killed_another_process_continues(database_url: String, redis:
         .get_connection_manager()
         .await
         .unwrap();
-    let deployment = dropline::store::connect(&database_url)
+    let deployment = dropline::store::connect(&database_url, &tokio_util::task::TaskTracker::new())
         .await
         .unwrap()
         .deployment_id()

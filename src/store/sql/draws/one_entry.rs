@@ -5,8 +5,8 @@
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
-use super::draws::entry_select;
-use super::{DIALECT, SqlStore, inserted_id};
+use super::super::{DIALECT, SqlStore, inserted_id};
+use super::entry_select;
 use crate::domain::draws::{Entry, EntryOutcome, SaleMode, rank_key};
 use crate::domain::ids::ProductId;
 use crate::domain::{Conflict, ValidationError};
@@ -14,7 +14,7 @@ use crate::store::draws::{Entering, EntryCursor, EntryRow};
 use crate::store::orders::is_unique_violation;
 use crate::store::{StoreError, StoreResult};
 
-pub(super) type Tx = sqlx::Transaction<'static, super::Db>;
+pub(super) type Tx = sqlx::Transaction<'static, super::super::Db>;
 
 /// What an entry is checked against, read under a shared lock on the product row (the draw's
 /// claim takes it exclusively, so no entry commits after the draw read the list).

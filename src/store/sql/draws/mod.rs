@@ -1,11 +1,16 @@
 //! Draw entries, the draw's reads and its winners' notices. The draw itself and the waitlist
-//! are in `draw_run.rs`.
+//! are in `drawing.rs`, entering in `entering.rs` (a batch a transaction) and
+//! `one_entry.rs` (the terms, and the one-by-one path).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use super::{SqlStore, draw_run};
+mod drawing;
+mod entering;
+mod one_entry;
+
+use super::SqlStore;
 use crate::domain::clock::from_millis;
 use crate::domain::draws::{DrawOutcome, DrawRecord, Entry, EntryOutcome, SaleMode, Win};
 use crate::domain::ids::{ProductId, UserId};
@@ -171,7 +176,7 @@ impl DrawStore for SqlStore {
         notify_lease: DateTime<Utc>,
     ) -> StoreResult<Option<DrawOutcome>> {
         let _turn = self.order_turn().await;
-        draw_run::run_draw(self, product, now, notify_lease).await
+        drawing::run_draw(self, product, now, notify_lease).await
     }
 
     async fn waitlists_to_offer(&self) -> StoreResult<Vec<ProductId>> {
@@ -192,7 +197,7 @@ impl DrawStore for SqlStore {
         notify_lease: DateTime<Utc>,
     ) -> StoreResult<DrawOutcome> {
         let _turn = self.order_turn().await;
-        draw_run::promote(self, product, now, notify_lease).await
+        drawing::promote(self, product, now, notify_lease).await
     }
 
     async fn unnotified_wins(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Win>> {

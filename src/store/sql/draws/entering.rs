@@ -7,8 +7,8 @@ use sqlx::QueryBuilder;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::oneshot;
 
-use super::SqlStore;
-use super::entry_one::{Step, Tx};
+use super::super::SqlStore;
+use super::one_entry::{Step, Tx};
 use crate::domain::draws::{Entry, EntryOutcome, rank_key};
 use crate::domain::ids::ProductId;
 use crate::store::draws::{Entering, EntryCursor, EntryRow};
@@ -31,8 +31,7 @@ impl SqlStore {
         let (reply, mut answer) = oneshot::channel();
         let queue = self.entry_queue();
         queue.push(e, reply);
-        let lost =
-            || StoreError::Database(sqlx::Error::Protocol("the entry batch was lost".into()));
+        let lost = || StoreError::Internal("the entry batch was lost");
         tokio::select! {
             biased;
             done = &mut answer => return done.map_err(|_| lost())?,
@@ -40,7 +39,7 @@ impl SqlStore {
                 let batch = queue.drain();
                 if !batch.is_empty() {
                     let store = self.clone();
-                    let _ = tokio::spawn(async move { store.enter_batch(batch).await }).await;
+                    let _ = queue.batches().spawn(async move { store.enter_batch(batch).await }).await;
                 }
             }
         }
@@ -73,9 +72,7 @@ impl SqlStore {
                 for reply in replies {
                     let _ = reply.send(Err(match why {
                         StoreError::Contended(what) => StoreError::Contended(what),
-                        _ => StoreError::Database(sqlx::Error::Protocol(
-                            "the entry batch was rolled back".into(),
-                        )),
+                        _ => StoreError::Internal("the entry batch was rolled back"),
                     }));
                 }
             }
@@ -131,13 +128,7 @@ impl SqlStore {
         }
         Ok(answers
             .into_iter()
-            .map(|a| {
-                a.unwrap_or_else(|| {
-                    Err(StoreError::Database(sqlx::Error::Protocol(
-                        "the entry was not written".into(),
-                    )))
-                })
-            })
+            .map(|a| a.unwrap_or_else(|| Err(StoreError::Internal("the entry was not written"))))
             .collect())
     }
 

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 
-use super::{Db, SqlStore, add_stock, lock_product};
+use super::super::{Db, SqlStore, add_stock, lock_product};
 use crate::domain::draws::{DrawOutcome, EntriesDigest, Win};
 use crate::domain::ids::ProductId;
 use crate::store::StoreResult;

@@ -1,20 +1,21 @@
-//! Restock rounds and their history.
+//! Restock rounds: reads, the run's progress and end, and the leases of running rounds;
+//! opening and resuming a round are in `opening.rs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use sqlx::{AssertSqlSafe, QueryBuilder};
 
-use super::{DIALECT, Db, SqlStore};
-use crate::domain::Conflict;
+mod opening;
+
+use super::{DIALECT, SqlStore};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::order::StockVersion;
 use crate::domain::page::PageRequest;
-use crate::domain::product::{LinePolicy, check_restock};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::store::retry::lock_races;
 use crate::store::rounds::{ROUND_COLUMNS, RecipientRow, RoundRow};
 use crate::store::rows::{BATCH_ROWS, push_id_list};
-use crate::store::{RoundStore, StoreError, StoreResult};
+use crate::store::{RoundStore, StoreResult};
 
 /// A round's recipients in line order, a page at a time: served by `recipients_in_order`.
 pub const RECIPIENTS_PAGE_SQL: &str = "SELECT user_id, position, line_id, sent_at \
@@ -33,25 +34,6 @@ fn select_rounds() -> String {
     format!("SELECT {ROUND_COLUMNS} FROM product_notification_history h")
 }
 
-/// The product's latest round, read inside a transaction that has locked the product.
-///
-/// A plain read: the product row lock already serialises round changes of this product, and
-/// a locking read here would take a gap lock that deadlocks with another product's first
-/// round inserting into the same gap.
-async fn latest_round(
-    tx: &mut Transaction<'static, Db>,
-    product: ProductId,
-) -> StoreResult<Option<Round>> {
-    let latest: Option<RoundRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "{} WHERE product_id = ? ORDER BY round DESC LIMIT 1",
-        select_rounds()
-    )))
-    .bind(product.get())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(latest.map(Round::from))
-}
-
 #[async_trait]
 impl RoundStore for SqlStore {
     async fn open_round(
@@ -61,92 +43,7 @@ impl RoundStore for SqlStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<(Round, StockVersion)> {
-        lock_races("restock", || async {
-            let mut tx = self.write_tx().await?;
-            let (stock, last_round, policy, alert_mode, claim_seconds): (
-                i64,
-                i64,
-                String,
-                String,
-                i64,
-            ) = sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT stock, restock_round, line_policy, alert_mode, claim_seconds \
-                     FROM product WHERE id = ?{}",
-                DIALECT.lock
-            )))
-            .bind(product.get())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-            let latest = latest_round(&mut tx, product).await?;
-            if latest
-                .as_ref()
-                .is_some_and(|r| r.status == RoundStatus::InProgress)
-            {
-                return Err(Conflict::RoundInProgress.into());
-            }
-            if stock + quantity <= 0 {
-                return Err(Conflict::OutOfStock.into());
-            }
-            if quantity > 0 {
-                // Units in orders and in open claims: stocked, though not free.
-                let held: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT CAST(COALESCE(SUM(quantity), 0) AS {}) + \
-                     (SELECT COUNT(*) FROM claim WHERE product_id = ? AND status = 'OPEN') FROM orders \
-                     WHERE product_id = ? AND status IN ('RESERVED', 'PAID')",
-                    DIALECT.integer
-                )))
-                .bind(product.get())
-                .bind(product.get())
-                .fetch_one(&mut *tx)
-                .await?;
-                check_restock(stock, held, quantity)?;
-            }
-            let start = latest
-                .as_ref()
-                .map_or(0, |r| r.next_start(LinePolicy::from_db(&policy)));
-            let round = last_round + 1;
-            let ms = now.timestamp_millis();
-            sqlx::query(
-                "UPDATE product SET stock = stock + ?, stock_version = stock_version + 1, \
-                 restock_round = ?, updated_at = ? WHERE id = ?",
-            )
-            .bind(quantity)
-            .bind(round)
-            .bind(ms)
-            .bind(product.get())
-            .execute(&mut *tx)
-            .await?;
-            let version: i64 = sqlx::query_scalar("SELECT stock_version FROM product WHERE id = ?")
-                .bind(product.get())
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO product_notification_history (product_id, round, status, line_cursor, \
-                 start_position, wrapped, notified_count, started_at, lease_owner, lease_expires_at, \
-                 updated_at, alert_mode, claim_seconds) \
-                 VALUES (?, ?, 'IN_PROGRESS', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(product.get())
-            .bind(round)
-            .bind(start)
-            .bind(start)
-            .bind(ms)
-            .bind(&lease.owner)
-            .bind(lease.expires_at.timestamp_millis())
-            .bind(ms)
-            .bind(alert_mode)
-            .bind(claim_seconds)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            let opened = self
-                .get_round(product, round)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            Ok((opened, version))
-        })
-        .await
+        opening::open(self, product, quantity, lease, now).await
     }
 
     async fn resume_round(
@@ -155,46 +52,7 @@ impl RoundStore for SqlStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> StoreResult<Round> {
-        lock_races("resume", || async {
-            let mut tx = self.write_tx().await?;
-            // Serialises with open_round, which locks the product row first too.
-            let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT id FROM product WHERE id = ?{}",
-                DIALECT.lock
-            )))
-            .bind(product.get())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound);
-            }
-            let Some(latest) = latest_round(&mut tx, product).await? else {
-                return Err(Conflict::NothingToResume.into());
-            };
-            if !latest.status.can_move_to(RoundStatus::InProgress) {
-                return Err(Conflict::NothingToResume.into());
-            }
-            let resumed = sqlx::query(
-                "UPDATE product_notification_history SET status = 'IN_PROGRESS', finished_at = NULL, \
-                 error = NULL, lease_owner = ?, lease_expires_at = ?, updated_at = ? \
-                 WHERE product_id = ? AND round = ? AND status = 'CANCELED_BY_ERROR'",
-            )
-            .bind(&lease.owner)
-            .bind(lease.expires_at.timestamp_millis())
-            .bind(now.timestamp_millis())
-            .bind(product.get())
-            .bind(latest.round)
-            .execute(&mut *tx)
-            .await?;
-            if resumed.rows_affected() == 0 {
-                return Err(Conflict::NothingToResume.into());
-            }
-            tx.commit().await?;
-            self.get_round(product, latest.round)
-                .await?
-                .ok_or(StoreError::NotFound)
-        })
-        .await
+        opening::resume(self, product, lease, now).await
     }
 
     async fn get_round(&self, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
