@@ -103,6 +103,15 @@ impl Round {
     }
 }
 
+/// One round of one product: what the reads of a round's lists name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundRef {
+    /// The product.
+    pub product: ProductId,
+    /// The round's number.
+    pub round: i64,
+}
+
 /// How far a running round has walked, written with each batch of history rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {

@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::Product;
+use crate::domain::round::RoundRef;
 use crate::state::AppState;
 
 /// A user reading a page of its own list (`/me/…?limit=&after=`).
@@ -56,10 +57,8 @@ pub struct ProductPage<P> {
 /// (`/products/{id}/notifications/rounds/{round}/…?limit=&after=`): the product's check
 /// (403, 404), the round's number (404), the page's values (422), then the round (404).
 pub struct PageOfRound {
-    /// The product of the path.
-    pub product: Product,
-    /// The round of the path, which exists.
-    pub round: i64,
+    /// The round of the path, which exists, of the product of the path.
+    pub round: RoundRef,
     /// The page asked for.
     pub page: PageRequest,
 }
@@ -216,8 +215,10 @@ impl Check for PageOfRound {
             .await?
             .ok_or(ApiError::NotFound("round"))?;
         Ok(Self {
-            product,
-            round,
+            round: RoundRef {
+                product: product.id,
+                round,
+            },
             page,
         })
     }

@@ -123,8 +123,7 @@ async fn recipients(
     State(state): State<AppState>,
     at: PageOfRound,
 ) -> ApiResult<Json<Page<RecipientView>>> {
-    let page =
-        crate::shop::rounds::recipients(&state.shop(), at.product.id, at.round, &at.page).await?;
+    let page = crate::shop::rounds::recipients(&state.shop(), at.round, &at.page).await?;
     Ok(Json(page.map(|r| RecipientView {
         user_id: r.user_id,
         sent_at: r.sent_at,
