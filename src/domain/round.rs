@@ -89,6 +89,14 @@ pub struct Round {
 }
 
 impl Round {
+    /// Which round this is.
+    pub fn at(&self) -> RoundRef {
+        RoundRef {
+            product: self.product_id,
+            round: self.round,
+        }
+    }
+
     /// Where the product's next round starts walking the line (the line id it starts after).
     ///
     /// `restart` always starts at the front. `rotate` starts after the last person this round

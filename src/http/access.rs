@@ -211,15 +211,13 @@ impl Check for PageOfRound {
         let product = load_managed(state, &caller, &id).await?;
         let round = round_number(&round)?;
         let page = q.parse()?;
-        crate::shop::rounds::get(&state.shop(), product.id, round)
+        let round = RoundRef {
+            product: product.id,
+            round,
+        };
+        crate::shop::rounds::get(&state.shop(), round)
             .await?
             .ok_or(ApiError::NotFound("round"))?;
-        Ok(Self {
-            round: RoundRef {
-                product: product.id,
-                round,
-            },
-            page,
-        })
+        Ok(Self { round, page })
     }
 }

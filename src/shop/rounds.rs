@@ -12,8 +12,8 @@ pub async fn list(shop: &Shop, product: ProductId, page: &PageRequest) -> StoreR
 }
 
 /// One round of `product`, if it exists.
-pub async fn get(shop: &Shop, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
-    shop.store.get_round(product, round).await
+pub async fn get(shop: &Shop, at: RoundRef) -> StoreResult<Option<Round>> {
+    shop.store.get_round(at.product, at.round).await
 }
 
 /// A page of the users a round notified, in line order.
