@@ -3,6 +3,7 @@
 pub mod notify;
 
 pub use crate::secret::Secret;
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, ValueEnum};
 
 /// How log lines are written.
@@ -82,20 +83,12 @@ pub struct Settings {
 #[derive(Debug, Clone, Args)]
 pub struct HttpSettings {
     /// Most milliseconds a client may take to send a request's line and headers.
-    #[arg(
-        long,
-        env = "DROPLINE_HEADER_READ_TIMEOUT_MS",
-        default_value_t = 10_000,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
+    #[arg(long, env = "DROPLINE_HEADER_READ_TIMEOUT_MS")]
+    #[arg(default_value_t = 10_000, value_parser = millis())]
     pub header_read_timeout_ms: u64,
     /// Most milliseconds a kept-alive connection may wait for its next request.
-    #[arg(
-        long,
-        env = "DROPLINE_KEEP_ALIVE_TIMEOUT_MS",
-        default_value_t = 75_000,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
+    #[arg(long, env = "DROPLINE_KEEP_ALIVE_TIMEOUT_MS")]
+    #[arg(default_value_t = 75_000, value_parser = millis())]
     pub keep_alive_timeout_ms: u64,
     /// Most milliseconds a client may take to send a request's body, from the end of its
     /// head; a later body is answered 408 and its connection closed.
@@ -136,20 +129,15 @@ pub struct RedisSettings {
     #[arg(long = "redis-ca-file", env = "DROPLINE_REDIS_CA_FILE")]
     pub ca_file: Option<String>,
     /// Most milliseconds one Redis command may take (redirects and retries included).
-    #[arg(
-        long = "redis-timeout-ms",
-        env = "DROPLINE_REDIS_TIMEOUT_MS",
-        default_value_t = 5_000,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
+    #[arg(long = "redis-timeout-ms", env = "DROPLINE_REDIS_TIMEOUT_MS")]
+    #[arg(default_value_t = 5_000, value_parser = millis())]
     pub timeout_ms: u64,
     /// Most milliseconds one connection attempt to a Redis node may take.
     #[arg(
         long = "redis-connect-timeout-ms",
-        env = "DROPLINE_REDIS_CONNECT_TIMEOUT_MS",
-        default_value_t = 5_000,
-        value_parser = clap::value_parser!(u64).range(1..)
+        env = "DROPLINE_REDIS_CONNECT_TIMEOUT_MS"
     )]
+    #[arg(default_value_t = 5_000, value_parser = millis())]
     pub connect_timeout_ms: u64,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(
@@ -191,6 +179,11 @@ impl Settings {
             http: HttpSettings::default(),
         }
     }
+}
+
+/// Parses a count of milliseconds: a whole number, at least 1.
+fn millis() -> RangedU64ValueParser {
+    clap::value_parser!(u64).range(1..)
 }
 
 /// Accepts `host:port` with a numeric port; the host is resolved when binding.

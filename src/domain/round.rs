@@ -89,6 +89,14 @@ pub struct Round {
 }
 
 impl Round {
+    /// Which round this is.
+    pub fn at(&self) -> RoundRef {
+        RoundRef {
+            product: self.product_id,
+            round: self.round,
+        }
+    }
+
     /// Where the product's next round starts walking the line (the line id it starts after).
     ///
     /// `restart` always starts at the front. `rotate` starts after the last person this round
@@ -101,6 +109,15 @@ impl Round {
             _ => 0,
         }
     }
+}
+
+/// One round of one product: what the reads of a round's lists name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundRef {
+    /// The product.
+    pub product: ProductId,
+    /// The round's number.
+    pub round: i64,
 }
 
 /// How far a running round has walked, written with each batch of history rows.

@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::Product;
+use crate::domain::round::RoundRef;
 use crate::state::AppState;
 
 /// A user reading a page of its own list (`/me/…?limit=&after=`).
@@ -56,10 +57,8 @@ pub struct ProductPage<P> {
 /// (`/products/{id}/notifications/rounds/{round}/…?limit=&after=`): the product's check
 /// (403, 404), the round's number (404), the page's values (422), then the round (404).
 pub struct PageOfRound {
-    /// The product of the path.
-    pub product: Product,
-    /// The round of the path, which exists.
-    pub round: i64,
+    /// The round of the path, which exists, of the product of the path.
+    pub round: RoundRef,
     /// The page asked for.
     pub page: PageRequest,
 }
@@ -212,13 +211,13 @@ impl Check for PageOfRound {
         let product = load_managed(state, &caller, &id).await?;
         let round = round_number(&round)?;
         let page = q.parse()?;
-        crate::shop::rounds::get(&state.shop(), product.id, round)
+        let round = RoundRef {
+            product: product.id,
+            round,
+        };
+        crate::shop::rounds::get(&state.shop(), round)
             .await?
             .ok_or(ApiError::NotFound("round"))?;
-        Ok(Self {
-            product,
-            round,
-            page,
-        })
+        Ok(Self { round, page })
     }
 }

@@ -85,7 +85,7 @@ async fn round_claims(
     State(state): State<AppState>,
     at: PageOfRound,
 ) -> ApiResult<Json<Page<ClaimView>>> {
-    let claims = shop::claims::of_round(&state.shop(), at.product.id, at.round, &at.page).await?;
+    let claims = shop::claims::of_round(&state.shop(), at.round, &at.page).await?;
     Ok(Json(claims.map(|c| ClaimView::from(&c))))
 }
 

@@ -132,7 +132,7 @@ pub struct OptionalBody<T>(pub Option<T>);
 
 impl<S, T> FromRequest<S> for OptionalBody<T>
 where
-    T: DeserializeOwned,
+    Body<T>: FromRequest<S, Rejection = ApiError>,
     S: Send + Sync,
 {
     type Rejection = ApiError;

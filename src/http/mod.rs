@@ -50,23 +50,29 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Created<T> {
 /// Largest body of an ordinary request.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Every area's routes, merged into the whole API.
+const AREAS: [fn() -> Router<AppState>; 13] = [
+    health::router,
+    brands::router,
+    products::router,
+    subscriptions::router,
+    ops::router,
+    openapi::router,
+    events::router,
+    dashboard::router,
+    orders::router,
+    claims::router,
+    draws::router,
+    rounds::router,
+    round_reads::router,
+];
+
 /// The whole API.
 pub fn router(state: AppState, cors: Option<tower_http::cors::CorsLayer>) -> Router {
     crate::telemetry::metrics::install();
-    Router::new()
-        .merge(health::router())
-        .merge(brands::router())
-        .merge(products::router())
-        .merge(subscriptions::router())
-        .merge(ops::router())
-        .merge(openapi::router())
-        .merge(events::router())
-        .merge(dashboard::router())
-        .merge(orders::router())
-        .merge(claims::router())
-        .merge(draws::router())
-        .merge(rounds::router())
-        .merge(round_reads::router())
+    AREAS
+        .iter()
+        .fold(Router::new(), |all, area| all.merge(area()))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

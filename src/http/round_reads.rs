@@ -17,7 +17,7 @@ use super::schemas::{Invalid, NeedsToken, UnknownId};
 use crate::domain::claim::{AlertMode, ClaimCounts};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::Page;
-use crate::domain::round::{Round, RoundStatus};
+use crate::domain::round::{Round, RoundRef, RoundStatus};
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -108,7 +108,11 @@ async fn show(
     Path((id, round)): Path<(String, String)>,
 ) -> ApiResult<Json<RoundView>> {
     let product = load_managed(&state, &caller, &id).await?;
-    let round = crate::shop::rounds::get(&state.shop(), product.id, round_number(&round)?)
+    let at = RoundRef {
+        product: product.id,
+        round: round_number(&round)?,
+    };
+    let round = crate::shop::rounds::get(&state.shop(), at)
         .await?
         .ok_or(ApiError::NotFound("round"))?;
     Ok(Json(round.into()))
@@ -123,8 +127,7 @@ async fn recipients(
     State(state): State<AppState>,
     at: PageOfRound,
 ) -> ApiResult<Json<Page<RecipientView>>> {
-    let page =
-        crate::shop::rounds::recipients(&state.shop(), at.product.id, at.round, &at.page).await?;
+    let page = crate::shop::rounds::recipients(&state.shop(), at.round, &at.page).await?;
     Ok(Json(page.map(|r| RecipientView {
         user_id: r.user_id,
         sent_at: r.sent_at,

@@ -110,7 +110,7 @@ async fn answer(
         return Ok((StatusCode::ACCEPTED, Json(round.into())));
     };
     watch.ended().await;
-    let ended = crate::shop::rounds::get(&state.shop(), round.product_id, round.round)
+    let ended = crate::shop::rounds::get(&state.shop(), round.at())
         .await?
         .ok_or(ApiError::NotFound("round"))?;
     let status = if ended.status == RoundStatus::InProgress {

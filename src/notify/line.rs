@@ -4,7 +4,7 @@
 use crate::domain::ids::ProductId;
 use crate::domain::round::{Checkpoint, Round};
 use crate::domain::subscription::Subscription;
-use crate::store::{Store, StoreResult};
+use crate::store::{LineWindow, Store, StoreResult};
 
 /// Where a round's walk of the line stands: line ids after `after`, up to the end of the line
 /// and then, once `wrapped`, from the front up to `start`.
@@ -35,7 +35,12 @@ impl LineWalk {
     ) -> StoreResult<Option<(Vec<Subscription>, bool)>> {
         loop {
             let upto = if self.wrapped { self.start } else { i64::MAX };
-            let page = store.line_page(product, self.after, upto, size).await?;
+            let window = LineWindow {
+                after: self.after,
+                upto,
+                limit: size,
+            };
+            let page = store.line_page(product, window).await?;
             if let Some(last) = page.last() {
                 self.after = last.position;
                 return Ok(Some((page, self.wrapped)));

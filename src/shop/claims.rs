@@ -3,8 +3,9 @@
 
 use super::Shop;
 use crate::domain::claim::Claim;
-use crate::domain::ids::{ProductId, UserId};
+use crate::domain::ids::UserId;
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::round::RoundRef;
 use crate::store::StoreResult;
 
 /// Claims expired per transaction.
@@ -22,16 +23,9 @@ pub async fn expire_all_due(shop: &Shop) -> StoreResult<usize> {
 }
 
 /// A page of a claim round's claims, in the order made.
-pub async fn of_round(
-    shop: &Shop,
-    product: ProductId,
-    round: i64,
-    page: &PageRequest,
-) -> StoreResult<Page<Claim>> {
-    super::paged(page, shop.store.round_claims(product, round, page), |c| {
-        c.id
-    })
-    .await
+pub async fn of_round(shop: &Shop, at: RoundRef, page: &PageRequest) -> StoreResult<Page<Claim>> {
+    let rows = shop.store.round_claims(at.product, at.round, page);
+    super::paged(page, rows, |c| c.id).await
 }
 
 /// A page of `user`'s claims across products, newest first.

@@ -6,7 +6,7 @@ use super::detach::{StepError, detached};
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
-use crate::store::StoreResult;
+use crate::store::{LineWindow, StoreResult};
 
 /// Puts `user` at the back of `product`'s line, or answers its place when already in it.
 pub async fn join(
@@ -61,13 +61,12 @@ pub async fn members(
     product: ProductId,
     page: &PageRequest,
 ) -> StoreResult<Page<Subscription>> {
-    let after = page.after.unwrap_or(0);
-    super::paged(
-        page,
-        shop.store.line_page(product, after, i64::MAX, page.fetch()),
-        |s| s.position,
-    )
-    .await
+    let window = LineWindow {
+        after: page.after.unwrap_or(0),
+        upto: i64::MAX,
+        limit: page.fetch(),
+    };
+    super::paged(page, shop.store.line_page(product, window), |s| s.position).await
 }
 
 /// Appends `users` to the back of the line in order; those already in it keep their place.

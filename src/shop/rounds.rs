@@ -3,7 +3,7 @@
 use super::Shop;
 use crate::domain::ids::ProductId;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::round::{Recipient, Round};
+use crate::domain::round::{Recipient, Round, RoundRef};
 use crate::store::StoreResult;
 
 /// A page of `product`'s rounds, newest first.
@@ -12,19 +12,16 @@ pub async fn list(shop: &Shop, product: ProductId, page: &PageRequest) -> StoreR
 }
 
 /// One round of `product`, if it exists.
-pub async fn get(shop: &Shop, product: ProductId, round: i64) -> StoreResult<Option<Round>> {
-    shop.store.get_round(product, round).await
+pub async fn get(shop: &Shop, at: RoundRef) -> StoreResult<Option<Round>> {
+    shop.store.get_round(at.product, at.round).await
 }
 
 /// A page of the users a round notified, in line order.
 pub async fn recipients(
     shop: &Shop,
-    product: ProductId,
-    round: i64,
+    at: RoundRef,
     page: &PageRequest,
 ) -> StoreResult<Page<Recipient>> {
-    super::paged(page, shop.store.recipients(product, round, page), |r| {
-        r.position
-    })
-    .await
+    let rows = shop.store.recipients(at.product, at.round, page);
+    super::paged(page, rows, |r| r.position).await
 }

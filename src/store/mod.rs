@@ -181,14 +181,19 @@ pub trait LineStore: Send + Sync {
         users: &[UserId],
         now: DateTime<Utc>,
     ) -> StoreResult<ImportOutcome>;
-    /// Active members with position in `(after, upto]`, by position, at most `limit`.
-    async fn line_page(
-        &self,
-        product: ProductId,
-        after: i64,
-        upto: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<Subscription>>;
+    /// Active members with a position in the window, by position.
+    async fn line_page(&self, product: ProductId, w: LineWindow) -> StoreResult<Vec<Subscription>>;
+}
+
+/// Which members a page of the line holds: positions in `(after, upto]`, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineWindow {
+    /// The position the page starts after.
+    pub after: i64,
+    /// The last position it may hold.
+    pub upto: i64,
+    /// The most members it holds.
+    pub limit: i64,
 }
 
 /// Everything the service needs from a database.

@@ -36,54 +36,56 @@ impl TryFrom<i64> for Quantity {
     }
 }
 
-/// A client's key for retrying an order safely: 1..=64 visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
+/// Declares a text value checked on the way in: `as_str` gives it back, and `TryFrom<&str>`
+/// keeps what `$keep` answers for the raw text, or refuses it as a bad `field` with `message`.
+macro_rules! checked_text {
+    ($(#[$meta:meta])* $name:ident, $field:literal, $message:literal, $keep:expr) => {
+        $(#[$meta])*
+        pub struct $name(String);
 
-impl IdempotencyKey {
-    /// The key as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<&str> for IdempotencyKey {
-    type Error = ValidationError;
-    fn try_from(raw: &str) -> Result<Self, Self::Error> {
-        if raw.is_empty() || raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ValidationError::new(
-                "Idempotency-Key",
-                "must be 1 to 64 visible ASCII characters",
-            ));
+        impl $name {
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        Ok(Self(raw.to_owned()))
-    }
+
+        impl TryFrom<&str> for $name {
+            type Error = ValidationError;
+            fn try_from(raw: &str) -> Result<Self, Self::Error> {
+                let keep: fn(&str) -> Option<&str> = $keep;
+                keep(raw)
+                    .map(|t| Self(t.to_owned()))
+                    .ok_or_else(|| ValidationError::new($field, $message))
+            }
+        }
+    };
 }
 
-/// A payment reference from the payment provider: 1..=200 visible characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentRef(String);
-
-impl PaymentRef {
-    /// The reference as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+checked_text!(
+    /// A client's key for retrying an order safely: 1..=64 visible ASCII characters.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    IdempotencyKey,
+    "Idempotency-Key",
+    "must be 1 to 64 visible ASCII characters",
+    |raw| {
+        let fits = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_graphic());
+        fits.then_some(raw)
     }
-}
+);
 
-impl TryFrom<&str> for PaymentRef {
-    type Error = ValidationError;
-    fn try_from(raw: &str) -> Result<Self, Self::Error> {
+checked_text!(
+    /// A payment reference from the payment provider: 1..=200 visible characters.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    PaymentRef,
+    "payment_ref",
+    "must be 1 to 200 characters without control characters",
+    |raw| {
         let t = raw.trim();
-        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                "payment_ref",
-                "must be 1 to 200 characters without control characters",
-            ));
-        }
-        Ok(Self(t.to_owned()))
+        let fits = !t.is_empty() && t.chars().count() <= 200 && !t.chars().any(char::is_control);
+        fits.then_some(t)
     }
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -23,8 +23,8 @@ use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::store::claims::{ClaimFor, ClaimsExpired, Made};
 use crate::store::draws::Entering;
 use crate::store::{
-    AdminStore, Backend, CatalogStore, ClaimStore, DrawStore, LineStore, OrderStore, RoundStore,
-    StockRecord, Store, StoreError, StoreResult,
+    AdminStore, Backend, CatalogStore, ClaimStore, DrawStore, LineStore, LineWindow, OrderStore,
+    RoundStore, StockRecord, Store, StoreError, StoreResult,
 };
 
 /// The product a pay or cancel changed: only one that gave units back touched its row.
@@ -163,7 +163,7 @@ cached! {
         line_place(product: ProductId, user: UserId) -> Option<(Subscription, i64)>;
         user_subscriptions(user: UserId, page: &PageRequest) -> Vec<Subscription>;
         import_line(product: ProductId, users: &[UserId], now: DateTime<Utc>) -> ImportOutcome;
-        line_page(product: ProductId, after: i64, upto: i64, limit: i64) -> Vec<Subscription>;
+        line_page(product: ProductId, w: LineWindow) -> Vec<Subscription>;
     }
 }
 

@@ -22,14 +22,11 @@ pub(super) async fn expire_due(
 /// One try of [`expire_due`].
 async fn expire_once(store: &MysqlStore, now: DateTime<Utc>, limit: i64) -> StoreResult<Expired> {
     let now_ms = now.timestamp_millis();
-    let due: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, product_id, quantity FROM orders \
-         WHERE status = 'RESERVED' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-    )
-    .bind(now_ms)
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
+    let sql = "SELECT id, product_id, quantity FROM orders \
+         WHERE status = 'RESERVED' AND expires_at <= ? ORDER BY expires_at LIMIT ?";
+    let due: Vec<(i64, i64, i64)> = store
+        .rows::<(i64, i64, i64), _>(sql, &[now_ms, limit])
+        .await?;
     if due.is_empty() {
         return Ok(Expired::default());
     }

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{Database, QueryBuilder};
 
-use sqlx::AssertSqlSafe;
-
-use super::{DIALECT, Db, SqlStore, inserted_id};
+use super::{Db, SqlStore, inserted_id, lock_product};
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::claim::AlertSettings;
 use crate::domain::draws::{SaleMode, seed_hash};
@@ -139,14 +137,7 @@ impl CatalogStore for SqlStore {
     ) -> StoreResult<Product> {
         lock_races("product update", || async {
             let mut tx = self.write_tx().await?;
-            let current: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT sale_mode FROM product WHERE id = ?{}",
-                DIALECT.lock
-            )))
-            .bind(id.get())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(current) = current else {
+            let Some((current,)) = lock_product::<(String,)>(&mut tx, id, "sale_mode").await? else {
                 return Err(StoreError::NotFound);
             };
             let mode = changes.sale.sale_mode;

@@ -187,14 +187,9 @@ impl ClaimStore for SqlStore {
             // A plain read finds the due claims (on `claims_due`); the transaction then locks
             // their products' rows first, as every writer that moves units does, and expires
             // those still open.
-            let due: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT id, product_id FROM claim WHERE status = 'OPEN' AND expires_at <= ? \
-                 ORDER BY expires_at LIMIT ?",
-            )
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+            let sql = "SELECT id, product_id FROM claim WHERE status = 'OPEN' \
+                 AND expires_at <= ? ORDER BY expires_at LIMIT ?";
+            let due: Vec<(i64, i64)> = self.rows::<(i64, i64), _>(sql, &[now_ms, limit]).await?;
             if due.is_empty() {
                 return Ok(ClaimsExpired::default());
             }

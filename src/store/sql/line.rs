@@ -12,7 +12,7 @@ use crate::store::retry::lock_races;
 use crate::store::rows::{
     BATCH_ROWS, ImportPlan, LineRow, dedupe_in_order, plan_import, push_id_list,
 };
-use crate::store::{LineStore, StoreResult};
+use crate::store::{LineStore, LineWindow, StoreResult};
 
 /// The columns every line query selects, in the order of [`LineRow`].
 const SELECT_LINE: &str =
@@ -194,14 +194,8 @@ impl LineStore for SqlStore {
         .await
     }
 
-    async fn line_page(
-        &self,
-        product: ProductId,
-        after: i64,
-        upto: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<Subscription>> {
-        self.rows::<LineRow, _>(LINE_PAGE_SQL, &[product.get(), after, upto, limit])
-            .await
+    async fn line_page(&self, product: ProductId, w: LineWindow) -> StoreResult<Vec<Subscription>> {
+        let binds = [product.get(), w.after, w.upto, w.limit];
+        self.rows::<LineRow, _>(LINE_PAGE_SQL, &binds).await
     }
 }

@@ -69,7 +69,11 @@ impl AdminStore for SqlStore {
 impl SqlStore {
     /// Runs a read whose placeholders are all integers, bound in order, and turns every row
     /// it answers into a `T`.
-    async fn rows<R, T>(&self, sql: impl SqlSafeStr + Send, binds: &[i64]) -> StoreResult<Vec<T>>
+    pub(super) async fn rows<R, T>(
+        &self,
+        sql: impl SqlSafeStr + Send,
+        binds: &[i64],
+    ) -> StoreResult<Vec<T>>
     where
         R: for<'r> FromRow<'r, <Db as Database>::Row> + Send + Unpin,
         T: From<R>,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Transaction};
 
-use super::{DIALECT, Db, SqlStore, add_stock};
+use super::{DIALECT, Db, SqlStore, add_stock, lock_product};
 use crate::domain::Conflict;
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::{
@@ -56,24 +56,9 @@ async fn release(
 }
 
 impl SqlStore {
-    /// Runs a pay or cancel request for one order in one transaction, again from the start
-    /// when it lost a lock race (see `store::retry`).
+    /// One try of a pay or cancel request for one order, in one transaction; the callers run
+    /// it again from the start when it lost a lock race (see `store::retry`).
     async fn transition(
-        &self,
-        id: OrderId,
-        product: ProductId,
-        change: Change<'_>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Transition> {
-        let what = match change {
-            Change::Pay(_) => "pay",
-            Change::Cancel => "cancel",
-        };
-        lock_races(what, || self.transition_once(id, product, change, now)).await
-    }
-
-    /// One try of [`Self::transition`].
-    async fn transition_once(
         &self,
         id: OrderId,
         product: ProductId,
@@ -86,13 +71,7 @@ impl SqlStore {
         // With row locks, the product's row is locked before the order's, as by every
         // other writer of the product's orders.
         if DIALECT.row_locks() {
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT id FROM product WHERE id = ?{}",
-                DIALECT.lock
-            )))
-            .bind(product.get())
-            .execute(&mut *tx)
-            .await?;
+            let _: Option<(i64,)> = lock_product(&mut tx, product, "id").await?;
         }
         let order = order_in(&mut tx, id, true)
             .await?
@@ -189,8 +168,10 @@ impl OrderStore for SqlStore {
         payment: &PaymentRef,
         now: DateTime<Utc>,
     ) -> StoreResult<Transition> {
-        self.transition(id, product, Change::Pay(payment), now)
-            .await
+        lock_races("pay", || {
+            self.transition(id, product, Change::Pay(payment), now)
+        })
+        .await
     }
 
     async fn cancel_order(
@@ -199,7 +180,10 @@ impl OrderStore for SqlStore {
         product: ProductId,
         now: DateTime<Utc>,
     ) -> StoreResult<Transition> {
-        self.transition(id, product, Change::Cancel, now).await
+        lock_races("cancel", || {
+            self.transition(id, product, Change::Cancel, now)
+        })
+        .await
     }
 
     async fn units_held(&self, product: ProductId) -> StoreResult<i64> {

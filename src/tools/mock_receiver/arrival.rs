@@ -6,9 +6,9 @@ use axum::http::HeaderMap;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::notify::limiter::most_in_one_second;
 use crate::notify::signing::SigningKeys;
 
 /// One request as it arrived.
@@ -94,15 +94,5 @@ pub(super) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The most arrivals inside any half-open one-second window.
 pub fn busiest_second(arrivals: &[Arrival]) -> usize {
-    let mut times: Vec<Instant> = arrivals.iter().map(|a| a.at).collect();
-    times.sort();
-    let mut best = 0;
-    let mut lo = 0;
-    for hi in 0..times.len() {
-        while times[hi] - times[lo] >= Duration::from_secs(1) {
-            lo += 1;
-        }
-        best = best.max(hi - lo + 1);
-    }
-    best
+    most_in_one_second(arrivals.iter().map(|a| a.at).collect())
 }

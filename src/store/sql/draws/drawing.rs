@@ -4,7 +4,7 @@
 //! themselves are not rewritten), winners get ordinary RESERVED orders, written in chunks.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use sqlx::{AssertSqlSafe, Database, FromRow, QueryBuilder, Transaction};
 
 use super::super::{Db, SqlStore, add_stock, lock_product};
 use crate::domain::draws::{DrawOutcome, EntriesDigest, Win};
@@ -27,6 +27,19 @@ struct Locked {
     stock: i64,
     hold_seconds: i64,
     drawn_at: Option<i64>,
+}
+
+/// One page of a keyset walk: `sql` takes the three `binds` (product, the key to go on
+/// after, a bound) and then the page size.
+async fn page<R>(tx: &mut Tx, sql: &'static str, binds: [i64; 3]) -> StoreResult<Vec<R>>
+where
+    R: for<'r> FromRow<'r, <Db as Database>::Row> + Send + Unpin,
+{
+    let mut q = sqlx::query_as::<Db, R>(sql);
+    for b in binds {
+        q = q.bind(b);
+    }
+    Ok(q.bind(PAGE).fetch_all(&mut **tx).await?)
 }
 
 async fn locked(tx: &mut Tx, product: ProductId) -> StoreResult<Option<Locked>> {
@@ -125,15 +138,12 @@ async fn digest(tx: &mut Tx, product: ProductId, entries: i64) -> StoreResult<St
     let mut d = EntriesDigest::default();
     let mut after = 0_i64;
     loop {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, i64)> = page(
+            tx,
             "SELECT user_id, quantity FROM draw_rank WHERE product_id = ? AND user_id > ? \
              AND list_pos <= ? ORDER BY user_id LIMIT ?",
+            [product.get(), after, entries],
         )
-        .bind(product.get())
-        .bind(after)
-        .bind(entries)
-        .bind(PAGE)
-        .fetch_all(&mut **tx)
         .await?;
         let Some(last) = rows.last() else { break };
         after = last.0;
@@ -173,17 +183,14 @@ async fn pick(tx: &mut Tx, product: ProductId, units: i64) -> StoreResult<Vec<(i
     let mut after = 0_i64;
     let mut won = Vec::new();
     while left > 0 {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, i64)> = page(
+            tx,
             "SELECT r.user_id, r.quantity, r.list_pos FROM draw_rank r JOIN draw_entry e \
              ON e.product_id = r.product_id AND e.user_id = r.user_id \
              WHERE r.product_id = ? AND r.list_pos > ? AND r.quantity <= ? \
              AND e.status = 'ENTERED' ORDER BY r.list_pos LIMIT ?",
+            [product.get(), after, left],
         )
-        .bind(product.get())
-        .bind(after)
-        .bind(left)
-        .bind(PAGE)
-        .fetch_all(&mut **tx)
         .await?;
         if rows.is_empty() {
             break;

@@ -19,6 +19,20 @@ use crate::store::draws::{DrawStore, ENTRY_COLUMNS, Entering, EntryCursor, Entry
 use crate::store::retry::lock_races;
 use crate::store::{StoreError, StoreResult};
 
+/// Runs a read of product ids whose placeholders are all integers, bound in order.
+async fn product_ids(
+    store: &SqlStore,
+    sql: &'static str,
+    binds: &[i64],
+) -> StoreResult<Vec<ProductId>> {
+    let mut q = sqlx::query_scalar::<_, i64>(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    let ids = q.fetch_all(store.pool()).await?;
+    Ok(ids.into_iter().map(ProductId::from_db).collect())
+}
+
 /// Entries with their ranks, `rest` naming `draw_entry e` and `draw_rank r`.
 pub(super) fn entry_select(rest: &str) -> AssertSqlSafe<String> {
     AssertSqlSafe(format!(
@@ -159,14 +173,9 @@ impl DrawStore for SqlStore {
     }
 
     async fn due_draws(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM product WHERE sale_mode = 'draw' AND drawn_at IS NULL \
-             AND sale_ends_at <= ? ORDER BY id LIMIT 100",
-        )
-        .bind(now.timestamp_millis())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(ids.into_iter().map(ProductId::from_db).collect())
+        let sql = "SELECT id FROM product WHERE sale_mode = 'draw' AND drawn_at IS NULL \
+             AND sale_ends_at <= ? ORDER BY id LIMIT 100";
+        product_ids(self, sql, &[now.timestamp_millis()]).await
     }
 
     async fn run_draw(
@@ -180,14 +189,10 @@ impl DrawStore for SqlStore {
     }
 
     async fn waitlists_to_offer(&self) -> StoreResult<Vec<ProductId>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM product WHERE sale_mode = 'draw' AND drawn_at IS NOT NULL \
+        let sql = "SELECT id FROM product WHERE sale_mode = 'draw' AND drawn_at IS NOT NULL \
              AND stock > 0 AND (waitlist_version IS NULL OR waitlist_version <> stock_version) \
-             ORDER BY id LIMIT 100",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(ids.into_iter().map(ProductId::from_db).collect())
+             ORDER BY id LIMIT 100";
+        product_ids(self, sql, &[]).await
     }
 
     async fn promote_waitlist(

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Transaction};
 
-use super::super::{DIALECT, Db, SqlStore};
+use super::super::{DIALECT, Db, SqlStore, lock_product};
 use super::select_rounds;
 use crate::domain::Conflict;
 use crate::domain::ids::ProductId;
@@ -45,21 +45,16 @@ pub(super) async fn open(
 ) -> StoreResult<(Round, StockVersion)> {
     lock_races("restock", || async {
         let mut tx = store.write_tx().await?;
+        let columns = "stock, restock_round, line_policy, alert_mode, claim_seconds";
         let (stock, last_round, policy, alert_mode, claim_seconds): (
             i64,
             i64,
             String,
             String,
             i64,
-        ) = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT stock, restock_round, line_policy, alert_mode, claim_seconds \
-                 FROM product WHERE id = ?{}",
-            DIALECT.lock
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        ) = lock_product(&mut tx, product, columns)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let latest = latest_round(&mut tx, product).await?;
         if latest
             .as_ref()
@@ -141,13 +136,7 @@ pub(super) async fn resume(
     lock_races("resume", || async {
         let mut tx = store.write_tx().await?;
         // Serialises with open_round, which locks the product row first too.
-        let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM product WHERE id = ?{}",
-            DIALECT.lock
-        )))
-        .bind(product.get())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let exists: Option<(i64,)> = lock_product(&mut tx, product, "id").await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
