@@ -66,6 +66,7 @@ impl Notifier {
                 opening: Mutex::new(HashSet::new()),
                 tracker: TaskTracker::new(),
                 draw_turn: tokio::sync::Mutex::new(()),
+                recovery_turn: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -160,6 +161,10 @@ impl Notifier {
     /// One recovery step: takes running rounds nobody holds, whose lease lapsed or whose owner's
     /// heartbeat lapsed, and starts those not running here. Returns how many runners it started.
     pub async fn recover_once(&self) -> StoreResult<usize> {
+        // Taking a round and starting its run are one step for every other look: without the
+        // turn, `settle` could look between the recovery worker's take and its start, and
+        // read the round as held elsewhere.
+        let _turn = self.inner.recovery_turn.lock().await;
         takeover::take_from_gone(&self.inner, Moment::Running).await?;
         let lease = self.inner.lease();
         let now = self.inner.now();

@@ -102,6 +102,9 @@ pub(crate) struct Inner {
     /// Serialises this process's draw steps (the worker's and any other caller's), so a step
     /// that returns has seen every draw and notification the one before it started.
     pub(super) draw_turn: tokio::sync::Mutex<()>,
+    /// One look for rounds to continue at a time in this instance: a round taken by one look
+    /// is started before another look asks whether it runs here.
+    pub(super) recovery_turn: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
