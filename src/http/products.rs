@@ -312,6 +312,8 @@ async fn update(
             body.claim_seconds,
             current.alert,
         )?,
+        queue: current.queue,
+        queue_seed: None,
     };
     let updated = shop::products::update(&state.shop(), &current, changes).await?;
     Ok(Json(updated.into()))

@@ -10,6 +10,7 @@ mod claims;
 mod draws;
 mod line;
 pub(super) mod orders;
+mod queue;
 mod rounds;
 
 use async_trait::async_trait;
