@@ -17,6 +17,7 @@ mod ops;
 mod orders;
 pub mod products;
 mod query;
+mod queue;
 mod round_reads;
 mod rounds;
 mod schemas;
@@ -65,6 +66,7 @@ pub fn router(state: AppState, cors: Option<tower_http::cors::CorsLayer>) -> Rou
         .merge(orders::router())
         .merge(claims::router())
         .merge(draws::router())
+        .merge(queue::router())
         .merge(rounds::router())
         .merge(round_reads::router())
         .fallback(|| async { ApiError::NotFound("route") })
