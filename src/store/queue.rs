@@ -63,6 +63,11 @@ pub trait QueueStore: Send + Sync {
 pub(crate) const MEMBER_COLUMNS: &str = "id, product_id, user_id, lane, rank_key, status, \
      joined_at, admitted_at, admitted_until";
 
+/// One member by product and user: the read an order on a queued product adds (a hot query).
+pub(crate) const MEMBER_OF_USER_SQL: &str = "SELECT id, product_id, user_id, lane, rank_key, \
+     status, joined_at, admitted_at, admitted_until FROM queue_member \
+     WHERE product_id = ? AND user_id = ?";
+
 /// A member row.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct MemberRow {

@@ -37,6 +37,12 @@ pub const HOT_QUERIES: &[HotQuery] = &[
         index: "recipients_in_order",
         binds: &[1, 1, 0, 100],
     },
+    HotQuery {
+        name: "queue member of an order's buyer",
+        sql: crate::store::queue::MEMBER_OF_USER_SQL,
+        index: "queue_of_user",
+        binds: &[1, 2],
+    },
 ];
 
 #[async_trait]

@@ -13,7 +13,7 @@ use crate::domain::draws::rank_key;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::queue::{Admitted, Member, MemberStatus, QueueCounts, admissions_allowed};
-use crate::store::queue::{MEMBER_COLUMNS, MemberRow, QueueStore};
+use crate::store::queue::{MEMBER_COLUMNS, MEMBER_OF_USER_SQL, MemberRow, QueueStore};
 use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
 use crate::store::{StoreError, StoreResult};
@@ -60,13 +60,11 @@ impl SqlStore {
     where
         E: sqlx::Executor<'c, Database = Db>,
     {
-        let row: Option<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {MEMBER_COLUMNS} FROM queue_member WHERE product_id = ? AND user_id = ?"
-        )))
-        .bind(product)
-        .bind(user)
-        .fetch_optional(conn)
-        .await?;
+        let row: Option<MemberRow> = sqlx::query_as(MEMBER_OF_USER_SQL)
+            .bind(product)
+            .bind(user)
+            .fetch_optional(conn)
+            .await?;
         Ok(row.map(Member::from))
     }
 }
