@@ -10,7 +10,7 @@ use super::{counts, states};
 use crate::helpers::{TestApp, assert_error};
 
 crate::on_every_backend!(
-    open_admissions_never_hold_more_than_the_free_units,
+    admission_stops_once_open_admissions_hold_every_free_unit,
     an_order_needs_an_open_admission_and_uses_it,
     an_expired_admission_passes_the_turn_on_at_the_next_step,
     leaving_gives_the_admission_up_to_the_next_waiter,
@@ -27,7 +27,7 @@ async fn in_order(app: &TestApp, product: i64) -> Vec<i64> {
         .collect()
 }
 
-async fn open_admissions_never_hold_more_than_the_free_units(app: TestApp) {
+async fn admission_stops_once_open_admissions_hold_every_free_unit(app: TestApp) {
     // Three units and a limit of two: the second admission may find only one unit left.
     let id = app.queued_product(3, json!({"per_user_limit": 2})).await;
     app.joined(id, &[1, 2, 3, 4]).await;
