@@ -55,13 +55,14 @@ async fn admission_stops_once_open_admissions_hold_every_free_unit(app: TestApp)
 async fn an_order_needs_an_open_admission_and_uses_it(app: TestApp) {
     let id = app.queued_product(5, json!({"per_user_limit": 1})).await;
     app.joined(id, &[1]).await;
-    app.start_sale();
-    // A waiter not yet admitted and a stranger to the room may not order.
+    // A waiter not yet admitted (the sale has not started) and a stranger to the room may
+    // not order.
     assert_error(
         &app.order(id, 1).await,
         StatusCode::FORBIDDEN,
         "admission_required",
     );
+    app.start_sale();
     assert_error(
         &app.order(id, 99).await,
         StatusCode::FORBIDDEN,

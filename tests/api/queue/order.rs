@@ -70,28 +70,23 @@ async fn places_and_admissions_follow_the_published_order(app: TestApp) {
     let early = [11, 12, 13, 14, 15];
     app.joined(id, &early).await;
     app.start_sale();
-    let order = user_ids(&app.queue_members(id, 10).await);
-    for (i, user) in order.iter().enumerate() {
-        let (s, b) = app.standing(id, *user).await;
-        assert_eq!(s, StatusCode::OK);
-        let place = i as i64 + 1;
-        assert_eq!(
-            b,
-            json!({"state": "WAITING", "place": place, "units_ahead": place - 1})
-        );
-    }
     app.queue_step().await;
+    let order = user_ids(&app.queue_members(id, 10).await);
     let states = app.queue_states(id, &order).await;
     assert_eq!(
         states,
         super::states(&["ADMITTED", "ADMITTED", "WAITING", "WAITING", "WAITING"])
     );
-    // The third in line waits behind the two units the admissions hold.
-    let (_, third) = app.standing(id, order[2]).await;
-    assert_eq!(
-        third,
-        json!({"state": "WAITING", "place": 1, "units_ahead": 2})
-    );
+    // Each waiter waits behind the two units the admissions hold and one unit per waiter ahead.
+    for (i, user) in order[2..].iter().enumerate() {
+        let (s, b) = app.standing(id, *user).await;
+        assert_eq!(s, StatusCode::OK);
+        let place = i as i64 + 1;
+        assert_eq!(
+            b,
+            json!({"state": "WAITING", "place": place, "units_ahead": place + 1})
+        );
+    }
     let (_, first) = app.standing(id, order[0]).await;
     assert!(first["admitted_until"].is_string(), "{first}");
 }

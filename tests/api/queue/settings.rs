@@ -70,18 +70,17 @@ async fn a_room_is_only_for_first_come_products_with_a_start_and_sane_numbers(ap
 }
 
 async fn a_room_publishes_its_seed_hash_at_once_and_its_seed_when_the_sale_starts(app: TestApp) {
-    let starts = app.state.clock.now() + STARTS_IN;
     let id = app
         .queued_product(5, json!({"queue": {"enabled": true, "admit_rate": 7}}))
         .await;
     let (s, before) = app.get(&format!("/products/{id}"), None).await;
     assert_eq!(s, StatusCode::OK);
-    let opens: DateTime<Utc> = before["queue"]["opens_at"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(opens, starts - Duration::minutes(15));
+    let time = |v: &serde_json::Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let starts = time(&before["sale_starts_at"]);
+    assert_eq!(
+        time(&before["queue"]["opens_at"]),
+        starts - Duration::minutes(15)
+    );
     assert_eq!(before["queue"]["enabled"], true);
     assert_eq!(before["queue"]["admit_seconds"], 120);
     assert_eq!(before["queue"]["admit_rate"], 7);
