@@ -17,7 +17,6 @@ mod ops;
 mod orders;
 pub mod products;
 mod query;
-mod queue;
 mod round_reads;
 mod rounds;
 mod schemas;
@@ -52,7 +51,7 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Created<T> {
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every area's routes, merged into the whole API.
-const AREAS: [fn() -> Router<AppState>; 14] = [
+const AREAS: [fn() -> Router<AppState>; 13] = [
     health::router,
     brands::router,
     products::router,
@@ -64,7 +63,6 @@ const AREAS: [fn() -> Router<AppState>; 14] = [
     orders::router,
     claims::router,
     draws::router,
-    queue::router,
     rounds::router,
     round_reads::router,
 ];

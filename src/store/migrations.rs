@@ -53,11 +53,6 @@ pub fn sqlite() -> Migrator {
             "draw_units",
             include_str!("../../migrations/sqlite/0006_draw_units.sql"),
         ),
-        (
-            7,
-            "queue",
-            include_str!("../../migrations/sqlite/0007_queue.sql"),
-        ),
     ])
 }
 
@@ -93,11 +88,6 @@ pub fn mysql() -> Migrator {
             6,
             "draw_units",
             include_str!("../../migrations/mysql/0006_draw_units.sql"),
-        ),
-        (
-            7,
-            "queue",
-            include_str!("../../migrations/mysql/0007_queue.sql"),
         ),
     ])
 }

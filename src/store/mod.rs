@@ -8,7 +8,6 @@ pub mod draws;
 mod migrations;
 pub mod mysql;
 mod orders;
-pub mod queue;
 pub(crate) mod retry;
 pub mod rounds;
 pub(crate) mod rows;
@@ -28,7 +27,6 @@ use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
 pub use claims::ClaimStore;
 pub use draws::DrawStore;
-pub use queue::QueueStore;
 pub use rounds::RoundStore;
 
 pub use self::orders::OrderStore;
@@ -200,26 +198,12 @@ pub struct LineWindow {
 
 /// Everything the service needs from a database.
 pub trait Store:
-    AdminStore
-    + CatalogStore
-    + LineStore
-    + OrderStore
-    + RoundStore
-    + DrawStore
-    + ClaimStore
-    + QueueStore
+    AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore + ClaimStore
 {
 }
 
 impl<T> Store for T where
-    T: AdminStore
-        + CatalogStore
-        + LineStore
-        + OrderStore
-        + RoundStore
-        + DrawStore
-        + ClaimStore
-        + QueueStore
+    T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore + ClaimStore
 {
 }
 
