@@ -82,14 +82,7 @@ pub(crate) async fn limiter_alone() -> anyhow::Result<()> {
 /// The busiest sliding second and the mean rate of a list of instants.
 fn pace_of(mut times: Vec<tokio::time::Instant>) -> (usize, f64) {
     times.sort();
-    let mut busiest = 0;
-    let mut lo = 0;
-    for hi in 0..times.len() {
-        while times[hi] - times[lo] >= Duration::from_secs(1) {
-            lo += 1;
-        }
-        busiest = busiest.max(hi - lo + 1);
-    }
+    let busiest = dropline::notify::limiter::most_in_one_second(times.clone());
     let span = match (times.first(), times.last()) {
         (Some(a), Some(b)) => (*b - *a).as_secs_f64(),
         _ => 0.0,
