@@ -25,6 +25,10 @@ pub fn spawn_all(
     shutdown: &CancellationToken,
 ) {
     tracker.spawn(crate::shop::sweeper::run(state.shop(), shutdown.clone()));
+    tracker.spawn(crate::shop::queue::worker::run(
+        state.shop(),
+        shutdown.clone(),
+    ));
     tracker.spawn(crate::shop::draws::worker::run(
         state.notifier.clone(),
         shutdown.clone(),

@@ -315,6 +315,9 @@ mod tests {
             sale_mode: Default::default(),
             draw_seed_hash: None,
             alert: Default::default(),
+            queue: Default::default(),
+            queue_seed_hash: None,
+            queue_seed: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
         };

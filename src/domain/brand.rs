@@ -95,6 +95,29 @@ fn is_visible(c: char) -> bool {
     ) && !BLANKS.contains(&c)
 }
 
+/// Validates a collaboration's brand list: 1..=10 distinct positive ids, returned ascending.
+pub fn parse_brand_ids(raw: &[i64]) -> Result<Vec<BrandId>, ValidationError> {
+    if raw.is_empty() || raw.len() > 10 {
+        return Err(ValidationError::new(
+            "brand_ids",
+            "must list between 1 and 10 brands",
+        ));
+    }
+    let mut ids = raw
+        .iter()
+        .map(|id| {
+            BrandId::try_from(*id)
+                .map_err(|_| ValidationError::new("brand_ids", "must hold positive ids"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    ids.dedup();
+    if ids.len() != raw.len() {
+        return Err(ValidationError::new("brand_ids", "must not repeat a brand"));
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

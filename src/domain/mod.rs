@@ -63,6 +63,7 @@ pub mod ids;
 pub mod order;
 pub mod page;
 pub mod product;
+pub mod queue;
 pub mod round;
 pub mod subscription;
 
@@ -134,6 +135,12 @@ pub enum Conflict {
     /// A change of `sale_mode` on a product that has orders or entries.
     #[error("sale_mode cannot change once the product has orders or entries")]
     SaleModeLocked,
+    /// A join before the waiting room opens, or after the product sold out.
+    #[error("the waiting room is not open: it opens at queue.opens_at and closes at sell-out")]
+    QueueClosed,
+    /// A change of `queue.enabled` on a product whose waiting room has members.
+    #[error("queue.enabled cannot change once anyone has joined the waiting room")]
+    QueueLocked,
 }
 
 impl Conflict {
@@ -155,6 +162,8 @@ impl Conflict {
             Self::NotADraw => "not_a_draw",
             Self::DrawOnly => "draw_only",
             Self::SaleModeLocked => "sale_mode_locked",
+            Self::QueueClosed => "queue_closed",
+            Self::QueueLocked => "queue_locked",
         }
     }
 }

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use super::ValidationError;
-use super::brand::Name;
+use super::brand::{Name, parse_brand_ids};
 use super::claim::AlertSettings;
 use super::draws::SaleMode;
 use super::ids::{BrandId, ProductId};
+use super::queue::QueueSettings;
 
 named_setting! {
     /// How each restock round walks the line.
@@ -50,6 +51,12 @@ pub struct Product {
     pub draw_seed_hash: Option<String>,
     /// How its restock rounds alert the line.
     pub alert: AlertSettings,
+    /// Its waiting room.
+    pub queue: QueueSettings,
+    /// SHA-256 of the room's secret seed; None unless the room is enabled.
+    pub queue_seed_hash: Option<String>,
+    /// The room's secret seed: published only once the sale has started.
+    pub queue_seed: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -167,6 +174,10 @@ pub struct NewProduct {
     pub draw_seed: Option<String>,
     /// How its restock rounds alert the line.
     pub alert: AlertSettings,
+    /// Its waiting room.
+    pub queue: QueueSettings,
+    /// The room's secret seed (64 lowercase hex digits), for a product with a room.
+    pub queue_seed: Option<String>,
 }
 
 impl NewProduct {
@@ -192,31 +203,10 @@ impl NewProduct {
             sale: sale.validate()?,
             draw_seed: None,
             alert: AlertSettings::default(),
+            queue: QueueSettings::default(),
+            queue_seed: None,
         })
     }
-}
-
-/// Validates a collaboration's brand list: 1..=10 distinct positive ids, returned ascending.
-pub fn parse_brand_ids(raw: &[i64]) -> Result<Vec<BrandId>, ValidationError> {
-    if raw.is_empty() || raw.len() > 10 {
-        return Err(ValidationError::new(
-            "brand_ids",
-            "must list between 1 and 10 brands",
-        ));
-    }
-    let mut ids = raw
-        .iter()
-        .map(|id| {
-            BrandId::try_from(*id)
-                .map_err(|_| ValidationError::new("brand_ids", "must hold positive ids"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    ids.sort();
-    ids.dedup();
-    if ids.len() != raw.len() {
-        return Err(ValidationError::new("brand_ids", "must not repeat a brand"));
-    }
-    Ok(ids)
 }
 
 /// A validated change to a product: name and the sale settings, merged over the stored ones.
@@ -231,6 +221,11 @@ pub struct ProductChanges {
     pub draw_seed: Option<String>,
     /// New alert settings.
     pub alert: AlertSettings,
+    /// New waiting-room settings.
+    pub queue: QueueSettings,
+    /// A fresh room seed when the room is enabled on a product that has none (else the
+    /// stored one stays).
+    pub queue_seed: Option<String>,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{Conflict, ValidationError};
+use crate::shop::products::ProductError;
 use crate::store::StoreError;
 
 /// Everything a handler can answer with other than success.
@@ -21,6 +22,12 @@ pub enum ApiError {
     /// A valid token without the right.
     #[error("this token does not allow that")]
     Forbidden,
+    /// An order on a queued product without an open admission.
+    #[error("an open admission from the waiting room is required to order this product")]
+    AdmissionRequired,
+    /// A waiting-room request on a product without a waiting room.
+    #[error("this product has no waiting room")]
+    NotQueued,
     /// Unknown id or route.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -57,6 +64,8 @@ impl ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::AdmissionRequired => (StatusCode::FORBIDDEN, "admission_required"),
+            Self::NotQueued => (StatusCode::UNPROCESSABLE_ENTITY, "not_queued"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
@@ -134,6 +143,15 @@ pub fn envelope(status: StatusCode, code: &str, message: String) -> Response {
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        match e {
+            ProductError::Store(s) => s.into(),
+            ProductError::Seed(s) => Self::Internal(s.to_string()),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

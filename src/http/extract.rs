@@ -236,3 +236,12 @@ pub fn path_id<T: TryFrom<i64>>(raw: &str, what: &'static str) -> Result<T, ApiE
         .and_then(|v| T::try_from(v).ok())
         .ok_or(ApiError::NotFound(what))
 }
+
+/// Distinguishes an absent field (keep) from an explicit null (clear).
+pub(crate) fn some_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -17,6 +17,7 @@ mod ops;
 mod orders;
 pub mod products;
 mod query;
+mod queue;
 mod round_reads;
 mod rounds;
 mod schemas;
@@ -51,7 +52,7 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Created<T> {
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every area's routes, merged into the whole API.
-const AREAS: [fn() -> Router<AppState>; 13] = [
+const AREAS: [fn() -> Router<AppState>; 14] = [
     health::router,
     brands::router,
     products::router,
@@ -63,6 +64,7 @@ const AREAS: [fn() -> Router<AppState>; 13] = [
     orders::router,
     claims::router,
     draws::router,
+    queue::router,
     rounds::router,
     round_reads::router,
 ];

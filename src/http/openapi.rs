@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::schemas::{ErrorBody, ErrorDetail};
 use super::{
-    brands, claims, draws, events, health, ops, orders, products, round_reads, rounds,
+    brands, claims, draws, events, health, ops, orders, products, queue, round_reads, rounds,
     subscriptions,
 };
 use crate::state::AppState;
@@ -32,6 +32,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
         draws::enter, draws::withdraw, draws::mine, draws::draw, draws::entries,
         claims::round_claims, claims::mine,
+        queue::join, queue::leave, queue::standing, queue::admin::counts, queue::admin::members,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &PublicOperations),
@@ -42,6 +43,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         (name = "rounds", description = "Restocks and the notification rounds they open"),
         (name = "orders", description = "First come, first served orders with a payment hold"),
         (name = "draws", description = "Limited editions sold by a verifiable lottery over an entry window"),
+        (name = "queue", description = "The waiting room of a first-come sale: a verifiable order, stock-aware admissions"),
         (name = "operations", description = "Probes, metrics and this document"),
     )
 )]

@@ -81,6 +81,7 @@ impl From<OrderError> for ApiError {
         match e {
             OrderError::NotFound(what) => Self::NotFound(what),
             OrderError::Forbidden => Self::Forbidden,
+            OrderError::AdmissionRequired => Self::AdmissionRequired,
             OrderError::Conflict(c) => Self::Conflict(c),
             OrderError::Store(e) => e.into(),
             OrderError::Interrupted(e) => Self::Internal(e.to_string()),

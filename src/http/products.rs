@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Created;
@@ -13,6 +13,7 @@ use super::access::{ManagedProduct, load};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, DeferredJson};
 use super::query::PageQuery;
+use super::queue::settings::{QueueBody, QueueView, parse_queue, queue_view};
 use super::schemas::page_schema;
 use super::schemas::{BadBody, ErrorBody, Invalid, NeedsToken, UnknownId};
 use crate::auth::Principal;
@@ -22,7 +23,8 @@ use crate::domain::draws::SaleMode;
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::Page;
 use crate::domain::product::{LinePolicy, NewProduct, Product, ProductChanges, SaleSettings};
-use crate::shop::{self, products::ProductError};
+use crate::domain::queue::QueueSettings;
+use crate::shop;
 use crate::state::AppState;
 
 /// Routes of this resource.
@@ -49,7 +51,8 @@ pub enum StockStatus {
     "stock_status": "SOLD_OUT", "restock_round": 1, "sale_starts_at": "2026-12-14T10:00:00Z",
     "sale_ends_at": null, "per_user_limit": 1, "hold_seconds": 1800, "line_policy": "restart",
     "sale_mode": "first_come", "draw_seed_hash": null, "alert_mode": "broadcast",
-    "claim_seconds": 600, "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-14T10:05:00Z"}))]
+    "claim_seconds": 600, "queue": {"enabled": false, "opens_at": null, "admit_seconds": 120,
+    "admit_rate": 500}, "queue_seed_hash": null, "queue_seed": null, "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-14T10:05:00Z"}))]
 pub struct ProductView {
     #[schema(value_type = i64, minimum = 1)]
     id: ProductId,
@@ -79,13 +82,25 @@ pub struct ProductView {
     alert_mode: AlertMode,
     /// How long a claim sets its unit aside (claim rounds).
     claim_seconds: i64,
+    queue: QueueView,
+    /// Lowercase hex SHA-256 of the waiting room's seed; null without a room.
+    #[schema(required = true)]
+    queue_seed_hash: Option<String>,
+    /// The room's seed (64 hex digits), from `sale_starts_at` on; null before.
+    #[schema(required = true)]
+    queue_seed: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl From<Product> for ProductView {
-    fn from(p: Product) -> Self {
+impl ProductView {
+    /// The product as clients see it at `now` (the room's seed shows once the sale started).
+    pub fn new(mut p: Product, now: DateTime<Utc>) -> Self {
+        let (queue, queue_seed_hash, queue_seed) = queue_view(&mut p, now);
         Self {
+            queue,
+            queue_seed_hash,
+            queue_seed,
             id: p.id,
             name: p.name,
             brand_ids: p.brand_ids,
@@ -138,6 +153,8 @@ pub struct CreateProduct {
     alert_mode: Option<String>,
     /// 5..=86400, default 600.
     claim_seconds: Option<i64>,
+    /// The waiting room; default none.
+    queue: Option<QueueBody>,
 }
 
 /// The alert settings of a body, over `current` where it leaves a field out.
@@ -202,7 +219,10 @@ async fn create(
         line_policy: parse_policy(body.line_policy.as_deref(), LinePolicy::default())?,
         sale_mode: parse_mode(body.sale_mode.as_deref(), SaleMode::default())?,
     };
+    let queue = QueueSettings::default();
+    let queue = parse_queue(body.queue, queue, sale.sale_mode, sale.sale_starts_at)?;
     let mut product = NewProduct::parse(&body.name, &body.brand_ids, body.stock, sale)?;
+    product.queue = queue;
     product.alert = parse_alert(
         body.alert_mode.as_deref(),
         body.claim_seconds,
@@ -210,7 +230,8 @@ async fn create(
     )?;
     caller.require_admin_or_brand(&product.brand_ids)?;
     let created = shop::products::create(&state.shop(), product).await?;
-    Ok(Created(format!("/products/{}", created.id), created.into()))
+    let (path, now) = (format!("/products/{}", created.id), state.clock.now());
+    Ok(Created(path, ProductView::new(created, now)))
 }
 
 /// Whether a product body's `brand_ids` lists `brand`.
@@ -228,7 +249,10 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProductView>> {
-    Ok(Json(load(&state, &id).await?.into()))
+    Ok(Json(ProductView::new(
+        load(&state, &id).await?,
+        state.clock.now(),
+    )))
 }
 
 /// Lists products by id.
@@ -241,16 +265,8 @@ async fn list(
 ) -> ApiResult<Json<Page<ProductView>>> {
     let page = q.parse()?;
     let products = shop::products::list(&state.shop(), &page).await?;
-    Ok(Json(products.map(ProductView::from)))
-}
-
-/// Distinguishes an absent field (keep) from an explicit null (clear).
-fn some_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
+    let now = state.clock.now();
+    Ok(Json(products.map(|p| ProductView::new(p, now))))
 }
 
 /// The body of `PATCH /products/{id}`: absent fields stay, a null sale time clears it.
@@ -260,11 +276,11 @@ pub struct PatchProduct {
     name: Option<String>,
     price: Option<i64>,
     /// RFC 3339, in the years 1970 to 9999 (422 otherwise); null clears it.
-    #[serde(default, deserialize_with = "some_or_null")]
+    #[serde(default, deserialize_with = "super::extract::some_or_null")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     sale_starts_at: Option<Option<DateTime<Utc>>>,
     /// RFC 3339, in the years 1970 to 9999 (422 otherwise); null clears it.
-    #[serde(default, deserialize_with = "some_or_null")]
+    #[serde(default, deserialize_with = "super::extract::some_or_null")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     sale_ends_at: Option<Option<DateTime<Utc>>>,
     per_user_limit: Option<i64>,
@@ -279,13 +295,15 @@ pub struct PatchProduct {
     alert_mode: Option<String>,
     /// 5..=86400; takes effect from the next round.
     claim_seconds: Option<i64>,
+    /// The waiting room's settings; absent fields stay.
+    queue: Option<QueueBody>,
 }
 
 /// Changes a product's name or sale settings (admin or an owning brand).
 #[utoipa::path(patch, path = "/products/{id}", operation_id = "updateProduct", tag = "products", params(("id" = i64, Path, description = "Product id")), request_body = PatchProduct,
     security(("bearer" = [])),
     responses((status = 200, description = "The changed product", body = ProductView),
-        (status = 409, description = "`sale_mode_locked`: the product has orders or entries", body = ErrorBody),
+        (status = 409, description = "`sale_mode_locked`: the product has orders or entries; `queue_locked`: `queue.enabled` changed after someone joined", body = ErrorBody),
         BadBody, NeedsToken, UnknownId, Invalid))]
 async fn update(
     State(state): State<AppState>,
@@ -303,6 +321,12 @@ async fn update(
         sale_mode: parse_mode(body.sale_mode.as_deref(), current.sale_mode)?,
     }
     .validate()?;
+    let queue = parse_queue(
+        body.queue,
+        current.queue,
+        sale.sale_mode,
+        sale.sale_starts_at,
+    )?;
     let changes = ProductChanges {
         name: Name::parse("name", body.name.as_deref().unwrap_or(&current.name))?,
         sale,
@@ -312,18 +336,11 @@ async fn update(
             body.claim_seconds,
             current.alert,
         )?,
+        queue,
+        queue_seed: None,
     };
     let updated = shop::products::update(&state.shop(), &current, changes).await?;
-    Ok(Json(updated.into()))
+    Ok(Json(ProductView::new(updated, state.clock.now())))
 }
 
 page_schema!(ProductPage, ProductView);
-
-impl From<ProductError> for ApiError {
-    fn from(e: ProductError) -> Self {
-        match e {
-            ProductError::Store(s) => s.into(),
-            ProductError::Seed(s) => Self::Internal(s.to_string()),
-        }
-    }
-}

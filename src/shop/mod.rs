@@ -1,5 +1,6 @@
 //! The use cases: what HTTP (and the workers) ask for, decided here and written through the
-//! store. Orders and holds, claims, the line, products, brands, rounds, draws, readiness.
+//! store. Orders and holds, claims, the line, products, brands, rounds, draws, the waiting
+//! room, readiness.
 
 pub mod batches;
 pub mod brands;
@@ -11,6 +12,7 @@ pub mod key_locks;
 pub mod line;
 pub mod orders;
 pub mod products;
+pub mod queue;
 pub mod readiness;
 pub mod restock;
 pub mod rounds;

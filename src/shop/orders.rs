@@ -21,6 +21,9 @@ pub enum OrderError {
     /// The caller's role may not do this.
     #[error("this caller may not do that")]
     Forbidden,
+    /// The product has a waiting room and the caller holds no open admission to it.
+    #[error("an open admission from the waiting room is required to order this product")]
+    AdmissionRequired,
     /// The state of things refuses the request.
     #[error(transparent)]
     Conflict(#[from] Conflict),
@@ -77,7 +80,17 @@ async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
     if let Some(existing) = known(shop, req).await? {
         return Ok(req.replay(existing)?);
     }
+    // A queued product sells only to the holders of an open admission (one indexed read).
+    let queued = product.as_ref().filter(|p| p.queue.enabled);
+    if let Some(p) = queued
+        && !super::queue::may_order(shop, p, req.user_id).await?
+    {
+        return Err(OrderError::AdmissionRequired);
+    }
     if claims && let Some(placed) = place_claimed(shop, req).await? {
+        if let Some(p) = queued {
+            super::queue::ordered(shop, p, req.user_id).await;
+        }
         return Ok(placed);
     }
     let request = request_id();
@@ -95,6 +108,9 @@ async fn place_now(shop: &Shop, req: &OrderRequest) -> Result<Placement, OrderEr
     match shop.store.place_order(req, shop.clock.now()).await {
         Ok(Placement::Created(order, version)) => {
             hold.commit(version).await;
+            if let Some(p) = queued {
+                super::queue::ordered(shop, p, req.user_id).await;
+            }
             Ok(Placement::Created(order, version))
         }
         Ok(replayed) => {

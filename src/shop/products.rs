@@ -1,5 +1,5 @@
-//! Products: creating one (with its draw seed, and its stock into the gate), changing its
-//! settings, and reading them.
+//! Products: creating one (with its draw or waiting-room seed, and its stock into the gate),
+//! changing its settings, and reading them.
 
 use super::Shop;
 use super::draws::{SeedError, new_seed};
@@ -24,6 +24,9 @@ pub enum ProductError {
 /// into the gate (on failure the gate loads it from the database at the first order).
 pub async fn create(shop: &Shop, mut product: NewProduct) -> Result<Product, ProductError> {
     product.draw_seed = seed_if_draw(product.sale.sale_mode)?;
+    if product.queue.enabled {
+        product.queue_seed = Some(new_seed()?);
+    }
     let created = shop
         .store
         .create_product(&product, shop.clock.now())
@@ -47,6 +50,10 @@ pub async fn update(
 ) -> Result<Product, ProductError> {
     if changes.sale.sale_mode != current.sale_mode {
         changes.draw_seed = seed_if_draw(changes.sale.sale_mode)?;
+    }
+    // The store keeps a seed the room had before (the fresh one is used only where none is).
+    if changes.queue.enabled && current.queue_seed_hash.is_none() {
+        changes.queue_seed = Some(new_seed()?);
     }
     Ok(shop
         .store

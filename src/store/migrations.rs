@@ -53,6 +53,11 @@ pub fn sqlite() -> Migrator {
             "draw_units",
             include_str!("../../migrations/sqlite/0006_draw_units.sql"),
         ),
+        (
+            7,
+            "queue",
+            include_str!("../../migrations/sqlite/0007_queue.sql"),
+        ),
     ])
 }
 
@@ -88,6 +93,11 @@ pub fn mysql() -> Migrator {
             6,
             "draw_units",
             include_str!("../../migrations/mysql/0006_draw_units.sql"),
+        ),
+        (
+            7,
+            "queue",
+            include_str!("../../migrations/mysql/0007_queue.sql"),
         ),
     ])
 }

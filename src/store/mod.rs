@@ -8,6 +8,7 @@ pub mod draws;
 mod migrations;
 pub mod mysql;
 mod orders;
+pub mod queue;
 pub(crate) mod retry;
 pub mod rounds;
 pub(crate) mod rows;
@@ -27,6 +28,7 @@ use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
 pub use claims::ClaimStore;
 pub use draws::DrawStore;
+pub use queue::QueueStore;
 pub use rounds::RoundStore;
 
 pub use self::orders::OrderStore;
@@ -198,12 +200,26 @@ pub struct LineWindow {
 
 /// Everything the service needs from a database.
 pub trait Store:
-    AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore + ClaimStore
+    AdminStore
+    + CatalogStore
+    + LineStore
+    + OrderStore
+    + RoundStore
+    + DrawStore
+    + ClaimStore
+    + QueueStore
 {
 }
 
 impl<T> Store for T where
-    T: AdminStore + CatalogStore + LineStore + OrderStore + RoundStore + DrawStore + ClaimStore
+    T: AdminStore
+        + CatalogStore
+        + LineStore
+        + OrderStore
+        + RoundStore
+        + DrawStore
+        + ClaimStore
+        + QueueStore
 {
 }
 

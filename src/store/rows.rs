@@ -6,6 +6,7 @@ use crate::domain::clock::from_millis;
 use crate::domain::draws::SaleMode;
 use crate::domain::ids::{BrandId, ProductId, UserId};
 use crate::domain::product::{LinePolicy, Product};
+use crate::domain::queue::QueueSettings;
 use crate::domain::subscription::Subscription;
 
 /// Columns every product query selects, with the brand list folded into text.
@@ -26,6 +27,12 @@ pub struct ProductRow {
     draw_seed_hash: Option<String>,
     alert_mode: String,
     claim_seconds: i64,
+    queue_enabled: i64,
+    queue_opens_at: Option<i64>,
+    queue_admit_seconds: i64,
+    queue_admit_rate: i64,
+    queue_seed_hash: Option<String>,
+    queue_seed: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -59,6 +66,14 @@ impl From<ProductRow> for Product {
                 alert_mode: AlertMode::from_db(&r.alert_mode),
                 claim_seconds: r.claim_seconds,
             },
+            queue: QueueSettings {
+                enabled: r.queue_enabled != 0,
+                opens_at: r.queue_opens_at.map(from_millis),
+                admit_seconds: r.queue_admit_seconds,
+                admit_rate: r.queue_admit_rate,
+            },
+            queue_seed_hash: r.queue_seed_hash,
+            queue_seed: r.queue_seed,
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
         }

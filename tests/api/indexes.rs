@@ -18,6 +18,16 @@ async fn hot_queries_use_their_index_without_scan_or_sort(app: TestApp) {
     let users: Vec<i64> = (1..=3_000).collect();
     app.import(a, &users).await;
     app.import(b, &users).await;
+    // Members of product 1's waiting room, for the read an order on a queued product adds.
+    let members: Vec<String> = (1..=200)
+        .map(|u| format!("({a}, {u}, 0, '', 'WAITING', 0, 0)"))
+        .collect();
+    app.raw_sql(&format!(
+        "INSERT INTO queue_member (product_id, user_id, lane, rank_key, status, joined_at, \
+         updated_at) VALUES {}",
+        members.join(", ")
+    ))
+    .await;
 
     let url = app.settings.database.database_url.clone();
     match app.db {
@@ -54,6 +64,7 @@ async fn hot_queries_use_their_index_without_scan_or_sort(app: TestApp) {
                 "product_notification_history",
                 "product_user_notification_history",
                 "orders",
+                "queue_member",
             ] {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE TABLE {table}")))
                     .execute(&mut conn)

@@ -20,6 +20,7 @@ mod orders;
 mod product_reads;
 mod products;
 mod protocol_abuse;
+mod queue;
 mod rounds;
 mod schedule;
 mod stock_accounting;

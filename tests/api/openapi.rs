@@ -42,6 +42,9 @@ const CONTRACT: &[(&str, &[&str])] = &[
     ("/me/entries", &["get"]),
     ("/products/{id}/draw", &["get"]),
     ("/products/{id}/draw/entries", &["get"]),
+    ("/products/{id}/queue", &["put", "delete", "get"]),
+    ("/admin/products/{id}/queue", &["get"]),
+    ("/admin/products/{id}/queue/members", &["get"]),
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),
     ("/metrics", &["get"]),
@@ -240,6 +243,32 @@ async fn closed_sets_of_strings_are_enums(app: TestApp) {
             &["ENTERED", "WON", "WAITLISTED", "WITHDRAWN"],
         ),
         ("Draw", "status", &["OPEN", "CLOSED", "DRAWN"]),
+        (
+            "QueueStanding",
+            "state",
+            &[
+                "WAITING_FOR_OPEN",
+                "WAITING",
+                "ADMITTED",
+                "ORDERED",
+                "EXPIRED",
+                "LEFT",
+                "SOLD_OUT",
+            ],
+        ),
+        (
+            "QueueMember",
+            "state",
+            &[
+                "WAITING_FOR_OPEN",
+                "WAITING",
+                "ADMITTED",
+                "ORDERED",
+                "EXPIRED",
+                "LEFT",
+                "SOLD_OUT",
+            ],
+        ),
     ];
     for (schema, field, values) in cases {
         let prop = &schemas[*schema]["properties"][*field];
@@ -265,10 +294,36 @@ async fn fields_always_sent_are_required_and_nullable_where_null(app: TestApp) {
                 "hold_seconds",
                 "line_policy",
                 "sale_mode",
+                "queue",
                 "created_at",
                 "updated_at",
             ],
-            &["sale_starts_at", "sale_ends_at", "draw_seed_hash"],
+            &[
+                "sale_starts_at",
+                "sale_ends_at",
+                "draw_seed_hash",
+                "queue_seed_hash",
+                "queue_seed",
+            ],
+        ),
+        (
+            "QueueSettings",
+            &["enabled", "admit_seconds", "admit_rate"],
+            &["opens_at"],
+        ),
+        ("QueueStanding", &["state"], &[]),
+        (
+            "QueueMember",
+            &["user_id", "state", "joined_before_start", "joined_at"],
+            &["rank_key", "admitted_until"],
+        ),
+        ("QueueMemberPage", &["items"], &["next"]),
+        (
+            "QueueCounts",
+            &[
+                "waiting", "admitted", "ordered", "expired", "left", "sold_out",
+            ],
+            &[],
         ),
         (
             "Entry",

@@ -18,10 +18,12 @@ use crate::domain::order::{
 };
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
+use crate::domain::queue::{Admitted, Member, QueueCounts};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::store::claims::{ClaimFor, ClaimsExpired, Made};
 use crate::store::draws::Entering;
+use crate::store::queue::QueueStore;
 use crate::store::{
     AdminStore, Backend, CatalogStore, ClaimStore, DrawStore, LineStore, LineWindow, OrderStore,
     RoundStore, StockRecord, Store, StoreError, StoreResult,
@@ -139,7 +141,7 @@ cached! {
     }
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
         match self.cache.get(id) {
-            Lookup::Hit(p) => Ok(Some(p)),
+            Lookup::Hit(p) => Ok(Some(*p)),
             Lookup::Bypass => self.inner.get_product(id).await,
             Lookup::Miss(ticket) => {
                 let found = self.inner.get_product(id).await?;
@@ -266,5 +268,20 @@ cached! {
             e.returned.iter().map(|r| r.product).collect()
         })
         .await
+    }
+}
+
+// The room's writes touch only member rows: the product copy stays.
+cached! {
+    QueueStore {
+        join_queue(product: ProductId, user: UserId, now: DateTime<Utc>) -> (bool, Member);
+        leave_queue(product: ProductId, user: UserId, now: DateTime<Utc>) -> bool;
+        queue_member(product: ProductId, user: UserId) -> Option<Member>;
+        queue_ahead(member: &Member, now: DateTime<Utc>) -> (i64, i64);
+        queue_members(product: ProductId, page: &PageRequest) -> Vec<Member>;
+        queue_counts(product: ProductId, now: DateTime<Utc>) -> QueueCounts;
+        admission_used(product: ProductId, user: UserId, now: DateTime<Utc>) -> ();
+        live_queues(now: DateTime<Utc>) -> Vec<ProductId>;
+        admit(product: ProductId, now: DateTime<Utc>) -> Admitted;
     }
 }

@@ -83,7 +83,7 @@ struct Entry {
 #[derive(Debug)]
 pub enum Lookup {
     /// The product as the database last had it.
-    Hit(Product),
+    Hit(Box<Product>),
     /// Not held: read the database, then offer the row to [`ProductCache::fill`].
     Miss(Ticket),
     /// The copy cannot vouch for anything now: read the database and keep nothing.
@@ -157,7 +157,7 @@ impl ProductCache {
             && e.filled.elapsed() < ENTRY_TTL
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Lookup::Hit(Product::clone(&e.product));
+            return Lookup::Hit(Box::new(Product::clone(&e.product)));
         }
         Lookup::Miss(Ticket {
             product,

@@ -18,6 +18,9 @@ fn product(id: i64, stock: i64) -> Product {
         sale_mode: Default::default(),
         draw_seed_hash: None,
         alert: Default::default(),
+        queue: Default::default(),
+        queue_seed_hash: None,
+        queue_seed: None,
         created_at: t,
         updated_at: t,
     }

@@ -12,6 +12,7 @@ use crate::domain::draws::{SaleMode, seed_hash};
 use crate::domain::ids::{BrandId, ProductId};
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges, SaleSettings};
+use crate::domain::queue::QueueSettings;
 use crate::domain::{Conflict, ValidationError};
 use crate::store::retry::lock_races;
 use crate::store::rows::{BrandRow, ProductRow, push_id_list};
@@ -24,13 +25,17 @@ const SELECT_PRODUCTS: &str = "SELECT p.id, p.name, \
     p.price, p.stock, p.restock_round, p.sale_starts_at, p.sale_ends_at, p.per_user_limit, \
     p.hold_seconds, p.line_policy, p.sale_mode, \
     CASE WHEN p.sale_mode = 'draw' THEN p.draw_seed_hash END AS draw_seed_hash, \
-    p.alert_mode, p.claim_seconds, p.created_at, p.updated_at FROM product p";
+    p.alert_mode, p.claim_seconds, p.queue_enabled, p.queue_opens_at, p.queue_admit_seconds, \
+    p.queue_admit_rate, CASE WHEN p.queue_enabled = 1 THEN p.queue_seed_hash END AS queue_seed_hash, \
+    CASE WHEN p.queue_enabled = 1 THEN p.queue_seed END AS queue_seed, \
+    p.created_at, p.updated_at FROM product p";
 
 /// Binds a product's sale settings, in the column order both product writes use.
 fn bind_sale<'q>(
     q: Query<'q, Db, <Db as Database>::Arguments>,
     sale: &SaleSettings,
     alert: &AlertSettings,
+    queue: &QueueSettings,
 ) -> Query<'q, Db, <Db as Database>::Arguments> {
     q.bind(sale.price)
         .bind(sale.sale_starts_at.map(|t| t.timestamp_millis()))
@@ -41,6 +46,10 @@ fn bind_sale<'q>(
         .bind(sale.sale_mode.as_str())
         .bind(alert.alert_mode.as_str())
         .bind(alert.claim_seconds)
+        .bind(i64::from(queue.enabled))
+        .bind(queue.opens_at.map(|t| t.timestamp_millis()))
+        .bind(queue.admit_seconds)
+        .bind(queue.admit_rate)
 }
 
 #[async_trait]
@@ -84,15 +93,19 @@ impl CatalogStore for SqlStore {
             }
             let insert = sqlx::query(
                 "INSERT INTO product (name, price, sale_starts_at, sale_ends_at, per_user_limit, \
-                 hold_seconds, line_policy, sale_mode, alert_mode, claim_seconds, draw_seed, \
-                 draw_seed_hash, stock, restock_round, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                 hold_seconds, line_policy, sale_mode, alert_mode, claim_seconds, queue_enabled, \
+                 queue_opens_at, queue_admit_seconds, queue_admit_rate, draw_seed, draw_seed_hash, \
+                 queue_seed, queue_seed_hash, stock, restock_round, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
             )
             .bind(product.name.as_str());
             let seed = seed_for(product.sale.sale_mode, product.draw_seed.as_deref());
-            let done = bind_sale(insert, &product.sale, &product.alert)
+            let queue_seed = product.queue_seed.as_deref();
+            let done = bind_sale(insert, &product.sale, &product.alert, &product.queue)
                 .bind(seed)
                 .bind(seed.map(seed_hash))
+                .bind(queue_seed)
+                .bind(queue_seed.map(seed_hash))
                 .bind(product.stock)
                 .bind(now.timestamp_millis())
                 .bind(now.timestamp_millis())
@@ -137,9 +150,22 @@ impl CatalogStore for SqlStore {
     ) -> StoreResult<Product> {
         lock_races("product update", || async {
             let mut tx = self.write_tx().await?;
-            let Some((current,)) = lock_product::<(String,)>(&mut tx, id, "sale_mode").await? else {
+            let Some((current, queued)) =
+                lock_product::<(String, i64)>(&mut tx, id, "sale_mode, queue_enabled").await?
+            else {
                 return Err(StoreError::NotFound);
             };
+            if (queued != 0) != changes.queue.enabled {
+                // The row is locked (or the database is): no join can start meanwhile.
+                let members: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM queue_member WHERE product_id = ?")
+                        .bind(id.get())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if members > 0 {
+                    return Err(Conflict::QueueLocked.into());
+                }
+            }
             let mode = changes.sale.sale_mode;
             let switching = SaleMode::from_db(&current) != mode;
             if switching {
@@ -159,11 +185,11 @@ impl CatalogStore for SqlStore {
             let update = sqlx::query(
                 "UPDATE product SET name = ?, price = ?, sale_starts_at = ?, sale_ends_at = ?, \
                  per_user_limit = ?, hold_seconds = ?, line_policy = ?, sale_mode = ?, alert_mode = ?, \
-                 claim_seconds = ?, updated_at = ? \
-                 WHERE id = ?",
+                 claim_seconds = ?, queue_enabled = ?, queue_opens_at = ?, queue_admit_seconds = ?, \
+                 queue_admit_rate = ?, updated_at = ? WHERE id = ?",
             )
             .bind(changes.name.as_str());
-            bind_sale(update, &changes.sale, &changes.alert)
+            bind_sale(update, &changes.sale, &changes.alert, &changes.queue)
                 .bind(now.timestamp_millis())
                 .bind(id.get())
                 .execute(&mut *tx)
@@ -176,6 +202,17 @@ impl CatalogStore for SqlStore {
                     .bind(id.get())
                     .execute(&mut *tx)
                     .await?;
+            }
+            if let Some(seed) = changes.queue_seed.as_deref() {
+                sqlx::query(
+                    "UPDATE product SET queue_seed = ?, queue_seed_hash = ? \
+                     WHERE id = ? AND queue_seed IS NULL",
+                )
+                .bind(seed)
+                .bind(seed_hash(seed))
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             self.get_product(id).await?.ok_or(StoreError::NotFound)

@@ -10,6 +10,7 @@ mod claims;
 mod draws;
 mod line;
 pub(super) mod orders;
+mod queue;
 mod rounds;
 
 use async_trait::async_trait;
@@ -35,6 +36,12 @@ pub const HOT_QUERIES: &[HotQuery] = &[
         sql: rounds::RECIPIENTS_PAGE_SQL,
         index: "recipients_in_order",
         binds: &[1, 1, 0, 100],
+    },
+    HotQuery {
+        name: "queue member of an order's buyer",
+        sql: crate::store::queue::MEMBER_OF_USER_SQL,
+        index: "queue_of_user",
+        binds: &[1, 2],
     },
 ];
 
