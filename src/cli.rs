@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `token`, `mock-receiver`, `demo`,
-//! `webhook verify`, `draw verify`. The arguments of the last four are the tools' own
+//! `webhook verify`, `draw verify`, `queue verify`. The arguments of the last five are the tools' own
 //! (`tools::…`), where `main.rs` dispatches them.
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -9,6 +9,7 @@ use crate::config::{DatabaseSettings, LogSettings, Settings};
 use crate::tools::demo::DemoArgs;
 use crate::tools::draw_verify::DrawVerifyArgs;
 use crate::tools::mock_receiver::command::MockReceiverArgs;
+use crate::tools::queue_verify::QueueVerifyArgs;
 use crate::tools::webhook_verify::VerifyArgs;
 
 /// dropline: limited-edition drops and restock alerts.
@@ -50,6 +51,18 @@ pub enum Command {
     /// Tools for checking a draw without trusting the server.
     #[command(subcommand)]
     Draw(DrawCommand),
+    /// Tools for checking a waiting room's order without trusting the server.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+/// `queue` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Recompute a waiting room's order from its revealed seed and saved member list: prints
+    /// the seed's hash and every place, then `verified:` and the checks passed; exits 1
+    /// naming the first mismatch.
+    Verify(QueueVerifyArgs),
 }
 
 /// `draw` subcommands.

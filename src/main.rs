@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use dropline::auth::{Principal, TokenKeys};
-use dropline::cli::{Cli, Command, DrawCommand, Role, TokenArgs, WebhookCommand};
+use dropline::cli::{Cli, Command, DrawCommand, QueueCommand, Role, TokenArgs, WebhookCommand};
 use dropline::config::Settings;
 use dropline::domain::ids::{BrandId, UserId};
 use dropline::startup::{Application, shutdown_signal};
@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Demo(args)) => tools::demo::run(&args).await.map(|_| ()),
         Some(Command::Webhook(WebhookCommand::Verify(args))) => tools::webhook_verify::run(&args),
         Some(Command::Draw(DrawCommand::Verify(args))) => tools::draw_verify::run(&args),
+        Some(Command::Queue(QueueCommand::Verify(args))) => tools::queue_verify::run(&args),
         Some(Command::MockReceiver(args)) => tools::mock_receiver::command::run(&args).await,
     }
 }

@@ -73,6 +73,7 @@ impl Application {
             notifier,
             tasks: TaskTracker::new(),
             key_locks: Arc::default(),
+            live_rooms: Arc::default(),
         };
         load_stock(&state).await?;
         // Rounds a dead instance left running continue at once, not when its lease lapses.

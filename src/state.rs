@@ -9,6 +9,7 @@ use crate::gate::StockGate;
 use crate::notify::Notifier;
 use crate::shop::Shop;
 use crate::shop::key_locks::KeyLocks;
+use crate::shop::queue::live::LiveRooms;
 use crate::store::Store;
 use crate::store::cache::ProductCache;
 use tokio_util::task::TaskTracker;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Serialises one user's requests with the same idempotency key.
     pub key_locks: Arc<KeyLocks>,
+    /// The waiting rooms watched by event streams here.
+    pub live_rooms: Arc<LiveRooms>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             clock: self.clock.clone(),
             tasks: self.tasks.clone(),
             key_locks: self.key_locks.clone(),
+            live_rooms: self.live_rooms.clone(),
         }
     }
 }

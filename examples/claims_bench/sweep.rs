@@ -86,6 +86,7 @@ pub async fn sweep_once(store: &Arc<dyn Store>, url: &str, n: i64) -> anyhow::Re
         clock: Clock::default(),
         tasks: TaskTracker::new(),
         key_locks: Default::default(),
+        live_rooms: Default::default(),
     };
     // Past every claim written: all of them are due at once.
     shop.clock

@@ -32,6 +32,7 @@ CREATE TABLE queue_member (
     KEY queue_listed (product_id, lane, rank_key, id),
     KEY queue_recent (product_id, admitted_at),
     KEY queue_live (status, product_id),
+    KEY queue_written (product_id, updated_at),
     CONSTRAINT queue_lane CHECK (lane IN (0, 1)),
     CONSTRAINT queue_status CHECK (status IN ('WAITING', 'ADMITTED', 'ORDERED', 'EXPIRED', 'LEFT', 'SOLD_OUT')),
     CONSTRAINT queue_product FOREIGN KEY (product_id) REFERENCES product (id)

@@ -32,3 +32,4 @@ CREATE INDEX queue_in_order ON queue_member (product_id, status, lane, rank_key,
 CREATE INDEX queue_listed ON queue_member (product_id, lane, rank_key, id);
 CREATE INDEX queue_recent ON queue_member (product_id, admitted_at);
 CREATE INDEX queue_live ON queue_member (status, product_id);
+CREATE INDEX queue_written ON queue_member (product_id, updated_at);

@@ -7,6 +7,7 @@ mod claims;
 pub mod cors;
 mod dashboard;
 mod draws;
+mod drops;
 pub mod error;
 mod events;
 pub mod extract;
@@ -52,7 +53,7 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Created<T> {
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every area's routes, merged into the whole API.
-const AREAS: [fn() -> Router<AppState>; 14] = [
+const AREAS: [fn() -> Router<AppState>; 15] = [
     health::router,
     brands::router,
     products::router,
@@ -61,6 +62,7 @@ const AREAS: [fn() -> Router<AppState>; 14] = [
     openapi::router,
     events::router,
     dashboard::router,
+    drops::router,
     orders::router,
     claims::router,
     draws::router,

@@ -32,7 +32,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
         draws::enter, draws::withdraw, draws::mine, draws::draw, draws::entries,
         claims::round_claims, claims::mine,
-        queue::join, queue::leave, queue::standing, queue::admin::counts, queue::admin::members,
+        queue::join, queue::leave, queue::standing, queue::events::stream, queue::admin::counts, queue::admin::members,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &PublicOperations),

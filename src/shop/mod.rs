@@ -39,6 +39,8 @@ pub struct Shop {
     pub tasks: TaskTracker,
     /// Serialises one user's requests with the same idempotency key.
     pub key_locks: Arc<key_locks::KeyLocks>,
+    /// The waiting rooms watched by event streams here.
+    pub live_rooms: Arc<queue::live::LiveRooms>,
 }
 
 /// The page of `page` from `rows`, a read of up to `page.fetch()` rows, with each row's

@@ -8,7 +8,7 @@ use super::StoreResult;
 use crate::domain::clock::from_millis;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
-use crate::domain::queue::{Admitted, Member, MemberStatus, QueueCounts};
+use crate::domain::queue::{Admitted, Member, MemberStatus, QueueCounts, RoomMark, Seat};
 
 /// Members of waiting rooms and their admissions; each change one transaction.
 #[async_trait]
@@ -51,6 +51,16 @@ pub trait QueueStore: Send + Sync {
         user: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Admissions made from `since` on, per whole second (Unix seconds, ascending).
+    async fn queue_admissions_per_second(
+        &self,
+        product: ProductId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, i64)>>;
+    /// The member count and latest write of a room: a change of it is a change of the room.
+    async fn queue_mark(&self, product: ProductId) -> StoreResult<RoomMark>;
+    /// Every member of a room in its order (one read, for the live standings).
+    async fn queue_room(&self, product: ProductId) -> StoreResult<Vec<Seat>>;
     /// Products whose sale has started and whose room has waiting or admitted members.
     async fn live_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>>;
     /// One admission step on a room, in one transaction with the product row locked: passed

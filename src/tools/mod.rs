@@ -10,4 +10,5 @@
 pub mod demo;
 pub mod draw_verify;
 pub mod mock_receiver;
+pub mod queue_verify;
 pub mod webhook_verify;

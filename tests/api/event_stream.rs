@@ -3,9 +3,9 @@
 
 use dropline::tools::mock_receiver::MockReceiver;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{TestApp, Tuning, assert_error, sample};
+use crate::helpers::{EventStream, TestApp, Tuning, assert_error, sample};
 
 crate::on_every_backend!(
     the_event_stream_follows_a_round_to_its_final_status,
@@ -14,76 +14,6 @@ crate::on_every_backend!(
     an_open_event_stream_ends_when_the_server_stops,
     an_open_event_stream_ends_when_its_token_expires,
 );
-
-/// An open `/admin/events` stream, read event by event.
-struct EventStream {
-    resp: reqwest::Response,
-    buf: String,
-}
-
-impl EventStream {
-    async fn open(app: &TestApp) -> Self {
-        let resp = app
-            .client
-            .get(format!("{}/admin/events?token={}", app.addr, app.admin()))
-            .send()
-            .await
-            .expect("events");
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        let mut stream = Self {
-            resp,
-            buf: String::new(),
-        };
-        // The stream says it is ready once it follows the hub: nothing later is missed.
-        assert_eq!(stream.next().await.0, "ready");
-        stream
-    }
-
-    /// Reads to the end of the stream, which must come cleanly within 10 s (`what` says so).
-    async fn ends_within_10_s(&mut self, what: &str) {
-        let end = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            loop {
-                match self.resp.chunk().await {
-                    Ok(Some(_)) => continue,
-                    other => return other.map(|_| ()),
-                }
-            }
-        })
-        .await
-        .expect(what);
-        assert!(end.is_ok(), "{end:?}");
-    }
-
-    /// The next event's name and data.
-    async fn next(&mut self) -> (String, Value) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut name = String::new();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim());
-                    }
-                }
-                if name.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return (name, serde_json::from_str(&data).expect("json data"));
-            }
-            let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), self.resp.chunk())
-                .await
-                .expect("an event within 30s")
-                .expect("read")
-                .expect("the stream stays open");
-            self.buf
-                .push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        }
-    }
-}
 
 async fn the_event_stream_follows_a_round_to_its_final_status(app: TestApp) {
     let receiver = MockReceiver::start().await.unwrap();
@@ -201,10 +131,7 @@ async fn an_open_event_stream_ends_when_its_token_expires(app: TestApp) {
         .get_authorized("/admin/events", &format!("bearer {token}"))
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let mut events = EventStream {
-        resp,
-        buf: String::new(),
-    };
+    let mut events = EventStream::from_response(resp);
     assert_eq!(events.next().await.0, "ready");
     events
         .ends_within_10_s("the stream ends once its token expires")

@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// How many members of a room are in each state.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = QueueCounts, example = json!({"waiting": 950, "admitted": 40, "ordered": 8,
-    "expired": 2, "left": 0, "sold_out": 0}))]
+    "expired": 2, "left": 0, "sold_out": 0, "admitted_per_second": [0, 0, 12, 3]}))]
 pub struct QueueCountsView {
     waiting: i64,
     admitted: i64,
@@ -29,10 +29,13 @@ pub struct QueueCountsView {
     expired: i64,
     left: i64,
     sold_out: i64,
+    /// Admissions made in each of the last 60 whole seconds, oldest first; the last entry is
+    /// the current second.
+    admitted_per_second: Vec<i64>,
 }
 
-impl From<QueueCounts> for QueueCountsView {
-    fn from(c: QueueCounts) -> Self {
+impl QueueCountsView {
+    fn new(c: QueueCounts, admitted_per_second: Vec<i64>) -> Self {
         Self {
             waiting: c.waiting,
             admitted: c.admitted,
@@ -40,6 +43,7 @@ impl From<QueueCounts> for QueueCountsView {
             expired: c.expired,
             left: c.left,
             sold_out: c.sold_out,
+            admitted_per_second,
         }
     }
 }
@@ -91,9 +95,10 @@ pub(super) async fn counts(
     State(state): State<AppState>,
     ManagedProduct(product): ManagedProduct,
 ) -> ApiResult<Json<QueueCountsView>> {
-    Ok(Json(
-        shop::queue::counts(&state.shop(), &product).await?.into(),
-    ))
+    let shop = state.shop();
+    let counts = shop::queue::counts(&shop, &product).await?;
+    let seconds = shop::queue::admissions_per_second(&shop, &product).await?;
+    Ok(Json(QueueCountsView::new(counts, seconds)))
 }
 
 /// The members of a product's waiting room in its order (admin or an owning brand).

@@ -3,6 +3,7 @@
 //! (`admin.rs`) and its counts. The product's `queue` settings are in `settings.rs`.
 
 pub(super) mod admin;
+pub(super) mod events;
 pub mod settings;
 
 use axum::Json;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
             "/products/{id}/queue",
             put(join).delete(leave).get(standing),
         )
+        .route("/products/{id}/queue/events", get(events::stream))
         .route("/admin/products/{id}/queue", get(admin::counts))
         .route("/admin/products/{id}/queue/members", get(admin::members))
 }
@@ -72,6 +74,7 @@ impl From<QueueError> for ApiError {
             QueueError::Conflict(c) => Self::Conflict(c),
             QueueError::Store(crate::store::StoreError::NotFound) => Self::NotFound("product"),
             QueueError::Store(e) => e.into(),
+            QueueError::Interrupted(e) => Self::Internal(e.to_string()),
         }
     }
 }

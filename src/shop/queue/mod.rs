@@ -2,11 +2,13 @@
 //! and counts; the admission an order on a queued product needs. The admitting step is in
 //! `worker.rs`.
 
+pub mod live;
 pub mod worker;
 
 use chrono::{DateTime, Utc};
 
 use super::Shop;
+use super::detach::detached;
 use crate::domain::Conflict;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Page, PageRequest};
@@ -29,6 +31,9 @@ pub enum QueueError {
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The detached step ended without an answer.
+    #[error(transparent)]
+    Interrupted(#[from] crate::shop::detach::Interrupted),
 }
 
 impl From<StoreError> for QueueError {
@@ -78,17 +83,25 @@ pub async fn join(
     {
         return Err(Conflict::QueueClosed.into());
     }
-    let (created, member) = shop.store.join_queue(product.id, user, now).await?;
+    // Detached: a client that goes away mid-join leaves the room as one whole join would
+    // (joined or not, never half), and its retry answers the place.
+    let (store, id) = (shop.store.clone(), product.id);
+    let (created, member) = detached(
+        &shop.tasks,
+        async move { store.join_queue(id, user, now).await },
+    )
+    .await??;
     Ok((created, standing(shop, product, &member, now).await?))
 }
 
 /// Leaves the room; an open admission is given up (the next step admits the next waiter).
 pub async fn leave(shop: &Shop, product: &Product, user: UserId) -> Result<(), QueueError> {
     queued(product)?;
-    if shop
-        .store
-        .leave_queue(product.id, user, shop.clock.now())
-        .await?
+    let (store, id, now) = (shop.store.clone(), product.id, shop.clock.now());
+    if detached(&shop.tasks, async move {
+        store.leave_queue(id, user, now).await
+    })
+    .await??
     {
         Ok(())
     } else {
@@ -137,6 +150,23 @@ async fn standing(
     })
 }
 
+/// Watches the caller's standing for the event stream: 404 (`NotJoined`) when not in the
+/// room; the receiver's room read holds the caller.
+pub async fn watch(
+    shop: &Shop,
+    product: &Product,
+    user: UserId,
+) -> Result<tokio::sync::watch::Receiver<std::sync::Arc<live::Room>>, QueueError> {
+    queued(product)?;
+    if shop.store.queue_member(product.id, user).await?.is_none() {
+        return Err(QueueError::NotJoined);
+    }
+    Ok(shop
+        .live_rooms
+        .watch(&*shop.store, product.id, user, shop.clock.now())
+        .await?)
+}
+
 /// A page of the room's members in its order.
 pub async fn members(
     shop: &Shop,
@@ -154,6 +184,32 @@ pub async fn counts(shop: &Shop, product: &Product) -> Result<QueueCounts, Queue
         .store
         .queue_counts(product.id, shop.clock.now())
         .await?)
+}
+
+/// Seconds in the admin's admission history.
+pub const HISTORY_SECONDS: i64 = 60;
+
+/// The admissions of each of the last [`HISTORY_SECONDS`] whole seconds, oldest first; the
+/// last is the current second.
+pub async fn admissions_per_second(shop: &Shop, product: &Product) -> Result<Vec<i64>, QueueError> {
+    queued(product)?;
+    let now = shop.clock.now().timestamp();
+    let first = now - (HISTORY_SECONDS - 1);
+    let since = chrono::DateTime::from_timestamp(first, 0).unwrap_or_default();
+    let mut seconds = vec![0; HISTORY_SECONDS as usize];
+    for (second, n) in shop
+        .store
+        .queue_admissions_per_second(product.id, since)
+        .await?
+    {
+        if let Some(slot) = usize::try_from(second - first)
+            .ok()
+            .and_then(|i| seconds.get_mut(i))
+        {
+            *slot = n;
+        }
+    }
+    Ok(seconds)
 }
 
 /// Whether `user` may order `product` now: always without a room, else only with an open

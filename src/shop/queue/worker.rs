@@ -1,6 +1,7 @@
 //! The admitting worker: one step runs the admission of every live room (`store.admit`, one
 //! transaction per room with its product row locked, so steps of several instances take
-//! turns through the database).
+//! turns through the database), then reads again the rooms this instance's event streams
+//! watch where they changed (`live.rs`).
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,7 @@ pub async fn step(shop: &Shop) -> StoreResult<Admitted> {
         out.expired += done.expired;
         out.sold_out += done.sold_out;
     }
+    shop.live_rooms.refresh(&*shop.store, now).await?;
     Ok(out)
 }
 

@@ -18,7 +18,7 @@ use crate::domain::order::{
 };
 use crate::domain::page::PageRequest;
 use crate::domain::product::{NewProduct, Product, ProductChanges};
-use crate::domain::queue::{Admitted, Member, QueueCounts};
+use crate::domain::queue::{Admitted, Member, QueueCounts, RoomMark, Seat};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::store::claims::{ClaimFor, ClaimsExpired, Made};
@@ -281,6 +281,9 @@ cached! {
         queue_members(product: ProductId, page: &PageRequest) -> Vec<Member>;
         queue_counts(product: ProductId, now: DateTime<Utc>) -> QueueCounts;
         admission_used(product: ProductId, user: UserId, now: DateTime<Utc>) -> ();
+        queue_admissions_per_second(product: ProductId, since: DateTime<Utc>) -> Vec<(i64, i64)>;
+        queue_mark(product: ProductId) -> RoomMark;
+        queue_room(product: ProductId) -> Vec<Seat>;
         live_queues(now: DateTime<Utc>) -> Vec<ProductId>;
         admit(product: ProductId, now: DateTime<Utc>) -> Admitted;
     }

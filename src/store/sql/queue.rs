@@ -7,12 +7,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
-use super::{Db, SqlStore, inserted_id, lock_product};
+use super::{DIALECT, Db, SqlStore, inserted_id, lock_product};
 use crate::domain::Conflict;
+use crate::domain::clock::from_millis;
 use crate::domain::draws::rank_key;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
-use crate::domain::queue::{Admitted, Member, MemberStatus, QueueCounts, admissions_allowed};
+use crate::domain::queue::{
+    Admitted, Member, MemberStatus, QueueCounts, RoomMark, Seat, admissions_allowed,
+};
 use crate::store::queue::{MEMBER_COLUMNS, MEMBER_OF_USER_SQL, MemberRow, QueueStore};
 use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
@@ -254,6 +257,50 @@ impl QueueStore for SqlStore {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    async fn queue_admissions_per_second(
+        &self,
+        product: ProductId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT CAST((admitted_at - admitted_at % 1000) / 1000 AS {}) AS s, COUNT(*) \
+             FROM queue_member WHERE product_id = ? AND admitted_at >= ? GROUP BY s ORDER BY s",
+            DIALECT.integer
+        )))
+        .bind(product.get())
+        .bind(since.timestamp_millis())
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    async fn queue_mark(&self, product: ProductId) -> StoreResult<RoomMark> {
+        let (count, last): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(updated_at) FROM queue_member WHERE product_id = ?",
+        )
+        .bind(product.get())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((count, last.unwrap_or(0)))
+    }
+
+    async fn queue_room(&self, product: ProductId) -> StoreResult<Vec<Seat>> {
+        let rows: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+            "SELECT user_id, status, admitted_until FROM queue_member WHERE product_id = ? \
+             ORDER BY lane, rank_key, id",
+        )
+        .bind(product.get())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, status, until)| Seat {
+                user_id: UserId::from_db(user),
+                status: MemberStatus::from_db(&status),
+                admitted_until: until.map(from_millis),
+            })
+            .collect())
     }
 
     async fn live_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>> {

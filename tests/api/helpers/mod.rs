@@ -16,6 +16,7 @@ mod receivers;
 mod requests;
 mod round_events;
 mod rounds;
+mod sse;
 mod tokens;
 
 pub use accounting::{PollAtMost, abandon, assert_accounted, reconcile_once, settled};
@@ -33,6 +34,7 @@ pub use receivers::{KillWatch, bodies, signal_at, told, told_sorted};
 pub use requests::{assert_error, assert_invalid, connect, item_ids, merged, tally};
 pub use round_events::{checkpoints_at, final_event, started_so_far};
 pub use rounds::Tuning;
+pub use sse::EventStream;
 pub use tokens::SECRET;
 
 /// The database a test runs on.

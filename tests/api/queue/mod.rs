@@ -2,6 +2,7 @@
 //! stock-aware admission driven by the test clock and direct steps of the admitting worker.
 
 mod admission;
+mod events;
 mod joining;
 mod order;
 mod settings;
@@ -11,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::draws::rfc3339;
-use crate::helpers::{TestApp, merged};
+use crate::helpers::{EventStream, TestApp, merged};
 
 /// How far ahead of now a test room's sale starts (its room is open already).
 pub const STARTS_IN: Duration = Duration::minutes(5);
@@ -80,6 +81,21 @@ impl TestApp {
         states
     }
 
+    /// `user`'s open `GET /products/{product}/queue/events` (token in the query).
+    pub async fn queue_events(&self, product: i64, user: i64) -> EventStream {
+        let path = format!("/products/{product}/queue/events?token={}", self.user(user));
+        EventStream::at(self, &path).await
+    }
+
+    /// The room's members in its order.
+    pub async fn in_queue_order(&self, product: i64) -> Vec<i64> {
+        self.queue_members(product, 50)
+            .await
+            .iter()
+            .map(|m| m["user_id"].as_i64().expect("user_id"))
+            .collect()
+    }
+
     /// One step of the admitting worker, as the background loop runs it.
     pub async fn queue_step(&self) {
         dropline::shop::queue::worker::step(&self.state.shop())
@@ -113,4 +129,24 @@ pub fn counts(c: &Value) -> [i64; 6] {
 /// Owned state names, for comparing with [`TestApp::queue_states`].
 pub fn states(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Reads `standing` events until one equals `want` (30 s at most), insisting that each
+/// differs from the one before (the stream sends changes only); answers how many came.
+pub async fn standing_reaches(stream: &mut EventStream, want: &Value) -> usize {
+    let mut last: Option<Value> = None;
+    let mut seen = 0;
+    loop {
+        let now = stream.next_standing().await;
+        seen += 1;
+        assert_ne!(
+            last.as_ref(),
+            Some(&now),
+            "the stream sent an unchanged standing"
+        );
+        if &now == want {
+            return seen;
+        }
+        last = Some(now);
+    }
 }

@@ -6,6 +6,8 @@
 //! admits the next waiters while the free units exceed the units held by open admissions
 //! (each holds the product's per-user limit), at most `admit_rate` a second.
 
+pub mod verify;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -187,19 +189,44 @@ impl Member {
     /// The state the member sees at `now`: an admission past its time is EXPIRED before the
     /// worker writes it, and waiting before the sale is WAITING_FOR_OPEN.
     pub fn state(&self, sale_starts_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> QueueState {
-        match self.status {
-            MemberStatus::Waiting if sale_starts_at.is_some_and(|s| now < s) => {
-                QueueState::WaitingForOpen
-            }
-            MemberStatus::Waiting => QueueState::Waiting,
-            MemberStatus::Admitted if self.is_admitted(now) => QueueState::Admitted,
-            MemberStatus::Admitted | MemberStatus::Expired => QueueState::Expired,
-            MemberStatus::Ordered => QueueState::Ordered,
-            MemberStatus::Left => QueueState::Left,
-            MemberStatus::SoldOut => QueueState::SoldOut,
-        }
+        seen_state(self.status, self.admitted_until, sale_starts_at, now)
     }
 }
+
+/// The state a member with `status` (admitted until `admitted_until`) sees at `now`.
+pub fn seen_state(
+    status: MemberStatus,
+    admitted_until: Option<DateTime<Utc>>,
+    sale_starts_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> QueueState {
+    match status {
+        MemberStatus::Waiting if sale_starts_at.is_some_and(|s| now < s) => {
+            QueueState::WaitingForOpen
+        }
+        MemberStatus::Waiting => QueueState::Waiting,
+        MemberStatus::Admitted if admitted_until.is_some_and(|u| u > now) => QueueState::Admitted,
+        MemberStatus::Admitted | MemberStatus::Expired => QueueState::Expired,
+        MemberStatus::Ordered => QueueState::Ordered,
+        MemberStatus::Left => QueueState::Left,
+        MemberStatus::SoldOut => QueueState::SoldOut,
+    }
+}
+
+/// One member in a read of the whole room in its order (`QueueStore::queue_room`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seat {
+    /// The member.
+    pub user_id: UserId,
+    /// Stored status.
+    pub status: MemberStatus,
+    /// Until when the admission lasts, if admitted.
+    pub admitted_until: Option<DateTime<Utc>>,
+}
+
+/// What changes whenever a room's rows change: the member count and the latest write
+/// (milliseconds).
+pub type RoomMark = (i64, i64);
 
 /// How many members of a room are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
