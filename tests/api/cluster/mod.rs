@@ -6,6 +6,7 @@ mod failover;
 mod gate;
 mod processes;
 mod product_feed;
+mod queue;
 mod redis_loss;
 mod rounds;
 mod stock_feed;

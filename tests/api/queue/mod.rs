@@ -5,6 +5,7 @@ mod admission;
 mod events;
 mod joining;
 mod order;
+mod outcomes;
 mod settings;
 
 use chrono::Duration;
