@@ -64,12 +64,13 @@ function render() {
   const p = view.product;
   if (!p) return;
   const starts = p.sale_starts_at ? new Date(p.sale_starts_at).getTime() : null;
-  const started = starts === null || now() >= starts;
+  const st = view.standing;
+  // The server's word beats this machine's clock: past WAITING_FOR_OPEN the sale has begun.
+  const started = starts === null || now() >= starts || Boolean(st && st.state !== "WAITING_FOR_OPEN");
   $("start").hidden = started;
   if (!started) $("countdown").textContent = duration(starts - now());
 
   const queued = p.queue && p.queue.enabled;
-  const st = view.standing;
   const state = !token ? "NO_TOKEN" : queued ? (st ? st.state : "NOT_JOINED") : "OPEN_SALE";
   $("drop").dataset.state = state;
   const [title, explain] = STATES[state] || ["", ""];
