@@ -52,6 +52,7 @@ test("three buyers, two units: two buy through the room, the third joins the res
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(`${BASE_URL}/drops/${product.id}#token=${token}`);
       await page.locator("#name").filter({ hasText: "Sunrise Chair x Kith" }).waitFor();
+      await page.locator('#drop[data-state="NOT_JOINED"]').waitFor();
       // The token stays in memory: out of the address bar and out of storage.
       assert.equal(new URL(page.url()).hash, "");
       assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);

@@ -305,9 +305,10 @@ impl QueueStore for SqlStore {
 
     async fn live_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<ProductId>> {
         let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT m.product_id FROM queue_member m JOIN product p ON p.id = m.product_id \
-             WHERE m.status IN ('WAITING', 'ADMITTED') AND p.queue_enabled = 1 \
-             AND p.sale_starts_at <= ? ORDER BY m.product_id",
+            "SELECT p.id FROM product p WHERE p.queue_enabled = 1 AND p.sale_starts_at <= ? \
+             AND (EXISTS (SELECT 1 FROM queue_member m WHERE m.product_id = p.id \
+             AND m.status = 'WAITING') OR EXISTS (SELECT 1 FROM queue_member m \
+             WHERE m.product_id = p.id AND m.status = 'ADMITTED')) ORDER BY p.id",
         )
         .bind(now.timestamp_millis())
         .fetch_all(self.pool())
