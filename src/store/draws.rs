@@ -156,61 +156,6 @@ pub struct Entering {
     pub now: DateTime<Utc>,
 }
 
-/// Where an entry's answer goes.
-pub(crate) type EntryReply = tokio::sync::oneshot::Sender<StoreResult<(EntryOutcome, Entry)>>;
-
-/// Entries queued for the process's entry writer: the caller that takes the turn writes all
-/// of them in one transaction, so a burst of entries costs one commit per batch (SQLite's
-/// one writer; on MySQL one log flush, the product row shared-locked once).
-pub(crate) struct EntryQueue {
-    /// Entries not yet taken by a batch; the lock only guards the list.
-    pending: std::sync::Mutex<Vec<(Entering, EntryReply)>>,
-    /// Held while a batch is taken and written.
-    writer: tokio::sync::Mutex<()>,
-    /// Where the batches run, each on a task of its own.
-    batches: tokio_util::task::TaskTracker,
-}
-
-impl std::fmt::Debug for EntryQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EntryQueue")
-            .field("pending", &self.pending().len())
-            .finish()
-    }
-}
-
-impl EntryQueue {
-    /// An empty queue whose batches run on `tasks`.
-    pub fn new(tasks: &tokio_util::task::TaskTracker) -> Self {
-        Self {
-            pending: std::sync::Mutex::default(),
-            writer: tokio::sync::Mutex::default(),
-            batches: tasks.clone(),
-        }
-    }
-
-    /// Where the batches run.
-    pub fn batches(&self) -> &tokio_util::task::TaskTracker {
-        &self.batches
-    }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(Entering, EntryReply)>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues an entry.
-    pub fn push(&self, e: Entering, reply: EntryReply) {
-        self.pending().push((e, reply));
-    }
-
-    /// Waits for the writer's turn.
-    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.writer.lock().await
-    }
-
-    /// Takes every queued entry, oldest first (the caller's own among them, unless an
-    /// earlier batch took it).
-    pub fn drain(&self) -> Vec<(Entering, EntryReply)> {
-        std::mem::take(&mut *self.pending())
-    }
-}
+/// Entries queued for the process's entry writer (see `store::group_commit`).
+pub(crate) type EntryQueue =
+    crate::store::group_commit::WriteQueue<Entering, (EntryOutcome, Entry)>;

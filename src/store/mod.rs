@@ -5,6 +5,7 @@ pub mod cache;
 pub mod claims;
 mod dialect;
 pub mod draws;
+pub(crate) mod group_commit;
 mod migrations;
 pub mod mysql;
 mod orders;

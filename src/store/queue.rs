@@ -69,6 +69,20 @@ pub trait QueueStore: Send + Sync {
     async fn admit(&self, product: ProductId, now: DateTime<Utc>) -> StoreResult<Admitted>;
 }
 
+/// A join asked for; the SQL store queues it as it is for its batch (`JoinQueue`).
+#[derive(Debug)]
+pub(crate) struct Joining {
+    /// The product whose room is joined.
+    pub product: ProductId,
+    /// Who joins.
+    pub user: UserId,
+    /// When the join was asked for.
+    pub now: DateTime<Utc>,
+}
+
+/// Joins queued for the process's join writer (see `store::group_commit`).
+pub(crate) type JoinQueue = crate::store::group_commit::WriteQueue<Joining, (bool, Member)>;
+
 /// The columns every member query selects, in the order of [`MemberRow`].
 pub(crate) const MEMBER_COLUMNS: &str = "id, product_id, user_id, lane, rank_key, status, \
      joined_at, admitted_at, admitted_until";

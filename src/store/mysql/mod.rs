@@ -59,6 +59,8 @@ pub struct MysqlStore {
     /// Draw entries waiting for this instance's entry writer, written a batch per
     /// transaction (one commit, so one log flush, for a burst of entries).
     entries: std::sync::Arc<EntryQueue>,
+    /// Waiting-room joins waiting for the writer, written a batch per transaction.
+    joins: std::sync::Arc<crate::store::queue::JoinQueue>,
 }
 
 impl MysqlStore {
@@ -81,6 +83,7 @@ impl MysqlStore {
             pool,
             placements,
             entries: std::sync::Arc::new(EntryQueue::new(tasks)),
+            joins: std::sync::Arc::new(crate::store::queue::JoinQueue::new(tasks)),
         })
     }
 
@@ -97,6 +100,11 @@ impl MysqlStore {
     /// Entries queue for this instance's entry writer (see `store::draws::EntryQueue`).
     fn entry_queue(&self) -> &EntryQueue {
         &self.entries
+    }
+
+    /// Joins queue for the join writer (see `store::queue::JoinQueue`).
+    fn join_writes(&self) -> &crate::store::queue::JoinQueue {
+        &self.joins
     }
 
     /// Order changes queue on the product's row lock, not in process: no turn to wait for.

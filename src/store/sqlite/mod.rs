@@ -58,6 +58,8 @@ pub struct SqliteStore {
     placements: tokio::sync::mpsc::Sender<crate::store::batch_ledger::Placing>,
     /// Draw entries waiting for the one writer, written a batch per transaction.
     entries: Arc<EntryQueue>,
+    /// Waiting-room joins waiting for the writer, written a batch per transaction.
+    joins: Arc<crate::store::queue::JoinQueue>,
 }
 
 impl SqliteStore {
@@ -85,6 +87,7 @@ impl SqliteStore {
             order_writes,
             placements,
             entries: Arc::new(EntryQueue::new(tasks)),
+            joins: Arc::new(crate::store::queue::JoinQueue::new(tasks)),
         })
     }
 
@@ -101,6 +104,11 @@ impl SqliteStore {
     /// Entries queue for the one writer (see `store::draws::EntryQueue`).
     fn entry_queue(&self) -> &EntryQueue {
         &self.entries
+    }
+
+    /// Joins queue for the join writer (see `store::queue::JoinQueue`).
+    fn join_writes(&self) -> &crate::store::queue::JoinQueue {
+        &self.joins
     }
 
     /// Waits for this process's turn to change orders (see `order_writes`).

@@ -12,6 +12,7 @@ crate::on_every_backend!(
     the_room_is_closed_before_it_opens,
     leaving_ends_the_place_and_a_stranger_has_no_standing,
     only_managers_of_the_product_read_the_room,
+    a_burst_of_joins_gives_each_user_one_place_in_each_room,
 );
 
 async fn joining_answers_201_then_200_with_one_place_per_user(app: TestApp) {
@@ -38,6 +39,49 @@ async fn joining_answers_201_then_200_with_one_place_per_user(app: TestApp) {
         StatusCode::NOT_FOUND,
         "not_found",
     );
+}
+
+/// Joins arriving together are written in shared transactions: a burst over two rooms, with
+/// every user joining each room three times at once, still gives each user exactly one
+/// place per room, one 201 and two 200s.
+async fn a_burst_of_joins_gives_each_user_one_place_in_each_room(app: TestApp) {
+    let rooms = [
+        app.queued_product(5, json!({})).await,
+        app.queued_product(5, json!({})).await,
+    ];
+    let users: Vec<i64> = (1..=60).collect();
+    let joins = rooms.iter().flat_map(|&room| {
+        users
+            .iter()
+            .flat_map(move |&u| std::iter::repeat_n((room, u), 3))
+    });
+    let answers = futures::future::join_all(joins.map(|(room, u)| {
+        let app = &app;
+        async move { (room, u, app.join_queue(room, u).await) }
+    }))
+    .await;
+    for &room in &rooms {
+        for &u in &users {
+            let mut codes: Vec<u16> = answers
+                .iter()
+                .filter(|(r, who, _)| *r == room && *who == u)
+                .map(|(_, _, (s, body))| {
+                    assert_eq!(body, &json!({"state": "WAITING_FOR_OPEN"}));
+                    s.as_u16()
+                })
+                .collect();
+            codes.sort_unstable();
+            assert_eq!(codes, [200, 200, 201], "user {u} in room {room}");
+        }
+        let mut members: Vec<i64> = app
+            .queue_members(room, 100)
+            .await
+            .iter()
+            .map(|m| m["user_id"].as_i64().unwrap_or_default())
+            .collect();
+        members.sort_unstable();
+        assert_eq!(members, users);
+    }
 }
 
 async fn a_product_without_a_room_answers_not_queued(app: TestApp) {

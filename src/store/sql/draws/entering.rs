@@ -5,13 +5,13 @@
 
 use sqlx::QueryBuilder;
 use std::collections::{HashMap, HashSet};
-use tokio::sync::oneshot;
 
 use super::super::SqlStore;
 use super::one_entry::{Step, Tx};
 use crate::domain::draws::{Entry, EntryOutcome, rank_key};
 use crate::domain::ids::ProductId;
 use crate::store::draws::{Entering, EntryCursor, EntryRow};
+use crate::store::group_commit::{Reply, answer_batch};
 use crate::store::orders::is_unique_violation;
 use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
@@ -28,55 +28,29 @@ impl SqlStore {
     /// that goes away cannot cut it short). A caller whose entry an earlier batch wrote
     /// answers at once instead of waiting for a turn it no longer needs.
     pub(super) async fn enter_queued(&self, e: Entering) -> Answer {
-        let (reply, mut answer) = oneshot::channel();
-        let queue = self.entry_queue();
-        queue.push(e, reply);
-        let lost = || StoreError::Internal("the entry batch was lost");
-        tokio::select! {
-            biased;
-            done = &mut answer => return done.map_err(|_| lost())?,
-            _turn = queue.turn() => {
-                let batch = queue.drain();
-                if !batch.is_empty() {
-                    let store = self.clone();
-                    let _ = queue.batches().spawn(async move { store.enter_batch(batch).await }).await;
-                }
-            }
-        }
-        // The entry went into this batch or an earlier one (still running on its task when
-        // its caller went away): either answers it.
-        answer.await.map_err(|_| lost())?
+        let store = self.clone();
+        self.entry_queue()
+            .submit(
+                e,
+                move |batch| async move { store.enter_batch(batch).await },
+            )
+            .await
     }
 
     /// Enters a batch in one transaction, answering each entry; a database failure rolls
     /// the whole batch back and answers every entry with it. A lost lock race runs the
     /// batch again from the start (see `store::retry`).
-    async fn enter_batch(&self, batch: Vec<(Entering, oneshot::Sender<Answer>)>) {
+    async fn enter_batch(&self, batch: Vec<(Entering, Reply<(EntryOutcome, Entry)>)>) {
         let _turn = self.order_turn().await;
         let (entries, replies): (Vec<Entering>, Vec<_>) = batch.into_iter().unzip();
-        let done: Result<Vec<Answer>, StoreError> = lock_races("draw entries", || async {
+        let done = lock_races("draw entries", || async {
             let mut tx = self.write_tx().await?;
             let answers = self.enter_all(&mut tx, &entries).await?;
             tx.commit().await?;
             Ok(answers)
         })
         .await;
-        match done {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(why) => {
-                tracing::error!(error = %why, entries = entries.len(), "entry batch rolled back");
-                for reply in replies {
-                    let _ = reply.send(Err(match why {
-                        StoreError::Contended(what) => StoreError::Contended(what),
-                        _ => StoreError::Internal("the entry batch was rolled back"),
-                    }));
-                }
-            }
-        }
+        answer_batch("draw entries", replies, done);
     }
 
     /// Answers every entry of the batch, in its order, inside `tx`.
