@@ -7,6 +7,7 @@ mod gate;
 mod processes;
 mod product_feed;
 mod queue;
+mod queue_killed;
 mod redis_loss;
 mod rounds;
 mod stock_feed;

@@ -27,7 +27,7 @@ pub use claims::CLAIM_SECONDS;
 pub use lines::users;
 pub use metrics::{sample, scrape_at};
 pub use processes::{
-    ServedBinary, assert_finished_exactly, notifying_env, process_client, recipients_of,
+    Instance, ServedBinary, assert_finished_exactly, notifying_env, process_client, recipients_of,
     restock_at, send, start, wait_for_end,
 };
 pub use receivers::{KillWatch, bodies, signal_at, told, told_sorted};
