@@ -271,6 +271,12 @@ pub struct Admitted {
     pub sold_out: u64,
 }
 
+/// Whether a started room is over: no free unit and no admission open. Its waiters are
+/// then SOLD_OUT, whether or not the admitting step has written it to their rows yet.
+pub fn sold_out(free: i64, open_admissions: i64) -> bool {
+    free <= 0 && open_admissions == 0
+}
+
 /// How many waiters to admit now: while the free units exceed the units the open
 /// admissions hold (each `per_user_limit`), and no more than the rate leaves this second.
 pub fn admissions_allowed(

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::Standing;
 use crate::domain::ids::{ProductId, UserId};
-use crate::domain::queue::{MemberStatus, QueueState, RoomMark, Seat, seen_state};
+use crate::domain::queue::{MemberStatus, QueueState, RoomMark, Seat, seen_state, sold_out};
 use crate::store::{Store, StoreResult};
 
 /// A read of one room: each member's status and place among the waiters.
@@ -24,10 +24,12 @@ pub struct Room {
     seats: HashMap<UserId, (Seat, Option<i64>)>,
     /// The end of each admission (open or not: it is compared with the time asked about).
     admissions: Vec<DateTime<Utc>>,
+    /// The product's free units when the room was read.
+    free: i64,
 }
 
 impl Room {
-    fn read(seats: Vec<Seat>, mark: RoomMark, now: DateTime<Utc>) -> Self {
+    fn read(seats: Vec<Seat>, mark: RoomMark, free: i64, now: DateTime<Utc>) -> Self {
         let mut waiting = 0;
         let mut admissions = Vec::new();
         let mut by_user = HashMap::with_capacity(seats.len());
@@ -50,6 +52,7 @@ impl Room {
             read_at: Some(now),
             seats: by_user,
             admissions,
+            free,
         }
     }
 
@@ -68,9 +71,13 @@ impl Room {
         now: DateTime<Utc>,
     ) -> Option<Standing> {
         let (seat, place) = self.seats.get(&user)?;
-        let state = seen_state(seat.status, seat.admitted_until, sale_starts_at, now);
-        let waiting = state == QueueState::Waiting;
         let open = self.admissions.iter().filter(|u| **u > now).count() as i64;
+        let mut state = seen_state(seat.status, seat.admitted_until, sale_starts_at, now);
+        // Told at once, not only once the admitting step has marked every row.
+        if state == QueueState::Waiting && sold_out(self.free, open) {
+            state = QueueState::SoldOut;
+        }
+        let waiting = state == QueueState::Waiting;
         Some(Standing {
             state,
             place: place.filter(|_| waiting).map(|p| p + 1),
@@ -166,9 +173,61 @@ async fn read_into(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let mark = store.queue_mark(product).await?;
+    // Read just before the seats: a unit that comes back after it brings an admission,
+    // whose write is seen by the next refresh.
+    let free = store.stock_of(product).await?.map_or(0, |s| s.stock);
     let seats = store.queue_room(product).await?;
     watched
         .room
-        .send_replace(Arc::new(Room::read(seats, mark, now)));
+        .send_replace(Arc::new(Room::read(seats, mark, free, now)));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat(user: i64, status: MemberStatus) -> Seat {
+        Seat {
+            user_id: UserId::from_db(user),
+            status,
+            admitted_until: None,
+        }
+    }
+
+    #[test]
+    fn a_waiter_of_a_room_with_no_free_unit_and_no_open_admission_is_sold_out() {
+        let now = Utc::now();
+        let started = Some(now - Duration::seconds(5));
+        let seats = || {
+            vec![
+                seat(1, MemberStatus::Ordered),
+                seat(2, MemberStatus::Waiting),
+            ]
+        };
+        let gone = Room::read(seats(), (2, 0), 0, now);
+        let s = gone
+            .standing(UserId::from_db(2), started, 1, now)
+            .expect("seat");
+        assert_eq!((s.state, s.place), (QueueState::SoldOut, None));
+        let left = Room::read(seats(), (2, 0), 1, now);
+        let s = left
+            .standing(UserId::from_db(2), started, 1, now)
+            .expect("seat");
+        assert_eq!((s.state, s.place), (QueueState::Waiting, Some(1)));
+        // An open admission may still give its unit back: the waiter keeps waiting.
+        let mut held = seats();
+        held.push(Seat {
+            admitted_until: Some(now + Duration::seconds(60)),
+            ..seat(3, MemberStatus::Admitted)
+        });
+        let open = Room::read(held, (3, 0), 0, now);
+        let s = open
+            .standing(UserId::from_db(2), started, 1, now)
+            .expect("seat");
+        assert_eq!(
+            (s.state, s.place, s.units_ahead),
+            (QueueState::Waiting, Some(1), Some(1))
+        );
+    }
 }

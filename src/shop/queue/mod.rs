@@ -13,7 +13,7 @@ use crate::domain::Conflict;
 use crate::domain::ids::UserId;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::product::Product;
-use crate::domain::queue::{Member, QueueCounts, QueueState};
+use crate::domain::queue::{Member, QueueCounts, QueueState, sold_out};
 use crate::store::{StoreError, StoreResult};
 
 /// Why a waiting-room request did not succeed.
@@ -130,16 +130,26 @@ async fn standing(
     member: &Member,
     now: DateTime<Utc>,
 ) -> StoreResult<Standing> {
-    let state = member.state(product.sale_starts_at, now);
-    let (place, units_ahead) = if state == QueueState::Waiting {
+    let mut state = member.state(product.sale_starts_at, now);
+    let (mut place, mut units_ahead) = (None, None);
+    if state == QueueState::Waiting {
         let (ahead, open) = shop.store.queue_ahead(member, now).await?;
-        (
-            Some(ahead + 1),
-            Some((ahead + open) * product.per_user_limit),
-        )
-    } else {
-        (None, None)
-    };
+        // A sold-out room says so at once, before the admitting step marks the rows.
+        let free = if open == 0 {
+            shop.store
+                .stock_of(product.id)
+                .await?
+                .map_or(0, |s| s.stock)
+        } else {
+            1
+        };
+        if sold_out(free, open) {
+            state = QueueState::SoldOut;
+        } else {
+            place = Some(ahead + 1);
+            units_ahead = Some((ahead + open) * product.per_user_limit);
+        }
+    }
     Ok(Standing {
         state,
         place,

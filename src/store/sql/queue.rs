@@ -18,7 +18,7 @@ use crate::domain::draws::rank_key;
 use crate::domain::ids::{ProductId, UserId};
 use crate::domain::page::PageRequest;
 use crate::domain::queue::{
-    Admitted, Member, MemberStatus, QueueCounts, RoomMark, Seat, admissions_allowed,
+    Admitted, Member, MemberStatus, QueueCounts, RoomMark, Seat, admissions_allowed, sold_out,
 };
 use crate::store::group_commit::{Reply, answer_batch};
 use crate::store::queue::{Joining, MEMBER_COLUMNS, MEMBER_OF_USER_SQL, MemberRow, QueueStore};
@@ -296,7 +296,7 @@ impl QueueStore for SqlStore {
             let open = self
                 .open_admissions(&mut *tx, product.get(), now_ms)
                 .await?;
-            if stock <= 0 && open == 0 {
+            if sold_out(stock, open) {
                 out.sold_out = sqlx::query(
                     "UPDATE queue_member SET status = 'SOLD_OUT', updated_at = ? \
                      WHERE product_id = ? AND status = 'WAITING'",

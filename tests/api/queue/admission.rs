@@ -164,6 +164,12 @@ async fn sell_out_reaches_every_waiter_and_closes_the_room(app: TestApp) {
     app.queue_step().await;
     let order = in_order(&app, id).await;
     assert_eq!(app.order(id, order[0]).await.0, StatusCode::CREATED);
+    // The last unit went with no admission open: the waiters hear SOLD_OUT at once (from
+    // the stock, even before a step marks their rows).
+    assert_eq!(
+        app.queue_states(id, &order).await,
+        states(&["ORDERED", "SOLD_OUT", "SOLD_OUT"])
+    );
     app.queue_step().await;
     assert_eq!(
         app.queue_states(id, &order).await,

@@ -104,6 +104,16 @@ impl TestApp {
             .expect("queue step");
     }
 
+    /// Only the worker's other half: the watched rooms read again where they changed (no
+    /// admission, nothing written).
+    pub async fn refresh_rooms(&self) {
+        let shop = self.state.shop();
+        shop.live_rooms
+            .refresh(&*shop.store, shop.clock.now())
+            .await
+            .expect("room refresh");
+    }
+
     /// `GET /admin/products/{product}/queue` as admin.
     pub async fn queue_counts(&self, product: i64) -> Value {
         let path = format!("/admin/products/{product}/queue");
