@@ -58,6 +58,7 @@ macro_rules! named_setting {
 pub mod brand;
 pub mod claim;
 pub mod clock;
+pub mod delivery;
 pub mod draws;
 pub mod ids;
 pub mod order;

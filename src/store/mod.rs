@@ -3,6 +3,7 @@
 pub(crate) mod batch_ledger;
 pub mod cache;
 pub mod claims;
+pub mod deliveries;
 mod dialect;
 pub mod draws;
 pub(crate) mod group_commit;
@@ -28,6 +29,7 @@ use crate::domain::product::{NewProduct, Product, ProductChanges};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::domain::{Conflict, ValidationError};
 pub use claims::ClaimStore;
+pub use deliveries::DeliveryStore;
 pub use draws::DrawStore;
 pub use queue::QueueStore;
 pub use rounds::RoundStore;
@@ -209,6 +211,7 @@ pub trait Store:
     + DrawStore
     + ClaimStore
     + QueueStore
+    + DeliveryStore
 {
 }
 
@@ -221,6 +224,7 @@ impl<T> Store for T where
         + DrawStore
         + ClaimStore
         + QueueStore
+        + DeliveryStore
 {
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::{Change, Changing, Lookup, ProductCache, Sweeping};
 use crate::domain::brand::{Brand, NewBrand};
 use crate::domain::claim::{Claim, ClaimCounts};
+use crate::domain::delivery::{DeliveryAttempt, DeliveryFailures, DeliveryRecord};
 use crate::domain::draws::{DrawOutcome, DrawRecord, Entry, EntryOutcome, Win};
 use crate::domain::ids::{OrderId, ProductId, UserId};
 use crate::domain::order::Returned;
@@ -22,6 +23,7 @@ use crate::domain::queue::{Admitted, Member, QueueCounts, RoomMark, Seat};
 use crate::domain::round::{Checkpoint, Lease, Recipient, Round, RoundStatus};
 use crate::domain::subscription::{ImportOutcome, JoinOutcome, Subscription};
 use crate::store::claims::{ClaimFor, ClaimsExpired, Made};
+use crate::store::deliveries::{DeliveryStore, RoundDeliveries};
 use crate::store::draws::Entering;
 use crate::store::queue::QueueStore;
 use crate::store::{
@@ -286,5 +288,16 @@ cached! {
         queue_room(product: ProductId) -> Vec<Seat>;
         live_queues(now: DateTime<Utc>) -> Vec<ProductId>;
         admit(product: ProductId, now: DateTime<Utc>) -> Admitted;
+    }
+}
+
+// The log has no product rows.
+cached! {
+    DeliveryStore {
+        record_deliveries(attempts: &[DeliveryAttempt]) -> ();
+        round_deliveries(which: RoundDeliveries, page: &PageRequest) -> Vec<DeliveryRecord>;
+        deliveries_of(webhook_id: &str, limit: i64) -> Vec<DeliveryRecord>;
+        delivery_failures(product: ProductId, round: i64) -> DeliveryFailures;
+        sweep_deliveries(before: DateTime<Utc>, limit: i64) -> u64;
     }
 }

@@ -7,6 +7,7 @@
 mod catalog;
 mod claim_order;
 mod claims;
+mod deliveries;
 mod draws;
 mod line;
 pub(super) mod orders;
