@@ -24,7 +24,11 @@ pub fn spawn_all(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
-    tracker.spawn(crate::shop::sweeper::run(state.shop(), shutdown.clone()));
+    tracker.spawn(crate::shop::sweeper::run(
+        state.shop(),
+        state.notifier.delivery_retention_days(),
+        shutdown.clone(),
+    ));
     tracker.spawn(crate::shop::queue::worker::run(
         state.shop(),
         shutdown.clone(),

@@ -15,7 +15,7 @@ pub(crate) struct Watching {
 
 #[async_trait]
 impl Channel for Watching {
-    async fn send(&self, n: &Notification) -> Result<(), SendError> {
+    async fn send(&self, n: &Notification) -> Result<Option<u16>, SendError> {
         self.times
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -40,6 +40,10 @@ pub struct NotifySettings {
     /// after that another instance (or a restart) takes the round over.
     #[arg(long, env = "DROPLINE_NOTIFY_LEASE_SECONDS", default_value_t = 30)]
     pub notify_lease_seconds: u64,
+    /// Days the delivery log keeps each attempt at a notification; older ones are swept.
+    #[arg(long, env = "DROPLINE_DELIVERY_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub delivery_retention_days: u32,
 }
 
 impl Default for NotifySettings {
@@ -54,6 +58,7 @@ impl Default for NotifySettings {
             notify_backoff_ms: 200,
             notify_backoff_max_ms: 30_000,
             notify_lease_seconds: 30,
+            delivery_retention_days: 30,
         }
     }
 }

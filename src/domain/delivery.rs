@@ -97,7 +97,9 @@ pub struct DeliveryAttempt {
 impl DeliveryAttempt {
     /// Milliseconds from its start to its answer.
     pub fn latency_ms(&self) -> i64 {
-        (self.answered_at - self.started_at).num_milliseconds().max(0)
+        (self.answered_at - self.started_at)
+            .num_milliseconds()
+            .max(0)
     }
 }
 

@@ -6,6 +6,7 @@ mod brands;
 mod claims;
 pub mod cors;
 mod dashboard;
+mod deliveries;
 mod draws;
 mod drops;
 pub mod error;
@@ -53,7 +54,7 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Created<T> {
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every area's routes, merged into the whole API.
-const AREAS: [fn() -> Router<AppState>; 15] = [
+const AREAS: [fn() -> Router<AppState>; 16] = [
     health::router,
     brands::router,
     products::router,
@@ -69,6 +70,7 @@ const AREAS: [fn() -> Router<AppState>; 15] = [
     queue::router,
     rounds::router,
     round_reads::router,
+    deliveries::router,
 ];
 
 /// The whole API.

@@ -7,8 +7,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::schemas::{ErrorBody, ErrorDetail};
 use super::{
-    brands, claims, draws, events, health, ops, orders, products, queue, round_reads, rounds,
-    subscriptions,
+    brands, claims, deliveries, draws, events, health, ops, orders, products, queue, round_reads,
+    rounds, subscriptions,
 };
 use crate::state::AppState;
 
@@ -28,6 +28,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         subscriptions::show, subscriptions::join, subscriptions::leave, subscriptions::mine,
         subscriptions::line, subscriptions::import,
         rounds::restock, rounds::resume, round_reads::list, round_reads::show, round_reads::recipients,
+        deliveries::of_round, deliveries::of_notification,
         events::stream,
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
         draws::enter, draws::withdraw, draws::mine, draws::draw, draws::entries,

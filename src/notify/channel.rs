@@ -85,17 +85,33 @@ pub enum SendError {
         reason: String,
         /// How long the provider asked us to wait (Retry-After).
         retry_after: Option<Duration>,
+        /// The provider's HTTP status, when it answered.
+        status: Option<u16>,
     },
     /// Trying again cannot help (any other 4xx).
     #[error("{0}")]
     Permanent(String),
 }
 
+impl SendError {
+    /// The provider's HTTP status, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Retryable { status, .. } => *status,
+            Self::Permanent(reason) => reason
+                .strip_prefix("the provider answered ")
+                .and_then(|rest| rest.get(..3))
+                .and_then(|code| code.parse().ok()),
+        }
+    }
+}
+
 /// A way to deliver notifications.
 #[async_trait]
 pub trait Channel: Send + Sync {
-    /// Delivers one notification; Ok means the recipient system accepted it.
-    async fn send(&self, notification: &Notification) -> Result<(), SendError>;
+    /// Delivers one notification; Ok means the recipient system accepted it, with the HTTP
+    /// status it answered when it is reached over HTTP.
+    async fn send(&self, notification: &Notification) -> Result<Option<u16>, SendError>;
 }
 
 /// Writes one JSON line per notification to the log (when no webhook is configured).
@@ -104,11 +120,11 @@ pub struct LogChannel;
 
 #[async_trait]
 impl Channel for LogChannel {
-    async fn send(&self, notification: &Notification) -> Result<(), SendError> {
+    async fn send(&self, notification: &Notification) -> Result<Option<u16>, SendError> {
         let line = serde_json::to_string(notification)
             .map_err(|e| SendError::Permanent(format!("cannot encode notification: {e}")))?;
         tracing::info!(target: "dropline::notification", idempotency_key = %notification.idempotency_key(), "{line}");
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -118,7 +134,7 @@ pub struct NullChannel;
 
 #[async_trait]
 impl Channel for NullChannel {
-    async fn send(&self, _notification: &Notification) -> Result<(), SendError> {
-        Ok(())
+    async fn send(&self, _notification: &Notification) -> Result<Option<u16>, SendError> {
+        Ok(None)
     }
 }

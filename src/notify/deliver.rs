@@ -5,8 +5,10 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::time::Instant;
 
 use super::channel::{Notification, RestockAlert};
+use super::deliveries::{Answer, attempt_of};
 use super::retry::retry_delay;
 use super::round::{Done, Ending, Item, Outcome, RoundCtx};
+use crate::domain::delivery::Sender;
 use crate::gate::StockLevel;
 
 /// Whether a request may start now.
@@ -143,8 +145,9 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             claim_expires_at: None,
         });
         let sent = ctx.inner.parts.channel.send(&notification).await;
+        let answered_at = ctx.inner.now();
         match &sent {
-            Ok(()) => ctx.inner.parts.events.succeeded(
+            Ok(_) => ctx.inner.parts.events.succeeded(
                 ctx.product,
                 ctx.round,
                 ctx.inner.parts.gate.level(ctx.product).available,
@@ -152,11 +155,16 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             ),
             Err(_) => ctx.inner.parts.events.failed(ctx.product),
         }
-        let failure = match sent {
-            Ok(()) => return Outcome::Sent(sent_at),
-            Err(failure) => failure,
+        let failure = match &sent {
+            Ok(_) => {
+                log(ctx, &notification, &sent, false, answered_at).await;
+                return Outcome::Sent(sent_at);
+            }
+            Err(failure) => failure.clone(),
         };
-        let delay = match retry_delay(config, &mut retries, failure) {
+        let delay = retry_delay(config, &mut retries, failure);
+        log(ctx, &notification, &sent, delay.is_ok(), answered_at).await;
+        let delay = match delay {
             Ok(delay) => delay,
             Err(reason) => {
                 ctx.end(Ending::Failed(format!(
@@ -180,4 +188,23 @@ async fn attempts(ctx: &RoundCtx, item: Item, gate: &mut watch::Receiver<StockLe
             Ready::Stopped => return Outcome::Broken,
         }
     }
+}
+
+/// Records one attempt of a round's alert in the delivery log.
+async fn log(
+    ctx: &RoundCtx,
+    notification: &Notification,
+    sent: &Result<Option<u16>, super::channel::SendError>,
+    will_retry: bool,
+    answered_at: chrono::DateTime<chrono::Utc>,
+) {
+    let answer = Answer {
+        sent,
+        will_retry,
+        sender: Sender::Engine,
+    };
+    ctx.inner
+        .deliveries
+        .record(attempt_of(notification, answer, answered_at))
+        .await;
 }

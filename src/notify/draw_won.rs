@@ -2,8 +2,10 @@
 //! limit and the retries of restock alerts.
 
 use super::channel::{DrawWon, Notification};
+use super::deliveries::{Answer, attempt_of};
 use super::engine::Notifier;
 use super::retry::retry_delay;
+use crate::domain::delivery::Sender;
 use crate::domain::draws::Win;
 use crate::telemetry::metrics;
 
@@ -25,15 +27,32 @@ impl Notifier {
                 sent_at: inner.now(),
             });
             metrics::notification_started(win.product_id);
-            let failure = match inner.parts.channel.send(&notification).await {
-                Ok(()) => {
+            let sent = inner.parts.channel.send(&notification).await;
+            let answered_at = inner.now();
+            let failure = match &sent {
+                Ok(_) => {
                     metrics::notification_succeeded(win.product_id);
+                    let answer = Answer {
+                        sent: &sent,
+                        will_retry: false,
+                        sender: Sender::Engine,
+                    };
+                    let record = attempt_of(&notification, answer, answered_at);
+                    inner.deliveries.record(record).await;
                     return Ok(());
                 }
-                Err(failure) => failure,
+                Err(failure) => failure.clone(),
             };
             metrics::notification_failed(win.product_id);
-            let delay = retry_delay(config, &mut retries, failure)?;
+            let delay = retry_delay(config, &mut retries, failure);
+            let answer = Answer {
+                sent: &sent,
+                will_retry: delay.is_ok(),
+                sender: Sender::Engine,
+            };
+            let record = attempt_of(&notification, answer, answered_at);
+            inner.deliveries.record(record).await;
+            let delay = delay?;
             tokio::select! {
                 biased;
                 () = inner.shutdown.cancelled() => return Err("the server is stopping".into()),

@@ -57,6 +57,7 @@ impl Notifier {
         };
         Self {
             inner: Arc::new(Inner {
+                deliveries: super::deliveries::DeliveryLog::start(parts.store.clone()),
                 parts,
                 permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
                 config,
@@ -224,6 +225,17 @@ impl Notifier {
     pub async fn drain(&self) {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        self.inner.deliveries.flush().await;
+    }
+
+    /// Days the delivery log keeps an attempt.
+    pub fn delivery_retention_days(&self) -> u32 {
+        self.inner.config.delivery_retention_days
+    }
+
+    /// Waits until every attempt this instance made so far is in the delivery log.
+    pub async fn flush_deliveries(&self) {
+        self.inner.deliveries.flush().await;
     }
 
     /// How often the recovery worker looks for orphaned rounds: every third of the lease, and

@@ -4,6 +4,7 @@
 pub mod channel;
 mod claims;
 mod deliver;
+pub mod deliveries;
 mod draw_won;
 pub mod engine;
 pub mod limiter;
@@ -58,6 +59,7 @@ pub fn config_from(settings: &NotifySettings) -> EngineConfig {
         backoff: Duration::from_millis(settings.notify_backoff_ms),
         backoff_max: Duration::from_millis(settings.notify_backoff_max_ms),
         lease_ttl: Duration::from_secs(settings.notify_lease_seconds.max(1)),
+        delivery_retention_days: settings.delivery_retention_days,
         ..EngineConfig::default()
     }
 }

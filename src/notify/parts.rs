@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub backoff_max: Duration,
     /// How long a hold on a round lasts without renewal.
     pub lease_ttl: Duration,
+    /// Days the delivery log keeps an attempt.
+    pub delivery_retention_days: u32,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +57,7 @@ impl Default for EngineConfig {
             backoff: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
             lease_ttl: Duration::from_secs(30),
+            delivery_retention_days: 30,
         }
     }
 }
@@ -82,6 +85,8 @@ pub(crate) type RoundKey = (ProductId, i64);
 pub(crate) struct Inner {
     /// What the engine runs on.
     pub parts: EngineParts,
+    /// Where every attempt is recorded.
+    pub deliveries: super::deliveries::DeliveryLog,
     /// Bounds the requests in flight across all rounds.
     pub permits: Arc<Semaphore>,
     /// The engine's tuning.

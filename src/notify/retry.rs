@@ -36,6 +36,7 @@ pub(crate) fn retry_delay(
         SendError::Retryable {
             reason,
             retry_after,
+            ..
         } => {
             if *retries >= config.max_retries {
                 return Err(format!(

@@ -78,7 +78,7 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 
 #[async_trait]
 impl Channel for WebhookChannel {
-    async fn send(&self, n: &Notification) -> Result<(), SendError> {
+    async fn send(&self, n: &Notification) -> Result<Option<u16>, SendError> {
         let body = serde_json::to_vec(n)
             .map_err(|e| SendError::Permanent(format!("cannot encode notification: {e}")))?;
         let key = n.idempotency_key();
@@ -109,18 +109,20 @@ impl Channel for WebhookChannel {
                 return Err(SendError::Retryable {
                     reason: what.to_owned(),
                     retry_after: None,
+                    status: None,
                 });
             }
         };
         let status = resp.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(Some(status.as_u16()));
         }
         let reason = format!("the provider answered {status}");
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Err(SendError::Retryable {
                 reason,
                 retry_after: retry_after(&resp),
+                status: Some(status.as_u16()),
             })
         } else {
             Err(SendError::Permanent(reason))

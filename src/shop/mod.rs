@@ -5,6 +5,7 @@
 pub mod batches;
 pub mod brands;
 pub mod claims;
+pub mod deliveries;
 pub mod detach;
 pub mod draws;
 pub mod holds;

@@ -58,6 +58,11 @@ pub fn sqlite() -> Migrator {
             "queue",
             include_str!("../../migrations/sqlite/0007_queue.sql"),
         ),
+        (
+            8,
+            "deliveries",
+            include_str!("../../migrations/sqlite/0008_deliveries.sql"),
+        ),
     ])
 }
 
@@ -98,6 +103,11 @@ pub fn mysql() -> Migrator {
             7,
             "queue",
             include_str!("../../migrations/mysql/0007_queue.sql"),
+        ),
+        (
+            8,
+            "deliveries",
+            include_str!("../../migrations/mysql/0008_deliveries.sql"),
         ),
     ])
 }

@@ -27,6 +27,8 @@ pub const NOTIFICATIONS_STARTED: &str = "dropline_notifications_started_total";
 pub const NOTIFICATIONS_SUCCEEDED: &str = "dropline_notifications_succeeded_total";
 /// Notification requests that failed (before or after retries), by product.
 pub const NOTIFICATIONS_FAILED: &str = "dropline_notifications_failed_total";
+/// Notification attempts recorded in the delivery log, by outcome.
+pub const DELIVERIES: &str = "dropline_deliveries_total";
 /// The notification send rate of the running rounds, per second.
 pub const SEND_RATE: &str = "dropline_notification_send_rate";
 /// Rounds that entered each status.
@@ -185,6 +187,10 @@ fn describe() {
         "Notification requests that succeeded"
     );
     metrics::describe_counter!(NOTIFICATIONS_FAILED, "Notification requests that failed");
+    metrics::describe_counter!(
+        DELIVERIES,
+        "Notification attempts recorded in the delivery log, by outcome"
+    );
     metrics::describe_gauge!(SEND_RATE, "Notifications started in the last second");
     metrics::describe_counter!(ROUNDS, "Restock rounds that entered each status");
     metrics::describe_gauge!(ROUNDS_IN_PROGRESS, "Restock rounds running in this process");
@@ -232,6 +238,11 @@ pub fn notification_succeeded(product: ProductId) {
 /// A notification request for `product` failed.
 pub fn notification_failed(product: ProductId) {
     counter!(NOTIFICATIONS_FAILED, "product_id" => product.get().to_string()).increment(1);
+}
+
+/// An attempt that ended `outcome` was recorded in the delivery log.
+pub fn delivery_recorded(outcome: &'static str) {
+    counter!(DELIVERIES, "outcome" => outcome).increment(1);
 }
 
 /// The current send rate of the running rounds, in notifications per second.

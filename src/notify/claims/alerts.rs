@@ -12,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::domain::claim::Claim;
+use crate::domain::delivery::{DeliveryOutcome, Sender};
 use crate::domain::round::Round;
 use crate::notify::channel::{Notification, RestockAlert, SendError};
+use crate::notify::deliveries::{Answer, attempt_of};
 use crate::notify::parts::{Inner, lock};
 use crate::notify::retry::retry_delay;
 
@@ -85,54 +87,55 @@ pub(super) fn start(run: &Arc<ClaimRun>, claim: Claim, permit: OwnedSemaphorePer
         .started(claim.product_id, claim.round);
     let task = run.clone();
     run.sends.spawn(async move {
-        if let Err(failure) = attempt(&task, &claim).await {
-            retry(&task, &claim, failure).await;
-        }
+        send(&task, &claim).await;
         drop(permit);
     });
 }
 
-/// One attempt at a claim's alert; a success is recorded in the round's history.
-async fn attempt(run: &ClaimRun, claim: &Claim) -> Result<(), SendError> {
-    let inner = &run.inner;
-    let (product, number) = (claim.product_id, claim.round);
-    let sent_at = inner.now();
-    let alert = Notification::Restock(RestockAlert {
-        product_id: product,
-        round: number,
+/// A claim's alert as it goes out now.
+fn alert_of(run: &ClaimRun, claim: &Claim) -> Notification {
+    Notification::Restock(RestockAlert {
+        product_id: claim.product_id,
+        round: claim.round,
         user_id: claim.holder.user_id,
         position: claim.holder.position,
         product_name: run.product_name.clone(),
-        sent_at,
+        sent_at: run.inner.now(),
         claim_expires_at: Some(claim.state.expires_at),
-    });
-    match inner.parts.channel.send(&alert).await {
-        Ok(()) => {
-            let stock = inner.parts.gate.level(product).available;
-            inner
-                .parts
-                .events
-                .succeeded(product, number, stock, sent_at);
-            if let Err(e) = inner.parts.store.claim_notified(claim, sent_at).await {
-                // The next run sends it again: at least once, as every alert.
-                tracing::warn!(%product, round = number, error = %e, "recording a claim's alert failed");
-            }
-            Ok(())
-        }
-        Err(failure) => {
-            inner.parts.events.failed(product);
-            Err(failure)
-        }
-    }
+    })
 }
 
-/// Retries a claim's alert as restock alerts are retried; when it gives up, the round ends
-/// `CANCELED_BY_ERROR` (the claim stays open, and a resumed round sends its alert again).
-async fn retry(run: &ClaimRun, claim: &Claim, first: SendError) {
+/// Sends a claim's alert, retried as restock alerts are retried, each attempt recorded in
+/// the delivery log. When it gives up, the round ends `CANCELED_BY_ERROR` (the claim stays
+/// open, and a resumed round sends its alert again). An alert whose claim has expired is
+/// never sent: it is logged `expired`, as the claim's unit has passed on.
+async fn send(run: &ClaimRun, claim: &Claim) {
+    let inner = &run.inner;
     let mut retries = 0;
-    let mut failure = first;
     loop {
-        let delay = match retry_delay(&run.inner.config, &mut retries, failure) {
+        let alert = alert_of(run, claim);
+        if alert.sent_at() >= claim.state.expires_at {
+            let mut expired = attempt_of(&alert, answer(&Ok(None), false), alert.sent_at());
+            expired.outcome = DeliveryOutcome::Expired;
+            inner.deliveries.record(expired).await;
+            return;
+        }
+        let sent = inner.parts.channel.send(&alert).await;
+        let answered_at = inner.now();
+        let failure = match &sent {
+            Ok(_) => {
+                delivered(run, claim, alert.sent_at()).await;
+                let record = attempt_of(&alert, answer(&sent, false), answered_at);
+                inner.deliveries.record(record).await;
+                return;
+            }
+            Err(failure) => failure.clone(),
+        };
+        inner.parts.events.failed(claim.product_id);
+        let delay = retry_delay(&inner.config, &mut retries, failure);
+        let record = attempt_of(&alert, answer(&sent, delay.is_ok()), answered_at);
+        inner.deliveries.record(record).await;
+        let delay = match delay {
             Ok(delay) => delay,
             Err(reason) => {
                 run.fail(format!("notifying user {}: {reason}", claim.holder.user_id));
@@ -147,15 +150,31 @@ async fn retry(run: &ClaimRun, claim: &Claim, first: SendError) {
         tokio::select! {
             biased;
             () = run.stop.cancelled() => return,
-            _ = run.inner.parts.limiter.acquire(None) => {}
+            _ = inner.parts.limiter.acquire(None) => {}
         }
-        run.inner
-            .parts
-            .events
-            .started(claim.product_id, claim.round);
-        match attempt(run, claim).await {
-            Ok(()) => return,
-            Err(f) => failure = f,
-        }
+        inner.parts.events.started(claim.product_id, claim.round);
+    }
+}
+
+fn answer(sent: &Result<Option<u16>, SendError>, will_retry: bool) -> Answer<'_> {
+    Answer {
+        sent,
+        will_retry,
+        sender: Sender::Engine,
+    }
+}
+
+/// A delivered alert: counted, and recorded in the round's history.
+async fn delivered(run: &ClaimRun, claim: &Claim, sent_at: chrono::DateTime<chrono::Utc>) {
+    let inner = &run.inner;
+    let product = claim.product_id;
+    let stock = inner.parts.gate.level(product).available;
+    inner
+        .parts
+        .events
+        .succeeded(product, claim.round, stock, sent_at);
+    if let Err(e) = inner.parts.store.claim_notified(claim, sent_at).await {
+        // The next run sends it again: at least once, as every alert.
+        tracing::warn!(%product, round = claim.round, error = %e, "recording a claim's alert failed");
     }
 }

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
 use super::SqlStore;
-use crate::domain::delivery::{DeliveryAttempt, DeliveryFailures, DeliveryRecord};
 use crate::domain::clock::from_millis;
+use crate::domain::delivery::{DeliveryAttempt, DeliveryFailures, DeliveryRecord};
 use crate::domain::ids::ProductId;
 use crate::domain::page::PageRequest;
+use crate::store::StoreResult;
 use crate::store::deliveries::{DELIVERY_COLUMNS, DeliveryRow, DeliveryStore, RoundDeliveries};
 use crate::store::retry::lock_races;
 use crate::store::rows::push_id_list;
-use crate::store::StoreResult;
 
 /// Rows per insert statement (14 values each, well inside SQLite's bound variables).
 const INSERT_ROWS: usize = 500;

@@ -3,6 +3,7 @@
 
 mod after_restart;
 mod buyers_ordering;
+mod deliveries;
 mod opening;
 mod provider_failures;
 mod sell_out_and_policies;
