@@ -142,6 +142,9 @@ pub enum Conflict {
     /// A change of `queue.enabled` on a product whose waiting room has members.
     #[error("queue.enabled cannot change once anyone has joined the waiting room")]
     QueueLocked,
+    /// A replay of a claim alert whose claim is no longer open.
+    #[error("the claim this alert announced is no longer open, so its alert is not sent again")]
+    NotReplayable,
 }
 
 impl Conflict {
@@ -165,6 +168,7 @@ impl Conflict {
             Self::SaleModeLocked => "sale_mode_locked",
             Self::QueueClosed => "queue_closed",
             Self::QueueLocked => "queue_locked",
+            Self::NotReplayable => "not_replayable",
         }
     }
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +13,7 @@ use super::access::{load_managed, round_number};
 use super::error::{ApiError, ApiResult};
 use super::extract::Caller;
 use super::schemas::page_schema;
-use super::schemas::{Invalid, NeedsToken, UnknownId};
+use super::schemas::{ErrorBody, Invalid, NeedsToken, UnknownId};
 use crate::domain::ValidationError;
 use crate::domain::delivery::{DeliveryKind, DeliveryOutcome, DeliveryRecord};
 use crate::domain::ids::{ProductId, UserId};
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
             get(of_round),
         )
         .route("/admin/deliveries/{webhook_id}", get(of_notification))
+        .route("/admin/deliveries/{webhook_id}/replay", post(replay))
 }
 
 /// One attempt at a notification.
@@ -179,6 +180,33 @@ async fn of_notification(
     if attempts.is_empty() {
         return Err(ApiError::NotFound("delivery"));
     }
+    Ok(Json(DeliveryAttempts {
+        webhook_id,
+        attempts: attempts.into_iter().map(DeliveryView::from).collect(),
+    }))
+}
+
+/// Sends one notification again (admin): the same webhook-id and body with a fresh
+/// `sent_at`, timestamp and signature, through the global rate limit; answers every attempt
+/// at it, the replay last. A claim alert is sent again only while its claim is open.
+#[utoipa::path(post, path = "/admin/deliveries/{webhook_id}/replay", operation_id = "replayDelivery", tag = "rounds",
+    params(("webhook_id" = String, Path, description = "The notification's webhook-id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Sent again (see the last attempt's outcome)", body = DeliveryAttempts),
+        (status = 409, description = "`not_replayable`: the claim the alert announced is no longer open", body = ErrorBody),
+        NeedsToken, UnknownId))]
+async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(webhook_id): Path<String>,
+) -> ApiResult<Json<DeliveryAttempts>> {
+    caller.require_admin()?;
+    state.notifier.flush_deliveries().await;
+    let shop = state.shop();
+    let attempts = crate::shop::deliveries::of_notification(&shop, &webhook_id).await?;
+    let last = attempts.last().ok_or(ApiError::NotFound("delivery"))?;
+    state.notifier.replay(&last.attempt_of).await?;
+    let attempts = crate::shop::deliveries::of_notification(&shop, &webhook_id).await?;
     Ok(Json(DeliveryAttempts {
         webhook_id,
         attempts: attempts.into_iter().map(DeliveryView::from).collect(),

@@ -28,7 +28,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         subscriptions::show, subscriptions::join, subscriptions::leave, subscriptions::mine,
         subscriptions::line, subscriptions::import,
         rounds::restock, rounds::resume, round_reads::list, round_reads::show, round_reads::recipients,
-        deliveries::of_round, deliveries::of_notification,
+        deliveries::of_round, deliveries::of_notification, deliveries::replay,
         events::stream,
         orders::place, orders::show, orders::pay, orders::cancel, orders::mine,
         draws::enter, draws::withdraw, draws::mine, draws::draw, draws::entries,

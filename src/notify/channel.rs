@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::domain::draws::Win;
 use crate::domain::ids::{ProductId, UserId};
 
 /// One notification, as the recipient system receives it: its body carries `kind`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Notification {
     /// A restock alert of a round.
@@ -21,7 +21,7 @@ pub enum Notification {
 }
 
 /// The body of a restock alert (with `"kind": "restock"`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestockAlert {
     /// The restocked product.
     pub product_id: ProductId,
@@ -32,7 +32,7 @@ pub struct RestockAlert {
     /// 1-based place within the round.
     pub position: i64,
     /// The product's name (shared by every notification of a round).
-    #[serde(serialize_with = "as_str")]
+    #[serde(serialize_with = "as_str", deserialize_with = "arc_str")]
     pub product_name: Arc<str>,
     /// When this attempt started.
     pub sent_at: DateTime<Utc>,
@@ -45,9 +45,13 @@ fn as_str<S: serde::Serializer>(name: &Arc<str>, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(name)
 }
 
+fn arc_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    String::deserialize(d).map(Arc::from)
+}
+
 /// The body of a win notification (with `"kind": "draw_won"`): the product, the winner, the
 /// winner's RESERVED order, its units and when its payment hold ends.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrawWon {
     /// The win.
     #[serde(flatten)]
@@ -64,6 +68,15 @@ impl Notification {
             Self::Restock(n) => format!("{}-{}-{}", n.product_id, n.round, n.user_id),
             Self::DrawWon(n) => format!("draw-{}-{}", n.win.product_id, n.win.order_id),
         }
+    }
+
+    /// The same notification as a new attempt would send it, started at `at`.
+    pub fn restarted(mut self, at: DateTime<Utc>) -> Self {
+        match &mut self {
+            Self::Restock(n) => n.sent_at = at,
+            Self::DrawWon(n) => n.sent_at = at,
+        }
+        self
     }
 
     /// When this attempt started.

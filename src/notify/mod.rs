@@ -12,6 +12,7 @@ mod line;
 mod parts;
 mod progress;
 pub mod recovery;
+mod replay;
 mod retry;
 mod round;
 mod runner;

@@ -54,7 +54,7 @@ impl DrawRecord {
 
 /// A winner's order, as the draw or a waitlist promotion placed it (for the notification,
 /// whose body carries all of it but the rank).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Win {
     /// The product.
     pub product_id: ProductId,

@@ -1,12 +1,12 @@
 //! The values a buyer sends with an order, checked: its quantity, its retry key and the
 //! payment reference.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::ValidationError;
 
-/// Units in one order: 1..=1000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// Units in one order: 1..=1000 (read back unchecked only from a body dropline wrote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Quantity(i64);
 

@@ -15,6 +15,7 @@ crate::on_every_backend!(
     the_delivery_log_is_for_the_admin_and_the_owning_brand,
     a_claim_alert_whose_claim_expired_during_its_retries_is_logged_expired_and_never_sent,
     attempts_older_than_the_retention_are_swept,
+    a_replay_sends_the_same_notification_again_and_logs_it,
 );
 
 /// Every attempt of a round, following pages of `limit`, with the filter `query`.
@@ -219,6 +220,13 @@ async fn a_claim_alert_whose_claim_expired_during_its_retries_is_logged_expired_
     );
     assert_eq!(logged[0]["http_status"], 503);
     assert!(logged[1]["http_status"].is_null());
+    let id = logged[0]["webhook_id"].as_str().unwrap();
+    let path = format!("/admin/deliveries/{id}/replay");
+    let refused = app
+        .post(&path, Some(&app.admin()), serde_json::json!({}))
+        .await;
+    assert_error(&refused, StatusCode::CONFLICT, "not_replayable");
+    assert_eq!(receiver.count(), 1);
     assert_eq!(
         app.claim_states(product, 1).await,
         [(line[0], "EXPIRED".to_owned())]
@@ -243,4 +251,62 @@ async fn attempts_older_than_the_retention_are_swept(app: TestApp) {
     let gone = dropline::shop::deliveries::sweep(&shop, 30).await.unwrap();
     assert_eq!(gone, 5);
     assert!(deliveries(&app, product, 1, "", 100).await.is_empty());
+}
+
+async fn a_replay_sends_the_same_notification_again_and_logs_it(app: TestApp) {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.fail_from(Some(2), 503);
+    let (app, line, product) = app
+        .notifying_a_line(&receiver, Tuning::concurrency(1), 3, 1)
+        .await;
+    let failed = app.restock_and_wait(product, None).await;
+    assert_eq!(failed["status"], "CANCELED_BY_ERROR");
+    let seen = receiver.arrivals();
+    assert_eq!(seen.len(), 4);
+    let id = seen[1].idempotency_key.clone().unwrap();
+
+    receiver.fail_from(None, 200);
+    let path = format!("/admin/deliveries/{id}/replay");
+    let (s, replayed) = app
+        .post(&path, Some(&app.admin()), serde_json::json!({}))
+        .await;
+
+    assert_eq!(s, StatusCode::OK, "{replayed}");
+    let attempts = replayed["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 4);
+    assert_eq!(attempts[3]["attempt"], 4);
+    assert_eq!(attempts[3]["outcome"], "delivered");
+    assert_eq!(attempts[3]["sent_by"], "replay");
+    assert_eq!(attempts[3]["http_status"], 200);
+    let again = receiver.arrivals();
+    assert_eq!(again.len(), 5);
+    let last = &again[4];
+    assert_eq!(last.idempotency_key.as_deref(), Some(id.as_str()));
+    assert_eq!(last.notification.user_id, line[1]);
+    assert!(last.accepted);
+    // The same body but for a fresh sent_at.
+    let mut before: Value = serde_json::from_slice(&seen[1].body).unwrap();
+    let mut after: Value = serde_json::from_slice(&last.body).unwrap();
+    assert!(before["sent_at"].is_string() && after["sent_at"].is_string());
+    before["sent_at"] = Value::Null;
+    after["sent_at"] = Value::Null;
+    assert_eq!(before, after);
+    // The round itself is untouched: a replay is not a resume.
+    let round = app.round(product, 1).await;
+    assert_eq!(round["status"], "CANCELED_BY_ERROR");
+    assert_eq!(round["notified_count"], 1);
+
+    let missing = app
+        .post(
+            "/admin/deliveries/nope/replay",
+            Some(&app.admin()),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    let (_, p) = app.get(&format!("/products/{product}"), None).await;
+    let owner = app.brand(p["brand_ids"][0].as_i64().expect("brand"));
+    let refused = app.post(&path, Some(&owner), serde_json::json!({})).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(receiver.count(), 5);
 }
