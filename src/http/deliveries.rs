@@ -180,10 +180,7 @@ async fn of_notification(
     if attempts.is_empty() {
         return Err(ApiError::NotFound("delivery"));
     }
-    Ok(Json(DeliveryAttempts {
-        webhook_id,
-        attempts: attempts.into_iter().map(DeliveryView::from).collect(),
-    }))
+    Ok(Json(DeliveryAttempts::new(webhook_id, attempts)))
 }
 
 /// Sends one notification again (admin): the same webhook-id and body with a fresh
@@ -205,12 +202,16 @@ async fn replay(
     let shop = state.shop();
     let attempts = crate::shop::deliveries::of_notification(&shop, &webhook_id).await?;
     let last = attempts.last().ok_or(ApiError::NotFound("delivery"))?;
-    state.notifier.replay(&last.attempt_of).await?;
+    // Sent and logged on a task of its own: a client that goes away mid-send leaves the
+    // attempt to finish and be logged.
+    let (notifier, last) = (state.notifier.clone(), last.attempt_of.clone());
+    state
+        .tasks
+        .spawn(async move { notifier.replay(&last).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("the replay stopped: {e}")))??;
     let attempts = crate::shop::deliveries::of_notification(&shop, &webhook_id).await?;
-    Ok(Json(DeliveryAttempts {
-        webhook_id,
-        attempts: attempts.into_iter().map(DeliveryView::from).collect(),
-    }))
+    Ok(Json(DeliveryAttempts::new(webhook_id, attempts)))
 }
 
 /// Every attempt at one notification.
@@ -220,6 +221,15 @@ pub struct DeliveryAttempts {
     webhook_id: String,
     /// Its attempts, first to last.
     attempts: Vec<DeliveryView>,
+}
+
+impl DeliveryAttempts {
+    fn new(webhook_id: String, attempts: Vec<DeliveryRecord>) -> Self {
+        Self {
+            webhook_id,
+            attempts: attempts.into_iter().map(DeliveryView::from).collect(),
+        }
+    }
 }
 
 page_schema!(DeliveryPage, DeliveryView);
